@@ -1,0 +1,352 @@
+/*
+ * lib/core.c - initialisation and teardown, thread states, node
+ * resolution (SPEC rules 1-3), the topology calls.
+ *
+ * Locks: nslab_g.lock (lib/internal.h, level 1) protects initialisation,
+ * teardown, the cache list and the thread list.  nslab_g.ready is written
+ * under it and read without it (acquire, pairing with the release store at
+ * the end of init_locked).
+ */
+#include "lib/internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+struct nslab_global nslab_g = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .caches = {&nslab_g.caches, &nslab_g.caches},
+    .threads = {&nslab_g.threads, &nslab_g.threads},
+};
+
+/* Every thread starts on this state: no array caches, so every fast path
+ * misses and the slow path gives the thread a state of its own. */
+struct nslab_tstate nslab_empty_ts;
+__thread struct nslab_tstate *nslab_tls __attribute__((tls_model("initial-exec"))) =
+    &nslab_empty_ts;
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+void nslab__report(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    flockfile(stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    funlockfile(stderr);
+    va_end(ap);
+}
+
+/* ------------------------------------------------------------------------
+ * Threads
+ * ---------------------------------------------------------------------- */
+
+/* Flush and free every array cache of ts.  nslab_g.lock held. */
+static void tstate_drain(struct nslab_tstate *ts)
+{
+    for (int id = 0; id < NSLAB_MAX_CACHES; id++) {
+        if (!ts->cc[id])
+            continue;
+        if (nslab_g.by_id[id])
+            nslab__tcc_flush(nslab_g.by_id[id], ts->cc[id]);
+        free(ts->cc[id]);
+        ts->cc[id] = NULL;
+    }
+}
+
+/* pthread key destructor: the exiting thread's objects go home. */
+static void tstate_exit(void *p)
+{
+    struct nslab_tstate *ts = p;
+    pthread_mutex_lock(&nslab_g.lock);
+    tstate_drain(ts);
+    nslab_list_del(&ts->link);
+    pthread_mutex_unlock(&nslab_g.lock);
+    nslab_tls = &nslab_empty_ts;
+    free(ts);
+}
+
+struct nslab_tstate *nslab__tstate(void)
+{
+    struct nslab_tstate *ts = nslab_tls;
+    if (ts == &nslab_empty_ts) {
+        ts = calloc(1, sizeof(*ts));
+        if (!ts)
+            return NULL;
+        nslab_list_init(&ts->link);
+        pthread_mutex_lock(&nslab_g.lock);
+        nslab_list_add(&nslab_g.threads, &ts->link);
+        ts->registered = 1;
+        pthread_mutex_unlock(&nslab_g.lock);
+        pthread_setspecific(nslab_g.key, ts);
+        nslab_tls = ts;
+        ts->gen = nslab_g.gen - 1; /* forces the refresh below */
+    }
+    if (ts->gen != nslab_g.gen) {
+        ts->gen = nslab_g.gen;
+        ts->ipos = 0;
+        ts->cached_nidx = 0;
+        nslab__refresh_local(ts);
+    }
+    return ts;
+}
+
+void numaslab_thread_flush(void)
+{
+    struct nslab_tstate *ts = nslab_tls;
+    if (ts == &nslab_empty_ts)
+        return;
+    pthread_mutex_lock(&nslab_g.lock);
+    for (int id = 0; id < NSLAB_MAX_CACHES; id++)
+        if (ts->cc[id] && nslab_g.by_id[id])
+            nslab__tcc_flush(nslab_g.by_id[id], ts->cc[id]);
+    pthread_mutex_unlock(&nslab_g.lock);
+}
+
+/* ------------------------------------------------------------------------
+ * Local node and node resolution
+ * ---------------------------------------------------------------------- */
+
+/* Re-read the CPU the thread runs on: the fallback when the rseq CPU
+ * number is not readable, so the local node is right at every slow path. */
+void nslab__refresh_local(struct nslab_tstate *ts)
+{
+    if (!nslab_g.ready || nslab_g.topo.policy == NSLAB_POL_INTERLEAVE)
+        return;
+    int cpu = nslab__cpu_current();
+    if (cpu >= 0 && cpu < nslab_g.topo.ncpu)
+        ts->cached_nidx = nslab_g.cpu_nidx[cpu];
+}
+
+/* The local node's nidx on a slow path.  Under an interleave policy every
+ * call with rotate set moves the thread to the next node of the set, so
+ * local-node slabs spread round-robin, a refill at a time. */
+int nslab__local_nidx_slow(struct nslab_tstate *ts, int rotate)
+{
+    const struct nslab_topo *t = &nslab_g.topo;
+    if (t->policy == NSLAB_POL_INTERLEAVE && t->nlocal > 0) {
+        if (rotate)
+            ts->cached_nidx = t->local_set[ts->ipos++ % (unsigned)t->nlocal];
+        return ts->cached_nidx;
+    }
+    unsigned cpu = nslab__cpu_fast();
+    if (cpu < nslab_g.ncpu_fast)
+        return nslab_g.cpu_nidx[cpu];
+    return ts->cached_nidx;
+}
+
+/*
+ * SPEC section 3, rules 1-3: map a node argument to an active node.
+ * warned/name: the cache's "already reported" set and name.
+ * Returns 0 with *nidx set, -EINVAL for a bad id (silent), -ENODEV for an
+ * inactive node under NUMASLAB_THISNODE (silent).
+ */
+int nslab__resolve_node(uint64_t *warned, const char *name, int node, unsigned flags, int *nidx)
+{
+    struct nslab_tstate *ts = nslab_tls;
+    if (node == NUMASLAB_NODE_LOCAL) {
+        *nidx = nslab__local_nidx_slow(ts, 1);
+        return 0;
+    }
+    if (node < -1 || node >= nslab_g.possible)
+        return -EINVAL;
+    if (nslab_g.node_nidx[node] >= 0) {
+        *nidx = nslab_g.node_nidx[node];
+        return 0;
+    }
+    nslab_add_relaxed(&nslab_g.nstat[node].inactive, 1);
+    if (flags & NUMASLAB_THISNODE)
+        return -ENODEV;
+    if (!(flags & NUMASLAB_NOWARN)) {
+        uint64_t bit = 1ull << (node % 64);
+        if (!(nslab_or_relaxed(&warned[node / 64], bit) & bit))
+            nslab__report("numaslab: not allocating in inactive node %d for cache %s", node, name);
+    }
+    *nidx = nslab__local_nidx_slow(ts, 0);
+    return 0;
+}
+
+int numaslab_local_node(void)
+{
+    if (nslab__init())
+        return -1;
+    struct nslab_tstate *ts = nslab__tstate();
+    if (ts)
+        nslab__refresh_local(ts);
+    int nidx = ts ? nslab__local_nidx_slow(ts, 0) : 0;
+    return nslab_g.topo.active[nidx];
+}
+
+int numaslab_node_is_active(int node)
+{
+    int rc = nslab__init();
+    if (rc)
+        return rc;
+    if (node < 0 || node >= nslab_g.possible)
+        return -EINVAL;
+    return nslab_g.node_nidx[node] >= 0;
+}
+
+int numaslab_max_node(void)
+{
+    int rc = nslab__init();
+    return rc ? rc : nslab_g.topo.max_node;
+}
+
+/* ------------------------------------------------------------------------
+ * Initialisation and teardown
+ * ---------------------------------------------------------------------- */
+
+static void fork_prepare(void) { nslab__fork_lock(); }
+static void fork_parent(void) { nslab__fork_unlock(); }
+
+/* In the child only the forking thread exists: the other threads' cached
+ * objects go home so that nothing is lost. */
+static void fork_child(void)
+{
+    nslab__fork_unlock();
+    pthread_mutex_lock(&nslab_g.lock);
+    struct nslab_list *l = nslab_g.threads.next;
+    while (l != &nslab_g.threads) {
+        struct nslab_tstate *ts = nslab_container_of(l, struct nslab_tstate, link);
+        l = l->next;
+        if (ts == nslab_tls)
+            continue;
+        tstate_drain(ts);
+        nslab_list_del(&ts->link);
+        free(ts);
+    }
+    pthread_mutex_unlock(&nslab_g.lock);
+}
+
+static void once_init(void)
+{
+    nslab_g.key_made = pthread_key_create(&nslab_g.key, tstate_exit) == 0;
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+static void free_tables(void)
+{
+    free(nslab_g.node_nidx);
+    free(nslab_g.cpu_nidx);
+    free(nslab_g.nstat);
+    if (nslab_g.large)
+        for (int i = 0; i < nslab_g.nactive; i++)
+            pthread_mutex_destroy(&nslab_g.large[i].lock);
+    free(nslab_g.large);
+    nslab_g.node_nidx = NULL;
+    nslab_g.cpu_nidx = NULL;
+    nslab_g.nstat = NULL;
+    nslab_g.large = NULL;
+    nslab__topo_free(&nslab_g.topo);
+}
+
+/* nslab_g.lock held. */
+static int init_locked(const struct numaslab_config *cfg)
+{
+    struct nslab_topo *t = &nslab_g.topo;
+    int rc = nslab__options_load(&nslab_g.opt, cfg);
+    if (rc)
+        return rc;
+    rc = nslab__topo_discover(t, nslab_g.opt.nodes);
+    if (rc == -EINVAL && !(cfg && cfg->nodes))
+        rc = 0; /* a malformed NUMASLAB_NODES was reported and ignored */
+    if (rc)
+        goto fail;
+    if (t->nactive == 0) {
+        nslab__report("numaslab: no NUMA node with memory is allowed to this process");
+        rc = -ENODEV;
+        goto fail;
+    }
+    nslab_g.nactive = t->nactive;
+    nslab_g.possible = t->possible;
+    nslab_g.node_nidx = malloc(sizeof(int16_t) * (size_t)t->possible);
+    nslab_g.cpu_nidx = calloc((size_t)t->ncpu + 1, sizeof(uint16_t));
+    nslab_g.nstat = calloc((size_t)t->possible, sizeof(struct nslab_nstat));
+    nslab_g.large = aligned_alloc(64, sizeof(struct nslab_large_list) * (size_t)t->nactive);
+    rc = -ENOMEM;
+    if (!nslab_g.node_nidx || !nslab_g.cpu_nidx || !nslab_g.nstat || !nslab_g.large)
+        goto fail;
+    for (int n = 0; n < t->possible; n++)
+        nslab_g.node_nidx[n] = (int16_t)(n <= t->max_node && t->node[n].active ? t->node[n].nidx : -1);
+    for (int cpu = 0; cpu < t->ncpu; cpu++) {
+        int node = t->cpu_node[cpu], m = -1;
+        if (t->preferred >= 0)
+            m = t->preferred;
+        else if (node >= 0 && node <= t->max_node)
+            m = t->node[node].mem_node;
+        nslab_g.cpu_nidx[cpu] = (uint16_t)(m >= 0 ? t->node[m].nidx : 0);
+    }
+    for (int i = 0; i < t->nactive; i++) {
+        pthread_mutex_init(&nslab_g.large[i].lock, NULL);
+        nslab_list_init(&nslab_g.large[i].list);
+    }
+    memset(nslab_g.large_warned, 0, sizeof(nslab_g.large_warned));
+    rc = nslab__sizeclass_init();
+    if (rc)
+        goto fail;
+    nslab_g.ncpu_fast = (t->policy != NSLAB_POL_INTERLEAVE && nslab__cpu_fast_usable())
+                            ? (uint32_t)t->ncpu : 0;
+    nslab_g.gen++;
+    nslab_store_release(&nslab_g.ready, 1);
+    return 0;
+fail:
+    for (int i = 0; i < NSLAB_NCLASSES; i++)
+        if (nslab_g.sc[i]) {
+            nslab__cache_release(nslab_g.sc[i]);
+            nslab_g.sc[i] = NULL;
+        }
+    free_tables();
+    nslab_g.possible = 0;
+    nslab_g.nactive = 0;
+    return rc;
+}
+
+int nslab__init(void)
+{
+    if (likely(nslab_load_acquire(&nslab_g.ready)))
+        return 0;
+    pthread_once(&once, once_init);
+    pthread_mutex_lock(&nslab_g.lock);
+    int rc = nslab_g.ready ? 0 : init_locked(NULL);
+    pthread_mutex_unlock(&nslab_g.lock);
+    return rc;
+}
+
+int numaslab_init(const struct numaslab_config *cfg)
+{
+    pthread_once(&once, once_init);
+    pthread_mutex_lock(&nslab_g.lock);
+    int rc = nslab_g.ready ? -EALREADY : init_locked(cfg);
+    pthread_mutex_unlock(&nslab_g.lock);
+    return rc;
+}
+
+void numaslab_fini(void)
+{
+    pthread_mutex_lock(&nslab_g.lock);
+    if (!nslab_g.ready) {
+        pthread_mutex_unlock(&nslab_g.lock);
+        return;
+    }
+    /* Fast paths must miss from now on: the tables they read go away. */
+    nslab_g.ncpu_fast = 0;
+    nslab_g.possible = 0;
+    memset(nslab_g.sc, 0, sizeof(nslab_g.sc));
+    struct nslab_list *l;
+    for (l = nslab_g.threads.next; l != &nslab_g.threads; l = l->next) {
+        struct nslab_tstate *ts = nslab_container_of(l, struct nslab_tstate, link);
+        for (int id = 0; id < NSLAB_MAX_CACHES; id++) {
+            free(ts->cc[id]);
+            ts->cc[id] = NULL;
+        }
+    }
+    while (!nslab_list_empty(&nslab_g.caches))
+        nslab__cache_release(nslab_container_of(nslab_g.caches.next, struct numaslab_cache, link));
+    nslab__large_release_all();
+    free_tables();
+    nslab_g.nactive = 0;
+    nslab_store_release(&nslab_g.ready, 0);
+    pthread_mutex_unlock(&nslab_g.lock);
+}

@@ -1,0 +1,317 @@
+/*
+ * lib/internal.h - what lib/ files share.  Prototypes are grouped by the
+ * file that defines them.
+ *
+ * Lock order (outermost first); no other nesting exists:
+ *   1. nslab_g.lock       - the cache list, the thread list, cache ids,
+ *                           initialisation and teardown.
+ *   2. cnode->lock        - one (cache, node)'s slab lists and counters.
+ *      large[nidx].lock   - one node's list of whole-page objects.
+ *                           Only one lock of level 2 is held at a time,
+ *                           except by the fork handler, which takes them
+ *                           all in cache-list order, then node order.
+ *   3. pagemap lock       - creation of pagemap leaves.
+ * Per-node statistics are atomics updated on slow paths only.
+ *
+ * Fast paths (a hit in the thread's array cache) take no lock and no
+ * atomic read-modify-write: the array cache belongs to its thread.
+ */
+#ifndef NSLAB_INTERNAL_H
+#define NSLAB_INTERNAL_H
+
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "numaslab.h"
+#include "numa/numa.h"
+#include "lib/list.h"
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+#define NSLAB_MAX_CACHES 512  /* caches alive at once, size classes included */
+#define NSLAB_NAME_MAX 32
+#define NSLAB_MIN_SLAB (64 * 1024)
+#define NSLAB_MIN_OBJS 8
+
+/* Atomics only through these names. */
+#define nslab_load_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define nslab_load_relaxed(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define nslab_store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define nslab_add_relaxed(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+#define nslab_sub_relaxed(p, v) __atomic_fetch_sub((p), (v), __ATOMIC_RELAXED)
+#define nslab_or_relaxed(p, v) __atomic_fetch_or((p), (v), __ATOMIC_RELAXED)
+
+/* ------------------------------------------------------------------------
+ * Memory the pagemap knows: every page of a slab, the first page of a
+ * whole-page (large) object.  Both headers start with a type byte.
+ * ---------------------------------------------------------------------- */
+enum nslab_type {
+    NSLAB_T_SLAB = 1,   /* ordinary slab: its objects may enter thread caches */
+    NSLAB_T_LARGE = 2,  /* a whole-page object */
+};
+
+#define NSLAB_SLAB_MAGIC 0x5ab1ab1eu
+
+/*
+ * A slab: one chunk of pages bound to one node, holding nobjs objects of
+ * one cache.  The header sits at the start of the chunk.  Protected by the
+ * (cache, node) lock.
+ *   inuse + popcount(freemap) == nobjs
+ *   inuse == 0 <=> on the empty list; inuse == nobjs <=> on the full list
+ * Objects held by thread array caches count as in use.
+ */
+struct nslab_slab {
+    uint8_t type;               /* NSLAB_T_SLAB */
+    uint8_t list;               /* NSLAB_L_* */
+    uint16_t nidx;              /* dense node index */
+    uint32_t magic;             /* NSLAB_SLAB_MAGIC */
+    struct numaslab_cache *cache;
+    char *objs;                 /* first object */
+    uint32_t nobjs;
+    uint32_t inuse;
+    uint32_t hint;              /* lowest freemap word that may have a set bit */
+    uint32_t nwords;
+    struct nslab_list link;     /* in the cnode's partial/full/empty list */
+    uint64_t freemap[];         /* bit i set: object i is free */
+};
+
+enum { NSLAB_L_PARTIAL, NSLAB_L_FULL, NSLAB_L_EMPTY };
+
+struct nslab_large {
+    uint8_t type;               /* NSLAB_T_LARGE */
+    uint16_t nidx;
+    void *base;
+    size_t bytes;               /* mapped */
+    size_t size;                /* asked for */
+    struct nslab_list link;     /* in large[nidx].list */
+};
+
+/* ------------------------------------------------------------------------
+ * Caches
+ * ---------------------------------------------------------------------- */
+
+/* One (cache, active node): that node's slab lists. */
+struct nslab_cnode {
+    pthread_mutex_t lock;       /* protects everything below */
+    struct nslab_list partial, full, empty;
+    uint64_t nr_partial, nr_full, nr_empty;
+    uint64_t inuse;             /* objects out of the slabs (users + thread caches) */
+    uint64_t total;             /* objects in all the node's slabs */
+} __attribute__((aligned(64)));
+
+struct numaslab_cache {
+    char name[NSLAB_NAME_MAX];
+    uint32_t id;                /* index into every thread's cc[] */
+    uint32_t size;              /* object stride (size rounded to align) */
+    uint32_t obj_size;          /* size asked for */
+    uint32_t align;
+    uint32_t slab_bytes;        /* bytes of one slab */
+    uint32_t nobjs;             /* objects per slab */
+    uint32_t obj_offset;        /* first object's offset in the slab */
+    uint32_t limit;             /* thread array cache capacity */
+    uint32_t batch;             /* objects moved per refill / flush */
+    uint32_t span;              /* nobjs * size */
+    uint64_t recip;             /* ceil(2^64 / size): offset -> index by one multiply */
+    int sizeclass;              /* 1 for the numaslab-<n> caches */
+    void (*ctor)(void *);
+    uint64_t warned[NSLAB_MASK_WORDS]; /* inactive nodes reported (atomic OR) */
+    struct nslab_list link;     /* in nslab_g.caches, under nslab_g.lock */
+    struct nslab_cnode *cnode;  /* [nactive] */
+};
+
+/* ------------------------------------------------------------------------
+ * Per-thread state
+ * ---------------------------------------------------------------------- */
+
+/* A thread's free objects of one (cache, node).  0 <= avail <= limit. */
+struct nslab_acache {
+    uint32_t avail;
+    uint32_t limit;
+    void **entry;
+};
+
+/* A thread's array caches of one cache, one per active node. */
+struct nslab_tcc {
+    struct nslab_acache ac[1];  /* [nactive], entries follow */
+};
+
+struct nslab_tstate {
+    struct nslab_tcc *cc[NSLAB_MAX_CACHES]; /* by cache id; NULL until used */
+    int cached_nidx;            /* local node when the CPU cannot be read fast */
+    unsigned ipos;              /* interleave position */
+    unsigned gen;               /* nslab_g.gen this state was set up for */
+    int registered;
+    struct nslab_list link;     /* in nslab_g.threads */
+};
+
+/* ------------------------------------------------------------------------
+ * Library-wide state
+ * ---------------------------------------------------------------------- */
+
+struct nslab_nstat {            /* per OS node id; atomics */
+    uint64_t bytes_mapped;
+    uint64_t fallback_out;
+    uint64_t fallback_in;
+    uint64_t inactive;
+    uint64_t large;
+};
+
+struct nslab_large_list {
+    pthread_mutex_t lock;       /* protects list */
+    struct nslab_list list;
+} __attribute__((aligned(64)));
+
+struct nslab_options {
+    const char *nodes;
+    size_t node_limit;
+    unsigned retain;
+    unsigned tcache;
+};
+
+#define NSLAB_NCLASSES 33
+
+struct nslab_global {
+    int ready;                  /* 1 once initialised (acquire/release with init) */
+    unsigned gen;               /* bumped by every init */
+    pthread_mutex_t lock;
+    struct nslab_topo topo;
+    int nactive;
+    int possible;               /* node ids must be below */
+    int16_t *node_nidx;         /* [possible]: nidx, or -1 when inactive */
+    uint32_t ncpu_fast;         /* cpu_nidx[] is usable below this (0: never) */
+    uint16_t *cpu_nidx;         /* [topo.ncpu]: local node of each CPU */
+    struct nslab_options opt;
+    struct nslab_nstat *nstat;  /* [possible] */
+    struct nslab_large_list *large; /* [nactive] */
+    struct numaslab_cache *sc[NSLAB_NCLASSES];
+    struct numaslab_cache *by_id[NSLAB_MAX_CACHES]; /* under lock */
+    uint64_t large_warned[NSLAB_MASK_WORDS];
+    uint64_t ids[NSLAB_MAX_CACHES / 64]; /* cache ids in use */
+    struct nslab_list caches;
+    struct nslab_list threads;
+    pthread_key_t key;
+    int key_made;
+};
+
+extern struct nslab_global nslab_g;
+extern __thread struct nslab_tstate *nslab_tls __attribute__((tls_model("initial-exec")));
+
+/* ------------------------------------------------------------------------
+ * lib/pagemap.c: address -> header, O(1), lock-free reads.
+ * Two levels over 47-bit addresses at 4 KiB granularity: a static root of
+ * 2^17 leaf pointers (one per GiB), leaves of 2^18 entries made on demand
+ * and never freed while the process lives.
+ * ---------------------------------------------------------------------- */
+#define NSLAB_PM_SHIFT 12
+#define NSLAB_PM_LEAF_BITS 18
+#define NSLAB_PM_ROOT_BITS 17
+extern void **nslab_pagemap_root[1u << NSLAB_PM_ROOT_BITS];
+
+static inline void *nslab__pagemap_get(const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    if (unlikely(a >> (NSLAB_PM_SHIFT + NSLAB_PM_LEAF_BITS + NSLAB_PM_ROOT_BITS)))
+        return NULL;
+    /* Pairs with the release store that publishes a new leaf. */
+    void **leaf = nslab_load_acquire(&nslab_pagemap_root[a >> (NSLAB_PM_SHIFT + NSLAB_PM_LEAF_BITS)]);
+    if (unlikely(!leaf))
+        return NULL;
+    /* A racy read is safe: an entry changes only while its pages are not
+     * handed out to anybody who could pass them here legitimately. */
+    return nslab_load_relaxed(&leaf[(a >> NSLAB_PM_SHIFT) & ((1u << NSLAB_PM_LEAF_BITS) - 1)]);
+}
+int nslab__pagemap_set(void *start, size_t bytes, void *hdr); /* 0 or -ENOMEM */
+void nslab__pagemap_clear(void *start, size_t bytes);
+void nslab__pagemap_lock(void);   /* fork handlers */
+void nslab__pagemap_unlock(void);
+
+/* lib/options.c */
+int nslab__options_load(struct nslab_options *o, const struct numaslab_config *cfg);
+int nslab__parse_size(const char *s, size_t *out);
+
+/* lib/core.c */
+int nslab__init(void);                       /* lazy init; 0 or -errno */
+struct nslab_tstate *nslab__tstate(void);    /* the caller's, made on first use */
+extern struct nslab_tstate nslab_empty_ts;   /* every thread's state until it has one */
+void nslab__refresh_local(struct nslab_tstate *ts);
+int nslab__local_nidx_slow(struct nslab_tstate *ts, int rotate);
+int nslab__resolve_node(uint64_t *warned, const char *name, int node, unsigned flags,
+                        int *nidx); /* 0 or -EINVAL / -ENODEV */
+void nslab__report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Local node's dense index, fast: the rseq CPU number when readable,
+ * else the thread's cached value (refreshed on every slow path). */
+static inline int nslab__local_nidx(void)
+{
+    unsigned cpu = nslab__cpu_fast();
+    if (likely(cpu < nslab_g.ncpu_fast))
+        return nslab_g.cpu_nidx[cpu];
+    return nslab_tls->cached_nidx;
+}
+
+/* lib/slab.c */
+struct numaslab_cache *nslab__cache_new(const char *name, size_t size, size_t align,
+                                        void (*ctor)(void *), int sizeclass);
+void nslab__cache_release(struct numaslab_cache *c); /* unmap all, free (fini) */
+void *nslab__cache_alloc_slow(struct numaslab_cache *c, unsigned flags, int node);
+void nslab__cache_free_slow(struct numaslab_cache *expect, void *obj, const char *call);
+void nslab__tcc_flush(struct numaslab_cache *c, struct nslab_tcc *tc); /* all nodes, all objects */
+void nslab__fork_lock(void);
+void nslab__fork_unlock(void);
+struct nslab_tcc *nslab__tcc_make(struct numaslab_cache *c, struct nslab_tstate *ts);
+void *nslab__map_node(int nidx, size_t bytes);  /* honours the node limit, counts */
+void nslab__unmap_node(int nidx, void *p, size_t bytes);
+
+/* Is p the start of an object of slab s (of cache c)?  Exact for any
+ * offset below 2^32: one 128-bit multiply instead of a division. */
+static inline int nslab__obj_ok(const struct nslab_slab *s, const struct numaslab_cache *c,
+                                const void *p)
+{
+    uint64_t off = (uint64_t)((const char *)p - s->objs);
+    uint64_t idx = (uint64_t)(((unsigned __int128)off * c->recip) >> 64);
+    return off < c->span && idx * c->size == off;
+}
+
+/* Pop from the thread's array cache for (c, nidx); NULL on a miss. */
+static inline void *nslab__tc_pop(struct numaslab_cache *c, int nidx)
+{
+    struct nslab_tcc *tc = nslab_tls->cc[c->id];
+    if (likely(tc != NULL)) {
+        struct nslab_acache *ac = &tc->ac[nidx];
+        if (likely(ac->avail != 0))
+            return ac->entry[--ac->avail];
+    }
+    return NULL;
+}
+
+/* Push onto it; 0 on a miss (no array cache yet, or full). */
+static inline int nslab__tc_push(struct numaslab_cache *c, int nidx, void *obj)
+{
+    struct nslab_tcc *tc = nslab_tls->cc[c->id];
+    if (likely(tc != NULL)) {
+        struct nslab_acache *ac = &tc->ac[nidx];
+        if (likely(ac->avail < ac->limit)) {
+            ac->entry[ac->avail++] = obj;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* lib/sizeclass.c */
+extern const uint32_t nslab_class_size[NSLAB_NCLASSES];
+int nslab__size_class(size_t size);          /* class index, -1 above the largest */
+int nslab__sizeclass_init(void);
+void *nslab__large_alloc(size_t size, unsigned flags, int node);
+void nslab__large_free(struct nslab_large *l, void *ptr);
+void nslab__large_release_all(void);
+
+/* lib/stats.c: nothing shared yet */
+
+#endif /* NSLAB_INTERNAL_H */

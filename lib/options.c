@@ -1,0 +1,96 @@
+/*
+ * lib/options.c - options from struct numaslab_config and NUMASLAB_*.
+ *
+ * An explicit config field wins over the environment.  A malformed
+ * environment value is reported, naming the variable and the value, and
+ * the default applies: a typo must not take the allocator down.
+ */
+#include "lib/internal.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define DEFAULT_RETAIN 2u
+#define MAX_TCACHE 4096u
+
+/* "123", "64K", "8M", "2G" (binary units).  0 or -EINVAL. */
+int nslab__parse_size(const char *s, size_t *out)
+{
+    char *end;
+    if (!s || !isdigit((unsigned char)*s))
+        return -EINVAL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno)
+        return -EINVAL;
+    unsigned shift = 0;
+    switch (*end) {
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    case 't': case 'T': shift = 40; end++; break;
+    default: break;
+    }
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end != '\0' || (shift && v > (~0ull >> shift)))
+        return -EINVAL;
+    *out = (size_t)(v << shift);
+    return 0;
+}
+
+static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+    char *end;
+    if (!s || !isdigit((unsigned char)*s))
+        return -EINVAL;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *end != '\0' || v < lo || v > hi)
+        return -EINVAL;
+    *out = (unsigned)v;
+    return 0;
+}
+
+/*
+ * Fill o from cfg (may be NULL) and the environment.  Returns 0, or
+ * -EINVAL when a cfg field is out of range (the message names it); bad
+ * environment values are reported and replaced by the default.
+ */
+int nslab__options_load(struct nslab_options *o, const struct numaslab_config *cfg)
+{
+    const char *v;
+    memset(o, 0, sizeof(*o));
+    o->retain = DEFAULT_RETAIN;
+
+    if (cfg && cfg->tcache > MAX_TCACHE) {
+        nslab__report("numaslab_init: tcache=%u is out of range (1..%u)", cfg->tcache, MAX_TCACHE);
+        return -EINVAL;
+    }
+
+    o->nodes = cfg && cfg->nodes ? cfg->nodes : getenv("NUMASLAB_NODES");
+
+    if (cfg && cfg->node_limit)
+        o->node_limit = cfg->node_limit;
+    else if ((v = getenv("NUMASLAB_NODE_LIMIT")) && nslab__parse_size(v, &o->node_limit))
+        nslab__report("numaslab: NUMASLAB_NODE_LIMIT=\"%s\": not a size (e.g. 512M); "
+                      "using the default (no limit)", v);
+
+    if (cfg && cfg->retain)
+        o->retain = cfg->retain;
+    else if ((v = getenv("NUMASLAB_RETAIN")) && parse_uint(v, 0, 1u << 20, &o->retain)) {
+        nslab__report("numaslab: NUMASLAB_RETAIN=\"%s\": not a count of slabs; "
+                      "using the default %u", v, DEFAULT_RETAIN);
+        o->retain = DEFAULT_RETAIN;
+    }
+
+    if (cfg && cfg->tcache)
+        o->tcache = cfg->tcache;
+    else if ((v = getenv("NUMASLAB_TCACHE")) && parse_uint(v, 1, MAX_TCACHE, &o->tcache)) {
+        nslab__report("numaslab: NUMASLAB_TCACHE=\"%s\": not a count in 1..%u; "
+                      "using the default (by object size)", v, MAX_TCACHE);
+        o->tcache = 0;
+    }
+    return 0;
+}

@@ -1,0 +1,624 @@
+/*
+ * lib/slab.c - caches: slabs per (cache, node) and the threads' array
+ * caches in front of them.
+ *
+ * Locks (order and meaning in lib/internal.h): nslab_g.lock, then one
+ * cnode->lock.  The array caches are owned by their thread and touched
+ * without a lock, except by numaslab_cache_destroy, numaslab_fini and the
+ * fork handler, which the API documents as needing the owners quiescent.
+ *
+ * An object's way through the allocator:
+ *   slab freemap --refill (batch, under cnode lock)--> thread array cache
+ *   --fast pop--> user --fast push (any thread: the array cache of the
+ *   object's own node)--> array cache --flush (batch)--> its slab.
+ * Objects of another node pile up in the freeing thread's array cache for
+ * that node and go home a batch at a time (SLAB's alien caches).
+ */
+#include "lib/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define MAX_SLAB_BYTES (64u << 20)
+#define MAX_OBJ_SIZE (MAX_SLAB_BYTES / NSLAB_MIN_OBJS)
+
+static size_t align_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
+
+/* ------------------------------------------------------------------------
+ * Node memory, with the node limit and the byte counters
+ * ---------------------------------------------------------------------- */
+
+/* bytes bound to active node nidx; NULL/ENOMEM when the node is exhausted
+ * (its limit, or the kernel has no memory there). */
+void *nslab__map_node(int nidx, size_t bytes)
+{
+    int node = nslab_g.topo.active[nidx];
+    uint64_t *mapped = &nslab_g.nstat[node].bytes_mapped;
+    uint64_t old = nslab_add_relaxed(mapped, bytes);
+    if (nslab_g.opt.node_limit && old + bytes > nslab_g.opt.node_limit) {
+        nslab_sub_relaxed(mapped, bytes);
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *p = nslab__pages_map(node, bytes);
+    if (!p) {
+        nslab_sub_relaxed(mapped, bytes);
+        errno = ENOMEM;
+    }
+    return p;
+}
+
+void nslab__unmap_node(int nidx, void *p, size_t bytes)
+{
+    nslab__pages_unmap(p, bytes);
+    nslab_sub_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].bytes_mapped, bytes);
+}
+
+/* ------------------------------------------------------------------------
+ * Slabs
+ * ---------------------------------------------------------------------- */
+
+static struct nslab_slab *slab_new(struct numaslab_cache *c, int nidx)
+{
+    char *mem = nslab__map_node(nidx, c->slab_bytes);
+    if (!mem)
+        return NULL;
+    struct nslab_slab *s = (struct nslab_slab *)mem;
+    s->type = NSLAB_T_SLAB;
+    s->list = NSLAB_L_EMPTY;
+    s->nidx = (uint16_t)nidx;
+    s->magic = NSLAB_SLAB_MAGIC;
+    s->cache = c;
+    s->objs = mem + c->obj_offset;
+    s->nobjs = c->nobjs;
+    s->inuse = 0;
+    s->hint = 0;
+    s->nwords = (c->nobjs + 63) / 64;
+    nslab_list_init(&s->link);
+    for (uint32_t w = 0; w < s->nwords; w++)
+        s->freemap[w] = ~0ull;
+    if (c->nobjs % 64)
+        s->freemap[s->nwords - 1] = (1ull << (c->nobjs % 64)) - 1;
+    if (c->ctor)
+        for (uint32_t i = 0; i < c->nobjs; i++)
+            c->ctor(s->objs + (size_t)i * c->size);
+    if (nslab__pagemap_set(mem, c->slab_bytes, s)) {
+        nslab__unmap_node(nidx, mem, c->slab_bytes);
+        errno = ENOMEM;
+        return NULL;
+    }
+    return s;
+}
+
+static void slab_destroy(struct numaslab_cache *c, struct nslab_slab *s)
+{
+    nslab__pagemap_clear(s, c->slab_bytes);
+    nslab__unmap_node(s->nidx, s, c->slab_bytes);
+}
+
+static void slab_set_list(struct nslab_cnode *cn, struct nslab_slab *s, int list)
+{
+    if (s->list == list)
+        return;
+    uint64_t *nr[] = {&cn->nr_partial, &cn->nr_full, &cn->nr_empty};
+    struct nslab_list *head[] = {&cn->partial, &cn->full, &cn->empty};
+    (*nr[s->list])--;
+    (*nr[list])++;
+    s->list = (uint8_t)list;
+    nslab_list_move(head[list], &s->link);
+}
+
+/* Take up to want free objects of s into out[].  cnode lock held. */
+static unsigned slab_take(struct numaslab_cache *c, struct nslab_slab *s, void **out,
+                          unsigned want)
+{
+    unsigned got = 0;
+    uint32_t w = s->hint;
+    while (w < s->nwords && got < want) {
+        uint64_t m = s->freemap[w];
+        while (m && got < want) {
+            unsigned b = (unsigned)__builtin_ctzll(m);
+            m &= m - 1;
+            out[got++] = s->objs + ((size_t)w * 64 + b) * c->size;
+        }
+        s->freemap[w] = m;
+        if (m)
+            break;
+        w++;
+    }
+    s->hint = w;
+    s->inuse += got;
+    return got;
+}
+
+/* Move up to want objects from node's lists into out[].  cnode lock held. */
+static unsigned cnode_take(struct numaslab_cache *c, struct nslab_cnode *cn, void **out,
+                           unsigned want)
+{
+    unsigned got = 0;
+    while (got < want) {
+        struct nslab_slab *s = nslab_list_first(&cn->partial, struct nslab_slab, link);
+        if (!s)
+            s = nslab_list_first(&cn->empty, struct nslab_slab, link);
+        if (!s)
+            break;
+        got += slab_take(c, s, out + got, want - got);
+        slab_set_list(cn, s, s->inuse == s->nobjs ? NSLAB_L_FULL : NSLAB_L_PARTIAL);
+    }
+    cn->inuse += got;
+    return got;
+}
+
+/*
+ * Return n objects of (c, nidx) to their slabs; empty slabs beyond the
+ * retention limit go back to the OS.  Takes the cnode lock.  Bad pointers
+ * (not an object start, already free) are reported and skipped.
+ */
+static void return_objects(struct numaslab_cache *c, int nidx, void **objs, unsigned n)
+{
+    struct nslab_cnode *cn = &c->cnode[nidx];
+    struct nslab_list dead;
+    nslab_list_init(&dead);
+
+    pthread_mutex_lock(&cn->lock);
+    for (unsigned i = 0; i < n; i++) {
+        struct nslab_slab *s = nslab__pagemap_get(objs[i]);
+        if (!s || s->type != NSLAB_T_SLAB || s->cache != c || s->nidx != nidx ||
+            !nslab__obj_ok(s, c, objs[i])) {
+            nslab__report("numaslab_free: %p is not an object of cache %s; ignored", objs[i],
+                          c->name);
+            continue;
+        }
+        uint32_t idx = (uint32_t)(((char *)objs[i] - s->objs) / c->size);
+        uint64_t bit = 1ull << (idx % 64);
+        if (s->freemap[idx / 64] & bit) {
+            nslab__report("numaslab_free: double free of %p (cache %s); ignored", objs[i],
+                          c->name);
+            continue;
+        }
+        s->freemap[idx / 64] |= bit;
+        if (idx / 64 < s->hint)
+            s->hint = idx / 64;
+        s->inuse--;
+        cn->inuse--;
+        slab_set_list(cn, s, s->inuse == 0 ? NSLAB_L_EMPTY : NSLAB_L_PARTIAL);
+    }
+    while (cn->nr_empty > nslab_g.opt.retain) {
+        /* The oldest empty slab: the list head holds the most recent. */
+        struct nslab_slab *s = nslab_container_of(cn->empty.prev, struct nslab_slab, link);
+        nslab_list_move(&dead, &s->link);
+        cn->nr_empty--;
+        cn->total -= s->nobjs;
+    }
+    pthread_mutex_unlock(&cn->lock);
+
+    while (!nslab_list_empty(&dead)) {
+        struct nslab_slab *s = nslab_container_of(dead.next, struct nslab_slab, link);
+        nslab_list_del(&s->link);
+        slab_destroy(c, s);
+    }
+}
+
+/* Flush the oldest n objects of an array cache home. */
+static void ac_flush(struct numaslab_cache *c, int nidx, struct nslab_acache *ac, unsigned n)
+{
+    if (n > ac->avail)
+        n = ac->avail;
+    if (!n)
+        return;
+    return_objects(c, nidx, ac->entry, n);
+    memmove(ac->entry, ac->entry + n, (ac->avail - n) * sizeof(void *));
+    ac->avail -= n;
+}
+
+void nslab__tcc_flush(struct numaslab_cache *c, struct nslab_tcc *tc)
+{
+    for (int i = 0; i < nslab_g.nactive; i++)
+        ac_flush(c, i, &tc->ac[i], tc->ac[i].avail);
+}
+
+/*
+ * Refill ac from node nidx: a batch from the node's partial and empty
+ * slabs, or one new slab.  Returns the number of objects added; 0 with
+ * errno ENOMEM when the node is exhausted.
+ */
+static unsigned ac_refill(struct numaslab_cache *c, int nidx, struct nslab_acache *ac)
+{
+    struct nslab_cnode *cn = &c->cnode[nidx];
+    unsigned want = c->batch;
+    if (want > ac->limit - ac->avail)
+        want = ac->limit - ac->avail;
+    if (!want)
+        return 0;
+
+    pthread_mutex_lock(&cn->lock);
+    unsigned got = cnode_take(c, cn, ac->entry + ac->avail, want);
+    pthread_mutex_unlock(&cn->lock);
+    if (got) {
+        ac->avail += got;
+        return got;
+    }
+
+    /* Map outside the lock: other threads keep freeing meanwhile. */
+    struct nslab_slab *s = slab_new(c, nidx);
+    if (!s)
+        return 0;
+    pthread_mutex_lock(&cn->lock);
+    nslab_list_add(&cn->empty, &s->link);
+    cn->nr_empty++;
+    cn->total += s->nobjs;
+    got = cnode_take(c, cn, ac->entry + ac->avail, want);
+    pthread_mutex_unlock(&cn->lock);
+    ac->avail += got;
+    return got;
+}
+
+/* ------------------------------------------------------------------------
+ * Thread array caches
+ * ---------------------------------------------------------------------- */
+
+struct nslab_tcc *nslab__tcc_make(struct numaslab_cache *c, struct nslab_tstate *ts)
+{
+    size_t n = (size_t)nslab_g.nactive;
+    size_t head = align_up(n * sizeof(struct nslab_acache), sizeof(void *));
+    struct nslab_tcc *tc = calloc(1, head + n * c->limit * sizeof(void *));
+    if (!tc)
+        return NULL;
+    void **e = (void **)((char *)tc + head);
+    for (size_t i = 0; i < n; i++) {
+        tc->ac[i].limit = c->limit;
+        tc->ac[i].entry = e + i * c->limit;
+    }
+    /* Under the lock: destroy and fini walk every thread's cc[]. */
+    pthread_mutex_lock(&nslab_g.lock);
+    ts->cc[c->id] = tc;
+    pthread_mutex_unlock(&nslab_g.lock);
+    return tc;
+}
+
+/* ------------------------------------------------------------------------
+ * Cache creation and teardown
+ * ---------------------------------------------------------------------- */
+
+/* Slab size and object count: the smallest power-of-two slab of at least
+ * NSLAB_MIN_SLAB bytes that holds NSLAB_MIN_OBJS objects. */
+static int cache_geometry(struct numaslab_cache *c)
+{
+    size_t first = align_up(sizeof(struct nslab_slab), 64);
+    for (size_t bytes = NSLAB_MIN_SLAB; bytes <= MAX_SLAB_BYTES; bytes <<= 1) {
+        size_t n = (bytes - first) / c->size, off = 0;
+        while (n > 0) {
+            off = align_up(sizeof(struct nslab_slab) + ((n + 63) / 64) * 8, c->align < 64 ? 64 : c->align);
+            if (off + n * c->size <= bytes)
+                break;
+            n--;
+        }
+        if (n >= NSLAB_MIN_OBJS) {
+            c->slab_bytes = (uint32_t)bytes;
+            c->nobjs = (uint32_t)n;
+            c->obj_offset = (uint32_t)off;
+            c->span = (uint32_t)(n * c->size);
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+static int id_get(void)
+{
+    for (int w = 0; w < NSLAB_MAX_CACHES / 64; w++)
+        if (~nslab_g.ids[w]) {
+            int b = __builtin_ctzll(~nslab_g.ids[w]);
+            nslab_g.ids[w] |= 1ull << b;
+            return w * 64 + b;
+        }
+    return -1;
+}
+
+static void id_put(int id) { nslab_g.ids[id / 64] &= ~(1ull << (id % 64)); }
+
+/* Make a cache and enter it in the cache list.  nslab_g.lock held.
+ * NULL with errno EINVAL (bad size or alignment) or ENOMEM. */
+struct numaslab_cache *nslab__cache_new(const char *name, size_t size, size_t align,
+                                        void (*ctor)(void *), int sizeclass)
+{
+    if (align == 0)
+        align = size <= 8 ? 8 : 16;
+    if (size == 0 || size > MAX_OBJ_SIZE || (align & (align - 1)) ||
+        align > nslab__page_size()) {
+        errno = EINVAL;
+        return NULL;
+    }
+    struct numaslab_cache *c = calloc(1, sizeof(*c));
+    if (!c) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    snprintf(c->name, sizeof(c->name), "%s", name ? name : "");
+    c->obj_size = (uint32_t)size;
+    c->align = (uint32_t)align;
+    c->size = (uint32_t)align_up(size, align);
+    c->ctor = ctor;
+    c->sizeclass = sizeclass;
+    c->recip = UINT64_MAX / c->size + 1;
+    if (cache_geometry(c)) {
+        free(c);
+        errno = EINVAL;
+        return NULL;
+    }
+    /* Thread caches hold about 32 KiB per node, 16..256 objects. */
+    unsigned limit = nslab_g.opt.tcache ? nslab_g.opt.tcache : 32768u / c->size;
+    if (!nslab_g.opt.tcache)
+        limit = limit < 16 ? 16 : limit > 256 ? 256 : limit;
+    c->limit = limit;
+    c->batch = (limit + 1) / 2;
+
+    c->cnode = aligned_alloc(64, sizeof(struct nslab_cnode) * (size_t)nslab_g.nactive);
+    int id = id_get();
+    if (!c->cnode || id < 0) {
+        free(c->cnode);
+        free(c);
+        errno = ENOMEM;
+        return NULL;
+    }
+    c->id = (uint32_t)id;
+    for (int i = 0; i < nslab_g.nactive; i++) {
+        struct nslab_cnode *cn = &c->cnode[i];
+        memset(cn, 0, sizeof(*cn));
+        pthread_mutex_init(&cn->lock, NULL);
+        nslab_list_init(&cn->partial);
+        nslab_list_init(&cn->full);
+        nslab_list_init(&cn->empty);
+    }
+    nslab_g.by_id[id] = c;
+    nslab_list_add(&nslab_g.caches, &c->link);
+    return c;
+}
+
+/* Unmap every slab of c and free it, whatever is live.  nslab_g.lock held;
+ * no thread cache refers to c any more. */
+void nslab__cache_release(struct numaslab_cache *c)
+{
+    for (int i = 0; i < nslab_g.nactive; i++) {
+        struct nslab_cnode *cn = &c->cnode[i];
+        struct nslab_list *heads[] = {&cn->partial, &cn->full, &cn->empty};
+        for (int h = 0; h < 3; h++)
+            while (!nslab_list_empty(heads[h])) {
+                struct nslab_slab *s = nslab_container_of(heads[h]->next, struct nslab_slab, link);
+                nslab_list_del(&s->link);
+                slab_destroy(c, s);
+            }
+        pthread_mutex_destroy(&cn->lock);
+    }
+    nslab_list_del(&c->link);
+    nslab_g.by_id[c->id] = NULL;
+    id_put((int)c->id);
+    free(c->cnode);
+    free(c);
+}
+
+numaslab_cache_t *numaslab_cache_create(const char *name, size_t size, size_t align,
+                                        unsigned flags, void (*ctor)(void *obj))
+{
+    int rc = nslab__init();
+    if (rc) {
+        errno = -rc;
+        return NULL;
+    }
+    if (flags) {
+        nslab__report("numaslab_cache_create(%s): flags 0x%x are not supported", name ? name : "",
+                      flags);
+        errno = EINVAL;
+        return NULL;
+    }
+    pthread_mutex_lock(&nslab_g.lock);
+    struct numaslab_cache *c = nslab__cache_new(name, size, align, ctor, 0);
+    pthread_mutex_unlock(&nslab_g.lock);
+    return c;
+}
+
+int numaslab_cache_destroy(numaslab_cache_t *c)
+{
+    if (!c)
+        return -EINVAL;
+    if (c->sizeclass) {
+        nslab__report("numaslab_cache_destroy: %s is a size-class cache; refused", c->name);
+        return -EINVAL;
+    }
+    pthread_mutex_lock(&nslab_g.lock);
+    /* Bring every thread's cached objects home, then count what is live. */
+    struct nslab_list *l;
+    for (l = nslab_g.threads.next; l != &nslab_g.threads; l = l->next) {
+        struct nslab_tstate *ts = nslab_container_of(l, struct nslab_tstate, link);
+        if (ts->cc[c->id])
+            nslab__tcc_flush(c, ts->cc[c->id]);
+    }
+    uint64_t live = 0;
+    for (int i = 0; i < nslab_g.nactive; i++) {
+        pthread_mutex_lock(&c->cnode[i].lock);
+        live += c->cnode[i].inuse;
+        pthread_mutex_unlock(&c->cnode[i].lock);
+    }
+    if (live) {
+        pthread_mutex_unlock(&nslab_g.lock);
+        return -EBUSY;
+    }
+    for (l = nslab_g.threads.next; l != &nslab_g.threads; l = l->next) {
+        struct nslab_tstate *ts = nslab_container_of(l, struct nslab_tstate, link);
+        free(ts->cc[c->id]);
+        ts->cc[c->id] = NULL;
+    }
+    nslab__cache_release(c);
+    pthread_mutex_unlock(&nslab_g.lock);
+    return 0;
+}
+
+const char *numaslab_cache_name(const numaslab_cache_t *c) { return c ? c->name : NULL; }
+
+/* ------------------------------------------------------------------------
+ * Allocation and free
+ * ---------------------------------------------------------------------- */
+
+/*
+ * Everything the fast path does not: first use of the cache by this
+ * thread, an empty array cache, node resolution for inactive and bad ids,
+ * fallback to the nearest nodes.
+ */
+void *nslab__cache_alloc_slow(struct numaslab_cache *c, unsigned flags, int node)
+{
+    struct nslab_tstate *ts = nslab__tstate();
+    if (!ts) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    nslab__refresh_local(ts);
+    int nidx, rc = nslab__resolve_node(c->warned, c->name, node, flags, &nidx);
+    if (rc) {
+        errno = -rc;
+        return NULL;
+    }
+    struct nslab_tcc *tc = ts->cc[c->id];
+    if (!tc && !(tc = nslab__tcc_make(c, ts))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *obj;
+    struct nslab_acache *ac = &tc->ac[nidx];
+    if (ac->avail || ac_refill(c, nidx, ac)) {
+        obj = ac->entry[--ac->avail];
+        goto out;
+    }
+    if (!(flags & NUMASLAB_THISNODE)) {
+        /* The node is exhausted: nearest active nodes first. */
+        const int *order = &nslab_g.topo.order[nidx * nslab_g.nactive];
+        for (int k = 1; k < nslab_g.nactive; k++) {
+            int alt = order[k];
+            ac = &tc->ac[alt];
+            if (ac->avail || ac_refill(c, alt, ac)) {
+                obj = ac->entry[--ac->avail];
+                nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].fallback_out, 1);
+                nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[alt]].fallback_in, 1);
+                goto out;
+            }
+        }
+    }
+    errno = ENOMEM;
+    return NULL;
+out:
+    if (flags & NUMASLAB_ZERO)
+        memset(obj, 0, c->size);
+    return obj;
+}
+
+void nslab__cache_free_slow(struct numaslab_cache *expect, void *obj, const char *call)
+{
+    if (!obj)
+        return;
+    void *h = nslab__pagemap_get(obj);
+    if (!h) {
+        nslab__report("%s: %p was not allocated by numaslab; ignored", call, obj);
+        return;
+    }
+    if (*(uint8_t *)h == NSLAB_T_LARGE) {
+        if (expect) {
+            nslab__report("%s(%s): %p is a large object of numaslab_alloc, not an object of "
+                          "cache %s; ignored", call, expect->name, obj, expect->name);
+            return;
+        }
+        nslab__large_free(h, obj);
+        return;
+    }
+    struct nslab_slab *s = h;
+    struct numaslab_cache *c = s->cache;
+    if (expect && c != expect) {
+        nslab__report("%s(%s): %p belongs to cache %s, not to cache %s; ignored", call,
+                      expect->name, obj, c->name, expect->name);
+        return;
+    }
+    if (!nslab__obj_ok(s, c, obj)) {
+        nslab__report("%s: %p is not the start of an object of cache %s; ignored", call, obj,
+                      c->name);
+        return;
+    }
+    struct nslab_tstate *ts = nslab__tstate();
+    struct nslab_tcc *tc = ts ? ts->cc[c->id] : NULL;
+    if (ts && !tc)
+        tc = nslab__tcc_make(c, ts);
+    if (!tc) {
+        return_objects(c, s->nidx, &obj, 1);
+        return;
+    }
+    struct nslab_acache *ac = &tc->ac[s->nidx];
+    if (ac->avail == ac->limit)
+        ac_flush(c, s->nidx, ac, c->batch);
+    ac->entry[ac->avail++] = obj;
+}
+
+void *numaslab_cache_alloc_node(numaslab_cache_t *c, unsigned flags, int node)
+{
+    int nidx;
+    if (node == NUMASLAB_NODE_LOCAL)
+        nidx = nslab__local_nidx();
+    else if ((unsigned)node < (unsigned)nslab_g.possible && (nidx = nslab_g.node_nidx[node]) >= 0)
+        ;
+    else
+        return nslab__cache_alloc_slow(c, flags, node);
+    void *obj = nslab__tc_pop(c, nidx);
+    if (likely(obj != NULL)) {
+        if (unlikely(flags & NUMASLAB_ZERO))
+            memset(obj, 0, c->size);
+        return obj;
+    }
+    return nslab__cache_alloc_slow(c, flags, node);
+}
+
+void *numaslab_cache_alloc(numaslab_cache_t *c, unsigned flags)
+{
+    void *obj = nslab__tc_pop(c, nslab__local_nidx());
+    if (likely(obj != NULL)) {
+        if (unlikely(flags & NUMASLAB_ZERO))
+            memset(obj, 0, c->size);
+        return obj;
+    }
+    return nslab__cache_alloc_slow(c, flags, NUMASLAB_NODE_LOCAL);
+}
+
+void numaslab_cache_free(numaslab_cache_t *c, void *obj)
+{
+    struct nslab_slab *s = nslab__pagemap_get(obj);
+    if (likely(s && s->type == NSLAB_T_SLAB && s->cache == c && nslab__obj_ok(s, c, obj) &&
+               nslab__tc_push(c, s->nidx, obj)))
+        return;
+    nslab__cache_free_slow(c, obj, "numaslab_cache_free");
+}
+
+/* ------------------------------------------------------------------------
+ * Fork: take every lock so the child inherits consistent lists.
+ * ---------------------------------------------------------------------- */
+void nslab__fork_lock(void)
+{
+    pthread_mutex_lock(&nslab_g.lock);
+    struct nslab_list *l;
+    for (l = nslab_g.caches.next; l != &nslab_g.caches; l = l->next) {
+        struct numaslab_cache *c = nslab_container_of(l, struct numaslab_cache, link);
+        for (int i = 0; i < nslab_g.nactive; i++)
+            pthread_mutex_lock(&c->cnode[i].lock);
+    }
+    for (int i = 0; nslab_g.large && i < nslab_g.nactive; i++)
+        pthread_mutex_lock(&nslab_g.large[i].lock);
+    nslab__pagemap_lock();
+}
+
+void nslab__fork_unlock(void)
+{
+    nslab__pagemap_unlock();
+    for (int i = nslab_g.large ? nslab_g.nactive - 1 : -1; i >= 0; i--)
+        pthread_mutex_unlock(&nslab_g.large[i].lock);
+    struct nslab_list *l;
+    for (l = nslab_g.caches.prev; l != &nslab_g.caches; l = l->prev) {
+        struct numaslab_cache *c = nslab_container_of(l, struct numaslab_cache, link);
+        for (int i = nslab_g.nactive - 1; i >= 0; i--)
+            pthread_mutex_unlock(&c->cnode[i].lock);
+    }
+    pthread_mutex_unlock(&nslab_g.lock);
+}

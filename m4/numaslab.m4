@@ -1,0 +1,76 @@
+# numaslab.m4 - the configure checks of numaslab.
+# Each missing dependency stops configure with the Debian package to install.
+
+# NSLAB_CHECK_HWLOC: hwloc >= 2.0 through pkg-config.
+AC_DEFUN([NSLAB_CHECK_HWLOC], [
+  PKG_CHECK_MODULES([HWLOC], [hwloc >= 2.0], [],
+    [AC_MSG_ERROR([hwloc >= 2.0 not found (pkg-config hwloc). On Debian: apt-get install libhwloc-dev])])
+])
+
+# NSLAB_CHECK_LIBNUMA: libnuma through pkg-config, else AC_CHECK_LIB.
+AC_DEFUN([NSLAB_CHECK_LIBNUMA], [
+  PKG_CHECK_MODULES([NUMA], [numa], [],
+    [AC_CHECK_LIB([numa], [numa_available], [NUMA_LIBS=-lnuma; NUMA_CFLAGS=],
+      [AC_MSG_ERROR([libnuma not found. On Debian: apt-get install libnuma-dev])])])
+  nslab_save_CFLAGS=$CFLAGS
+  CFLAGS="$CFLAGS $NUMA_CFLAGS"
+  AC_CHECK_HEADERS([numa.h numaif.h], [],
+    [AC_MSG_ERROR([libnuma headers not found. On Debian: apt-get install libnuma-dev])])
+  CFLAGS=$nslab_save_CFLAGS
+  AC_SUBST([NUMA_CFLAGS])
+  AC_SUBST([NUMA_LIBS])
+])
+
+# NSLAB_CHECK_OPENMP: the demo and the stress tests are OpenMP programs.
+AC_DEFUN([NSLAB_CHECK_OPENMP], [
+  AC_LANG_PUSH([C])
+  AC_OPENMP
+  AC_LANG_POP([C])
+  AS_IF([test "x$ac_cv_prog_c_openmp" = "xunsupported" || test "x$ac_cv_prog_c_openmp" = "x"],
+    [AC_MSG_ERROR([the C compiler does not support OpenMP. On Debian: apt-get install gcc (libgomp1)])])
+])
+
+# NSLAB_CHECK_RSEQ: glibc's __rseq_offset lets the fast path read the CPU
+# number from the thread's rseq area instead of calling sched_getcpu.
+AC_DEFUN([NSLAB_CHECK_RSEQ], [
+  AC_CACHE_CHECK([for __rseq_offset], [nslab_cv_rseq_offset], [
+    AC_LINK_IFELSE([AC_LANG_PROGRAM([[#include <sys/rseq.h>]],
+                                    [[return (int)__rseq_offset + (int)__rseq_size;]])],
+                   [nslab_cv_rseq_offset=yes], [nslab_cv_rseq_offset=no])])
+  AS_IF([test "x$nslab_cv_rseq_offset" = xyes],
+    [AC_DEFINE([HAVE_RSEQ_OFFSET], [1], [glibc exports __rseq_offset])])
+])
+
+# NSLAB_CHECK_BENCHMARK: Google Benchmark, for `make bench` only.
+AC_DEFUN([NSLAB_CHECK_BENCHMARK], [
+  PKG_CHECK_MODULES([BENCHMARK], [benchmark], [nslab_have_benchmark=yes],
+    [nslab_have_benchmark=no
+     AC_MSG_WARN([Google Benchmark not found: `make bench` is disabled. On Debian: apt-get install libbenchmark-dev])])
+  AM_CONDITIONAL([HAVE_BENCHMARK], [test "x$nslab_have_benchmark" = xyes])
+])
+
+# NSLAB_ARG_DEBUG: --enable-debug[=1|2|3].
+AC_DEFUN([NSLAB_ARG_DEBUG], [
+  AC_ARG_ENABLE([debug],
+    [AS_HELP_STRING([--enable-debug@<:@=LEVEL@:>@],
+      [debug checks: 1 cheap asserts, 2 consistency checks, 3 whole-structure walks (default: 0)])],
+    [], [enable_debug=no])
+  AS_CASE([$enable_debug],
+    [no], [nslab_debug=0],
+    [yes], [nslab_debug=1],
+    [[[0-3]]], [nslab_debug=$enable_debug],
+    [AC_MSG_ERROR([--enable-debug takes 0, 1, 2 or 3, not '$enable_debug'])])
+  AC_DEFINE_UNQUOTED([NSLAB_DEBUG], [$nslab_debug], [debug level, 0..3])
+])
+
+# NSLAB_CHECK_VISIBILITY: everything is hidden but what NUMASLAB_API marks.
+AC_DEFUN([NSLAB_CHECK_VISIBILITY], [
+  nslab_save_CFLAGS=$CFLAGS
+  CFLAGS="$CFLAGS -fvisibility=hidden -Werror"
+  AC_CACHE_CHECK([whether $CC accepts -fvisibility=hidden], [nslab_cv_visibility],
+    [AC_COMPILE_IFELSE([AC_LANG_PROGRAM([], [])],
+      [nslab_cv_visibility=yes], [nslab_cv_visibility=no])])
+  CFLAGS=$nslab_save_CFLAGS
+  AS_IF([test "x$nslab_cv_visibility" = xyes],
+    [AC_SUBST([VISIBILITY_CFLAGS], [-fvisibility=hidden])])
+])
