@@ -37,7 +37,7 @@
 #define NSLAB_MAX_CACHES 512  /* caches alive at once, size classes included */
 #define NSLAB_NAME_MAX 32
 #define NSLAB_MIN_SLAB (64 * 1024)
-#define NSLAB_MIN_OBJS 8
+#define NSLAB_MIN_OBJS 4
 
 /* Atomics only through these names. */
 #define nslab_load_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
@@ -117,7 +117,9 @@ struct numaslab_cache {
     uint32_t limit;             /* thread array cache capacity */
     uint32_t batch;             /* objects moved per refill / flush */
     uint32_t span;              /* nobjs * size */
-    uint64_t recip;             /* ceil(2^64 / size): offset -> index by one multiply */
+    uint32_t rot;               /* size = odd << rot */
+    uint64_t inv;               /* odd * inv == 1 (mod 2^64) */
+    uint64_t divmax;            /* UINT64_MAX / size */
     int sizeclass;              /* 1 for the numaslab-<n> caches */
     void (*ctor)(void *);
     uint64_t warned[NSLAB_MASK_WORDS]; /* inactive nodes reported (atomic OR) */
@@ -216,10 +218,11 @@ extern void **nslab_pagemap_root[1u << NSLAB_PM_ROOT_BITS];
 static inline void *nslab__pagemap_get(const void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    if (unlikely(a >> (NSLAB_PM_SHIFT + NSLAB_PM_LEAF_BITS + NSLAB_PM_ROOT_BITS)))
-        return NULL;
+    /* Bits above 47 are masked off: user-space pointers never have them,
+     * and the pagemap never maps an address that has them. */
+    uintptr_t r = (a >> (NSLAB_PM_SHIFT + NSLAB_PM_LEAF_BITS)) & ((1u << NSLAB_PM_ROOT_BITS) - 1);
     /* Pairs with the release store that publishes a new leaf. */
-    void **leaf = nslab_load_acquire(&nslab_pagemap_root[a >> (NSLAB_PM_SHIFT + NSLAB_PM_LEAF_BITS)]);
+    void **leaf = nslab_load_acquire(&nslab_pagemap_root[r]);
     if (unlikely(!leaf))
         return NULL;
     /* A racy read is safe: an entry changes only while its pages are not
@@ -268,40 +271,49 @@ struct nslab_tcc *nslab__tcc_make(struct numaslab_cache *c, struct nslab_tstate 
 void *nslab__map_node(int nidx, size_t bytes);  /* honours the node limit, counts */
 void nslab__unmap_node(int nidx, void *p, size_t bytes);
 
-/* Is p the start of an object of slab s (of cache c)?  Exact for any
- * offset below 2^32: one 128-bit multiply instead of a division. */
+/*
+ * Is p the start of an object of slab s (of cache c)?  A divisibility test
+ * by multiply and rotate instead of a division (Granlund and Montgomery):
+ * with size = odd << rot and inv the inverse of odd modulo 2^64, off is a
+ * multiple of size iff ror(off * inv, rot) <= divmax = (2^64 - 1) / size.
+ */
 static inline int nslab__obj_ok(const struct nslab_slab *s, const struct numaslab_cache *c,
                                 const void *p)
 {
-    uint64_t off = (uint64_t)((const char *)p - s->objs);
-    uint64_t idx = (uint64_t)(((unsigned __int128)off * c->recip) >> 64);
-    return off < c->span && idx * c->size == off;
+    uint64_t off = (uint64_t)(uintptr_t)p - (uint64_t)(uintptr_t)s->objs;
+    uint64_t x = off * c->inv;
+    x = (x >> c->rot) | (x << ((64 - c->rot) & 63));
+    return off < c->span && x <= c->divmax;
 }
 
-/* Pop from the thread's array cache for (c, nidx); NULL on a miss. */
+/* Pop from the thread's array cache for (c, nidx); NULL on a miss.
+ * Entries are never NULL, so NULL tells a miss. */
 static inline void *nslab__tc_pop(struct numaslab_cache *c, int nidx)
 {
     struct nslab_tcc *tc = nslab_tls->cc[c->id];
-    if (likely(tc != NULL)) {
-        struct nslab_acache *ac = &tc->ac[nidx];
-        if (likely(ac->avail != 0))
-            return ac->entry[--ac->avail];
-    }
-    return NULL;
+    if (unlikely(tc == NULL))
+        return NULL;
+    struct nslab_acache *ac = &tc->ac[nidx];
+    uint32_t n = ac->avail;
+    if (unlikely(n == 0))
+        return NULL;
+    ac->avail = n - 1;
+    return ac->entry[n - 1];
 }
 
 /* Push onto it; 0 on a miss (no array cache yet, or full). */
 static inline int nslab__tc_push(struct numaslab_cache *c, int nidx, void *obj)
 {
     struct nslab_tcc *tc = nslab_tls->cc[c->id];
-    if (likely(tc != NULL)) {
-        struct nslab_acache *ac = &tc->ac[nidx];
-        if (likely(ac->avail < ac->limit)) {
-            ac->entry[ac->avail++] = obj;
-            return 1;
-        }
-    }
-    return 0;
+    if (unlikely(tc == NULL))
+        return 0;
+    struct nslab_acache *ac = &tc->ac[nidx];
+    uint32_t n = ac->avail;
+    if (unlikely(n >= ac->limit))
+        return 0;
+    ac->entry[n] = obj;
+    ac->avail = n + 1;
+    return 1;
 }
 
 /* lib/sizeclass.c */

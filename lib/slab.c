@@ -340,7 +340,12 @@ struct numaslab_cache *nslab__cache_new(const char *name, size_t size, size_t al
     c->size = (uint32_t)align_up(size, align);
     c->ctor = ctor;
     c->sizeclass = sizeclass;
-    c->recip = UINT64_MAX / c->size + 1;
+    c->rot = (uint32_t)__builtin_ctz(c->size);
+    uint64_t odd = c->size >> c->rot, inv = odd; /* Newton: 5 steps reach 64 bits */
+    for (int i = 0; i < 5; i++)
+        inv *= 2 - odd * inv;
+    c->inv = inv;
+    c->divmax = UINT64_MAX / c->size;
     if (cache_geometry(c)) {
         free(c);
         errno = EINVAL;
