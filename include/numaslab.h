@@ -61,6 +61,7 @@ typedef struct numaslab_mempool numaslab_mempool_t;
  */
 struct numaslab_config {
     const char *nodes;      /* restrict to these nodes, "0,2-3" (NUMASLAB_NODES) */
+    const char *reserve;    /* reserve per node, "4M" or "0:8M,3:2M" (NUMASLAB_RESERVE) */
     size_t node_limit;      /* bytes each node may map, 0: no limit (NUMASLAB_NODE_LIMIT) */
     unsigned retain;        /* empty slabs kept per cache and node (NUMASLAB_RETAIN) */
     unsigned tcache;        /* objects per thread array cache (NUMASLAB_TCACHE) */
@@ -132,9 +133,13 @@ NUMASLAB_API size_t numaslab_usable_size(const void *ptr);
  * Create a cache of objects of size bytes aligned to align (0: natural
  * alignment, otherwise a power of two up to the page size).  ctor, when
  * given, runs once on each object when its slab is made; objects are
- * expected back in their constructed state.  flags: 0.  The name is
- * copied (at most 31 characters are kept).  NULL with EINVAL or ENOMEM.
+ * expected back in their constructed state.  flags: 0, or
+ * NUMASLAB_SLAB_ORDER(o) to make every slab 2^o pages (o <= 14; by default
+ * a slab is the smallest power of two >= 64 KiB holding 4 objects).  The
+ * name is copied (at most 31 characters are kept).  NULL with EINVAL or
+ * ENOMEM.
  */
+#define NUMASLAB_SLAB_ORDER(o) ((((unsigned)(o) & 0x1fu) + 1u) << 8)
 NUMASLAB_API numaslab_cache_t *numaslab_cache_create(const char *name, size_t size,
                                                      size_t align, unsigned flags,
                                                      void (*ctor)(void *obj));
@@ -152,6 +157,83 @@ NUMASLAB_API int numaslab_cache_destroy(numaslab_cache_t *c);
 NUMASLAB_API const char *numaslab_cache_name(const numaslab_cache_t *c);
 
 /* ------------------------------------------------------------------------
+ * Mempools and the per-node reserves (numaslab_mempool(3))
+ *
+ * A mempool keeps min_nr elements in reserve.  An allocation tries the
+ * underlying allocator first and takes from the reserve only when that
+ * fails; a free refills the reserve while it holds fewer than min_nr, and
+ * gives the element to the underlying allocator otherwise.
+ * ---------------------------------------------------------------------- */
+typedef void *(*numaslab_pool_alloc_fn)(unsigned flags, int node, void *pool_data);
+typedef void (*numaslab_pool_free_fn)(void *elem, void *pool_data);
+
+/* NULL with EINVAL (min_nr < 0, no alloc_fn or free_fn, bad node) or ENOMEM
+ * (the min_nr elements could not all be made; nothing is kept). */
+NUMASLAB_API numaslab_mempool_t *numaslab_mempool_create(int min_nr, numaslab_pool_alloc_fn alloc_fn,
+                                                         numaslab_pool_free_fn free_fn,
+                                                         void *pool_data);
+NUMASLAB_API numaslab_mempool_t *numaslab_mempool_create_node(int min_nr,
+                                                              numaslab_pool_alloc_fn alloc_fn,
+                                                              numaslab_pool_free_fn free_fn,
+                                                              void *pool_data, int node);
+/* A pool of chunks of 2^order pages bound to node and faulted in. */
+NUMASLAB_API numaslab_mempool_t *numaslab_page_pool_create(int node, unsigned order, int min_nr);
+
+/* The underlying allocator first, then the reserve.  With NUMASLAB_WAIT it
+ * blocks while both fail (retrying the underlying allocator every 100 ms)
+ * and never returns NULL; without it, NULL with ENOMEM. */
+NUMASLAB_API void *numaslab_mempool_alloc(numaslab_mempool_t *pool, unsigned flags);
+/* From the reserve only, never blocking: NULL with ENOMEM when it is empty. */
+NUMASLAB_API void *numaslab_mempool_alloc_preallocated(numaslab_mempool_t *pool);
+/* n elements at once from the reserve, or none: 0, or -ENOMEM when fewer
+ * than n are held, -EINVAL. */
+NUMASLAB_API int numaslab_mempool_alloc_bulk(numaslab_mempool_t *pool, void **elems, int n);
+NUMASLAB_API void numaslab_mempool_free(void *elem, numaslab_mempool_t *pool);
+/* Shrinking releases the surplus at once; growing fills what it can now and
+ * lets later frees complete it.  0 or -EINVAL. */
+NUMASLAB_API int numaslab_mempool_resize(numaslab_mempool_t *pool, int new_min_nr);
+/* 0, -EBUSY while elements are out (the pool stays usable), -EINVAL. */
+NUMASLAB_API int numaslab_mempool_destroy(numaslab_mempool_t *pool);
+
+struct numaslab_mempool_stats {
+    int node;                 /* the pool's node, -1 for none */
+    int curr_nr;              /* elements held in reserve */
+    int min_nr;
+    int waiters;              /* threads blocked in NUMASLAB_WAIT */
+    long out;                 /* elements handed out and not freed */
+    size_t elem_bytes;        /* page pools: bytes of an element, else 0 */
+    uint64_t used;            /* allocations the reserve served */
+    uint64_t empty;           /* times it was found empty */
+};
+NUMASLAB_API int numaslab_mempool_stats(numaslab_mempool_t *pool, struct numaslab_mempool_stats *st);
+
+/* The node's own reserve page pool (its size: NUMASLAB_RESERVE), NULL with
+ * EINVAL for a bad id or ENODEV for an inactive node. */
+NUMASLAB_API numaslab_mempool_t *numaslab_node_reserve(int node);
+
+/*
+ * Allocation that may grow the cache from a reserve when ordinary page
+ * allocation failed (SPEC rule 5): from pool, or from the node's own
+ * reserve for NUMASLAB_CRITICAL and a NULL pool.  Objects of a slab grown
+ * from a pool are handed only to such requests; when the slab empties, its
+ * pages go back to that pool.  A pool whose elements are not pages of the
+ * cache's slab size is not used.
+ */
+NUMASLAB_API void *numaslab_cache_alloc_mempool(numaslab_cache_t *c, unsigned flags,
+                                                numaslab_mempool_t *pool);
+NUMASLAB_API void *numaslab_cache_alloc_node_mempool(numaslab_cache_t *c, unsigned flags, int node,
+                                                     numaslab_mempool_t *pool);
+NUMASLAB_API void *numaslab_alloc_node_mempool(size_t size, unsigned flags, int node,
+                                               numaslab_mempool_t *pool);
+
+/*
+ * Fault injection: make ordinary page allocation fail, as NUMASLAB_FAIL_PAGES
+ * does ("after=N", "prob=P,seed=S", each with an optional ",node=K"; NULL or
+ * "" turns it off).  Reserve pools are not affected.  0 or -EINVAL.
+ */
+NUMASLAB_API int numaslab_fail_pages(const char *spec);
+
+/* ------------------------------------------------------------------------
  * Statistics
  * ---------------------------------------------------------------------- */
 
@@ -163,6 +245,12 @@ struct numaslab_node_stats {
     uint64_t fallback_in;     /* requests for another node served here */
     uint64_t inactive_requests; /* requests naming this node while it is inactive */
     uint64_t large_allocs;    /* whole-page objects live on the node */
+    /* the node's reserve page pool */
+    int reserve_cur, reserve_min;   /* elements */
+    uint64_t reserve_bytes;         /* bytes held now */
+    uint64_t reserve_used;          /* allocations it served */
+    uint64_t reserve_empty;         /* times it was found empty */
+    int reserve_waiters;
 };
 
 struct numaslab_cache_stats {
@@ -170,6 +258,8 @@ struct numaslab_cache_stats {
     uint64_t objects_inuse;   /* handed out or held in thread caches */
     uint64_t objects_total;   /* capacity of the node's slabs */
     uint64_t slabs_full, slabs_partial, slabs_empty;
+    uint64_t slabs_reserve;   /* grown from a pool */
+    uint64_t objects_reserve; /* objects of those slabs in use */
     uint64_t slab_bytes;      /* bytes of one slab */
 };
 

@@ -286,6 +286,9 @@ static int init_locked(const struct numaslab_config *cfg)
     rc = nslab__sizeclass_init();
     if (rc)
         goto fail;
+    rc = nslab__reserves_init();
+    if (rc)
+        goto fail;
     nslab_g.ncpu_fast = (t->policy != NSLAB_POL_INTERLEAVE && nslab__cpu_fast_usable())
                             ? (uint32_t)t->ncpu : 0;
     nslab_g.gen++;
@@ -297,6 +300,7 @@ fail:
             nslab__cache_release(nslab_g.sc[i]);
             nslab_g.sc[i] = NULL;
         }
+    nslab__reserves_fini();
     free_tables();
     nslab_g.possible = 0;
     nslab_g.nactive = 0;
@@ -345,6 +349,7 @@ void numaslab_fini(void)
     while (!nslab_list_empty(&nslab_g.caches))
         nslab__cache_release(nslab_container_of(nslab_g.caches.next, struct numaslab_cache, link));
     nslab__large_release_all();
+    nslab__reserves_fini();
     free_tables();
     nslab_g.nactive = 0;
     nslab_store_release(&nslab_g.ready, 0);

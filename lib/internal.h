@@ -54,6 +54,7 @@
 enum nslab_type {
     NSLAB_T_SLAB = 1,   /* ordinary slab: its objects may enter thread caches */
     NSLAB_T_LARGE = 2,  /* a whole-page object */
+    NSLAB_T_RESERVE = 3, /* slab grown from a pool: critical / mempool requests only */
 };
 
 #define NSLAB_SLAB_MAGIC 0x5ab1ab1eu
@@ -77,7 +78,8 @@ struct nslab_slab {
     uint32_t inuse;
     uint32_t hint;              /* lowest freemap word that may have a set bit */
     uint32_t nwords;
-    struct nslab_list link;     /* in the cnode's partial/full/empty list */
+    struct nslab_list link;     /* in the cnode's partial/full/empty/reserve list */
+    struct numaslab_mempool *pool; /* NSLAB_T_RESERVE: where its pages go back */
     uint64_t freemap[];         /* bit i set: object i is free */
 };
 
@@ -101,6 +103,9 @@ struct nslab_cnode {
     pthread_mutex_t lock;       /* protects everything below */
     struct nslab_list partial, full, empty;
     uint64_t nr_partial, nr_full, nr_empty;
+    struct nslab_list reserve;  /* slabs grown from a pool, never empty */
+    uint64_t nr_reserve;
+    uint64_t reserve_inuse;     /* objects of reserve slabs handed out */
     uint64_t inuse;             /* objects out of the slabs (users + thread caches) */
     uint64_t total;             /* objects in all the node's slabs */
 } __attribute__((aligned(64)));
@@ -171,6 +176,8 @@ struct nslab_large_list {
 
 struct nslab_options {
     const char *nodes;
+    const char *reserve;        /* NUMASLAB_RESERVE */
+    int reserve_mlock;          /* NUMASLAB_RESERVE_MLOCK=1 */
     size_t node_limit;
     unsigned retain;
     unsigned tcache;
@@ -191,6 +198,7 @@ struct nslab_global {
     struct nslab_options opt;
     struct nslab_nstat *nstat;  /* [possible] */
     struct nslab_large_list *large; /* [nactive] */
+    struct numaslab_mempool **reserve; /* [nactive]: each node's reserve page pool */
     struct numaslab_cache *sc[NSLAB_NCLASSES];
     struct numaslab_cache *by_id[NSLAB_MAX_CACHES]; /* under lock */
     uint64_t large_warned[NSLAB_MASK_WORDS];
@@ -260,7 +268,7 @@ static inline int nslab__local_nidx(void)
 
 /* lib/slab.c */
 struct numaslab_cache *nslab__cache_new(const char *name, size_t size, size_t align,
-                                        void (*ctor)(void *), int sizeclass);
+                                        void (*ctor)(void *), int sizeclass, unsigned order);
 void nslab__cache_release(struct numaslab_cache *c); /* unmap all, free (fini) */
 void *nslab__cache_alloc_slow(struct numaslab_cache *c, unsigned flags, int node);
 void nslab__cache_free_slow(struct numaslab_cache *expect, void *obj, const char *call);
@@ -324,6 +332,46 @@ void *nslab__large_alloc(size_t size, unsigned flags, int node);
 void nslab__large_free(struct nslab_large *l, void *ptr);
 void nslab__large_release_all(void);
 
-/* lib/stats.c: nothing shared yet */
+/* ------------------------------------------------------------------------
+ * lib/mempool.c
+ * ---------------------------------------------------------------------- */
+
+/*
+ * A mempool.  lock protects everything below it; cond wakes NUMASLAB_WAIT
+ * sleepers when an element comes back.
+ *   0 <= curr_nr <= cap, curr_nr <= min_nr except while a shrink is under way
+ *   out == elements handed out and not yet freed
+ */
+struct numaslab_mempool {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int min_nr, curr_nr, cap;
+    void **elements;
+    long out;
+    int waiters;
+    uint64_t used, empty;
+    numaslab_pool_alloc_fn alloc_fn;
+    numaslab_pool_free_fn free_fn;
+    void *pool_data;
+    int node;                   /* -1: any */
+    size_t elem_bytes;          /* page pools: bytes of one element; else 0 */
+    int page_nidx;              /* page pools: dense node index */
+};
+
+#define NSLAB_F_FILL 0x80000000u  /* page_alloc: filling a reserve */
+int nslab__reserves_init(void);   /* nslab_g.lock held */
+void nslab__reserves_fini(void);  /* nslab_g.lock held */
+void nslab__mempool_poison_check(struct numaslab_mempool *p, void *elem);
+
+/* lib/fault.c: fault injection of ordinary page allocation */
+extern int nslab_fail_on;         /* read on the slow path only */
+int nslab__fail_now(int node);    /* 1: this page allocation must fail */
+int nslab__fail_parse(const char *spec);
+
+/* lib/slab.c: reserve-backed growth */
+void *nslab__cache_alloc_reserve(struct numaslab_cache *c, unsigned flags, int node,
+                                 struct numaslab_mempool *pool);
+void nslab__reserve_free(struct nslab_slab *s, void *obj, const char *call);
+void *nslab__map_node_flags(int nidx, size_t bytes, int nofail);
 
 #endif /* NSLAB_INTERNAL_H */

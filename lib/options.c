@@ -70,6 +70,19 @@ int nslab__options_load(struct nslab_options *o, const struct numaslab_config *c
     }
 
     o->nodes = cfg && cfg->nodes ? cfg->nodes : getenv("NUMASLAB_NODES");
+    o->reserve = cfg && cfg->reserve ? cfg->reserve : getenv("NUMASLAB_RESERVE");
+
+    if ((v = getenv("NUMASLAB_RESERVE_MLOCK"))) {
+        if (!strcmp(v, "1"))
+            o->reserve_mlock = 1;
+        else if (strcmp(v, "0"))
+            nslab__report("numaslab: NUMASLAB_RESERVE_MLOCK=\"%s\": not 0 or 1; "
+                          "using the default 0", v);
+    }
+
+    if ((v = getenv("NUMASLAB_FAIL_PAGES")) && nslab__fail_parse(v))
+        nslab__report("numaslab: NUMASLAB_FAIL_PAGES=\"%s\": not a fault setting (after=N or "
+                      "prob=P[,seed=S], with an optional ,node=K); fault injection stays off", v);
 
     if (cfg && cfg->node_limit)
         o->node_limit = cfg->node_limit;

@@ -52,7 +52,7 @@ int nslab__sizeclass_init(void)
     for (int i = 0; i < NSLAB_NCLASSES; i++) {
         char name[NSLAB_NAME_MAX];
         snprintf(name, sizeof(name), "numaslab-%u", nslab_class_size[i]);
-        nslab_g.sc[i] = nslab__cache_new(name, nslab_class_size[i], 0, NULL, 1);
+        nslab_g.sc[i] = nslab__cache_new(name, nslab_class_size[i], 0, NULL, 1, 0);
         if (!nslab_g.sc[i])
             return -ENOMEM;
     }
@@ -227,4 +227,16 @@ size_t numaslab_usable_size(const void *ptr)
     if (*h == NSLAB_T_SLAB)
         return ((const struct nslab_slab *)h)->cache->size;
     return ((const struct nslab_large *)h)->bytes;
+}
+
+void *numaslab_alloc_node_mempool(size_t size, unsigned flags, int node, numaslab_mempool_t *pool)
+{
+    int rc = nslab__init();
+    if (rc) {
+        errno = -rc;
+        return NULL;
+    }
+    if (size > NUMASLAB_MAX_SMALL) /* whole pages never come from a reserve */
+        return nslab__large_alloc(size, flags, node);
+    return nslab__cache_alloc_reserve(nslab_g.sc[class_of(size)], flags, node, pool);
 }

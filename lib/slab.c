@@ -29,10 +29,15 @@ static size_t align_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
  * ---------------------------------------------------------------------- */
 
 /* bytes bound to active node nidx; NULL/ENOMEM when the node is exhausted
- * (its limit, or the kernel has no memory there). */
-void *nslab__map_node(int nidx, size_t bytes)
+ * (its limit, the kernel has no memory there, or fault injection says so).
+ * nofail: a reserve being filled, which fault injection leaves alone. */
+void *nslab__map_node_flags(int nidx, size_t bytes, int nofail)
 {
     int node = nslab_g.topo.active[nidx];
+    if (unlikely(nslab_fail_on) && !nofail && nslab__fail_now(node)) {
+        errno = ENOMEM;
+        return NULL;
+    }
     uint64_t *mapped = &nslab_g.nstat[node].bytes_mapped;
     uint64_t old = nslab_add_relaxed(mapped, bytes);
     if (nslab_g.opt.node_limit && old + bytes > nslab_g.opt.node_limit) {
@@ -48,6 +53,8 @@ void *nslab__map_node(int nidx, size_t bytes)
     return p;
 }
 
+void *nslab__map_node(int nidx, size_t bytes) { return nslab__map_node_flags(nidx, bytes, 0); }
+
 void nslab__unmap_node(int nidx, void *p, size_t bytes)
 {
     nslab__pages_unmap(p, bytes);
@@ -58,13 +65,13 @@ void nslab__unmap_node(int nidx, void *p, size_t bytes)
  * Slabs
  * ---------------------------------------------------------------------- */
 
-static struct nslab_slab *slab_new(struct numaslab_cache *c, int nidx)
+/* Lay a slab of c out in mem (c->slab_bytes bound to node nidx) and enter
+ * it in the page map.  NULL/ENOMEM when the page map cannot grow. */
+static struct nslab_slab *slab_init(struct numaslab_cache *c, int nidx, char *mem, int type,
+                                    struct numaslab_mempool *pool)
 {
-    char *mem = nslab__map_node(nidx, c->slab_bytes);
-    if (!mem)
-        return NULL;
     struct nslab_slab *s = (struct nslab_slab *)mem;
-    s->type = NSLAB_T_SLAB;
+    s->type = (uint8_t)type;
     s->list = NSLAB_L_EMPTY;
     s->nidx = (uint16_t)nidx;
     s->magic = NSLAB_SLAB_MAGIC;
@@ -74,6 +81,7 @@ static struct nslab_slab *slab_new(struct numaslab_cache *c, int nidx)
     s->inuse = 0;
     s->hint = 0;
     s->nwords = (c->nobjs + 63) / 64;
+    s->pool = pool;
     nslab_list_init(&s->link);
     for (uint32_t w = 0; w < s->nwords; w++)
         s->freemap[w] = ~0ull;
@@ -83,10 +91,20 @@ static struct nslab_slab *slab_new(struct numaslab_cache *c, int nidx)
         for (uint32_t i = 0; i < c->nobjs; i++)
             c->ctor(s->objs + (size_t)i * c->size);
     if (nslab__pagemap_set(mem, c->slab_bytes, s)) {
-        nslab__unmap_node(nidx, mem, c->slab_bytes);
         errno = ENOMEM;
         return NULL;
     }
+    return s;
+}
+
+static struct nslab_slab *slab_new(struct numaslab_cache *c, int nidx)
+{
+    char *mem = nslab__map_node(nidx, c->slab_bytes);
+    if (!mem)
+        return NULL;
+    struct nslab_slab *s = slab_init(c, nidx, mem, NSLAB_T_SLAB, NULL);
+    if (!s)
+        nslab__unmap_node(nidx, mem, c->slab_bytes);
     return s;
 }
 
@@ -280,20 +298,25 @@ struct nslab_tcc *nslab__tcc_make(struct numaslab_cache *c, struct nslab_tstate 
  * Cache creation and teardown
  * ---------------------------------------------------------------------- */
 
-/* Slab size and object count: the smallest power-of-two slab of at least
- * NSLAB_MIN_SLAB bytes that holds NSLAB_MIN_OBJS objects. */
-static int cache_geometry(struct numaslab_cache *c)
+/* Slab size and object count: 2^(order-1) pages when order is given,
+ * else the smallest power-of-two slab of at least NSLAB_MIN_SLAB bytes
+ * that holds NSLAB_MIN_OBJS objects. */
+static int cache_geometry(struct numaslab_cache *c, unsigned order)
 {
     size_t first = align_up(sizeof(struct nslab_slab), 64);
-    for (size_t bytes = NSLAB_MIN_SLAB; bytes <= MAX_SLAB_BYTES; bytes <<= 1) {
-        size_t n = (bytes - first) / c->size, off = 0;
+    size_t lo = NSLAB_MIN_SLAB, hi = MAX_SLAB_BYTES;
+    if (order)
+        lo = hi = nslab__page_size() << (order - 1);
+    for (size_t bytes = lo; bytes <= hi; bytes <<= 1) {
+        size_t n = bytes > first ? (bytes - first) / c->size : 0, off = 0;
         while (n > 0) {
-            off = align_up(sizeof(struct nslab_slab) + ((n + 63) / 64) * 8, c->align < 64 ? 64 : c->align);
+            off = align_up(sizeof(struct nslab_slab) + ((n + 63) / 64) * 8,
+                           c->align < 64 ? 64 : c->align);
             if (off + n * c->size <= bytes)
                 break;
             n--;
         }
-        if (n >= NSLAB_MIN_OBJS) {
+        if (n >= (order ? 1u : NSLAB_MIN_OBJS)) {
             c->slab_bytes = (uint32_t)bytes;
             c->nobjs = (uint32_t)n;
             c->obj_offset = (uint32_t)off;
@@ -320,7 +343,7 @@ static void id_put(int id) { nslab_g.ids[id / 64] &= ~(1ull << (id % 64)); }
 /* Make a cache and enter it in the cache list.  nslab_g.lock held.
  * NULL with errno EINVAL (bad size or alignment) or ENOMEM. */
 struct numaslab_cache *nslab__cache_new(const char *name, size_t size, size_t align,
-                                        void (*ctor)(void *), int sizeclass)
+                                        void (*ctor)(void *), int sizeclass, unsigned order)
 {
     if (align == 0)
         align = size <= 8 ? 8 : 16;
@@ -346,7 +369,7 @@ struct numaslab_cache *nslab__cache_new(const char *name, size_t size, size_t al
         inv *= 2 - odd * inv;
     c->inv = inv;
     c->divmax = UINT64_MAX / c->size;
-    if (cache_geometry(c)) {
+    if (cache_geometry(c, order)) {
         free(c);
         errno = EINVAL;
         return NULL;
@@ -374,6 +397,7 @@ struct numaslab_cache *nslab__cache_new(const char *name, size_t size, size_t al
         nslab_list_init(&cn->partial);
         nslab_list_init(&cn->full);
         nslab_list_init(&cn->empty);
+        nslab_list_init(&cn->reserve);
     }
     nslab_g.by_id[id] = c;
     nslab_list_add(&nslab_g.caches, &c->link);
@@ -386,12 +410,17 @@ void nslab__cache_release(struct numaslab_cache *c)
 {
     for (int i = 0; i < nslab_g.nactive; i++) {
         struct nslab_cnode *cn = &c->cnode[i];
-        struct nslab_list *heads[] = {&cn->partial, &cn->full, &cn->empty};
-        for (int h = 0; h < 3; h++)
+        struct nslab_list *heads[] = {&cn->partial, &cn->full, &cn->empty, &cn->reserve};
+        for (int h = 0; h < 4; h++)
             while (!nslab_list_empty(heads[h])) {
                 struct nslab_slab *s = nslab_container_of(heads[h]->next, struct nslab_slab, link);
                 nslab_list_del(&s->link);
-                slab_destroy(c, s);
+                if (s->type == NSLAB_T_RESERVE) {
+                    nslab__pagemap_clear(s, c->slab_bytes);
+                    numaslab_mempool_free(s, s->pool);
+                } else {
+                    slab_destroy(c, s);
+                }
             }
         pthread_mutex_destroy(&cn->lock);
     }
@@ -410,14 +439,15 @@ numaslab_cache_t *numaslab_cache_create(const char *name, size_t size, size_t al
         errno = -rc;
         return NULL;
     }
-    if (flags) {
+    unsigned order = (flags >> 8) & 0x3fu; /* NUMASLAB_SLAB_ORDER(o): o + 1 */
+    if ((flags & ~0x3f00u) || order > 15) {
         nslab__report("numaslab_cache_create(%s): flags 0x%x are not supported", name ? name : "",
                       flags);
         errno = EINVAL;
         return NULL;
     }
     pthread_mutex_lock(&nslab_g.lock);
-    struct numaslab_cache *c = nslab__cache_new(name, size, align, ctor, 0);
+    struct numaslab_cache *c = nslab__cache_new(name, size, align, ctor, 0, order);
     pthread_mutex_unlock(&nslab_g.lock);
     return c;
 }
@@ -441,7 +471,7 @@ int numaslab_cache_destroy(numaslab_cache_t *c)
     uint64_t live = 0;
     for (int i = 0; i < nslab_g.nactive; i++) {
         pthread_mutex_lock(&c->cnode[i].lock);
-        live += c->cnode[i].inuse;
+        live += c->cnode[i].inuse + c->cnode[i].reserve_inuse;
         pthread_mutex_unlock(&c->cnode[i].lock);
     }
     if (live) {
@@ -463,6 +493,9 @@ const char *numaslab_cache_name(const numaslab_cache_t *c) { return c ? c->name 
 /* ------------------------------------------------------------------------
  * Allocation and free
  * ---------------------------------------------------------------------- */
+
+static void *reserve_take(struct numaslab_cache *c, unsigned flags, int node,
+                          struct numaslab_mempool *pool);
 
 /*
  * Everything the fast path does not: first use of the cache by this
@@ -507,6 +540,8 @@ void *nslab__cache_alloc_slow(struct numaslab_cache *c, unsigned flags, int node
             }
         }
     }
+    if (flags & NUMASLAB_CRITICAL)
+        return reserve_take(c, flags, node, NULL);
     errno = ENOMEM;
     return NULL;
 out:
@@ -535,6 +570,10 @@ void nslab__cache_free_slow(struct numaslab_cache *expect, void *obj, const char
     }
     struct nslab_slab *s = h;
     struct numaslab_cache *c = s->cache;
+    if (s->magic != NSLAB_SLAB_MAGIC) {
+        nslab__report("%s: %p: its slab header is corrupt; ignored", call, obj);
+        return;
+    }
     if (expect && c != expect) {
         nslab__report("%s(%s): %p belongs to cache %s, not to cache %s; ignored", call,
                       expect->name, obj, c->name, expect->name);
@@ -543,6 +582,10 @@ void nslab__cache_free_slow(struct numaslab_cache *expect, void *obj, const char
     if (!nslab__obj_ok(s, c, obj)) {
         nslab__report("%s: %p is not the start of an object of cache %s; ignored", call, obj,
                       c->name);
+        return;
+    }
+    if (s->type == NSLAB_T_RESERVE) {
+        nslab__reserve_free(s, obj, call);
         return;
     }
     struct nslab_tstate *ts = nslab__tstate();
@@ -626,4 +669,138 @@ void nslab__fork_unlock(void)
             pthread_mutex_unlock(&c->cnode[i].lock);
     }
     pthread_mutex_unlock(&nslab_g.lock);
+}
+
+/* ------------------------------------------------------------------------
+ * Reserve-backed slabs (SPEC rule 5, section 4)
+ *
+ * A slab grown from a pool is NSLAB_T_RESERVE: the fast paths never take
+ * or keep its objects (so an ordinary request can never consume reserve
+ * memory, the RFC's second fault), it sits on its cnode's reserve list,
+ * full slabs at the tail, and the moment it is empty its pages go back to
+ * the pool it came from (the RFC's first fault).
+ * ---------------------------------------------------------------------- */
+
+/* The active node a request lands on, without reporting or counting (the
+ * ordinary attempt before did both). */
+static int quiet_nidx(int node)
+{
+    if (node >= 0 && node < nslab_g.possible && nslab_g.node_nidx[node] >= 0)
+        return nslab_g.node_nidx[node];
+    return nslab__local_nidx_slow(nslab_tls, 0);
+}
+
+/* An object from a reserve slab of c on pool's node: one with room, or a
+ * new one grown from pool (the node's own reserve when pool is NULL). */
+static void *reserve_take(struct numaslab_cache *c, unsigned flags, int node,
+                          struct numaslab_mempool *pool)
+{
+    void *obj;
+    int nidx = quiet_nidx(node);
+    if (!pool)
+        pool = nslab_g.reserve[nidx];
+    if (!pool || pool->elem_bytes != c->slab_bytes) {
+        /* Not pages of this cache's slab size: the pool cannot back it. */
+        errno = ENOMEM;
+        return NULL;
+    }
+    int at = pool->page_nidx;
+    struct nslab_cnode *cn = &c->cnode[at];
+    struct nslab_slab *s;
+    for (;;) {
+        pthread_mutex_lock(&cn->lock);
+        s = nslab_list_first(&cn->reserve, struct nslab_slab, link);
+        if (s && s->inuse < s->nobjs)
+            break;
+        pthread_mutex_unlock(&cn->lock);
+        /* Ordinary pages first, then the pool's reserve; may block. */
+        char *mem = numaslab_mempool_alloc(pool, flags & NUMASLAB_WAIT);
+        if (!mem) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        s = slab_init(c, at, mem, NSLAB_T_RESERVE, pool);
+        if (!s) {
+            numaslab_mempool_free(mem, pool);
+            errno = ENOMEM;
+            return NULL;
+        }
+        pthread_mutex_lock(&cn->lock);
+        nslab_list_add(&cn->reserve, &s->link);
+        cn->nr_reserve++;
+        cn->total += s->nobjs;
+        break;
+    }
+    slab_take(c, s, &obj, 1);
+    cn->reserve_inuse++;
+    if (s->inuse == s->nobjs)
+    {
+        nslab_list_del(&s->link); /* full ones at the tail */
+        nslab_list_add(cn->reserve.prev, &s->link);
+    }
+    pthread_mutex_unlock(&cn->lock);
+    if (at != nidx) {
+        nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].fallback_out, 1);
+        nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[at]].fallback_in, 1);
+    }
+    if (flags & NUMASLAB_ZERO)
+        memset(obj, 0, c->size);
+    return obj;
+}
+
+/* Ordinary memory first (the fast path included), the reserve after. */
+void *nslab__cache_alloc_reserve(struct numaslab_cache *c, unsigned flags, int node,
+                                 struct numaslab_mempool *pool)
+{
+    void *obj = numaslab_cache_alloc_node(c, flags & ~(NUMASLAB_WAIT | NUMASLAB_CRITICAL), node);
+    if (obj || errno == EINVAL || errno == ENODEV)
+        return obj;
+    return reserve_take(c, flags, node, pool);
+}
+
+void nslab__reserve_free(struct nslab_slab *s, void *obj, const char *call)
+{
+    struct numaslab_cache *c = s->cache;
+    struct nslab_cnode *cn = &c->cnode[s->nidx];
+    uint32_t idx = (uint32_t)(((char *)obj - s->objs) / c->size);
+    uint64_t bit = 1ull << (idx % 64);
+
+    pthread_mutex_lock(&cn->lock);
+    if (s->freemap[idx / 64] & bit) {
+        pthread_mutex_unlock(&cn->lock);
+        nslab__report("%s: double free of %p (cache %s, reserve slab); ignored", call, obj,
+                      c->name);
+        return;
+    }
+    s->freemap[idx / 64] |= bit;
+    if (idx / 64 < s->hint)
+        s->hint = idx / 64;
+    s->inuse--;
+    cn->reserve_inuse--;
+    if (s->inuse) {
+        nslab_list_move(&cn->reserve, &s->link); /* has room: to the head */
+        pthread_mutex_unlock(&cn->lock);
+        return;
+    }
+    nslab_list_del(&s->link);
+    cn->nr_reserve--;
+    cn->total -= s->nobjs;
+    pthread_mutex_unlock(&cn->lock);
+    nslab__pagemap_clear(s, c->slab_bytes);
+    numaslab_mempool_free(s, s->pool);
+}
+
+void *numaslab_cache_alloc_node_mempool(numaslab_cache_t *c, unsigned flags, int node,
+                                        numaslab_mempool_t *pool)
+{
+    if (!c) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return nslab__cache_alloc_reserve(c, flags, node, pool);
+}
+
+void *numaslab_cache_alloc_mempool(numaslab_cache_t *c, unsigned flags, numaslab_mempool_t *pool)
+{
+    return numaslab_cache_alloc_node_mempool(c, flags, NUMASLAB_NODE_LOCAL, pool);
 }

@@ -23,6 +23,17 @@ int numaslab_stats_node(int node, struct numaslab_node_stats *st)
     st->fallback_in = nslab_load_relaxed(&n->fallback_in);
     st->inactive_requests = nslab_load_relaxed(&n->inactive);
     st->large_allocs = nslab_load_relaxed(&n->large);
+    if (st->active && nslab_g.reserve && nslab_g.reserve[nslab_g.node_nidx[node]]) {
+        struct numaslab_mempool_stats ps;
+        struct numaslab_mempool *p = nslab_g.reserve[nslab_g.node_nidx[node]];
+        numaslab_mempool_stats(p, &ps);
+        st->reserve_cur = ps.curr_nr;
+        st->reserve_min = ps.min_nr;
+        st->reserve_bytes = (uint64_t)ps.curr_nr * ps.elem_bytes;
+        st->reserve_used = ps.used;
+        st->reserve_empty = ps.empty;
+        st->reserve_waiters = ps.waiters;
+    }
     return 0;
 }
 
@@ -42,6 +53,8 @@ int numaslab_stats_cache(numaslab_cache_t *c, int node, struct numaslab_cache_st
     st->slabs_full = cn->nr_full;
     st->slabs_partial = cn->nr_partial;
     st->slabs_empty = cn->nr_empty;
+    st->slabs_reserve = cn->nr_reserve;
+    st->objects_reserve = cn->reserve_inuse;
     pthread_mutex_unlock(&cn->lock);
     st->slab_bytes = c->slab_bytes;
     return 0;

@@ -1,0 +1,98 @@
+/*
+ * lib/fault.c - fault injection for ordinary page allocation
+ * (NUMASLAB_FAIL_PAGES, numaslab_fail_pages).
+ *
+ *   after=N          the first N ordinary page allocations succeed, the
+ *                    rest fail
+ *   prob=P,seed=S    each fails with probability P (0..1), from a
+ *                    generator seeded with S (default 1): reproducible
+ *   ...,node=K       only allocations on node K are affected
+ *
+ * Off, it costs one predictable branch on the page-allocation slow path.
+ * The state is a few atomics: any thread may allocate pages.
+ */
+#include "lib/internal.h"
+
+#include <stdlib.h>
+
+int nslab_fail_on;
+static long fail_after = -1;     /* allocations still allowed; -1: no count */
+static uint64_t fail_threshold;  /* prob * 2^64, 0: no probability */
+static uint64_t fail_state;      /* xorshift64 state */
+static int fail_node = -1;
+
+int nslab__fail_now(int node)
+{
+    if (fail_node >= 0 && node != fail_node)
+        return 0;
+    if (fail_after >= 0)
+        return nslab_sub_relaxed(&fail_after, 1) <= 0;
+    /* xorshift64: each caller advances the shared state by one step. */
+    uint64_t x = nslab_load_relaxed(&fail_state), y;
+    do {
+        y = x ^ (x << 13);
+        y ^= y >> 7;
+        y ^= y << 17;
+    } while (!__atomic_compare_exchange_n(&fail_state, &x, y, 0, __ATOMIC_RELAXED,
+                                          __ATOMIC_RELAXED));
+    return y < fail_threshold;
+}
+
+/* 0 (and the setting applied), or -EINVAL (nothing changed). */
+int nslab__fail_parse(const char *spec)
+{
+    long after = -1;
+    double prob = -1;
+    unsigned long long seed = 1;
+    long node = -1;
+    if (!spec || !*spec) {
+        nslab_store_release(&nslab_fail_on, 0);
+        return 0;
+    }
+    const char *s = spec;
+    while (*s) {
+        char *end;
+        if (!strncmp(s, "after=", 6)) {
+            after = strtol(s + 6, &end, 10);
+            if (end == s + 6 || after < 0)
+                return -EINVAL;
+        } else if (!strncmp(s, "prob=", 5)) {
+            prob = strtod(s + 5, &end);
+            if (end == s + 5 || prob < 0 || prob > 1)
+                return -EINVAL;
+        } else if (!strncmp(s, "seed=", 5)) {
+            seed = strtoull(s + 5, &end, 10);
+            if (end == s + 5)
+                return -EINVAL;
+        } else if (!strncmp(s, "node=", 5)) {
+            node = strtol(s + 5, &end, 10);
+            if (end == s + 5 || node < 0 || node >= 64 * NSLAB_MASK_WORDS)
+                return -EINVAL;
+        } else {
+            return -EINVAL;
+        }
+        if (*end == ',')
+            end++;
+        else if (*end)
+            return -EINVAL;
+        s = end;
+    }
+    if ((after < 0) == (prob < 0)) /* exactly one of them */
+        return -EINVAL;
+    nslab_store_release(&nslab_fail_on, 0);
+    fail_after = after;
+    fail_threshold = prob >= 1 ? UINT64_MAX : prob < 0 ? 0 : (uint64_t)(prob * 18446744073709551616.0);
+    fail_state = seed ? seed : 1;
+    fail_node = (int)node;
+    nslab_store_release(&nslab_fail_on, 1);
+    return 0;
+}
+
+int numaslab_fail_pages(const char *spec)
+{
+    int rc = nslab__fail_parse(spec);
+    if (rc)
+        nslab__report("numaslab_fail_pages: \"%s\" is not a fault setting (after=N or "
+                      "prob=P[,seed=S], with an optional ,node=K)", spec);
+    return rc;
+}
