@@ -1,0 +1,144 @@
+/*
+ * numa/bind.c - pages bound to one node, and the kernel's word on where a
+ * page lives.
+ *
+ * Every chunk lib/ maps comes from nslab__pages_map: anonymous memory,
+ * mbind(MPOL_BIND) to exactly one node, then faulted in at once.  Binding
+ * is strict on purpose.  libnuma's numa_alloc_onnode reports a failed mbind
+ * (a memory-less node) on stderr and returns the memory anyway, unbound, so
+ * its pages land wherever the first touch happens; we return NULL instead
+ * and let lib/ pick another node.  Faulting in at map time moves "this node
+ * is full" from a SIGBUS or an OOM kill at first touch to an ENOMEM here.
+ *
+ * No state but the cached page size; every function is thread-safe.
+ */
+#include "config.h"
+
+#include "numa/numa.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <numaif.h>
+
+/* Linux 5.14; glibc headers before 2.35 lack it. */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+#define ULONG_BITS (8 * sizeof(unsigned long))
+#define MASK_BITS  (64 * NSLAB_MASK_WORDS)
+
+/*
+ * sysconf(_SC_PAGESIZE), read once.  Racing first callers store the same
+ * value, so relaxed atomics suffice; they only keep the race defined.
+ * Returns the page size in bytes (4096 should sysconf ever fail).
+ */
+size_t nslab__page_size(void)
+{
+    static size_t cached;
+    size_t ps = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (ps == 0) {
+        long v = sysconf(_SC_PAGESIZE);
+        ps = v > 0 ? (size_t)v : 4096;
+        __atomic_store_n(&cached, ps, __ATOMIC_RELAXED);
+    }
+    return ps;
+}
+
+/* Write one byte per page: the fault-in of kernels without
+ * MADV_POPULATE_WRITE.  A node out of memory then means the OOM killer,
+ * not an error return; nothing better exists there. */
+static void touch_pages(void *p, size_t size, size_t page)
+{
+    volatile char *c = p;
+    for (size_t off = 0; off < size; off += page)
+        c[off] = 0;
+}
+
+/*
+ * size bytes (a non-zero multiple of the page size) on node, bound with
+ * MPOL_BIND and faulted in.  Returns the memory, or NULL with errno:
+ *   EINVAL  node is negative or beyond the mask width, size is not a page
+ *           multiple, or the kernel refused the node (absent, memory-less,
+ *           outside the cpuset);
+ *   ENOMEM  the mapping failed, or the node has no free memory for it.
+ * May block in page reclaim.  Thread-safe.
+ */
+void *nslab__pages_map(int node, size_t size)
+{
+    size_t page = nslab__page_size();
+    unsigned long mask[MASK_BITS / ULONG_BITS] = {0};
+    void *p;
+
+    if (node < 0 || node >= MASK_BITS || size == 0 || size % page != 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        errno = ENOMEM;
+        return NULL;
+    }
+
+    mask[(unsigned)node / ULONG_BITS] = 1UL << ((unsigned)node % ULONG_BITS);
+    /* maxnode is one more than the bits passed: the kernel drops the last
+     * bit (a historical off-by-one that libnuma compensates the same way).
+     * MPOL_MF_STRICT fails rather than leave a page elsewhere. */
+    if (mbind(p, size, MPOL_BIND, mask, MASK_BITS + 1, MPOL_MF_STRICT) != 0) {
+        int e = errno;
+        /* A kernel without NUMA has one node, 0, and no mbind: all its
+         * memory is on the node asked for. */
+        if (!(e == ENOSYS && node == 0)) {
+            munmap(p, size);
+            errno = (e == EINVAL || e == ENOSYS) ? EINVAL : ENOMEM;
+            return NULL;
+        }
+    }
+
+    if (madvise(p, size, MADV_POPULATE_WRITE) != 0) {
+        if (errno == EINVAL) {
+            /* Before Linux 5.14 the advice is unknown. */
+            touch_pages(p, size, page);
+        } else {
+            /* ENOMEM: the node is full; EFAULT: a fault failed (SIGBUS
+             * territory); EINTR: a fatal signal is pending.  None leaves
+             * usable memory. */
+            munmap(p, size);
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+    return p;
+}
+
+/* Unmap what nslab__pages_map returned (same size).  Thread-safe. */
+void nslab__pages_unmap(void *p, size_t size)
+{
+    if (p)
+        munmap(p, size);
+}
+
+/*
+ * The node holding the page at p, as the kernel sees it; an unfaulted page
+ * is faulted in (read) by the query.  Returns the node id, or -errno
+ * (-EFAULT: p is not mapped; -ENOSYS: a kernel without NUMA).
+ * Thread-safe.
+ */
+int nslab__page_node_kernel(const void *p)
+{
+    int node = -1;
+    if (get_mempolicy(&node, NULL, 0, (void *)(uintptr_t)p, MPOL_F_NODE | MPOL_F_ADDR) != 0)
+        return -errno;
+    return node;
+}
+
+/* The CPU this thread runs on now (it may move at once), or -1 when the
+ * kernel cannot tell.  Thread-safe. */
+int nslab__cpu_current(void)
+{
+    return sched_getcpu();
+}
