@@ -16,7 +16,8 @@
 #include <stdlib.h>
 
 int nslab_fail_on;
-static long fail_after = -1;     /* allocations still allowed; -1: no count */
+static int fail_counted;         /* 1: after=N, 0: prob=P */
+static long fail_after;          /* allocations still allowed (may go negative) */
 static uint64_t fail_threshold;  /* prob * 2^64, 0: no probability */
 static uint64_t fail_state;      /* xorshift64 state */
 static int fail_node = -1;
@@ -25,7 +26,7 @@ int nslab__fail_now(int node)
 {
     if (fail_node >= 0 && node != fail_node)
         return 0;
-    if (fail_after >= 0)
+    if (fail_counted)
         return nslab_sub_relaxed(&fail_after, 1) <= 0;
     /* xorshift64: each caller advances the shared state by one step. */
     uint64_t x = nslab_load_relaxed(&fail_state), y;
@@ -80,6 +81,7 @@ int nslab__fail_parse(const char *spec)
     if ((after < 0) == (prob < 0)) /* exactly one of them */
         return -EINVAL;
     nslab_store_release(&nslab_fail_on, 0);
+    fail_counted = after >= 0;
     fail_after = after;
     fail_threshold = prob >= 1 ? UINT64_MAX : prob < 0 ? 0 : (uint64_t)(prob * 18446744073709551616.0);
     fail_state = seed ? seed : 1;
