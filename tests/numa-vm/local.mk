@@ -1,0 +1,1 @@
+# tests/numa-vm/local.mk - included by the top-level Makefile.am
