@@ -1,0 +1,493 @@
+/*
+ * tests/testutil.h - helpers shared by the public-API test programs.
+ *
+ * Every test is one program with one concern.  It prints one line per
+ * check ("ok:   ..." or "FAIL: ...") and exits through tu_exit():
+ *   0 every check passed, 1 a check failed, 77 skipped, 99 hard error
+ *   (the test could not even set itself up).
+ *
+ * Placement is always checked against the kernel's own answer:
+ * move_pages(0, n, pages, NULL, status, 0) on every page an object
+ * touches, after the object was written to.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+#ifndef NUMASLAB_TESTUTIL_H
+#define NUMASLAB_TESTUTIL_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <errno.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <numa.h>
+#include <numaif.h>
+
+#include "numaslab.h"
+
+#define TU_PASS 0
+#define TU_FAIL 1
+#define TU_SKIP 77
+#define TU_HARD 99
+
+/* Failed checks so far; atomic so that worker threads may count. */
+static int tu_failures;
+static int tu_checks;
+
+static inline void tu_vcheck(int ok, const char *file, int line, const char *fmt, va_list ap)
+{
+    __atomic_fetch_add(&tu_checks, 1, __ATOMIC_RELAXED);
+    if (!ok)
+        __atomic_fetch_add(&tu_failures, 1, __ATOMIC_RELAXED);
+    flockfile(stdout);
+    fputs(ok ? "ok:   " : "FAIL: ", stdout);
+    vfprintf(stdout, fmt, ap);
+    if (!ok)
+        fprintf(stdout, "  [%s:%d]", file, line);
+    fputc('\n', stdout);
+    fflush(stdout);
+    funlockfile(stdout);
+}
+
+static inline int tu_check(int ok, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static inline int tu_check(int ok, const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    tu_vcheck(ok, file, line, fmt, ap);
+    va_end(ap);
+    return ok;
+}
+
+/* CHECK(condition, "what was checked", args...): prints one line, counts
+ * a failure, and evaluates to the condition so that a test can stop
+ * following a path that already failed.  The condition is evaluated
+ * before the arguments of the message (a GNU statement expression), so
+ * the message shows what the condition saw. */
+#define CHECK(cond, ...)                                           \
+    __extension__({                                                \
+        int tu_ok_ = !!(cond);                                     \
+        tu_check(tu_ok_, __FILE__, __LINE__, __VA_ARGS__);         \
+    })
+
+/* An observation that never fails the test. */
+static inline void tu_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline void tu_info(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    flockfile(stdout);
+    fputs("info: ", stdout);
+    vfprintf(stdout, fmt, ap);
+    fputc('\n', stdout);
+    fflush(stdout);
+    funlockfile(stdout);
+    va_end(ap);
+}
+
+/* Stop the test: the environment does not allow it to run. */
+static inline void tu_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static inline void tu_skip(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("skip: ", stdout);
+    vfprintf(stdout, fmt, ap);
+    fputc('\n', stdout);
+    va_end(ap);
+    fflush(stdout);
+    exit(TU_SKIP);
+}
+
+/* Stop the test: it could not set itself up (not a library failure). */
+static inline void tu_hard(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static inline void tu_hard(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("ERROR: ", stdout);
+    vfprintf(stdout, fmt, ap);
+    fputc('\n', stdout);
+    va_end(ap);
+    fflush(stdout);
+    exit(TU_HARD);
+}
+
+/* Hard error unless cond holds (for the test's own setup: malloc, pipe). */
+#define REQUIRE(cond, ...)              \
+    do {                                \
+        if (!(cond))                    \
+            tu_hard(__VA_ARGS__);       \
+    } while (0)
+
+static inline void tu_init(const char *name)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    printf("# %s\n", name);
+}
+
+/* Summary line and exit status. */
+static inline int tu_exit(void)
+{
+    int f = __atomic_load_n(&tu_failures, __ATOMIC_RELAXED);
+    int n = __atomic_load_n(&tu_checks, __ATOMIC_RELAXED);
+    if (n == 0) {
+        printf("ERROR: no check was run\n");
+        fflush(stdout);
+        return TU_HARD;
+    }
+    printf("# %d checks, %d failed\n", n, f);
+    fflush(stdout);
+    return f ? TU_FAIL : TU_PASS;
+}
+
+/* ------------------------------------------------------------------------
+ * Topology
+ * ---------------------------------------------------------------------- */
+
+static inline long tu_pagesize(void)
+{
+    static long ps;
+    if (!ps)
+        ps = sysconf(_SC_PAGESIZE);
+    return ps;
+}
+
+/* Number of active nodes, and their ids in nodes[] (up to max entries). */
+static inline int tu_active_nodes(int *nodes, int max)
+{
+    int n = 0;
+    int top = numaslab_max_node();
+    for (int i = 0; i <= top; i++) {
+        if (numaslab_node_is_active(i) == 1) {
+            if (nodes && n < max)
+                nodes[n] = i;
+            n++;
+        }
+    }
+    return n;
+}
+
+static inline int tu_count_active_nodes(void)
+{
+    return tu_active_nodes(NULL, 0);
+}
+
+/* Pin the calling thread to the CPU it runs on, so that its local node
+ * cannot change under a check that compares with the local node. */
+static inline void tu_pin_self(void)
+{
+    int cpu = sched_getcpu();
+    cpu_set_t set;
+    if (cpu < 0)
+        return;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    (void)sched_setaffinity(0, sizeof(set), &set);
+}
+
+/* 1 when the OS node has at least one CPU. */
+static inline int tu_node_has_cpus(int node)
+{
+    struct bitmask *bm = numa_allocate_cpumask();
+    int has = 0;
+    if (!bm)
+        return 0;
+    if (numa_node_to_cpus(node, bm) == 0)
+        has = numa_bitmask_weight(bm) > 0;
+    numa_free_cpumask(bm);
+    return has;
+}
+
+/* ------------------------------------------------------------------------
+ * Placement, the kernel's answer
+ * ---------------------------------------------------------------------- */
+
+/* The node the kernel has the page holding p on, or a negative errno
+ * (-ENOENT: the page was never touched). */
+static inline int kernel_node_of(const void *p)
+{
+    void *page = (void *)((uintptr_t)p & ~(uintptr_t)(tu_pagesize() - 1));
+    int status = -1;
+    if (move_pages(0, 1, &page, NULL, &status, 0) != 0)
+        return -errno;
+    return status;
+}
+
+/*
+ * Ask the kernel about every page of [p, p + len) (len 0 counts as 1).
+ * Returns the number of pages that are not on node; *first_bad gets the
+ * status of the first such page (a node id or a negative errno), and
+ * *npages the pages looked at.  The caller must have written the range.
+ */
+static inline size_t kernel_pages_off_node(const void *p, size_t len, int node,
+                                           int *first_bad, size_t *npages)
+{
+    enum { BATCH = 256 };
+    uintptr_t ps = (uintptr_t)tu_pagesize();
+    uintptr_t start = (uintptr_t)p & ~(ps - 1);
+    uintptr_t end = ((uintptr_t)p + (len ? len : 1) + ps - 1) & ~(ps - 1);
+    size_t n = (end - start) / ps, off = 0;
+    void *pages[BATCH];
+    int status[BATCH];
+
+    if (first_bad)
+        *first_bad = node;
+    if (npages)
+        *npages = n;
+    for (size_t i = 0; i < n; i += BATCH) {
+        size_t k = n - i < BATCH ? n - i : BATCH;
+        for (size_t j = 0; j < k; j++) {
+            pages[j] = (void *)(start + (i + j) * ps);
+            status[j] = -1;
+        }
+        if (move_pages(0, (unsigned long)k, pages, NULL, status, 0) != 0) {
+            int e = -errno;
+            for (size_t j = 0; j < k; j++)
+                status[j] = e;
+        }
+        for (size_t j = 0; j < k; j++) {
+            if (status[j] != node) {
+                if (off == 0 && first_bad)
+                    *first_bad = status[j];
+                off++;
+            }
+        }
+    }
+    return off;
+}
+
+/* 1 when every page of [p, p + len) is on node by the kernel's answer. */
+static inline int kernel_on_node(const void *p, size_t len, int node)
+{
+    return kernel_pages_off_node(p, len, node, NULL, NULL) == 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Capturing stderr
+ * ---------------------------------------------------------------------- */
+
+struct tu_capture {
+    int saved_fd;
+    FILE *tmp;
+};
+
+/* Redirect fd 2 into a temporary file until tu_capture_end. */
+static inline void tu_capture_begin(struct tu_capture *cap)
+{
+    fflush(stderr);
+    cap->tmp = tmpfile();
+    REQUIRE(cap->tmp != NULL, "tmpfile: %s", strerror(errno));
+    cap->saved_fd = dup(2);
+    REQUIRE(cap->saved_fd >= 0, "dup(2): %s", strerror(errno));
+    REQUIRE(dup2(fileno(cap->tmp), 2) == 2, "dup2: %s", strerror(errno));
+}
+
+/* Restore fd 2 and return what was written to it (malloc'd, NUL-ended). */
+static inline char *tu_capture_end(struct tu_capture *cap)
+{
+    long len;
+    char *text;
+
+    fflush(stderr);
+    REQUIRE(dup2(cap->saved_fd, 2) == 2, "dup2: %s", strerror(errno));
+    close(cap->saved_fd);
+    fflush(cap->tmp);
+    len = lseek(fileno(cap->tmp), 0, SEEK_END);
+    REQUIRE(len >= 0, "lseek: %s", strerror(errno));
+    text = malloc((size_t)len + 1);
+    REQUIRE(text != NULL, "out of memory");
+    if (len > 0)
+        REQUIRE(pread(fileno(cap->tmp), text, (size_t)len, 0) == len, "pread: %s",
+                strerror(errno));
+    text[len] = '\0';
+    fclose(cap->tmp);
+    return text;
+}
+
+/* Call fn(arg) with stderr captured; returns the text (free it). */
+static inline char *tu_capture_stderr(void (*fn)(void *), void *arg)
+{
+    struct tu_capture cap;
+    tu_capture_begin(&cap);
+    fn(arg);
+    return tu_capture_end(&cap);
+}
+
+/* Show captured text under the check lines, indented. */
+static inline void tu_show(const char *label, const char *text)
+{
+    const char *p = text;
+    if (!*text) {
+        printf("  (%s: nothing on stderr)\n", label);
+        return;
+    }
+    printf("  %s:\n", label);
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        int n = nl ? (int)(nl - p) : (int)strlen(p);
+        printf("  | %.*s\n", n, p);
+        p += n + (nl ? 1 : 0);
+    }
+}
+
+/* How many times needle occurs in text (non-overlapping). */
+static inline int tu_count(const char *text, const char *needle)
+{
+    int n = 0;
+    size_t l = strlen(needle);
+    if (!l)
+        return 0;
+    for (const char *p = strstr(text, needle); p; p = strstr(p + l, needle))
+        n++;
+    return n;
+}
+
+/* How many lines of text are exactly line (without its '\n'). */
+static inline int tu_count_lines(const char *text, const char *line)
+{
+    int n = 0;
+    size_t l = strlen(line);
+    const char *p = text;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (len == l && memcmp(p, line, l) == 0)
+            n++;
+        p += len + (nl ? 1 : 0);
+    }
+    return n;
+}
+
+/* 1 when one line of text contains every string of the NULL-ended list. */
+static inline int tu_line_has_all(const char *text, ...)
+{
+    const char *p = text;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        char *line = strndup(p, len);
+        int all = 1;
+        va_list ap;
+        REQUIRE(line != NULL, "out of memory");
+        va_start(ap, text);
+        for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *))
+            if (!strstr(line, s))
+                all = 0;
+        va_end(ap);
+        free(line);
+        if (all)
+            return 1;
+        p += len + (nl ? 1 : 0);
+    }
+    return 0;
+}
+
+/* The text "%p" gives for ptr, as the library would print it. */
+static inline const char *tu_ptrstr(const void *ptr, char *buf, size_t n)
+{
+    snprintf(buf, n, "%p", ptr);
+    return buf;
+}
+
+/* ------------------------------------------------------------------------
+ * Cookies
+ * ---------------------------------------------------------------------- */
+
+static inline uint64_t tu_mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x;
+}
+
+/* Fill [p, p + len) with bytes derived from seed and the offset. */
+static inline void tu_fill(void *p, size_t len, uint64_t seed)
+{
+    unsigned char *b = p;
+    size_t i = 0;
+    uint64_t s = tu_mix(seed);
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w = s ^ (i * 0x9e3779b97f4a7c15ull);
+        memcpy(b + i, &w, 8);
+    }
+    for (; i < len; i++)
+        b[i] = (unsigned char)((s >> (8 * (i & 7))) ^ i);
+}
+
+/* 1 when [p, p + len) still holds what tu_fill(p, len, seed) wrote. */
+static inline int tu_verify(const void *p, size_t len, uint64_t seed)
+{
+    const unsigned char *b = p;
+    size_t i = 0;
+    uint64_t s = tu_mix(seed);
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w = s ^ (i * 0x9e3779b97f4a7c15ull), v;
+        memcpy(&v, b + i, 8);
+        if (v != w)
+            return 0;
+    }
+    for (; i < len; i++)
+        if (b[i] != (unsigned char)((s >> (8 * (i & 7))) ^ i))
+            return 0;
+    return 1;
+}
+
+/* xorshift64*, for reproducible per-thread randomness. */
+static inline uint64_t tu_rand(uint64_t *state)
+{
+    uint64_t x = *state ? *state : 0x2545f4914f6cdd1dull;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545f4914f6cdd1dull;
+}
+
+static inline int tu_cmp_ptr(const void *a, const void *b)
+{
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Number of duplicate pointers in v[0..n) (sorts v). */
+static inline size_t tu_duplicates(void **v, size_t n)
+{
+    size_t d = 0;
+    qsort(v, n, sizeof(*v), tu_cmp_ptr);
+    for (size_t i = 1; i < n; i++)
+        if (v[i] == v[i - 1])
+            d++;
+    return d;
+}
+
+/* Sum of a cache's objects_inuse over every active node; -1 on error. */
+static inline long long tu_cache_inuse(numaslab_cache_t *c)
+{
+    long long sum = 0;
+    int top = numaslab_max_node();
+    for (int n = 0; n <= top; n++) {
+        struct numaslab_cache_stats st;
+        if (numaslab_node_is_active(n) != 1)
+            continue;
+        memset(&st, 0, sizeof(st));
+        if (numaslab_stats_cache(c, n, &st) != 0)
+            return -1;
+        sum += (long long)st.objects_inuse;
+    }
+    return sum;
+}
+
+#endif /* NUMASLAB_TESTUTIL_H */
