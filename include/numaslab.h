@@ -62,7 +62,8 @@ typedef struct numaslab_mempool numaslab_mempool_t;
 struct numaslab_config {
     const char *nodes;      /* restrict to these nodes, "0,2-3" (NUMASLAB_NODES) */
     const char *reserve;    /* reserve per node, "4M" or "0:8M,3:2M" (NUMASLAB_RESERVE) */
-    size_t node_limit;      /* bytes each node may map, 0: no limit (NUMASLAB_NODE_LIMIT) */
+    size_t node_limit;      /* ordinary bytes each node may map (the reserve comes on top),
+                               0: no limit (NUMASLAB_NODE_LIMIT) */
     unsigned retain;        /* empty slabs kept per cache and node (NUMASLAB_RETAIN) */
     unsigned tcache;        /* objects per thread array cache (NUMASLAB_TCACHE) */
 };
@@ -240,7 +241,7 @@ NUMASLAB_API int numaslab_fail_pages(const char *spec);
 struct numaslab_node_stats {
     int node;                 /* OS node id */
     int active;               /* 1 when the node is active */
-    uint64_t bytes_mapped;    /* slab and large-object bytes mapped on the node */
+    uint64_t bytes_mapped;    /* all bytes mapped on the node: slabs, large objects, reserve */
     uint64_t fallback_out;    /* requests for this node served by another node */
     uint64_t fallback_in;     /* requests for another node served here */
     uint64_t inactive_requests; /* requests naming this node while it is inactive */

@@ -38,6 +38,13 @@ void nslab__report(const char *fmt, ...)
     va_end(ap);
 }
 
+/* A debug build's verdict on a corrupted object: say what, where, stop. */
+void nslab__debug_die(const char *what, const char *call, const void *obj, const char *cache)
+{
+    nslab__report("numaslab: %s: object %p of cache %s %s; aborting", call, obj, cache, what);
+    abort();
+}
+
 /* ------------------------------------------------------------------------
  * Threads
  * ---------------------------------------------------------------------- */

@@ -38,6 +38,14 @@
 #define NSLAB_NAME_MAX 32
 #define NSLAB_MIN_SLAB (64 * 1024)
 #define NSLAB_MIN_OBJS 4
+#if NSLAB_DEBUG
+#define NSLAB_REDZONE 8  /* guard bytes after each object (lib/debug.h) */
+#else
+#define NSLAB_REDZONE 0
+#endif
+#ifndef NSLAB_VALGRIND
+#define NSLAB_VALGRIND 0
+#endif
 
 /* Atomics only through these names. */
 #define nslab_load_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
@@ -113,7 +121,7 @@ struct nslab_cnode {
 struct numaslab_cache {
     char name[NSLAB_NAME_MAX];
     uint32_t id;                /* index into every thread's cc[] */
-    uint32_t size;              /* object stride (size rounded to align) */
+    uint32_t size;              /* object stride: obj_size + red zone, rounded to align */
     uint32_t obj_size;          /* size asked for */
     uint32_t align;
     uint32_t slab_bytes;        /* bytes of one slab */
@@ -167,6 +175,7 @@ struct nslab_nstat {            /* per OS node id; atomics */
     uint64_t fallback_in;
     uint64_t inactive;
     uint64_t large;
+    uint64_t reserve_allowance; /* bytes of the node's full reserve: outside the node limit */
 };
 
 struct nslab_large_list {

@@ -462,6 +462,7 @@ int nslab__reserves_init(void)
         p->pool_data = p;
         p->elem_bytes = elem;
         p->page_nidx = i;
+        nslab_g.nstat[node].reserve_allowance = (uint64_t)min_nr * elem;
         int missing = fill(p);
         if (missing)
             nslab__report("numaslab: the reserve of node %d holds %d of %d elements of %zu bytes "

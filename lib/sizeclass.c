@@ -8,6 +8,7 @@
  * list of large objects; the size-class caches lock as every cache does.
  */
 #include "lib/internal.h"
+#include "lib/debug.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -185,11 +186,8 @@ void *numaslab_alloc_node(size_t size, unsigned flags, int node)
             return alloc_slow(size, flags, node);
         if (likely(c != NULL && nidx >= 0)) {
             void *obj = nslab__tc_pop(c, nidx);
-            if (likely(obj != NULL)) {
-                if (unlikely(flags & NUMASLAB_ZERO))
-                    memset(obj, 0, c->size);
-                return obj;
-            }
+            if (likely(obj != NULL))
+                return nslab__hand_out(c, obj, flags);
         }
     }
     return alloc_slow(size, flags, node);
@@ -203,9 +201,13 @@ void *numaslab_alloc(size_t size, unsigned flags)
 void numaslab_free(void *ptr)
 {
     struct nslab_slab *s = nslab__pagemap_get(ptr);
-    if (likely(s && s->type == NSLAB_T_SLAB && nslab__obj_ok(s, s->cache, ptr) &&
-               nslab__tc_push(s->cache, s->nidx, ptr)))
+    if (likely(s && s->type == NSLAB_T_SLAB && nslab__obj_ok(s, s->cache, ptr))) {
+        nslab__take_back(s->cache, ptr, "numaslab_free");
+        if (likely(nslab__tc_push(s->cache, s->nidx, ptr)))
+            return;
+        nslab__cache_free_slow(NULL, ptr, NULL);
         return;
+    }
     nslab__cache_free_slow(NULL, ptr, "numaslab_free");
 }
 
@@ -225,7 +227,7 @@ size_t numaslab_usable_size(const void *ptr)
     if (!h)
         return 0;
     if (*h == NSLAB_T_SLAB)
-        return ((const struct nslab_slab *)h)->cache->size;
+        return ((const struct nslab_slab *)h)->cache->size - NSLAB_REDZONE;
     return ((const struct nslab_large *)h)->bytes;
 }
 

@@ -15,6 +15,7 @@
  * that node and go home a batch at a time (SLAB's alien caches).
  */
 #include "lib/internal.h"
+#include "lib/debug.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +41,10 @@ void *nslab__map_node_flags(int nidx, size_t bytes, int nofail)
     }
     uint64_t *mapped = &nslab_g.nstat[node].bytes_mapped;
     uint64_t old = nslab_add_relaxed(mapped, bytes);
-    if (nslab_g.opt.node_limit && old + bytes > nslab_g.opt.node_limit) {
+    /* The node's reserve is mapped too, but the limit is for ordinary
+     * memory: the reserve's full size is allowed on top of it. */
+    if (nslab_g.opt.node_limit && !nofail &&
+        old + bytes > nslab_g.opt.node_limit + nslab_g.nstat[node].reserve_allowance) {
         nslab_sub_relaxed(mapped, bytes);
         errno = ENOMEM;
         return NULL;
@@ -90,7 +94,9 @@ static struct nslab_slab *slab_init(struct numaslab_cache *c, int nidx, char *me
     if (c->ctor)
         for (uint32_t i = 0; i < c->nobjs; i++)
             c->ctor(s->objs + (size_t)i * c->size);
+    nslab__debug_slab_init(c, s->objs);
     if (nslab__pagemap_set(mem, c->slab_bytes, s)) {
+        nslab__debug_slab_fini(c, s->objs);
         errno = ENOMEM;
         return NULL;
     }
@@ -110,6 +116,7 @@ static struct nslab_slab *slab_new(struct numaslab_cache *c, int nidx)
 
 static void slab_destroy(struct numaslab_cache *c, struct nslab_slab *s)
 {
+    nslab__debug_slab_fini(c, s->objs);
     nslab__pagemap_clear(s, c->slab_bytes);
     nslab__unmap_node(s->nidx, s, c->slab_bytes);
 }
@@ -360,7 +367,7 @@ struct numaslab_cache *nslab__cache_new(const char *name, size_t size, size_t al
     snprintf(c->name, sizeof(c->name), "%s", name ? name : "");
     c->obj_size = (uint32_t)size;
     c->align = (uint32_t)align;
-    c->size = (uint32_t)align_up(size, align);
+    c->size = (uint32_t)align_up(size + NSLAB_REDZONE, align);
     c->ctor = ctor;
     c->sizeclass = sizeclass;
     c->rot = (uint32_t)__builtin_ctz(c->size);
@@ -416,6 +423,7 @@ void nslab__cache_release(struct numaslab_cache *c)
                 struct nslab_slab *s = nslab_container_of(heads[h]->next, struct nslab_slab, link);
                 nslab_list_del(&s->link);
                 if (s->type == NSLAB_T_RESERVE) {
+                    nslab__debug_slab_fini(c, s->objs);
                     nslab__pagemap_clear(s, c->slab_bytes);
                     numaslab_mempool_free(s, s->pool);
                 } else {
@@ -545,15 +553,49 @@ void *nslab__cache_alloc_slow(struct numaslab_cache *c, unsigned flags, int node
     errno = ENOMEM;
     return NULL;
 out:
-    if (flags & NUMASLAB_ZERO)
-        memset(obj, 0, c->size);
-    return obj;
+    return nslab__hand_out(c, obj, flags);
 }
 
+/* Into the thread's array cache for the object's node, making room by
+ * flushing a batch home when it is full. */
+static void free_cached(struct numaslab_cache *c, struct nslab_slab *s, void *obj)
+{
+    struct nslab_tstate *ts = nslab__tstate();
+    struct nslab_tcc *tc = ts ? ts->cc[c->id] : NULL;
+    if (ts && !tc)
+        tc = nslab__tcc_make(c, ts);
+    if (!tc) {
+        return_objects(c, s->nidx, &obj, 1);
+        return;
+    }
+    struct nslab_acache *ac = &tc->ac[s->nidx];
+    if (ac->avail == ac->limit)
+        ac_flush(c, s->nidx, ac, c->batch);
+    ac->entry[ac->avail++] = obj;
+}
+
+/* Is obj already free in its reserve slab?  A racy peek, for a message
+ * only: nslab__reserve_free decides under the lock. */
+static int reserve_is_free(struct nslab_slab *s, void *obj)
+{
+    uint32_t idx = (uint32_t)(((char *)obj - s->objs) / s->cache->size);
+    return !!(nslab_load_relaxed(&s->freemap[idx / 64]) & (1ull << (idx % 64)));
+}
+
+/*
+ * Everything the fast free does not.  call names the API call for
+ * messages; NULL means the fast path already validated obj and took it
+ * back, and only missed the thread's array cache.
+ */
 void nslab__cache_free_slow(struct numaslab_cache *expect, void *obj, const char *call)
 {
     if (!obj)
         return;
+    if (!call) {
+        struct nslab_slab *s = nslab__pagemap_get(obj);
+        free_cached(s->cache, s, obj);
+        return;
+    }
     void *h = nslab__pagemap_get(obj);
     if (!h) {
         nslab__report("%s: %p was not allocated by numaslab; ignored", call, obj);
@@ -585,21 +627,17 @@ void nslab__cache_free_slow(struct numaslab_cache *expect, void *obj, const char
         return;
     }
     if (s->type == NSLAB_T_RESERVE) {
+        if (reserve_is_free(s, obj)) {
+            nslab__report("%s: double free of %p (cache %s, reserve slab); ignored", call, obj,
+                          c->name);
+            return;
+        }
+        nslab__take_back(c, obj, call);
         nslab__reserve_free(s, obj, call);
         return;
     }
-    struct nslab_tstate *ts = nslab__tstate();
-    struct nslab_tcc *tc = ts ? ts->cc[c->id] : NULL;
-    if (ts && !tc)
-        tc = nslab__tcc_make(c, ts);
-    if (!tc) {
-        return_objects(c, s->nidx, &obj, 1);
-        return;
-    }
-    struct nslab_acache *ac = &tc->ac[s->nidx];
-    if (ac->avail == ac->limit)
-        ac_flush(c, s->nidx, ac, c->batch);
-    ac->entry[ac->avail++] = obj;
+    nslab__take_back(c, obj, call);
+    free_cached(c, s, obj);
 }
 
 void *numaslab_cache_alloc_node(numaslab_cache_t *c, unsigned flags, int node)
@@ -612,31 +650,29 @@ void *numaslab_cache_alloc_node(numaslab_cache_t *c, unsigned flags, int node)
     else
         return nslab__cache_alloc_slow(c, flags, node);
     void *obj = nslab__tc_pop(c, nidx);
-    if (likely(obj != NULL)) {
-        if (unlikely(flags & NUMASLAB_ZERO))
-            memset(obj, 0, c->size);
-        return obj;
-    }
+    if (likely(obj != NULL))
+        return nslab__hand_out(c, obj, flags);
     return nslab__cache_alloc_slow(c, flags, node);
 }
 
 void *numaslab_cache_alloc(numaslab_cache_t *c, unsigned flags)
 {
     void *obj = nslab__tc_pop(c, nslab__local_nidx());
-    if (likely(obj != NULL)) {
-        if (unlikely(flags & NUMASLAB_ZERO))
-            memset(obj, 0, c->size);
-        return obj;
-    }
+    if (likely(obj != NULL))
+        return nslab__hand_out(c, obj, flags);
     return nslab__cache_alloc_slow(c, flags, NUMASLAB_NODE_LOCAL);
 }
 
 void numaslab_cache_free(numaslab_cache_t *c, void *obj)
 {
     struct nslab_slab *s = nslab__pagemap_get(obj);
-    if (likely(s && s->type == NSLAB_T_SLAB && s->cache == c && nslab__obj_ok(s, c, obj) &&
-               nslab__tc_push(c, s->nidx, obj)))
+    if (likely(s && s->type == NSLAB_T_SLAB && s->cache == c && nslab__obj_ok(s, c, obj))) {
+        nslab__take_back(c, obj, "numaslab_cache_free");
+        if (likely(nslab__tc_push(c, s->nidx, obj)))
+            return;
+        nslab__cache_free_slow(c, obj, NULL);
         return;
+    }
     nslab__cache_free_slow(c, obj, "numaslab_cache_free");
 }
 
@@ -743,9 +779,7 @@ static void *reserve_take(struct numaslab_cache *c, unsigned flags, int node,
         nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].fallback_out, 1);
         nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[at]].fallback_in, 1);
     }
-    if (flags & NUMASLAB_ZERO)
-        memset(obj, 0, c->size);
-    return obj;
+    return nslab__hand_out(c, obj, flags);
 }
 
 /* Ordinary memory first (the fast path included), the reserve after. */
@@ -786,6 +820,7 @@ void nslab__reserve_free(struct nslab_slab *s, void *obj, const char *call)
     cn->nr_reserve--;
     cn->total -= s->nobjs;
     pthread_mutex_unlock(&cn->lock);
+    nslab__debug_slab_fini(c, s->objs);
     nslab__pagemap_clear(s, c->slab_bytes);
     numaslab_mempool_free(s, s->pool);
 }

@@ -74,3 +74,14 @@ AC_DEFUN([NSLAB_CHECK_VISIBILITY], [
   AS_IF([test "x$nslab_cv_visibility" = xyes],
     [AC_SUBST([VISIBILITY_CFLAGS], [-fvisibility=hidden])])
 ])
+
+# NSLAB_ARG_VALGRIND: --enable-valgrind annotates slab objects for memcheck.
+AC_DEFUN([NSLAB_ARG_VALGRIND], [
+  AC_ARG_ENABLE([valgrind],
+    [AS_HELP_STRING([--enable-valgrind], [tell valgrind memcheck about slab objects (default: no)])],
+    [], [enable_valgrind=no])
+  AS_IF([test "x$enable_valgrind" != xno], [
+    AC_CHECK_HEADER([valgrind/memcheck.h],
+      [AC_DEFINE([NSLAB_VALGRIND], [1], [valgrind client requests on slab objects])],
+      [AC_MSG_ERROR([--enable-valgrind needs valgrind/memcheck.h. On Debian: apt-get install valgrind])])])
+])

@@ -1,0 +1,153 @@
+/*
+ * lib/debug.h - what happens to an object at the moment it is handed out
+ * and the moment it comes back: zeroing, the debug build's poison and red
+ * zone checks, and the annotations that teach valgrind (--enable-valgrind)
+ * and AddressSanitizer (-fsanitize=address) where slab objects begin and
+ * end.  In a release build without either tool every helper is empty but
+ * the NUMASLAB_ZERO memset.
+ *
+ * Debug layout of an object of a cache without a constructor:
+ *   free:   obj_size - 1 bytes of NSLAB_POISON_FREE, one NSLAB_POISON_END
+ *   always: NSLAB_REDZONE bytes of NSLAB_REDZONE_BYTE after obj_size
+ * A free of a fully poisoned object is a double free; an allocation that
+ * finds the poison disturbed found a write after free; a red zone that
+ * changed is a write past the end.  Each aborts with a message naming the
+ * call, the pointer and the cache.
+ */
+#ifndef NSLAB_DEBUG_H
+#define NSLAB_DEBUG_H
+
+#include "lib/internal.h"
+
+#include <stdlib.h>
+
+#if NSLAB_VALGRIND
+#include <valgrind/memcheck.h>
+#else
+#define VALGRIND_MALLOCLIKE_BLOCK(a, s, r, z) ((void)0)
+#define VALGRIND_FREELIKE_BLOCK(a, r) ((void)0)
+#define VALGRIND_MAKE_MEM_NOACCESS(a, s) ((void)0)
+#define VALGRIND_MAKE_MEM_DEFINED(a, s) ((void)0)
+#define VALGRIND_MAKE_MEM_UNDEFINED(a, s) ((void)0)
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define NSLAB_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NSLAB_ASAN 1
+#endif
+#endif
+#ifndef NSLAB_ASAN
+#define NSLAB_ASAN 0
+#endif
+#if NSLAB_ASAN
+#include <sanitizer/asan_interface.h>
+#define nslab_asan_poison(a, s) ASAN_POISON_MEMORY_REGION((a), (s))
+#define nslab_asan_unpoison(a, s) ASAN_UNPOISON_MEMORY_REGION((a), (s))
+#else
+#define nslab_asan_poison(a, s) ((void)(a), (void)(s))
+#define nslab_asan_unpoison(a, s) ((void)(a), (void)(s))
+#endif
+
+#define NSLAB_POISON_FREE 0x6b
+#define NSLAB_POISON_END 0xa5
+#define NSLAB_REDZONE_BYTE 0xbb
+
+/* Objects of caches with a constructor keep their constructed state while
+ * free, so they are never poisoned. */
+static inline int nslab__poisons(const struct numaslab_cache *c)
+{
+    return NSLAB_DEBUG && !c->ctor;
+}
+
+static inline void nslab__poison(const struct numaslab_cache *c, void *obj)
+{
+    unsigned char *b = obj;
+    memset(b, NSLAB_POISON_FREE, c->obj_size - 1);
+    b[c->obj_size - 1] = NSLAB_POISON_END;
+}
+
+/* 1 when obj carries the free poison, whole. */
+static inline int nslab__is_poisoned(const struct numaslab_cache *c, const void *obj)
+{
+    const unsigned char *b = obj;
+    if (b[c->obj_size - 1] != NSLAB_POISON_END)
+        return 0;
+    for (uint32_t i = 0; i + 1 < c->obj_size; i++)
+        if (b[i] != NSLAB_POISON_FREE)
+            return 0;
+    return 1;
+}
+
+static inline int nslab__redzone_ok(const struct numaslab_cache *c, const void *obj)
+{
+    const unsigned char *b = (const unsigned char *)obj + c->obj_size;
+    for (int i = 0; i < NSLAB_REDZONE; i++)
+        if (b[i] != NSLAB_REDZONE_BYTE)
+            return 0;
+    return 1;
+}
+
+/* A fresh slab's objects: poisoned, red zones drawn, hidden from the tools. */
+static inline void nslab__debug_slab_init(const struct numaslab_cache *c, char *objs)
+{
+    for (uint32_t i = 0; NSLAB_DEBUG && i < c->nobjs; i++) {
+        char *o = objs + (size_t)i * c->size;
+        if (nslab__poisons(c))
+            nslab__poison(c, o);
+        memset(o + c->obj_size, NSLAB_REDZONE_BYTE, NSLAB_REDZONE);
+    }
+    VALGRIND_MAKE_MEM_NOACCESS(objs, (size_t)c->nobjs * c->size);
+    nslab_asan_poison(objs, (size_t)c->nobjs * c->size);
+}
+
+/* The slab goes away (or back to a pool): make it plain memory again. */
+static inline void nslab__debug_slab_fini(const struct numaslab_cache *c, char *objs)
+{
+    VALGRIND_MAKE_MEM_UNDEFINED(objs, (size_t)c->nobjs * c->size);
+    nslab_asan_unpoison(objs, (size_t)c->nobjs * c->size);
+    (void)c;
+    (void)objs;
+}
+
+__attribute__((noreturn, cold)) void nslab__debug_die(const char *what, const char *call,
+                                                      const void *obj, const char *cache);
+
+/* obj leaves the allocator for a user. */
+static inline void *nslab__hand_out(struct numaslab_cache *c, void *obj, unsigned flags)
+{
+    VALGRIND_MALLOCLIKE_BLOCK(obj, c->obj_size, 0, 0);
+    nslab_asan_unpoison(obj, c->obj_size);
+    if (nslab__poisons(c)) {
+        VALGRIND_MAKE_MEM_DEFINED(obj, c->obj_size);
+        if (!nslab__is_poisoned(c, obj))
+            nslab__debug_die("was written after it was freed", "allocation", obj, c->name);
+        VALGRIND_MAKE_MEM_UNDEFINED(obj, c->obj_size);
+    }
+    if (c->ctor)
+        VALGRIND_MAKE_MEM_DEFINED(obj, c->obj_size);
+    if (flags & NUMASLAB_ZERO)
+        memset(obj, 0, c->obj_size);
+    return obj;
+}
+
+/* obj comes back from a user (already known to be an object of c). */
+static inline void nslab__take_back(struct numaslab_cache *c, void *obj, const char *call)
+{
+    if (NSLAB_DEBUG) {
+        VALGRIND_MAKE_MEM_DEFINED(obj, c->obj_size);
+        if (nslab__poisons(c) && nslab__is_poisoned(c, obj))
+            nslab__debug_die("double free", call, obj, c->name);
+        nslab_asan_unpoison((char *)obj + c->obj_size, NSLAB_REDZONE);
+        VALGRIND_MAKE_MEM_DEFINED((char *)obj + c->obj_size, NSLAB_REDZONE);
+        if (!nslab__redzone_ok(c, obj))
+            nslab__debug_die("was written past its end", call, obj, c->name);
+        if (nslab__poisons(c))
+            nslab__poison(c, obj);
+    }
+    VALGRIND_FREELIKE_BLOCK(obj, 0);
+    nslab_asan_poison(obj, c->size);
+}
+
+#endif /* NSLAB_DEBUG_H */

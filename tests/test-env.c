@@ -1,0 +1,418 @@
+/*
+ * test-env - NUMASLAB_* environment variables and numaslab_init().  The
+ * test re-executes itself (/proc/self/exe --child SCENARIO) with the
+ * environment of each scenario, so that every one starts uninitialised;
+ * the parent checks the child's exit status and its stderr.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+#include "testutil.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+
+extern char **environ;
+
+#define MIB (1024 * 1024)
+
+/* ------------------------------------------------------------------------
+ * Children: print their own check lines, exit 0 when all passed.
+ * ---------------------------------------------------------------------- */
+
+/* Allocation works: a few sizes, written and read back. */
+static void child_alloc_works(void)
+{
+    size_t sizes[] = {1, 64, 1000, 8192, 100000};
+    int ok = 1;
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        void *p = numaslab_alloc(sizes[i], 0);
+        if (!p) {
+            ok = 0;
+            continue;
+        }
+        tu_fill(p, sizes[i], i);
+        if (!tu_verify(p, sizes[i], i) || numaslab_node_is_active(numaslab_ptr_node(p)) != 1)
+            ok = 0;
+        numaslab_free(p);
+    }
+    CHECK(ok, "allocation works (5 sizes, on an active node)");
+}
+
+static int child_nodes0(void)
+{
+    int top = numaslab_max_node(), others = 0;
+    void *p;
+
+    CHECK(numaslab_node_is_active(0) == 1, "NUMASLAB_NODES=0: node 0 is active");
+    for (int n = 1; n <= top; n++)
+        if (numaslab_node_is_active(n) != 0)
+            others++;
+    CHECK(others == 0, "NUMASLAB_NODES=0: no other node is active (%d are)", others);
+    CHECK(numaslab_local_node() == 0, "NUMASLAB_NODES=0: the local node is 0 (got %d)",
+          numaslab_local_node());
+    p = numaslab_alloc(4096, 0);
+    if (CHECK(p != NULL, "NUMASLAB_NODES=0: numaslab_alloc(4096) returns memory")) {
+        memset(p, 1, 4096);
+        CHECK(numaslab_ptr_node(p) == 0 && kernel_on_node(p, 4096, 0),
+              "the object is on node 0 (numaslab_ptr_node %d, kernel agrees: %s)",
+              numaslab_ptr_node(p), kernel_on_node(p, 4096, 0) ? "yes" : "no");
+        numaslab_free(p);
+    }
+    child_alloc_works();
+    return tu_exit();
+}
+
+static int child_alloc_only(void)
+{
+    child_alloc_works();
+    return tu_exit();
+}
+
+/* NUMASLAB_NODE_LIMIT=1M with a single active node. */
+static int child_limit(void)
+{
+    enum { SZ = 64 };
+    size_t want = 4 * MIB / SZ, got = 0;
+    void **v = malloc(want * sizeof(*v));
+    int err = 0, nodes[1];
+    struct numaslab_node_stats st;
+    int n = tu_active_nodes(nodes, 1);
+
+    REQUIRE(v, "out of memory");
+    REQUIRE(n == 1, "%d active nodes, the scenario needs 1", n);
+    for (; got < want; got++) {
+        errno = 0;
+        v[got] = numaslab_alloc(SZ, 0);
+        if (!v[got]) {
+            err = errno;
+            break;
+        }
+        *(uint64_t *)v[got] = got;
+    }
+    CHECK(got < want && err == ENOMEM,
+          "NUMASLAB_NODE_LIMIT=1M: allocating 4 MiB of %d-byte objects fails with ENOMEM (%zu "
+          "allocated, errno %d)",
+          SZ, got, err);
+    CHECK(got * SZ <= 1 * MIB && got * SZ >= MIB / 2,
+          "it fails after about 1 MiB: %zu bytes of objects were handed out", got * SZ);
+    memset(&st, 0, sizeof(st));
+    if (numaslab_stats_node(nodes[0], &st) == 0)
+        tu_info("node %d: %llu bytes mapped, reserve %d of %d elements, %llu bytes", nodes[0],
+                (unsigned long long)st.bytes_mapped, st.reserve_cur, st.reserve_min,
+                (unsigned long long)st.reserve_bytes);
+    /* The reserve is mapped too but sits outside the limit. */
+    CHECK(numaslab_stats_node(nodes[0], &st) == 0 &&
+              st.bytes_mapped - st.reserve_bytes <= 1 * MIB && st.bytes_mapped > st.reserve_bytes,
+          "numaslab_stats_node(%d): %llu bytes mapped besides the reserve's %llu, <= 1 MiB",
+          nodes[0], (unsigned long long)(st.bytes_mapped - st.reserve_bytes),
+          (unsigned long long)st.reserve_bytes);
+    {
+        void *big;
+        errno = 0;
+        big = numaslab_alloc(2 * MIB, 0);
+        CHECK(big == NULL && errno == ENOMEM,
+              "a 2 MiB large object is refused too (%p, errno %d)", big, errno);
+        numaslab_free(big);
+    }
+    {
+        size_t bad = 0;
+        for (size_t i = 0; i < got; i++)
+            if (*(uint64_t *)v[i] != i)
+                bad++;
+        CHECK(bad == 0, "the objects handed out keep their contents (%zu do not)", bad);
+    }
+    for (size_t i = 0; i < got; i++)
+        numaslab_free(v[i]);
+    numaslab_thread_flush();
+    if (got > 0) {
+        /* the limit was reached by objects: freeing them makes room */
+        void *p = numaslab_alloc(SZ, 0);
+        CHECK(p != NULL, "after freeing them, allocation works again");
+        numaslab_free(p);
+    }
+    free(v);
+    return tu_exit();
+}
+
+/* numaslab_init with a config struct, before any allocation. */
+static int child_config(void)
+{
+    struct numaslab_config cfg;
+    int r, nodes[1024], nn;
+    numaslab_cache_t *c;
+    void **v;
+    enum { N = 100000 };
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.retain = 1;
+    cfg.tcache = 16;
+    r = numaslab_init(&cfg);
+    CHECK(r == 0, "numaslab_init({retain 1, tcache 16}) returns 0 (got %d)", r);
+    r = numaslab_init(&cfg);
+    CHECK(r == -EALREADY, "a second numaslab_init returns -EALREADY (got %d)", r);
+    r = numaslab_init(NULL);
+    CHECK(r == -EALREADY, "numaslab_init(NULL) then returns -EALREADY too (got %d)", r);
+    child_alloc_works();
+
+    /* retain 1 is applied: at most one empty slab kept per node. */
+    nn = tu_active_nodes(nodes, 1024);
+    v = malloc(N * sizeof(*v));
+    REQUIRE(v, "out of memory");
+    for (int i = 0; i < N; i++)
+        v[i] = numaslab_alloc(64, 0);
+    for (int i = 0; i < N; i++)
+        numaslab_free(v[i]);
+    numaslab_thread_flush();
+    free(v);
+    c = numaslab_size_cache(64);
+    for (int i = 0; i < nn && c; i++) {
+        struct numaslab_cache_stats st;
+        memset(&st, 0, sizeof(st));
+        r = numaslab_stats_cache(c, nodes[i], &st);
+        CHECK(r == 0 && st.slabs_empty <= 1 && st.objects_inuse == 0,
+              "retain 1 applied: node %d keeps %llu empty slab(s) of numaslab-64 after %d frees",
+              nodes[i], (unsigned long long)st.slabs_empty, N);
+    }
+    return tu_exit();
+}
+
+/* numaslab_init with a bad option. */
+static int child_badcfg(void)
+{
+    struct numaslab_config cfg;
+    int r;
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.nodes = "zz";
+    r = numaslab_init(&cfg);
+    CHECK(r == -EINVAL, "numaslab_init({nodes \"zz\"}) returns -EINVAL (got %d)", r);
+    child_alloc_works();
+    return tu_exit();
+}
+
+static int run_child(const char *scenario)
+{
+    tu_init(scenario);
+    if (!strcmp(scenario, "nodes0"))
+        return child_nodes0();
+    if (!strcmp(scenario, "alloc"))
+        return child_alloc_only();
+    if (!strcmp(scenario, "limit"))
+        return child_limit();
+    if (!strcmp(scenario, "config"))
+        return child_config();
+    if (!strcmp(scenario, "badcfg"))
+        return child_badcfg();
+    tu_hard("unknown scenario %s", scenario);
+}
+
+/* ------------------------------------------------------------------------
+ * Parent
+ * ---------------------------------------------------------------------- */
+
+struct result {
+    int status;
+    char *out, *err;
+};
+
+static char *slurp(int fd)
+{
+    off_t len = lseek(fd, 0, SEEK_END);
+    char *s;
+    REQUIRE(len >= 0, "lseek: %s", strerror(errno));
+    s = malloc((size_t)len + 1);
+    REQUIRE(s, "out of memory");
+    if (len)
+        REQUIRE(pread(fd, s, (size_t)len, 0) == len, "pread: %s", strerror(errno));
+    s[len] = '\0';
+    close(fd);
+    return s;
+}
+
+/* Run /proc/self/exe --child scenario with the NUMASLAB_* variables of
+ * the parent removed (but NUMASLAB_STATS=0) and vars added. */
+static struct result spawn(const char *scenario, const char *const *vars)
+{
+    struct result res;
+    char tmpl_o[] = "/tmp/test-env-out.XXXXXX", tmpl_e[] = "/tmp/test-env-err.XXXXXX";
+    int fo = mkstemp(tmpl_o), fe = mkstemp(tmpl_e);
+    size_t n = 0, cap = 16;
+    char **env;
+    pid_t pid;
+
+    REQUIRE(fo >= 0 && fe >= 0, "mkstemp: %s", strerror(errno));
+    unlink(tmpl_o);
+    unlink(tmpl_e);
+    for (char **e = environ; *e; e++)
+        cap++;
+    env = calloc(cap, sizeof(*env));
+    REQUIRE(env, "out of memory");
+    for (char **e = environ; *e; e++)
+        if (strncmp(*e, "NUMASLAB_", 9) != 0)
+            env[n++] = *e;
+    env[n++] = "NUMASLAB_STATS=0";
+    for (; vars && *vars; vars++)
+        env[n++] = (char *)*vars;
+    env[n] = NULL;
+
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    REQUIRE(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        char *argv[] = {"test-env", "--child", (char *)scenario, NULL};
+        dup2(fo, 1);
+        dup2(fe, 2);
+        alarm(60);
+        execve("/proc/self/exe", argv, env);
+        _exit(127);
+    }
+    REQUIRE(waitpid(pid, &res.status, 0) == pid, "waitpid: %s", strerror(errno));
+    free(env);
+    res.out = slurp(fo);
+    res.err = slurp(fe);
+    return res;
+}
+
+static void show_child(const struct result *r)
+{
+    const char *p = r->out;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        int n = nl ? (int)(nl - p) : (int)strlen(p);
+        printf("    %.*s\n", n, p);
+        p += n + (nl ? 1 : 0);
+    }
+    tu_show("child's stderr", r->err);
+}
+
+static int exited0(const struct result *r)
+{
+    return WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0;
+}
+
+static const char *status_str(const struct result *r, char *buf, size_t n)
+{
+    if (WIFEXITED(r->status))
+        snprintf(buf, n, "exit %d", WEXITSTATUS(r->status));
+    else if (WIFSIGNALED(r->status))
+        snprintf(buf, n, "signal %d", WTERMSIG(r->status));
+    else
+        snprintf(buf, n, "status %#x", r->status);
+    return buf;
+}
+
+/* 1 when a line of text contains var and, elsewhere on it, value as a
+ * token (not part of a longer word or number). */
+static int line_names(const char *text, const char *var, const char *value)
+{
+    size_t vl = strlen(value);
+    const char *p = text;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        char *line = strndup(p, len), *q, *v;
+        int found = 0;
+        REQUIRE(line, "out of memory");
+        v = strstr(line, var);
+        if (v) {
+            /* blank out the variable's name: the value must be elsewhere */
+            memset(v, ' ', strlen(var));
+            for (q = strstr(line, value); q && !found; q = strstr(q + 1, value)) {
+                char before = q == line ? ' ' : q[-1], after = q[vl];
+                if (!isalnum((unsigned char)before) && before != '_' &&
+                    !isalnum((unsigned char)after) && after != '_')
+                    found = 1;
+            }
+        }
+        free(line);
+        if (found)
+            return 1;
+        p += len + (nl ? 1 : 0);
+    }
+    return 0;
+}
+
+/* A bad value: a message names the variable and the value, allocation
+ * still works. */
+static void bad_value(const char *var, const char *value)
+{
+    char setting[128], buf[32];
+    const char *vars[2] = {setting, NULL};
+    struct result r;
+
+    snprintf(setting, sizeof(setting), "%s=%s", var, value);
+    printf("# %s\n", setting);
+    r = spawn("alloc", vars);
+    show_child(&r);
+    CHECK(exited0(&r), "%s: the child allocates and exits 0 (%s)", setting,
+          status_str(&r, buf, sizeof(buf)));
+    CHECK(line_names(r.err, var, value),
+          "%s: a message on stderr names %s and \"%s\"", setting, var, value);
+    free(r.out);
+    free(r.err);
+}
+
+int main(int argc, char **argv)
+{
+    struct result r;
+    char buf[32];
+    int nact;
+
+    if (argc >= 3 && !strcmp(argv[1], "--child"))
+        return run_child(argv[2]);
+
+    tu_init("test-env");
+    REQUIRE(access("/proc/self/exe", X_OK) == 0, "/proc/self/exe: %s", strerror(errno));
+    nact = tu_count_active_nodes();
+    tu_info("%d active node(s) in the parent", nact);
+
+    {
+        const char *vars[] = {"NUMASLAB_NODES=0", NULL};
+        printf("# NUMASLAB_NODES=0\n");
+        r = spawn("nodes0", vars);
+        show_child(&r);
+        CHECK(exited0(&r), "NUMASLAB_NODES=0: child passed (%s)", status_str(&r, buf, sizeof(buf)));
+        CHECK(*r.err == '\0', "NUMASLAB_NODES=0: nothing on stderr");
+        free(r.out);
+        free(r.err);
+    }
+
+    bad_value("NUMASLAB_NODES", "zz");
+    bad_value("NUMASLAB_RETAIN", "abc");
+    bad_value("NUMASLAB_TCACHE", "0");
+    bad_value("NUMASLAB_NODE_LIMIT", "12Q");
+
+    {
+        /* One node to fill: on a multi-node machine NUMASLAB_NODES=0
+         * removes the others that would take the fallback. */
+        const char *one[] = {"NUMASLAB_NODE_LIMIT=1M", NULL};
+        const char *multi[] = {"NUMASLAB_NODE_LIMIT=1M", "NUMASLAB_NODES=0", NULL};
+        printf("# NUMASLAB_NODE_LIMIT=1M%s\n", nact > 1 ? " NUMASLAB_NODES=0" : "");
+        r = spawn("limit", nact > 1 ? multi : one);
+        show_child(&r);
+        CHECK(exited0(&r), "NUMASLAB_NODE_LIMIT=1M: child passed (%s)",
+              status_str(&r, buf, sizeof(buf)));
+        free(r.out);
+        free(r.err);
+    }
+
+    printf("# numaslab_init with a config struct\n");
+    r = spawn("config", NULL);
+    show_child(&r);
+    CHECK(exited0(&r), "numaslab_init(cfg): child passed (%s)", status_str(&r, buf, sizeof(buf)));
+    free(r.out);
+    free(r.err);
+
+    printf("# numaslab_init with a bad option\n");
+    r = spawn("badcfg", NULL);
+    show_child(&r);
+    CHECK(exited0(&r), "numaslab_init({nodes \"zz\"}): child passed (%s)",
+          status_str(&r, buf, sizeof(buf)));
+    CHECK(tu_line_has_all(r.err, "zz", (char *)NULL), "a message on stderr names \"zz\"");
+    free(r.out);
+    free(r.err);
+
+    return tu_exit();
+}

@@ -1,0 +1,154 @@
+/*
+ * test-mapped - memory goes back: after a million 64-byte objects are
+ * freed, what stays mapped is the retention allowance (NUMASLAB_RETAIN
+ * empty slabs per node); numaslab_fini() unmaps everything; the library
+ * can be initialised again afterwards.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+#include "testutil.h"
+
+#define MAXNODES 1024
+#define NOBJ 1000000
+#define OBJSZ 64
+
+static unsigned retain_setting(void)
+{
+    const char *e = getenv("NUMASLAB_RETAIN");
+    char *end;
+    unsigned long v;
+
+    if (!e || !*e)
+        return 2;
+    errno = 0;
+    v = strtoul(e, &end, 10);
+    if (errno || *end)
+        return 2;
+    return (unsigned)v;
+}
+
+int main(void)
+{
+    static int nodes[MAXNODES];
+    int nnodes, r;
+    uint64_t m0, m1, m2, m3, slab_bytes = 0, allowance;
+    unsigned retain = retain_setting();
+    void **v;
+    numaslab_cache_t *c;
+    size_t nulls = 0;
+    long long inuse;
+
+    tu_init("test-mapped");
+    r = numaslab_init(NULL);
+    CHECK(r == 0, "numaslab_init(NULL) on a fresh process returns 0 (got %d)", r);
+    nnodes = tu_active_nodes(nodes, MAXNODES);
+    REQUIRE(nnodes >= 1, "no active node");
+    m0 = numaslab_bytes_mapped();
+    tu_info("%d active node(s), retain %u, %llu bytes mapped at start", nnodes, retain,
+            (unsigned long long)m0);
+
+    v = malloc(NOBJ * sizeof(*v));
+    REQUIRE(v, "out of memory");
+    for (size_t i = 0; i < NOBJ; i++) {
+        v[i] = numaslab_alloc(OBJSZ, 0);
+        if (!v[i]) {
+            nulls++;
+            continue;
+        }
+        *(uint64_t *)v[i] = i;
+    }
+    CHECK(nulls == 0, "%d allocations of %d bytes: %zu NULL", NOBJ, OBJSZ, nulls);
+    m1 = numaslab_bytes_mapped();
+    CHECK(m1 >= m0 + (uint64_t)NOBJ * OBJSZ,
+          "with all live, bytes mapped %llu >= %llu (start + objects)", (unsigned long long)m1,
+          (unsigned long long)(m0 + (uint64_t)NOBJ * OBJSZ));
+    {
+        size_t bad = 0;
+        for (size_t i = 0; i < NOBJ; i++)
+            if (v[i] && *(uint64_t *)v[i] != i)
+                bad++;
+        CHECK(bad == 0, "every object keeps its index (%zu do not)", bad);
+    }
+    for (size_t i = 0; i < NOBJ; i++)
+        numaslab_free(v[i]);
+    numaslab_thread_flush();
+    free(v);
+
+    c = numaslab_size_cache(OBJSZ);
+    REQUIRE(c, "numaslab_size_cache(%d) is NULL", OBJSZ);
+    for (int i = 0; i < nnodes; i++) {
+        struct numaslab_cache_stats st;
+        memset(&st, 0, sizeof(st));
+        r = numaslab_stats_cache(c, nodes[i], &st);
+        CHECK(r == 0 && st.objects_inuse == 0 && st.slabs_empty <= retain &&
+                  st.slabs_full == 0 && st.slabs_partial == 0,
+              "%s on node %d: %llu in use, %llu full / %llu partial / %llu empty slabs (at most "
+              "%u empty kept), slab %llu bytes",
+              numaslab_cache_name(c), nodes[i], (unsigned long long)st.objects_inuse,
+              (unsigned long long)st.slabs_full, (unsigned long long)st.slabs_partial,
+              (unsigned long long)st.slabs_empty, retain, (unsigned long long)st.slab_bytes);
+        if (st.slab_bytes > slab_bytes)
+            slab_bytes = st.slab_bytes;
+    }
+    REQUIRE(slab_bytes > 0, "stats_cache gives no slab size");
+    allowance = (uint64_t)retain * (uint64_t)nnodes * slab_bytes + m0;
+    m2 = numaslab_bytes_mapped();
+    CHECK(m2 * 10 <= allowance * 11,
+          "after freeing all and a flush: %llu bytes mapped <= 1.1 x %llu (%u x %d node(s) x %llu "
+          "+ %llu at start)",
+          (unsigned long long)m2, (unsigned long long)allowance, retain, nnodes,
+          (unsigned long long)slab_bytes, (unsigned long long)m0);
+
+    numaslab_fini();
+    m3 = numaslab_bytes_mapped();
+    CHECK(m3 == 0, "after numaslab_fini(): %llu bytes mapped (want 0)", (unsigned long long)m3);
+
+    /* Initialise again, explicitly. */
+    r = numaslab_init(NULL);
+    CHECK(r == 0, "numaslab_init(NULL) after fini returns 0 (got %d)", r);
+    {
+        void *p = numaslab_alloc(OBJSZ, 0);
+        numaslab_cache_t *c2;
+        if (CHECK(p != NULL, "numaslab_alloc after fini and init returns memory")) {
+            memset(p, 0x5c, OBJSZ);
+            CHECK(numaslab_usable_size(p) >= OBJSZ && numaslab_node_is_active(numaslab_ptr_node(p))
+                      == 1 && numaslab_bytes_mapped() > 0,
+                  "the new object: usable %zu, node %d, %llu bytes mapped",
+                  numaslab_usable_size(p), numaslab_ptr_node(p),
+                  (unsigned long long)numaslab_bytes_mapped());
+            numaslab_free(p);
+        }
+        c2 = numaslab_cache_create("after-fini", 100, 0, 0, NULL);
+        if (CHECK(c2 != NULL, "cache_create after re-init")) {
+            void *o = numaslab_cache_alloc(c2, 0);
+            CHECK(o != NULL, "cache_alloc after re-init");
+            if (o) {
+                memset(o, 1, 100);
+                numaslab_cache_free(c2, o);
+            }
+            CHECK(numaslab_cache_destroy(c2) == 0, "cache_destroy after re-init");
+        }
+    }
+
+    /* fini again, then lazy initialisation by the first allocation. */
+    numaslab_fini();
+    m3 = numaslab_bytes_mapped();
+    CHECK(m3 == 0, "second numaslab_fini(): %llu bytes mapped", (unsigned long long)m3);
+    {
+        void *p = numaslab_alloc(1000, 0);
+        void *big = numaslab_alloc(1 << 20, 0);
+        CHECK(p && big, "lazy re-initialisation: numaslab_alloc works (%p, %p)", p, big);
+        if (p)
+            memset(p, 2, 1000);
+        if (big)
+            memset(big, 3, 1 << 20);
+        numaslab_free(p);
+        numaslab_free(big);
+        numaslab_thread_flush();
+        inuse = tu_cache_inuse(numaslab_size_cache(1000));
+        CHECK(inuse == 0, "and the object is freed (%lld in use after a flush)", inuse);
+    }
+    numaslab_fini();
+    CHECK(numaslab_bytes_mapped() == 0, "final numaslab_fini(): nothing mapped");
+    return tu_exit();
+}
