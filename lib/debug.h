@@ -6,13 +6,15 @@
  * end.  In a release build without either tool every helper is empty but
  * the NUMASLAB_ZERO memset.
  *
- * Debug layout of an object of a cache without a constructor:
- *   free:   obj_size - 1 bytes of NSLAB_POISON_FREE, one NSLAB_POISON_END
- *   always: NSLAB_REDZONE bytes of NSLAB_REDZONE_BYTE after obj_size
- * A free of a fully poisoned object is a double free; an allocation that
- * finds the poison disturbed found a write after free; a red zone that
- * changed is a write past the end.  Each aborts with a message naming the
- * call, the pointer and the cache.
+ * Debug layout of an object (the kernel's SLAB_RED_ZONE and SLAB_POISON):
+ *   after obj_size: NSLAB_REDZONE bytes of NSLAB_RZ_ACTIVE while the
+ *                   object is handed out, NSLAB_RZ_INACTIVE while free
+ *   while free, without a constructor: obj_size - 1 bytes of
+ *                   NSLAB_POISON_FREE and one NSLAB_POISON_END
+ * A free that finds the red zone inactive is a double free, one that finds
+ * it neither is a write past the end; an allocation that finds the poison
+ * disturbed found a write after free.  Each aborts with a message naming
+ * the call, the pointer and the cache.
  */
 #ifndef NSLAB_DEBUG_H
 #define NSLAB_DEBUG_H
@@ -52,7 +54,8 @@
 
 #define NSLAB_POISON_FREE 0x6b
 #define NSLAB_POISON_END 0xa5
-#define NSLAB_REDZONE_BYTE 0xbb
+#define NSLAB_RZ_ACTIVE 0xbb
+#define NSLAB_RZ_INACTIVE 0xcc
 
 /* Objects of caches with a constructor keep their constructed state while
  * free, so they are never poisoned. */
@@ -80,13 +83,19 @@ static inline int nslab__is_poisoned(const struct numaslab_cache *c, const void 
     return 1;
 }
 
-static inline int nslab__redzone_ok(const struct numaslab_cache *c, const void *obj)
+/* 1 when every red-zone byte of obj is v. */
+static inline int nslab__redzone_is(const struct numaslab_cache *c, const void *obj, int v)
 {
     const unsigned char *b = (const unsigned char *)obj + c->obj_size;
     for (int i = 0; i < NSLAB_REDZONE; i++)
-        if (b[i] != NSLAB_REDZONE_BYTE)
+        if (b[i] != v)
             return 0;
     return 1;
+}
+
+static inline void nslab__redzone_set(const struct numaslab_cache *c, void *obj, int v)
+{
+    memset((char *)obj + c->obj_size, v, NSLAB_REDZONE);
 }
 
 /* A fresh slab's objects: poisoned, red zones drawn, hidden from the tools. */
@@ -96,7 +105,7 @@ static inline void nslab__debug_slab_init(const struct numaslab_cache *c, char *
         char *o = objs + (size_t)i * c->size;
         if (nslab__poisons(c))
             nslab__poison(c, o);
-        memset(o + c->obj_size, NSLAB_REDZONE_BYTE, NSLAB_REDZONE);
+        nslab__redzone_set(c, o, NSLAB_RZ_INACTIVE);
     }
     VALGRIND_MAKE_MEM_NOACCESS(objs, (size_t)c->nobjs * c->size);
     nslab_asan_poison(objs, (size_t)c->nobjs * c->size);
@@ -117,14 +126,20 @@ __attribute__((noreturn, cold)) void nslab__debug_die(const char *what, const ch
 /* obj leaves the allocator for a user. */
 static inline void *nslab__hand_out(struct numaslab_cache *c, void *obj, unsigned flags)
 {
+    if (NSLAB_DEBUG) {
+        VALGRIND_MAKE_MEM_DEFINED(obj, c->size);
+        nslab_asan_unpoison(obj, c->size);
+        if (nslab__poisons(c) && !nslab__is_poisoned(c, obj))
+            nslab__debug_die("was written after it was freed", "allocation", obj, c->name);
+        if (!nslab__redzone_is(c, obj, NSLAB_RZ_INACTIVE))
+            nslab__debug_die("had its red zone overwritten while free", "allocation", obj,
+                             c->name);
+        nslab__redzone_set(c, obj, NSLAB_RZ_ACTIVE);
+        VALGRIND_MAKE_MEM_NOACCESS(obj, c->size);
+        nslab_asan_poison(obj, c->size);
+    }
     VALGRIND_MALLOCLIKE_BLOCK(obj, c->obj_size, 0, 0);
     nslab_asan_unpoison(obj, c->obj_size);
-    if (nslab__poisons(c)) {
-        VALGRIND_MAKE_MEM_DEFINED(obj, c->obj_size);
-        if (!nslab__is_poisoned(c, obj))
-            nslab__debug_die("was written after it was freed", "allocation", obj, c->name);
-        VALGRIND_MAKE_MEM_UNDEFINED(obj, c->obj_size);
-    }
     if (c->ctor)
         VALGRIND_MAKE_MEM_DEFINED(obj, c->obj_size);
     if (flags & NUMASLAB_ZERO)
@@ -136,13 +151,14 @@ static inline void *nslab__hand_out(struct numaslab_cache *c, void *obj, unsigne
 static inline void nslab__take_back(struct numaslab_cache *c, void *obj, const char *call)
 {
     if (NSLAB_DEBUG) {
-        VALGRIND_MAKE_MEM_DEFINED(obj, c->obj_size);
-        if (nslab__poisons(c) && nslab__is_poisoned(c, obj))
-            nslab__debug_die("double free", call, obj, c->name);
-        nslab_asan_unpoison((char *)obj + c->obj_size, NSLAB_REDZONE);
         VALGRIND_MAKE_MEM_DEFINED((char *)obj + c->obj_size, NSLAB_REDZONE);
-        if (!nslab__redzone_ok(c, obj))
+        nslab_asan_unpoison((char *)obj + c->obj_size, NSLAB_REDZONE);
+        if (nslab__redzone_is(c, obj, NSLAB_RZ_INACTIVE))
+            nslab__debug_die("double free", call, obj, c->name);
+        if (!nslab__redzone_is(c, obj, NSLAB_RZ_ACTIVE))
             nslab__debug_die("was written past its end", call, obj, c->name);
+        nslab__redzone_set(c, obj, NSLAB_RZ_INACTIVE);
+        VALGRIND_MAKE_MEM_DEFINED(obj, c->obj_size);
         if (nslab__poisons(c))
             nslab__poison(c, obj);
     }
