@@ -133,6 +133,51 @@ static void slab_set_list(struct nslab_cnode *cn, struct nslab_slab *s, int list
     nslab_list_move(head[list], &s->link);
 }
 
+/*
+ * Debug level 2: a slab's free map, count and list agree.  Level 3: so do
+ * every slab of the (cache, node) and the node's counters.  cnode lock
+ * held.  A disagreement is a corrupted allocator: report and abort.
+ */
+static void slab_check(const struct numaslab_cache *c, const struct nslab_slab *s)
+{
+    uint32_t nfree = 0;
+    for (uint32_t w = 0; w < s->nwords; w++)
+        nfree += (uint32_t)__builtin_popcountll(s->freemap[w]);
+    int list_ok = s->type == NSLAB_T_RESERVE ||
+                  s->list == (s->inuse == 0 ? NSLAB_L_EMPTY
+                              : s->inuse == s->nobjs ? NSLAB_L_FULL : NSLAB_L_PARTIAL);
+    if (s->magic != NSLAB_SLAB_MAGIC || s->cache != c || nfree + s->inuse != s->nobjs || !list_ok) {
+        nslab__report("numaslab: cache %s: slab %p is inconsistent (magic %#x, %u free + %u in "
+                      "use != %u, list %u); aborting", c->name, (const void *)s, s->magic, nfree,
+                      s->inuse, s->nobjs, s->list);
+        abort();
+    }
+}
+
+static void cnode_check(const struct numaslab_cache *c, const struct nslab_cnode *cn)
+{
+    const struct nslab_list *heads[] = {&cn->partial, &cn->full, &cn->empty, &cn->reserve};
+    uint64_t n[4] = {0, 0, 0, 0}, inuse = 0, rinuse = 0, total = 0;
+    for (int h = 0; h < 4; h++)
+        for (const struct nslab_list *l = heads[h]->next; l != heads[h]; l = l->next) {
+            const struct nslab_slab *s = nslab_container_of(l, struct nslab_slab, link);
+            slab_check(c, s);
+            n[h]++;
+            total += s->nobjs;
+            *(h == 3 ? &rinuse : &inuse) += s->inuse;
+        }
+    if (n[0] != cn->nr_partial || n[1] != cn->nr_full || n[2] != cn->nr_empty ||
+        n[3] != cn->nr_reserve || inuse != cn->inuse || rinuse != cn->reserve_inuse ||
+        total != cn->total) {
+        nslab__report("numaslab: cache %s: node lists disagree with their counters; aborting",
+                      c->name);
+        abort();
+    }
+}
+
+#define SLAB_CHECK(c, s) do { if (NSLAB_DEBUG >= 2) slab_check((c), (s)); } while (0)
+#define CNODE_CHECK(c, cn) do { if (NSLAB_DEBUG >= 3) cnode_check((c), (cn)); } while (0)
+
 /* Take up to want free objects of s into out[].  cnode lock held. */
 static unsigned slab_take(struct numaslab_cache *c, struct nslab_slab *s, void **out,
                           unsigned want)
@@ -169,8 +214,10 @@ static unsigned cnode_take(struct numaslab_cache *c, struct nslab_cnode *cn, voi
             break;
         got += slab_take(c, s, out + got, want - got);
         slab_set_list(cn, s, s->inuse == s->nobjs ? NSLAB_L_FULL : NSLAB_L_PARTIAL);
+        SLAB_CHECK(c, s);
     }
     cn->inuse += got;
+    CNODE_CHECK(c, cn);
     return got;
 }
 
@@ -207,6 +254,7 @@ static void return_objects(struct numaslab_cache *c, int nidx, void **objs, unsi
         s->inuse--;
         cn->inuse--;
         slab_set_list(cn, s, s->inuse == 0 ? NSLAB_L_EMPTY : NSLAB_L_PARTIAL);
+        SLAB_CHECK(c, s);
     }
     while (cn->nr_empty > nslab_g.opt.retain) {
         /* The oldest empty slab: the list head holds the most recent. */
@@ -215,6 +263,7 @@ static void return_objects(struct numaslab_cache *c, int nidx, void **objs, unsi
         cn->nr_empty--;
         cn->total -= s->nobjs;
     }
+    CNODE_CHECK(c, cn);
     pthread_mutex_unlock(&cn->lock);
 
     while (!nslab_list_empty(&dead)) {
