@@ -38,6 +38,22 @@ void nslab__report(const char *fmt, ...)
     va_end(ap);
 }
 
+void nslab__bad_free(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    flockfile(stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    funlockfile(stderr);
+    va_end(ap);
+    nslab__init(); /* the options decide; a foreign free may come first */
+    if (nslab_g.opt.abort_on_bad_free) {
+        nslab__report("numaslab: NUMASLAB_ABORT is on: aborting");
+        abort();
+    }
+}
+
 /* A debug build's verdict on a corrupted object: say what, where, stop. */
 void nslab__debug_die(const char *what, const char *call, const void *obj, const char *cache)
 {

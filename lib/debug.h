@@ -147,14 +147,18 @@ static inline void *nslab__hand_out(struct numaslab_cache *c, void *obj, unsigne
     return obj;
 }
 
-/* obj comes back from a user (already known to be an object of c). */
-static inline void nslab__take_back(struct numaslab_cache *c, void *obj, const char *call)
+/* obj comes back from a user (already known to be an object of c).
+ * 0 when it must not be freed: a double free the debug build caught. */
+static inline int nslab__take_back(struct numaslab_cache *c, void *obj, const char *call)
 {
     if (NSLAB_DEBUG) {
         VALGRIND_MAKE_MEM_DEFINED((char *)obj + c->obj_size, NSLAB_REDZONE);
         nslab_asan_unpoison((char *)obj + c->obj_size, NSLAB_REDZONE);
-        if (nslab__redzone_is(c, obj, NSLAB_RZ_INACTIVE))
-            nslab__debug_die("double free", call, obj, c->name);
+        if (nslab__redzone_is(c, obj, NSLAB_RZ_INACTIVE)) {
+            nslab_asan_poison((char *)obj + c->obj_size, NSLAB_REDZONE);
+            nslab__bad_free("%s: double free of %p (cache %s); ignored", call, obj, c->name);
+            return 0;
+        }
         if (!nslab__redzone_is(c, obj, NSLAB_RZ_ACTIVE))
             nslab__debug_die("was written past its end", call, obj, c->name);
         nslab__redzone_set(c, obj, NSLAB_RZ_INACTIVE);
@@ -164,6 +168,7 @@ static inline void nslab__take_back(struct numaslab_cache *c, void *obj, const c
     }
     VALGRIND_FREELIKE_BLOCK(obj, 0);
     nslab_asan_poison(obj, c->size);
+    return 1;
 }
 
 #endif /* NSLAB_DEBUG_H */

@@ -190,6 +190,7 @@ struct nslab_options {
     size_t node_limit;
     unsigned retain;
     unsigned tcache;
+    int abort_on_bad_free;      /* NUMASLAB_ABORT */
 };
 
 #define NSLAB_NCLASSES 33
@@ -264,6 +265,9 @@ int nslab__local_nidx_slow(struct nslab_tstate *ts, int rotate);
 int nslab__resolve_node(uint64_t *warned, const char *name, int node, unsigned flags,
                         int *nidx); /* 0 or -EINVAL / -ENODEV */
 void nslab__report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A free the allocator refuses (foreign, interior, wrong cache, double):
+ * reported, then abort() when NUMASLAB_ABORT is on (the debug default). */
+void nslab__bad_free(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Local node's dense index, fast: the rseq CPU number when readable,
  * else the thread's cached value (refreshed on every slow path). */

@@ -80,6 +80,15 @@ int nslab__options_load(struct nslab_options *o, const struct numaslab_config *c
                           "using the default 0", v);
     }
 
+    o->abort_on_bad_free = NSLAB_DEBUG ? 1 : 0;
+    if ((v = getenv("NUMASLAB_ABORT"))) {
+        if (!strcmp(v, "0") || !strcmp(v, "1"))
+            o->abort_on_bad_free = v[0] == '1';
+        else
+            nslab__report("numaslab: NUMASLAB_ABORT=\"%s\": not 0 or 1; using the default %d", v,
+                          o->abort_on_bad_free);
+    }
+
     if ((v = getenv("NUMASLAB_FAIL_PAGES")) && nslab__fail_parse(v))
         nslab__report("numaslab: NUMASLAB_FAIL_PAGES=\"%s\": not a fault setting (after=N or "
                       "prob=P[,seed=S], with an optional ,node=K); fault injection stays off", v);

@@ -132,7 +132,7 @@ void *nslab__large_alloc(size_t size, unsigned flags, int node)
 void nslab__large_free(struct nslab_large *l, void *ptr)
 {
     if (ptr != l->base) {
-        nslab__report("numaslab_free: %p is inside the large object %p, not its start; ignored",
+        nslab__bad_free("numaslab_free: %p is inside the large object %p, not its start; ignored",
                       ptr, l->base);
         return;
     }
@@ -202,7 +202,8 @@ void numaslab_free(void *ptr)
 {
     struct nslab_slab *s = nslab__pagemap_get(ptr);
     if (likely(s && s->type == NSLAB_T_SLAB && nslab__obj_ok(s, s->cache, ptr))) {
-        nslab__take_back(s->cache, ptr, "numaslab_free");
+        if (unlikely(!nslab__take_back(s->cache, ptr, "numaslab_free")))
+            return;
         if (likely(nslab__tc_push(s->cache, s->nidx, ptr)))
             return;
         nslab__cache_free_slow(NULL, ptr, NULL);

@@ -237,14 +237,14 @@ static void return_objects(struct numaslab_cache *c, int nidx, void **objs, unsi
         struct nslab_slab *s = nslab__pagemap_get(objs[i]);
         if (!s || s->type != NSLAB_T_SLAB || s->cache != c || s->nidx != nidx ||
             !nslab__obj_ok(s, c, objs[i])) {
-            nslab__report("numaslab_free: %p is not an object of cache %s; ignored", objs[i],
+            nslab__bad_free("numaslab_free: %p is not an object of cache %s; ignored", objs[i],
                           c->name);
             continue;
         }
         uint32_t idx = (uint32_t)(((char *)objs[i] - s->objs) / c->size);
         uint64_t bit = 1ull << (idx % 64);
         if (s->freemap[idx / 64] & bit) {
-            nslab__report("numaslab_free: double free of %p (cache %s); ignored", objs[i],
+            nslab__bad_free("numaslab_free: double free of %p (cache %s); ignored", objs[i],
                           c->name);
             continue;
         }
@@ -647,12 +647,12 @@ void nslab__cache_free_slow(struct numaslab_cache *expect, void *obj, const char
     }
     void *h = nslab__pagemap_get(obj);
     if (!h) {
-        nslab__report("%s: %p was not allocated by numaslab; ignored", call, obj);
+        nslab__bad_free("%s: %p was not allocated by numaslab; ignored", call, obj);
         return;
     }
     if (*(uint8_t *)h == NSLAB_T_LARGE) {
         if (expect) {
-            nslab__report("%s(%s): %p is a large object of numaslab_alloc, not an object of "
+            nslab__bad_free("%s(%s): %p is a large object of numaslab_alloc, not an object of "
                           "cache %s; ignored", call, expect->name, obj, expect->name);
             return;
         }
@@ -662,31 +662,31 @@ void nslab__cache_free_slow(struct numaslab_cache *expect, void *obj, const char
     struct nslab_slab *s = h;
     struct numaslab_cache *c = s->cache;
     if (s->magic != NSLAB_SLAB_MAGIC) {
-        nslab__report("%s: %p: its slab header is corrupt; ignored", call, obj);
+        nslab__bad_free("%s: %p: its slab header is corrupt; ignored", call, obj);
         return;
     }
     if (expect && c != expect) {
-        nslab__report("%s(%s): %p belongs to cache %s, not to cache %s; ignored", call,
+        nslab__bad_free("%s(%s): %p belongs to cache %s, not to cache %s; ignored", call,
                       expect->name, obj, c->name, expect->name);
         return;
     }
     if (!nslab__obj_ok(s, c, obj)) {
-        nslab__report("%s: %p is not the start of an object of cache %s; ignored", call, obj,
+        nslab__bad_free("%s: %p is not the start of an object of cache %s; ignored", call, obj,
                       c->name);
         return;
     }
     if (s->type == NSLAB_T_RESERVE) {
         if (reserve_is_free(s, obj)) {
-            nslab__report("%s: double free of %p (cache %s, reserve slab); ignored", call, obj,
+            nslab__bad_free("%s: double free of %p (cache %s, reserve slab); ignored", call, obj,
                           c->name);
             return;
         }
-        nslab__take_back(c, obj, call);
-        nslab__reserve_free(s, obj, call);
+        if (nslab__take_back(c, obj, call))
+            nslab__reserve_free(s, obj, call);
         return;
     }
-    nslab__take_back(c, obj, call);
-    free_cached(c, s, obj);
+    if (nslab__take_back(c, obj, call))
+        free_cached(c, s, obj);
 }
 
 void *numaslab_cache_alloc_node(numaslab_cache_t *c, unsigned flags, int node)
@@ -716,7 +716,8 @@ void numaslab_cache_free(numaslab_cache_t *c, void *obj)
 {
     struct nslab_slab *s = nslab__pagemap_get(obj);
     if (likely(s && s->type == NSLAB_T_SLAB && s->cache == c && nslab__obj_ok(s, c, obj))) {
-        nslab__take_back(c, obj, "numaslab_cache_free");
+        if (unlikely(!nslab__take_back(c, obj, "numaslab_cache_free")))
+            return;
         if (likely(nslab__tc_push(c, s->nidx, obj)))
             return;
         nslab__cache_free_slow(c, obj, NULL);
@@ -851,7 +852,7 @@ void nslab__reserve_free(struct nslab_slab *s, void *obj, const char *call)
     pthread_mutex_lock(&cn->lock);
     if (s->freemap[idx / 64] & bit) {
         pthread_mutex_unlock(&cn->lock);
-        nslab__report("%s: double free of %p (cache %s, reserve slab); ignored", call, obj,
+        nslab__bad_free("%s: double free of %p (cache %s, reserve slab); ignored", call, obj,
                       c->name);
         return;
     }

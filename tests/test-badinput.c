@@ -276,11 +276,57 @@ static void test_double_free_isolated(void)
     tu_show("stderr", text);
 }
 
-int main(void)
+/*
+ * NUMASLAB_ABORT=1 (the debug build's default): a refused free is
+ * reported, then the process aborts.  Run in a re-executed child so the
+ * library reads the variable at its initialisation.
+ */
+static void test_abort_mode(const char *self)
+{
+    char path[] = "/tmp/numaslab-abort-XXXXXX";
+    int fd = mkstemp(path), status = 0;
+    REQUIRE(fd >= 0, "mkstemp: %s", strerror(errno));
+    unlink(path);
+    fflush(stdout);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        dup2(fd, 2);
+        dup2(fd, 1);
+        setenv("NUMASLAB_ABORT", "1", 1);
+        execl(self, self, "--foreign-free", (char *)NULL);
+        _exit(99);
+    }
+    REQUIRE(waitpid(pid, &status, 0) == pid, "waitpid: %s", strerror(errno));
+    char text[4096] = "", ptr[64] = "";
+    ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+    text[n > 0 ? n : 0] = '\0';
+    close(fd);
+    sscanf(text, "freeing %63s", ptr);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && ptr[0] &&
+              tu_line_has_all(text, "numaslab_free", ptr, "not allocated by numaslab",
+                              (char *)NULL),
+          "NUMASLAB_ABORT=1: freeing a foreign pointer (%s) is reported, naming the call and "
+          "the pointer, then the process aborts (status 0x%x)", ptr, status);
+    tu_show("output", text);
+}
+
+int main(int argc, char **argv)
 {
     int r;
 
+    if (argc > 1 && !strcmp(argv[1], "--foreign-free")) {
+        static char stack_obj[64];
+        printf("freeing %p\n", (void *)stack_obj);
+        fflush(stdout);
+        numaslab_free(stack_obj);
+        return 0; /* not reached when NUMASLAB_ABORT=1 */
+    }
+    /* Refused frees are reported and the process goes on: the checks
+     * below look at the messages and at what survives. */
+    setenv("NUMASLAB_ABORT", "0", 1);
     tu_init("test-badinput");
+    test_abort_mode("/proc/self/exe");
     ca = numaslab_cache_create("badin-a", 64, 0, 0, NULL);
     cb = numaslab_cache_create("badin-b", 64, 0, 0, NULL);
     REQUIRE(ca && cb, "cache_create: %s", strerror(errno));
