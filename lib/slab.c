@@ -740,12 +740,20 @@ void nslab__fork_lock(void)
     }
     for (int i = 0; nslab_g.large && i < nslab_g.nactive; i++)
         pthread_mutex_lock(&nslab_g.large[i].lock);
+    /* Pool locks are leaves: last.  Pools the application made are its
+     * own to keep quiet across fork. */
+    for (int i = 0; nslab_g.reserve && i < nslab_g.nactive; i++)
+        if (nslab_g.reserve[i])
+            pthread_mutex_lock(&nslab_g.reserve[i]->lock);
     nslab__pagemap_lock();
 }
 
 void nslab__fork_unlock(void)
 {
     nslab__pagemap_unlock();
+    for (int i = nslab_g.reserve ? nslab_g.nactive - 1 : -1; i >= 0; i--)
+        if (nslab_g.reserve[i])
+            pthread_mutex_unlock(&nslab_g.reserve[i]->lock);
     for (int i = nslab_g.large ? nslab_g.nactive - 1 : -1; i >= 0; i--)
         pthread_mutex_unlock(&nslab_g.large[i].lock);
     struct nslab_list *l;
