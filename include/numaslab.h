@@ -252,6 +252,7 @@ struct numaslab_node_stats {
     uint64_t reserve_used;          /* allocations it served */
     uint64_t reserve_empty;         /* times it was found empty */
     int reserve_waiters;
+    uint64_t inactive_served;       /* requests naming an inactive node, served here instead */
 };
 
 struct numaslab_cache_stats {
@@ -273,6 +274,23 @@ NUMASLAB_API int numaslab_stats_cache(numaslab_cache_t *c, int node,
 NUMASLAB_API numaslab_cache_t *numaslab_size_cache(size_t size);
 /* Bytes mapped by the library, all nodes together. */
 NUMASLAB_API uint64_t numaslab_bytes_mapped(void);
+
+/*
+ * Print the per-node and per-cache tables numaslab-stat(1) shows, for this
+ * process, on f (NUMASLAB_STATS_PRINT=1 prints them on stderr at exit).
+ * 0, -EINVAL for a NULL f, -ENOMEM, -EIO when f reports an error.  Takes
+ * the library's locks briefly, one at a time; thread-safe.
+ */
+NUMASLAB_API int numaslab_stats_print(FILE *f);
+
+/*
+ * Refresh the statistics segment /dev/shm/numaslab.<pid> now, making it
+ * if it does not exist yet (the publisher thread refreshes it every
+ * NUMASLAB_STATS_INTERVAL milliseconds anyway).  0, -ENOTSUP when
+ * publishing is off (NUMASLAB_STATS=0), or the negative errno of the
+ * failed shm_open, ftruncate or mmap.  Thread-safe; never blocks for long.
+ */
+NUMASLAB_API int numaslab_stats_publish(void);
 
 #ifdef __cplusplus
 }

@@ -187,6 +187,8 @@ int nslab__resolve_node(uint64_t *warned, const char *name, int node, unsigned f
             nslab__report("numaslab: not allocating in inactive node %d for cache %s", node, name);
     }
     *nidx = nslab__local_nidx_slow(ts, 0);
+    /* The reason split of the statistics: asked for node, served here. */
+    nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[*nidx]].inactive_served, 1);
     return 0;
 }
 
@@ -241,6 +243,7 @@ static void fork_child(void)
         free(ts);
     }
     pthread_mutex_unlock(&nslab_g.lock);
+    nslab__export_fork_child(); /* the child publishes under its own pid */
 }
 
 static void once_init(void)
@@ -316,6 +319,7 @@ static int init_locked(const struct numaslab_config *cfg)
                             ? (uint32_t)t->ncpu : 0;
     nslab_g.gen++;
     nslab_store_release(&nslab_g.ready, 1);
+    nslab__export_start(); /* never fails init: a failure is reported */
     return 0;
 fail:
     for (int i = 0; i < NSLAB_NCLASSES; i++)
@@ -352,6 +356,7 @@ int numaslab_init(const struct numaslab_config *cfg)
 
 void numaslab_fini(void)
 {
+    nslab__export_stop(); /* first: the publisher thread takes nslab_g.lock */
     pthread_mutex_lock(&nslab_g.lock);
     if (!nslab_g.ready) {
         pthread_mutex_unlock(&nslab_g.lock);

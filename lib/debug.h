@@ -95,7 +95,8 @@ static inline int nslab__redzone_is(const struct numaslab_cache *c, const void *
 
 static inline void nslab__redzone_set(const struct numaslab_cache *c, void *obj, int v)
 {
-    memset((char *)obj + c->obj_size, v, NSLAB_REDZONE);
+    if (NSLAB_REDZONE) /* 0 in release builds */
+        memset((char *)obj + c->obj_size, v, NSLAB_REDZONE);
 }
 
 /* A fresh slab's objects: poisoned, red zones drawn, hidden from the tools. */

@@ -11,6 +11,7 @@
  *                           except by the fork handler, which takes them
  *                           all in cache-list order, then node order.
  *   3. pagemap lock       - creation of pagemap leaves.
+ *   The statistics publisher's ex.lock (lib/export.c) is a leaf.
  * Per-node statistics are atomics updated on slow paths only.
  *
  * Fast paths (a hit in the thread's array cache) take no lock and no
@@ -173,7 +174,8 @@ struct nslab_nstat {            /* per OS node id; atomics */
     uint64_t bytes_mapped;
     uint64_t fallback_out;
     uint64_t fallback_in;
-    uint64_t inactive;
+    uint64_t inactive;          /* requests naming this node while inactive */
+    uint64_t inactive_served;   /* requests naming an inactive node, served here instead */
     uint64_t large;
     uint64_t reserve_allowance; /* bytes of the node's full reserve: outside the node limit */
 };
@@ -186,6 +188,7 @@ struct nslab_large_list {
 struct nslab_options {
     const char *nodes;
     const char *reserve;        /* NUMASLAB_RESERVE */
+    int reserve_from_cfg;       /* reserve came from numaslab_init's config */
     int reserve_mlock;          /* NUMASLAB_RESERVE_MLOCK=1 */
     size_t node_limit;
     unsigned retain;
@@ -375,6 +378,28 @@ struct numaslab_mempool {
 int nslab__reserves_init(void);   /* nslab_g.lock held */
 void nslab__reserves_fini(void);  /* nslab_g.lock held */
 void nslab__mempool_poison_check(struct numaslab_mempool *p, void *elem);
+
+/* ------------------------------------------------------------------------
+ * lib/stats.c: snapshots in the layout of include/numaslab-stats.h
+ * ---------------------------------------------------------------------- */
+struct numaslab_stats_header;
+#define NSLAB_STATS_ABSENT 16     /* records for absent node ids that requests named */
+uint32_t nslab__stats_node_cap(void);
+/* Set h's layout (version, sizes, offsets, caps) for node_cap node and
+ * cache_cap cache records; returns the bytes the whole needs.  h is zeroed
+ * first; the caller sets the rest of the header. */
+size_t nslab__stats_layout(struct numaslab_stats_header *h, uint32_t node_cap,
+                           uint32_t cache_cap);
+/* Fill h's records and counts from the counters.  nslab_g.lock held. */
+void nslab__stats_snapshot(struct numaslab_stats_header *h);
+
+/* ------------------------------------------------------------------------
+ * lib/export.c: the statistics segment /dev/shm/numaslab.<pid> and its
+ * publisher thread.  Its lock is a leaf (it guards the thread's stop flag).
+ * ---------------------------------------------------------------------- */
+void nslab__export_start(void);      /* init_locked, nslab_g.lock held, library ready */
+void nslab__export_stop(void);       /* numaslab_fini, nslab_g.lock NOT held: joins the thread */
+void nslab__export_fork_child(void); /* the fork child handler, nslab_g.lock NOT held */
 
 /* lib/fault.c: fault injection of ordinary page allocation */
 extern int nslab_fail_on;         /* read on the slow path only */

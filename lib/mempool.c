@@ -370,6 +370,8 @@ numaslab_mempool_t *numaslab_page_pool_create(int node, unsigned order, int min_
         errno = -rc;
         return NULL;
     }
+    if (node == NUMASLAB_NODE_LOCAL)
+        node = numaslab_local_node();
     if (node < 0 || node >= nslab_g.possible || order > 14 || min_nr < 0) {
         errno = EINVAL;
         return NULL;
@@ -443,6 +445,12 @@ int nslab__reserves_init(void)
         return -ENOMEM;
     }
     const char *spec = nslab_g.opt.reserve;
+    if (spec && parse_reserve(spec, bytes, possible) && nslab_g.opt.reserve_from_cfg) {
+        nslab__report("numaslab_init: reserve=\"%s\" is not a size or a list NODE:SIZE,... "
+                      "(e.g. 4M or 0:8M,3:2M)", spec);
+        free(bytes);
+        return -EINVAL;
+    }
     if (spec && parse_reserve(spec, bytes, possible)) {
         nslab__report("numaslab: NUMASLAB_RESERVE=\"%s\": not a size or a list NODE:SIZE,... "
                       "(e.g. 4M or 0:8M,3:2M); using the default %u bytes per node",
@@ -505,5 +513,8 @@ numaslab_mempool_t *numaslab_node_reserve(int node)
         errno = ENODEV;
         return NULL;
     }
-    return nslab_g.reserve[nslab_g.node_nidx[node]];
+    numaslab_mempool_t *p = nslab_g.reserve[nslab_g.node_nidx[node]];
+    if (!p)
+        errno = ENOMEM; /* it could not be made at initialisation */
+    return p;
 }

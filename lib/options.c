@@ -71,6 +71,7 @@ int nslab__options_load(struct nslab_options *o, const struct numaslab_config *c
 
     o->nodes = cfg && cfg->nodes ? cfg->nodes : getenv("NUMASLAB_NODES");
     o->reserve = cfg && cfg->reserve ? cfg->reserve : getenv("NUMASLAB_RESERVE");
+    o->reserve_from_cfg = cfg && cfg->reserve;
 
     if ((v = getenv("NUMASLAB_RESERVE_MLOCK"))) {
         if (!strcmp(v, "1"))

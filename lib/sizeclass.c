@@ -217,8 +217,8 @@ int numaslab_ptr_node(const void *ptr)
     const uint8_t *h = nslab__pagemap_get(ptr);
     if (!h)
         return -EINVAL;
-    int nidx = *h == NSLAB_T_SLAB ? ((const struct nslab_slab *)h)->nidx
-                                  : ((const struct nslab_large *)h)->nidx;
+    int nidx = *h != NSLAB_T_LARGE ? ((const struct nslab_slab *)h)->nidx
+                                   : ((const struct nslab_large *)h)->nidx;
     return nslab_g.topo.active[nidx];
 }
 
@@ -227,7 +227,7 @@ size_t numaslab_usable_size(const void *ptr)
     const uint8_t *h = nslab__pagemap_get(ptr);
     if (!h)
         return 0;
-    if (*h == NSLAB_T_SLAB)
+    if (*h != NSLAB_T_LARGE) /* ordinary and reserve slabs */
         return ((const struct nslab_slab *)h)->cache->size - NSLAB_REDZONE;
     return ((const struct nslab_large *)h)->bytes;
 }

@@ -799,6 +799,11 @@ static void *reserve_take(struct numaslab_cache *c, unsigned flags, int node,
         return NULL;
     }
     int at = pool->page_nidx;
+    if (at != nidx && (flags & NUMASLAB_THISNODE)) {
+        /* The pool's pages are on another node. */
+        errno = ENOMEM;
+        return NULL;
+    }
     struct nslab_cnode *cn = &c->cnode[at];
     struct nslab_slab *s;
     for (;;) {

@@ -1,11 +1,53 @@
 /*
- * lib/stats.c - in-process statistics.
+ * lib/stats.c - in-process statistics, snapshots of them in the layout of
+ * include/numaslab-stats.h (for the segment lib/export.c publishes), and
+ * numaslab_stats_print.
  *
- * Per-node counters are relaxed atomics written on slow paths; per-(cache,
- * node) counters are read under that node's cache lock.  Objects in thread
- * array caches count as in use until their thread flushes.
+ * Nothing here is on a fast path, and nothing on a fast path counts: a hit
+ * in a thread's array cache changes no counter.  The figures come from
+ *   - per-node relaxed atomics (nslab_g.nstat) written on slow paths;
+ *   - per-(cache, node) counters, read under that cnode's lock;
+ *   - the node reserves' own counters, read under the pool's lock.
+ * Objects in thread array caches count as in use until their thread
+ * flushes.  Two figures read one after the other may come from slightly
+ * different moments; each one is exact for its moment.
+ *
+ * Locks (lib/internal.h): a snapshot runs under nslab_g.lock (level 1) to
+ * walk the cache list, takes one cnode->lock (level 2) at a time, and the
+ * reserve pool's lock (a leaf) with no level-2 lock held.
  */
 #include "lib/internal.h"
+#include "numaslab-stats.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* One node's counters and its reserve's; node < nslab_g.possible. */
+static void read_node(int node, struct numaslab_node_stats *st, struct numaslab_mempool_stats *ps)
+{
+    const struct nslab_nstat *n = &nslab_g.nstat[node];
+    memset(st, 0, sizeof(*st));
+    memset(ps, 0, sizeof(*ps));
+    st->node = node;
+    st->active = nslab_g.node_nidx[node] >= 0;
+    st->bytes_mapped = nslab_load_relaxed(&n->bytes_mapped);
+    st->fallback_out = nslab_load_relaxed(&n->fallback_out);
+    st->fallback_in = nslab_load_relaxed(&n->fallback_in);
+    st->inactive_requests = nslab_load_relaxed(&n->inactive);
+    st->inactive_served = nslab_load_relaxed(&n->inactive_served);
+    st->large_allocs = nslab_load_relaxed(&n->large);
+    if (st->active && nslab_g.reserve && nslab_g.reserve[nslab_g.node_nidx[node]]) {
+        numaslab_mempool_stats(nslab_g.reserve[nslab_g.node_nidx[node]], ps);
+        st->reserve_cur = ps->curr_nr;
+        st->reserve_min = ps->min_nr;
+        st->reserve_bytes = (uint64_t)ps->curr_nr * ps->elem_bytes;
+        st->reserve_used = ps->used;
+        st->reserve_empty = ps->empty;
+        st->reserve_waiters = ps->waiters;
+    }
+}
 
 int numaslab_stats_node(int node, struct numaslab_node_stats *st)
 {
@@ -14,39 +56,17 @@ int numaslab_stats_node(int node, struct numaslab_node_stats *st)
         return rc;
     if (!st || node < 0 || node >= nslab_g.possible)
         return -EINVAL;
-    const struct nslab_nstat *n = &nslab_g.nstat[node];
-    memset(st, 0, sizeof(*st));
-    st->node = node;
-    st->active = nslab_g.node_nidx[node] >= 0;
-    st->bytes_mapped = nslab_load_relaxed(&n->bytes_mapped);
-    st->fallback_out = nslab_load_relaxed(&n->fallback_out);
-    st->fallback_in = nslab_load_relaxed(&n->fallback_in);
-    st->inactive_requests = nslab_load_relaxed(&n->inactive);
-    st->large_allocs = nslab_load_relaxed(&n->large);
-    if (st->active && nslab_g.reserve && nslab_g.reserve[nslab_g.node_nidx[node]]) {
-        struct numaslab_mempool_stats ps;
-        struct numaslab_mempool *p = nslab_g.reserve[nslab_g.node_nidx[node]];
-        numaslab_mempool_stats(p, &ps);
-        st->reserve_cur = ps.curr_nr;
-        st->reserve_min = ps.min_nr;
-        st->reserve_bytes = (uint64_t)ps.curr_nr * ps.elem_bytes;
-        st->reserve_used = ps.used;
-        st->reserve_empty = ps.empty;
-        st->reserve_waiters = ps.waiters;
-    }
+    struct numaslab_mempool_stats ps;
+    read_node(node, st, &ps);
     return 0;
 }
 
-int numaslab_stats_cache(numaslab_cache_t *c, int node, struct numaslab_cache_stats *st)
+/* One (cache, active node); takes its cnode lock. */
+static void read_cache(struct numaslab_cache *c, int nidx, struct numaslab_cache_stats *st)
 {
-    int rc = nslab__init();
-    if (rc)
-        return rc;
-    if (!c || !st || node < 0 || node >= nslab_g.possible || nslab_g.node_nidx[node] < 0)
-        return -EINVAL;
-    struct nslab_cnode *cn = &c->cnode[nslab_g.node_nidx[node]];
+    struct nslab_cnode *cn = &c->cnode[nidx];
     memset(st, 0, sizeof(*st));
-    st->node = node;
+    st->node = nslab_g.topo.active[nidx];
     pthread_mutex_lock(&cn->lock);
     st->objects_inuse = cn->inuse;
     st->objects_total = cn->total;
@@ -57,6 +77,16 @@ int numaslab_stats_cache(numaslab_cache_t *c, int node, struct numaslab_cache_st
     st->objects_reserve = cn->reserve_inuse;
     pthread_mutex_unlock(&cn->lock);
     st->slab_bytes = c->slab_bytes;
+}
+
+int numaslab_stats_cache(numaslab_cache_t *c, int node, struct numaslab_cache_stats *st)
+{
+    int rc = nslab__init();
+    if (rc)
+        return rc;
+    if (!c || !st || node < 0 || node >= nslab_g.possible || nslab_g.node_nidx[node] < 0)
+        return -EINVAL;
+    read_cache(c, nslab_g.node_nidx[node], st);
     return 0;
 }
 
@@ -68,4 +98,248 @@ uint64_t numaslab_bytes_mapped(void)
     for (int n = 0; n <= nslab_g.topo.max_node; n++)
         sum += nslab_load_relaxed(&nslab_g.nstat[n].bytes_mapped);
     return sum;
+}
+
+/* ------------------------------------------------------------------------
+ * Snapshots
+ * ---------------------------------------------------------------------- */
+
+static size_t round64(size_t v)
+{
+    return (v + 63) & ~(size_t)63;
+}
+
+uint32_t nslab__stats_node_cap(void)
+{
+    return (uint32_t)nslab_g.topo.max_node + 1 + NSLAB_STATS_ABSENT;
+}
+
+size_t nslab__stats_layout(struct numaslab_stats_header *h, uint32_t node_cap, uint32_t cache_cap)
+{
+    size_t node_off = round64(sizeof(*h));
+    size_t cache_off =
+        round64(node_off + (size_t)node_cap * sizeof(struct numaslab_stats_node_rec));
+    size_t total = round64(cache_off + (size_t)cache_cap * sizeof(struct numaslab_stats_cache_rec));
+    memset(h, 0, sizeof(*h));
+    h->version = NUMASLAB_STATS_VERSION;
+    h->header_size = sizeof(*h);
+    h->total_size = total;
+    h->lib_version =
+        NUMASLAB_VERSION_MAJOR << 16 | NUMASLAB_VERSION_MINOR << 8 | NUMASLAB_VERSION_PATCH;
+    h->max_node = nslab_g.topo.max_node;
+    h->nactive = (uint32_t)nslab_g.nactive;
+    h->node_off = (uint32_t)node_off;
+    h->node_rec_size = sizeof(struct numaslab_stats_node_rec);
+    h->node_cap = node_cap;
+    h->cache_off = (uint32_t)cache_off;
+    h->cache_rec_size = sizeof(struct numaslab_stats_cache_rec);
+    h->cache_cap = cache_cap;
+    return total;
+}
+
+static void fill_node(struct numaslab_stats_node_rec *r, int node)
+{
+    struct numaslab_node_stats st;
+    struct numaslab_mempool_stats ps;
+    read_node(node, &st, &ps);
+    memset(r, 0, sizeof(*r));
+    r->node = node;
+    r->flags = (st.active ? NUMASLAB_STATS_NODE_ACTIVE : 0) |
+               (node <= nslab_g.topo.max_node ? NUMASLAB_STATS_NODE_PRESENT : 0);
+    r->reserve_cur = st.reserve_cur;
+    r->reserve_min = st.reserve_min;
+    r->reserve_waiters = st.reserve_waiters;
+    r->reserve_elem_bytes = ps.elem_bytes;
+    r->reserve_bytes = st.reserve_bytes;
+    r->reserve_min_bytes = (uint64_t)ps.min_nr * ps.elem_bytes;
+    r->reserve_used = st.reserve_used;
+    r->reserve_empty = st.reserve_empty;
+    r->reserve_out = ps.out > 0 ? (uint64_t)ps.out : 0;
+    r->bytes_mapped = st.bytes_mapped;
+    r->large_objects = st.large_allocs;
+    r->fallback_out = st.fallback_out;
+    r->fallback_in = st.fallback_in;
+    r->inactive_requests = st.inactive_requests;
+    r->inactive_served = st.inactive_served;
+}
+
+void nslab__stats_snapshot(struct numaslab_stats_header *h)
+{
+    char *base = (char *)h;
+    struct numaslab_stats_node_rec *nodes = (void *)(base + h->node_off);
+    struct numaslab_stats_cache_rec *caches = (void *)(base + h->cache_off);
+    uint32_t nn = 0, nc = 0;
+
+    /* Every node the machine has, at index == node id (caps are made so). */
+    for (int node = 0; node <= nslab_g.topo.max_node && nn < h->node_cap; node++)
+        fill_node(&nodes[nn++], node);
+    /* Absent ids that requests named: a 4-socket code on a laptop. */
+    for (int node = nslab_g.topo.max_node + 1; node < nslab_g.possible && nn < h->node_cap; node++)
+        if (nslab_load_relaxed(&nslab_g.nstat[node].inactive))
+            fill_node(&nodes[nn++], node);
+
+    /* Caches in creation order: the list has the newest first. */
+    struct nslab_list *l;
+    for (l = nslab_g.caches.prev; l != &nslab_g.caches; l = l->prev) {
+        struct numaslab_cache *c = nslab_container_of(l, struct numaslab_cache, link);
+        for (int i = 0; i < nslab_g.nactive && nc < h->cache_cap; i++) {
+            struct numaslab_cache_stats st;
+            struct numaslab_stats_cache_rec *r = &caches[nc++];
+            read_cache(c, i, &st);
+            memset(r, 0, sizeof(*r));
+            memcpy(r->name, c->name, sizeof(r->name));
+            r->name[sizeof(r->name) - 1] = '\0';
+            r->node = st.node;
+            r->flags = c->sizeclass ? NUMASLAB_STATS_CACHE_SIZECLASS : 0;
+            r->object_size = c->obj_size;
+            r->objects_per_slab = c->nobjs;
+            r->slab_bytes = st.slab_bytes;
+            r->objects_inuse = st.objects_inuse;
+            r->objects_total = st.objects_total;
+            r->slabs_full = st.slabs_full;
+            r->slabs_partial = st.slabs_partial;
+            r->slabs_empty = st.slabs_empty;
+            r->slabs_reserve = st.slabs_reserve;
+            r->objects_reserve = st.objects_reserve;
+            if ((uint32_t)st.node < h->node_cap) {
+                nodes[st.node].objects_inuse += st.objects_inuse + st.objects_reserve;
+                nodes[st.node].objects_total += st.objects_total;
+            }
+        }
+    }
+    h->node_count = nn;
+    h->cache_count = nc;
+}
+
+/* ------------------------------------------------------------------------
+ * numaslab_stats_print: the tables numaslab-stat(1) prints
+ * ---------------------------------------------------------------------- */
+
+/* 512, 1.4K, 64K, 12.5M, 512M: binary units, one decimal below 100. */
+static const char *fmt_bytes(char *buf, size_t n, uint64_t v)
+{
+    static const char unit[] = "KMGTPE";
+    if (v < 1024) {
+        snprintf(buf, n, "%" PRIu64, v);
+        return buf;
+    }
+    double d = (double)v;
+    int u = -1;
+    while (d >= 1024 && u < 5) {
+        d /= 1024;
+        u++;
+    }
+    snprintf(buf, n, "%.*f%c", d < 99.95 ? 1 : 0, d, unit[u]);
+    char *dot = strstr(buf, ".0");
+    if (dot)
+        memmove(dot, dot + 2, strlen(dot + 2) + 1); /* 64.0K -> 64K */
+    return buf;
+}
+
+/* "[#######---]  70%": the reserve level, so a glance finds the low node. */
+static const char *fmt_bar(char *buf, size_t n, int cur, int min)
+{
+    char bar[11];
+    if (min <= 0) {
+        snprintf(buf, n, "[          ]    -");
+        return buf;
+    }
+    long long c = cur < 0 ? 0 : cur > min ? min : cur;
+    int fill = (int)(c * 10 / min), pct = (int)(c * 100 / min); /* full only when full */
+    for (int i = 0; i < 10; i++)
+        bar[i] = i < fill ? '#' : '-';
+    bar[10] = '\0';
+    snprintf(buf, n, "[%s] %3d%%", bar, pct);
+    return buf;
+}
+
+static const char *node_state(const struct numaslab_stats_node_rec *r)
+{
+    if (r->flags & NUMASLAB_STATS_NODE_ACTIVE)
+        return "active";
+    return (r->flags & NUMASLAB_STATS_NODE_PRESENT) ? "inactive" : "absent";
+}
+
+static void print_tables(FILE *f, const struct numaslab_stats_header *h)
+{
+    const char *base = (const char *)h;
+    const struct numaslab_stats_node_rec *nodes = (const void *)(base + h->node_off);
+    const struct numaslab_stats_cache_rec *caches = (const void *)(base + h->cache_off);
+    char a[32], b[32], c[48];
+
+    fprintf(f, "%4s  %-8s  %-17s  %11s  %13s  %6s  %6s  %4s\n", "NODE", "STATE", "RESERVE LEVEL",
+            "ELEMENTS", "BYTES", "USED", "EMPTY", "WAIT");
+    for (uint32_t i = 0; i < h->node_count; i++) {
+        const struct numaslab_stats_node_rec *r = &nodes[i];
+        if (!(r->flags & NUMASLAB_STATS_NODE_ACTIVE)) {
+            fprintf(f, "%4d  %-8s  -\n", r->node, node_state(r));
+            continue;
+        }
+        char el[32], by[48];
+        snprintf(el, sizeof(el), "%d/%d", r->reserve_cur, r->reserve_min);
+        snprintf(by, sizeof(by), "%s/%s", fmt_bytes(a, sizeof(a), r->reserve_bytes),
+                 fmt_bytes(b, sizeof(b), r->reserve_min_bytes));
+        fprintf(f, "%4d  %-8s  %-17s  %11s  %13s  %6" PRIu64 "  %6" PRIu64 "  %4d\n", r->node,
+                node_state(r), fmt_bar(c, sizeof(c), r->reserve_cur, r->reserve_min), el, by,
+                r->reserve_used, r->reserve_empty, r->reserve_waiters);
+    }
+    fprintf(f, "\n%4s  %8s  %20s  %6s  %16s  %21s\n", "NODE", "MAPPED", "OBJECTS INUSE/TOTAL",
+            "LARGE", "EXHAUSTED OUT/IN", "INACTIVE ASKED/SERVED");
+    for (uint32_t i = 0; i < h->node_count; i++) {
+        const struct numaslab_stats_node_rec *r = &nodes[i];
+        char obj[48], exh[48], ina[48];
+        snprintf(obj, sizeof(obj), "%" PRIu64 "/%" PRIu64, r->objects_inuse, r->objects_total);
+        snprintf(exh, sizeof(exh), "%" PRIu64 "/%" PRIu64, r->fallback_out, r->fallback_in);
+        snprintf(ina, sizeof(ina), "%" PRIu64 "/%" PRIu64, r->inactive_requests,
+                 r->inactive_served);
+        fprintf(f, "%4d  %8s  %20s  %6" PRIu64 "  %16s  %21s\n", r->node,
+                fmt_bytes(a, sizeof(a), r->bytes_mapped), obj, r->large_objects, exh, ina);
+    }
+    fprintf(f, "\n%-31s %4s %8s %9s %9s %8s %6s %6s %7s %6s %7s %8s\n", "CACHE", "NODE", "OBJSIZE",
+            "INUSE", "TOTAL", "OBJ/SLAB", "SLAB", "FULL", "PARTIAL", "EMPTY", "RESERVE",
+            "RSV-OBJS");
+    for (uint32_t i = 0; i < h->cache_count; i++) {
+        const struct numaslab_stats_cache_rec *r = &caches[i];
+        if (!r->objects_total && !r->objects_inuse && !r->slabs_reserve)
+            continue; /* no slab on that node: noise */
+        fprintf(f,
+                "%-31.31s %4d %8u %9" PRIu64 " %9" PRIu64 " %8u %6s %6" PRIu64 " %7" PRIu64
+                " %6" PRIu64 " %7" PRIu64 " %8" PRIu64 "\n",
+                r->name, r->node, r->object_size, r->objects_inuse, r->objects_total,
+                r->objects_per_slab, fmt_bytes(a, sizeof(a), r->slab_bytes), r->slabs_full,
+                r->slabs_partial, r->slabs_empty, r->slabs_reserve, r->objects_reserve);
+    }
+}
+
+int numaslab_stats_print(FILE *f)
+{
+    int rc = nslab__init();
+    if (rc)
+        return rc;
+    if (!f)
+        return -EINVAL;
+    /* Sized under the lock for the caches alive now; malloc is not ours. */
+    pthread_mutex_lock(&nslab_g.lock);
+    uint32_t ncaches = 0;
+    for (struct nslab_list *l = nslab_g.caches.next; l != &nslab_g.caches; l = l->next)
+        ncaches++;
+    struct numaslab_stats_header lay;
+    size_t bytes =
+        nslab__stats_layout(&lay, nslab__stats_node_cap(), ncaches * (uint32_t)nslab_g.nactive);
+    struct numaslab_stats_header *h = calloc(1, bytes);
+    if (!h) {
+        pthread_mutex_unlock(&nslab_g.lock);
+        return -ENOMEM;
+    }
+    *h = lay;
+    nslab__stats_snapshot(h);
+    pthread_mutex_unlock(&nslab_g.lock);
+
+    flockfile(f);
+    fprintf(f, "numaslab statistics, pid %ld: %u of %d nodes active\n\n", (long)getpid(),
+            h->nactive, h->max_node + 1);
+    print_tables(f, h);
+    funlockfile(f);
+    free(h);
+    return ferror(f) ? -EIO : 0;
 }

@@ -1,1 +1,31 @@
 # tools/local.mk - included by the top-level Makefile.am
+
+#
+# Statistics export and numaslab-stat(1).  lib/export.c (the publisher of
+# the segment) is the library's; it is listed here with the rest of the
+# export, whose public layout is include/numaslab-stats.h.
+#
+libnumaslab_core_la_SOURCES += lib/export.c
+include_HEADERS += include/numaslab-stats.h
+
+# The tool reads segments only: it links no part of the library.
+bin_PROGRAMS += tools/numaslab-stat
+tools_numaslab_stat_SOURCES = tools/numaslab-stat.c
+dist_man_MANS += doc/numaslab-stat.1
+
+# Tests of the statistics export and the tool (they find the tool as
+# $(top_builddir)/tools/numaslab-stat).
+check_PROGRAMS += tests/test-stat-live tests/test-stat-corrupt
+tests_test_stat_live_SOURCES = tests/test-stat-live.c
+tests_test_stat_live_CFLAGS = $(NSLAB_TCFLAGS)
+tests_test_stat_live_LDADD = $(NSLAB_TEST_LIBS)
+tests_test_stat_live_LDFLAGS = $(NSLAB_TLDFLAGS)
+
+tests_test_stat_corrupt_SOURCES = tests/test-stat-corrupt.c
+tests_test_stat_corrupt_CFLAGS = $(NSLAB_TCFLAGS)
+tests_test_stat_corrupt_LDADD = $(NSLAB_TEST_LIBS)
+tests_test_stat_corrupt_LDFLAGS = $(NSLAB_TLDFLAGS)
+dist_check_SCRIPTS += tests/test-stat-golden.sh tests/test-stat-badinput.sh
+EXTRA_DIST += tests/data/stat-sample.seg tests/data/stat-sample.table \
+	tests/data/stat-sample-caches.table tests/data/stat-sample.json \
+	tests/data/stat-sample-caches.json

@@ -1,0 +1,690 @@
+/*
+ * test-stat-live - the statistics segment of a live process, read by
+ * numaslab-stat: the figures `numaslab-stat -p <our pid> --json` prints
+ * equal our own numaslab_stats_node / numaslab_stats_cache readings at
+ * that moment, and the reserve counts move when the reserve is used
+ * (NUMASLAB_CRITICAL under numaslab_fail_pages("after=0")).  Also: the
+ * publisher refreshes by itself, numaslab_fini and exit remove the
+ * segment, a fork child publishes under its own pid (and one that _exits
+ * at once leaves nothing), NUMASLAB_STATS=0 publishes nothing, malformed
+ * NUMASLAB_STATS* values are reported, NUMASLAB_STATS_PRINT=1 prints the
+ * tables at exit, and the publisher never keeps a process alive.
+ *
+ *   test-stat-live --hold   publish, print our pid, wait to be killed
+ *                           (test-stat-badinput.sh kills it with SIGKILL)
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+#include "testutil.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#define MAXN 64
+
+static char tool[4096];
+
+static void seg_path(char *buf, size_t n, long pid)
+{
+    snprintf(buf, n, "/dev/shm/numaslab.%ld", pid);
+}
+
+static int seg_exists(long pid)
+{
+    char p[64];
+    seg_path(p, sizeof(p), pid);
+    return access(p, F_OK) == 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Running numaslab-stat
+ * ---------------------------------------------------------------------- */
+
+/* Run the tool with args (NULL-ended); its stdout in a malloc'd string,
+ * its exit code (-1 for a signal) in *code. */
+static char *run_tool(int *code, const char *a1, const char *a2, const char *a3, const char *a4)
+{
+    const char *argv[] = {tool, a1, a2, a3, a4, NULL};
+    int pfd[2];
+    REQUIRE(pipe(pfd) == 0, "pipe: %s", strerror(errno));
+    fflush(stdout);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        close(pfd[0]);
+        dup2(pfd[1], 1);
+        execv(tool, (char *const *)argv);
+        _exit(127);
+    }
+    close(pfd[1]);
+    size_t cap = 1 << 16, len = 0;
+    char *out = malloc(cap);
+    REQUIRE(out != NULL, "out of memory");
+    for (;;) {
+        if (len + 4096 > cap)
+            REQUIRE((out = realloc(out, cap *= 2)) != NULL, "out of memory");
+        ssize_t n = read(pfd[0], out + len, cap - len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    out[len] = '\0';
+    close(pfd[0]);
+    int st;
+    REQUIRE(waitpid(pid, &st, 0) == pid, "waitpid: %s", strerror(errno));
+    *code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return out;
+}
+
+static char *stat_json(long pid, int *code)
+{
+    char p[32];
+    snprintf(p, sizeof(p), "%ld", pid);
+    return run_tool(code, "-p", p, "--json", "--caches");
+}
+
+/* ------------------------------------------------------------------------
+ * Just enough JSON: find a member, an array element; read a number.
+ * ---------------------------------------------------------------------- */
+
+static const char *jws(const char *p)
+{
+    while (p && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'))
+        p++;
+    return p;
+}
+
+static const char *jskip(const char *p);
+
+static const char *jstr_end(const char *p)
+{
+    if (!p || *p != '"')
+        return NULL;
+    for (p++; *p && *p != '"'; p++)
+        if (*p == '\\' && !*++p)
+            return NULL;
+    return *p ? p + 1 : NULL;
+}
+
+static const char *jskip(const char *p)
+{
+    p = jws(p);
+    if (!p || !*p)
+        return NULL;
+    if (*p == '"')
+        return jstr_end(p);
+    if (*p == '{' || *p == '[') {
+        char close = *p == '{' ? '}' : ']';
+        p = jws(p + 1);
+        if (*p == close)
+            return p + 1;
+        for (;;) {
+            if (close == '}') {
+                p = jws(jstr_end(jws(p)));
+                if (!p || *p++ != ':')
+                    return NULL;
+            }
+            p = jws(jskip(p));
+            if (!p)
+                return NULL;
+            if (*p == close)
+                return p + 1;
+            if (*p++ != ',')
+                return NULL;
+        }
+    }
+    while (*p && !strchr(",}] \n", *p))
+        p++;
+    return p;
+}
+
+/* The value of member key of the object at obj, or NULL. */
+static const char *jget(const char *obj, const char *key)
+{
+    const char *p = jws(obj);
+    size_t kl = strlen(key);
+    if (!p || *p != '{')
+        return NULL;
+    p = jws(p + 1);
+    while (p && *p == '"') {
+        const char *k = p + 1, *e = jstr_end(p);
+        if (!e)
+            return NULL;
+        p = jws(e);
+        if (*p++ != ':')
+            return NULL;
+        if ((size_t)(e - 1 - k) == kl && !strncmp(k, key, kl))
+            return jws(p);
+        p = jws(jskip(p));
+        if (!p || *p != ',')
+            return NULL;
+        p = jws(p + 1);
+    }
+    return NULL;
+}
+
+/* Element i of the array at arr, or NULL. */
+static const char *jat(const char *arr, int i)
+{
+    const char *p = jws(arr);
+    if (!p || *p != '[')
+        return NULL;
+    p = jws(p + 1);
+    if (*p == ']')
+        return NULL;
+    for (int k = 0; k < i; k++) {
+        p = jws(jskip(p));
+        if (!p || *p != ',')
+            return NULL;
+        p = jws(p + 1);
+    }
+    return p;
+}
+
+/* A number at path "a.b.c" below obj; LLONG_MIN when missing. */
+static long long jnum(const char *obj, const char *path)
+{
+    char key[64];
+    const char *p = obj;
+    while (p && *path) {
+        size_t l = strcspn(path, ".");
+        snprintf(key, sizeof(key), "%.*s", (int)l, path);
+        p = jget(p, key);
+        path += l + (path[l] == '.');
+    }
+    if (!p || !(*p == '-' || (*p >= '0' && *p <= '9')))
+        return LLONG_MIN;
+    return strtoll(p, NULL, 10);
+}
+
+static int jtrue(const char *obj, const char *key)
+{
+    const char *p = jget(obj, key);
+    return p && !strncmp(p, "true", 4);
+}
+
+/* The element of array arr whose member key is the number want. */
+static const char *jfind(const char *arr, const char *key, long long want)
+{
+    const char *e;
+    for (int i = 0; (e = jat(arr, i)); i++)
+        if (jnum(e, key) == want)
+            return e;
+    return NULL;
+}
+
+/* The cache record (name, node). */
+static const char *jcache(const char *doc, const char *name, int node)
+{
+    const char *arr = jget(doc, "caches"), *e;
+    char want[80];
+    snprintf(want, sizeof(want), "\"%s\"", name);
+    for (int i = 0; (e = jat(arr, i)); i++) {
+        const char *n = jget(e, "name");
+        if (n && !strncmp(n, want, strlen(want)) && jnum(e, "node") == node)
+            return e;
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * Comparing the tool's figures with ours
+ * ---------------------------------------------------------------------- */
+
+#define SAME(json, path, ours, node)                                                               \
+    CHECK(jnum(json, path) == (long long)(ours), "node %d: %s: tool %lld, in-process %lld", node,  \
+          path, jnum(json, path), (long long)(ours))
+
+static void compare_node(const char *doc, int node)
+{
+    struct numaslab_node_stats st;
+    const char *j = jfind(jget(doc, "nodes"), "node", node);
+    if (!CHECK(j != NULL, "node %d: has a record in the JSON", node))
+        return;
+    REQUIRE(numaslab_stats_node(node, &st) == 0, "numaslab_stats_node(%d)", node);
+    CHECK(jtrue(j, "active") == st.active, "node %d: active is %s", node,
+          st.active ? "true" : "false");
+    SAME(j, "reserve.cur", st.reserve_cur, node);
+    SAME(j, "reserve.min", st.reserve_min, node);
+    SAME(j, "reserve.bytes", st.reserve_bytes, node);
+    SAME(j, "reserve.used", st.reserve_used, node);
+    SAME(j, "reserve.empty", st.reserve_empty, node);
+    SAME(j, "reserve.waiters", st.reserve_waiters, node);
+    SAME(j, "bytes_mapped", st.bytes_mapped, node);
+    SAME(j, "large_objects", st.large_allocs, node);
+    SAME(j, "fallback.exhausted.out", st.fallback_out, node);
+    SAME(j, "fallback.exhausted.in", st.fallback_in, node);
+    SAME(j, "fallback.inactive.asked", st.inactive_requests, node);
+    SAME(j, "fallback.inactive.served", st.inactive_served, node);
+}
+
+static void compare_cache(const char *doc, numaslab_cache_t *c, int node)
+{
+    struct numaslab_cache_stats st;
+    const char *j = jcache(doc, numaslab_cache_name(c), node);
+    if (!CHECK(j != NULL, "cache %s node %d: has a record", numaslab_cache_name(c), node))
+        return;
+    REQUIRE(numaslab_stats_cache(c, node, &st) == 0, "numaslab_stats_cache");
+    SAME(j, "objects.inuse", st.objects_inuse, node);
+    SAME(j, "objects.total", st.objects_total, node);
+    SAME(j, "objects.reserve", st.objects_reserve, node);
+    SAME(j, "slabs.full", st.slabs_full, node);
+    SAME(j, "slabs.partial", st.slabs_partial, node);
+    SAME(j, "slabs.empty", st.slabs_empty, node);
+    SAME(j, "slabs.reserve", st.slabs_reserve, node);
+    SAME(j, "slab_bytes", st.slab_bytes, node);
+}
+
+/* ------------------------------------------------------------------------
+ * Children
+ * ---------------------------------------------------------------------- */
+
+static pid_t last_child;
+
+/* Run fn in a child; its exit status (-1: killed; -2: timed out). */
+static int in_child(int (*fn)(void *), void *arg, int timeout_s)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = last_child = fork();
+    REQUIRE(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        alarm((unsigned)timeout_s);
+        exit(fn(arg));
+    }
+    int st;
+    REQUIRE(waitpid(pid, &st, 0) == pid, "waitpid: %s", strerror(errno));
+    if (WIFSIGNALED(st))
+        return WTERMSIG(st) == SIGALRM ? -2 : -1;
+    return WEXITSTATUS(st);
+}
+
+/* A child that re-initialises with env name=value and captures stderr. */
+struct envcase {
+    const char *name, *value, *expect;
+};
+
+static int child_env(void *arg)
+{
+    const struct envcase *e = arg;
+    struct tu_capture cap;
+    numaslab_fini();
+    setenv(e->name, e->value, 1);
+    tu_capture_begin(&cap);
+    int rc = numaslab_init(NULL);
+    char *text = tu_capture_end(&cap);
+    int ok = rc == 0 && strstr(text, e->expect) != NULL;
+    if (!ok)
+        tu_show("stderr", text);
+    free(text);
+    return ok ? 0 : 1;
+}
+
+static int child_stats_off(void *arg)
+{
+    (void)arg;
+    numaslab_fini();
+    setenv("NUMASLAB_STATS", "0", 1);
+    if (numaslab_init(NULL) != 0)
+        return 2;
+    if (seg_exists(getpid()))
+        return 3;
+    return numaslab_stats_publish() == -ENOTSUP ? 0 : 4;
+}
+
+/* The tables at exit: written to the file named by arg. */
+static int child_print(void *arg)
+{
+    int fd = open(arg, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || dup2(fd, 2) != 2)
+        return 99;
+    numaslab_fini();
+    setenv("NUMASLAB_STATS_PRINT", "1", 1);
+    if (numaslab_init(NULL) != 0)
+        return 2;
+    void *p = numaslab_alloc(100, 0);
+    (void)p;
+    return 0; /* exit(): the atexit hook prints */
+}
+
+static void *sleeper(void *arg)
+{
+    usleep(300 * 1000);
+    return arg;
+}
+
+/* main leaves through pthread_exit; once the last application thread is
+ * gone, the process must end although the publisher runs. */
+static int child_last_thread(void *arg)
+{
+    pthread_t t;
+    (void)arg;
+    if (numaslab_stats_publish() != 0 || !seg_exists(getpid()))
+        return 2;
+    if (pthread_create(&t, NULL, sleeper, NULL))
+        return 99;
+    pthread_exit(NULL);
+}
+
+/* ------------------------------------------------------------------------
+ * --hold: for test-stat-badinput.sh
+ * ---------------------------------------------------------------------- */
+
+static int hold(void)
+{
+    setenv("NUMASLAB_STATS", "1", 1);
+    if (numaslab_init(NULL) != 0)
+        return 99;
+    void *p = numaslab_alloc(64, 0);
+    (void)p;
+    if (numaslab_stats_publish() != 0)
+        return 99;
+    printf("%ld\n", (long)getpid());
+    fflush(stdout);
+    for (;;)
+        pause();
+}
+
+/* ------------------------------------------------------------------------ */
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && !strcmp(argv[1], "--hold"))
+        return hold();
+    tu_init("test-stat-live");
+
+    const char *top = getenv("top_builddir");
+    snprintf(tool, sizeof(tool), "%s/tools/numaslab-stat", top ? top : ".");
+    REQUIRE(access(tool, X_OK) == 0, "%s: %s (build it first)", tool, strerror(errno));
+    if (access("/dev/shm", W_OK) != 0)
+        tu_skip("/dev/shm is not writable: no segment can be published");
+
+    /* The test harness turns publishing off for every other test. */
+    setenv("NUMASLAB_STATS", "1", 1);
+    setenv("NUMASLAB_STATS_INTERVAL", "50", 1);
+    unsetenv("NUMASLAB_STATS_PRINT");
+    unsetenv("NUMASLAB_FAIL_PAGES");
+    REQUIRE(numaslab_init(NULL) == 0, "numaslab_init failed");
+    tu_pin_self();
+
+    long me = (long)getpid();
+    int nodes[MAXN], code;
+    int nact = tu_active_nodes(nodes, MAXN);
+    int maxnode = numaslab_max_node();
+    REQUIRE(nact > 0 && nact <= MAXN, "%d active nodes", nact);
+    tu_info("%d active node(s), highest node id %d", nact, maxnode);
+
+    CHECK(seg_exists(me), "/dev/shm/numaslab.%ld exists right after numaslab_init", me);
+
+    /* An inactive request, so that an absent node has a record. */
+    int absent = maxnode + 1;
+    void *ina = numaslab_alloc_node(64, NUMASLAB_NOWARN, absent);
+    CHECK(ina != NULL, "a request for absent node %d is served", absent);
+
+    /* Ordinary objects on every active node. */
+    numaslab_cache_t *c = numaslab_cache_create("stat-live", 256, 0, 0, NULL);
+    REQUIRE(c != NULL, "numaslab_cache_create");
+    enum { NORD = 600, NCRIT = 4000 };
+    static void *ord[MAXN][NORD];
+    for (int i = 0; i < nact; i++)
+        for (int k = 0; k < NORD; k++)
+            REQUIRE((ord[i][k] = numaslab_cache_alloc_node(c, 0, nodes[i])) != NULL,
+                    "allocation on node %d", nodes[i]);
+
+    REQUIRE(numaslab_stats_publish() == 0, "numaslab_stats_publish");
+    char *before = stat_json(me, &code);
+    CHECK(code == 0, "numaslab-stat -p %ld --json exits 0 (got %d)", me, code);
+    CHECK(jnum(before, "pid") == me, "its pid is ours");
+    for (int n = 0; n <= maxnode; n++)
+        compare_node(before, n);
+    compare_node(before, absent);
+    for (int i = 0; i < nact; i++)
+        compare_cache(before, c, nodes[i]);
+
+    /* The reserves: ordinary pages fail from now on, critical requests
+     * grow the cache from each node's reserve. */
+    REQUIRE(numaslab_fail_pages("after=0") == 0, "numaslab_fail_pages");
+    static void *crit[MAXN][NCRIT];
+    int ncrit[MAXN] = {0};
+    for (int i = 0; i < nact; i++) {
+        struct numaslab_node_stats st0, st;
+        numaslab_stats_node(nodes[i], &st0);
+        for (int k = 0; k < NCRIT; k++) {
+            crit[i][k] =
+                numaslab_cache_alloc_node(c, NUMASLAB_CRITICAL | NUMASLAB_THISNODE, nodes[i]);
+            if (!crit[i][k])
+                break;
+            ncrit[i]++;
+            numaslab_stats_node(nodes[i], &st);
+            if (st.reserve_used >= st0.reserve_used + 2)
+                break; /* two reserve slabs: enough to see it move */
+        }
+    }
+    numaslab_fail_pages(NULL);
+
+    REQUIRE(numaslab_stats_publish() == 0, "numaslab_stats_publish");
+    char *after = stat_json(me, &code);
+    CHECK(code == 0, "numaslab-stat -p %ld --json --caches exits 0 after the reserve was used", me);
+    for (int n = 0; n <= maxnode; n++)
+        compare_node(after, n);
+    compare_node(after, absent);
+    for (int i = 0; i < nact; i++) {
+        int node = nodes[i];
+        const char *b = jfind(jget(before, "nodes"), "node", node);
+        const char *a = jfind(jget(after, "nodes"), "node", node);
+        compare_cache(after, c, node);
+        CHECK(a && b && jnum(a, "reserve.used") > jnum(b, "reserve.used"),
+              "node %d: reserve.used moved %lld -> %lld (%d critical objects)", node,
+              jnum(b, "reserve.used"), jnum(a, "reserve.used"), ncrit[i]);
+        CHECK(a && b && jnum(a, "reserve.cur") < jnum(b, "reserve.cur"),
+              "node %d: reserve.cur fell %lld -> %lld", node, jnum(b, "reserve.cur"),
+              jnum(a, "reserve.cur"));
+        CHECK(a && jnum(a, "reserve.cur") < jnum(a, "reserve.min"),
+              "node %d: the reserve is below its minimum (%lld < %lld)", node,
+              jnum(a, "reserve.cur"), jnum(a, "reserve.min"));
+        const char *cr = jcache(after, "stat-live", node);
+        CHECK(cr && jnum(cr, "slabs.reserve") > 0, "node %d: the cache has reserve slabs", node);
+    }
+
+    /* The table: a bar per active node, low reserve visible. */
+    {
+        char p[32];
+        snprintf(p, sizeof(p), "%ld", me);
+        char *t = run_tool(&code, "-p", p, "--caches", NULL);
+        CHECK(code == 0, "numaslab-stat -p %ld --caches exits 0", me);
+        for (int i = 0; i < nact; i++) {
+            char lead[32];
+            snprintf(lead, sizeof(lead), "%4d  active ", nodes[i]);
+            CHECK(tu_line_has_all(t, lead, "[", "#", "-", "]", "%", (char *)NULL),
+                  "node %d: its row shows the reserve as a bar below full", nodes[i]);
+        }
+        CHECK(tu_line_has_all(t, "stat-live", (char *)NULL), "the cache table lists stat-live");
+        free(t);
+    }
+
+    /* Back to full: the reserve slabs empty, their pages go home. */
+    for (int i = 0; i < nact; i++)
+        for (int k = 0; k < ncrit[i]; k++)
+            numaslab_cache_free(c, crit[i][k]);
+
+    /* The publisher refreshes by itself (every 50 ms here). */
+    {
+        long long u0 = jnum(after, "updates"), u1 = u0;
+        char *j = NULL;
+        for (int t = 0; t < 100 && u1 <= u0 + 2; t++) {
+            usleep(20 * 1000);
+            free(j);
+            j = stat_json(me, &code);
+            u1 = jnum(j, "updates");
+        }
+        CHECK(u1 > u0 + 2,
+              "the segment is refreshed without numaslab_stats_publish "
+              "(update %lld -> %lld)",
+              u0, u1);
+        for (int i = 0; i < nact; i++) {
+            struct numaslab_node_stats st;
+            numaslab_stats_node(nodes[i], &st);
+            const char *a = jfind(jget(j, "nodes"), "node", nodes[i]);
+            CHECK(a && jnum(a, "reserve.cur") == st.reserve_cur,
+                  "node %d: the refreshed reserve level is ours (%d)", nodes[i], st.reserve_cur);
+        }
+        free(j);
+    }
+
+    /* Fork: the child publishes under its own pid; the parent's segment
+     * is left alone by the child's exit. */
+    {
+        int go[2], ready[2];
+        REQUIRE(pipe(go) == 0 && pipe(ready) == 0, "pipe");
+        fflush(stdout);
+        pid_t ch = fork();
+        REQUIRE(ch >= 0, "fork");
+        if (ch == 0) {
+            char b = 0;
+            alarm(20);
+            int ok = numaslab_stats_publish() == 0;
+            if (write(ready[1], &ok, sizeof(ok)) != sizeof(ok))
+                _exit(99);
+            if (read(go[0], &b, 1) != 1)
+                _exit(99);
+            exit(0);
+        }
+        int ok = 0;
+        REQUIRE(read(ready[0], &ok, sizeof(ok)) == sizeof(ok), "child");
+        CHECK(ok && seg_exists(ch), "a fork child publishes /dev/shm/numaslab.%ld", (long)ch);
+        char *j = stat_json(ch, &code);
+        CHECK(code == 0 && jnum(j, "pid") == ch, "numaslab-stat -p %ld reads the child (exit %d)",
+              (long)ch, code);
+        free(j);
+        REQUIRE(write(go[1], "x", 1) == 1, "pipe");
+        int st;
+        waitpid(ch, &st, 0);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child exits normally");
+        CHECK(!seg_exists(ch), "its segment is gone after its exit");
+        CHECK(seg_exists(me), "ours is still there");
+        j = stat_json(me, &code);
+        CHECK(code == 0 && jnum(j, "pid") == me, "and still reads (exit %d)", code);
+        free(j);
+        close(go[0]);
+        close(go[1]);
+        close(ready[0]);
+        close(ready[1]);
+    }
+
+    /* A child that _exits at once (fork + exec is the common case) leaves
+     * no segment: the child's is made one interval after the fork. */
+    {
+        fflush(stdout);
+        pid_t ch = fork();
+        REQUIRE(ch >= 0, "fork");
+        if (ch == 0)
+            _exit(0);
+        waitpid(ch, NULL, 0);
+        CHECK(!seg_exists(ch), "a child that _exits at once leaves no segment");
+    }
+    {
+        fflush(stdout);
+        pid_t ch = fork();
+        REQUIRE(ch >= 0, "fork");
+        if (ch == 0) {
+            for (int t = 0; t < 200 && !seg_exists(getpid()); t++)
+                usleep(10 * 1000);
+            _exit(seg_exists(getpid()) ? 0 : 1);
+        }
+        int st;
+        waitpid(ch, &st, 0);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "a child that lives on gets its own segment from the publisher");
+        CHECK(seg_exists(ch), "... which its _exit leaves behind (stale)");
+        char p[32];
+        snprintf(p, sizeof(p), "%ld", (long)ch);
+        char *t = run_tool(&code, "-p", p, NULL, NULL);
+        if (code == 2 && !seg_exists(ch))
+            tu_info("a concurrent numaslab-stat --gc removed it first");
+        else
+            CHECK(code == 3, "numaslab-stat -p %ld calls it stale (exit %d)", (long)ch, code);
+        free(t);
+        char path[64];
+        seg_path(path, sizeof(path), ch);
+        unlink(path);
+    }
+
+    /* Environment. */
+    {
+        static const struct envcase cases[] = {
+            {"NUMASLAB_STATS_INTERVAL", "abc", "NUMASLAB_STATS_INTERVAL=\"abc\""},
+            {"NUMASLAB_STATS_INTERVAL", "5", "NUMASLAB_STATS_INTERVAL=\"5\""},
+            {"NUMASLAB_STATS_INTERVAL", "100ms", "NUMASLAB_STATS_INTERVAL=\"100ms\""},
+            {"NUMASLAB_STATS", "yes", "NUMASLAB_STATS=\"yes\""},
+            {"NUMASLAB_STATS_PRINT", "2", "NUMASLAB_STATS_PRINT=\"2\""},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+            CHECK(in_child(child_env, (void *)&cases[i], 20) == 0,
+                  "%s=\"%s\" is reported, naming the variable and the value", cases[i].name,
+                  cases[i].value);
+        CHECK(in_child(child_stats_off, NULL, 20) == 0,
+              "NUMASLAB_STATS=0: no segment, numaslab_stats_publish gives -ENOTSUP");
+    }
+
+    /* NUMASLAB_STATS_PRINT=1 and numaslab_stats_print. */
+    {
+        char path[] = "/tmp/test-stat-live.XXXXXX";
+        int fd = mkstemp(path);
+        REQUIRE(fd >= 0, "mkstemp: %s", strerror(errno));
+        close(fd);
+        int rc = in_child(child_print, path, 20);
+        char *text = malloc(1 << 16);
+        REQUIRE(text != NULL, "out of memory");
+        FILE *f = fopen(path, "r");
+        size_t n = f ? fread(text, 1, (1 << 16) - 1, f) : 0;
+        text[n] = '\0';
+        if (f)
+            fclose(f);
+        unlink(path);
+        CHECK(rc == 0 && strstr(text, "numaslab statistics, pid") &&
+                  strstr(text, "RESERVE LEVEL") && strstr(text, "numaslab-112"),
+              "NUMASLAB_STATS_PRINT=1 prints the tables on stderr at exit");
+        free(text);
+
+        FILE *tmp = tmpfile();
+        REQUIRE(tmp != NULL, "tmpfile");
+        CHECK(numaslab_stats_print(tmp) == 0, "numaslab_stats_print returns 0");
+        long len = ftell(tmp);
+        CHECK(len > 200, "and prints the tables (%ld bytes)", len);
+        fclose(tmp);
+        CHECK(numaslab_stats_print(NULL) == -EINVAL, "numaslab_stats_print(NULL) is -EINVAL");
+    }
+
+    /* The publisher never keeps a process alive. */
+    {
+        int rc = in_child(child_last_thread, NULL, 10);
+        CHECK(rc == 0, "a process whose main thread left by pthread_exit still ends (%s)",
+              rc == -2  ? "timed out"
+              : rc == 0 ? "exit 0"
+                        : "bad exit");
+        CHECK(!seg_exists(last_child), "... and its segment is removed");
+    }
+
+    /* numaslab_fini removes the segment; numaslab_init makes it again. */
+    for (int i = 0; i < nact; i++)
+        for (int k = 0; k < NORD; k++)
+            numaslab_cache_free(c, ord[i][k]);
+    numaslab_free(ina);
+    numaslab_fini();
+    CHECK(!seg_exists(me), "numaslab_fini removes the segment");
+    REQUIRE(numaslab_init(NULL) == 0, "numaslab_init again");
+    CHECK(seg_exists(me), "numaslab_init makes it again");
+    char *again = stat_json(me, &code);
+    CHECK(code == 0 && jnum(again, "pid") == me, "and numaslab-stat reads it (exit %d)", code);
+    free(again);
+
+    free(before);
+    free(after);
+    return tu_exit(); /* exit: the atexit hook removes the segment */
+}
