@@ -191,9 +191,11 @@ NUMASLAB_API void *numaslab_mempool_alloc_preallocated(numaslab_mempool_t *pool)
 NUMASLAB_API int numaslab_mempool_alloc_bulk(numaslab_mempool_t *pool, void **elems, int n);
 NUMASLAB_API void numaslab_mempool_free(void *elem, numaslab_mempool_t *pool);
 /* Shrinking releases the surplus at once; growing fills what it can now and
- * lets later frees complete it.  0 or -EINVAL. */
+ * lets later frees complete it.  0, -EINVAL, or -ENOMEM (no room for the
+ * element table). */
 NUMASLAB_API int numaslab_mempool_resize(numaslab_mempool_t *pool, int new_min_nr);
-/* 0, -EBUSY while elements are out (the pool stays usable), -EINVAL. */
+/* 0, -EBUSY while elements are out or threads wait in it (the pool stays
+ * usable), -EINVAL. */
 NUMASLAB_API int numaslab_mempool_destroy(numaslab_mempool_t *pool);
 
 struct numaslab_mempool_stats {
@@ -230,7 +232,8 @@ NUMASLAB_API void *numaslab_alloc_node_mempool(size_t size, unsigned flags, int 
 /*
  * Fault injection: make ordinary page allocation fail, as NUMASLAB_FAIL_PAGES
  * does ("after=N", "prob=P,seed=S", each with an optional ",node=K"; NULL or
- * "" turns it off).  Reserve pools are not affected.  0 or -EINVAL.
+ * "" turns it off).  Filling a reserve is not affected; a page pool's
+ * underlying allocation is.  0 or -EINVAL.
  */
 NUMASLAB_API int numaslab_fail_pages(const char *spec);
 
