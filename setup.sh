@@ -19,7 +19,8 @@ fail() {
 trap 'fail "command \"$BASH_COMMAND\" exited with status $?"' ERR
 
 packages=(build-essential autoconf automake libtool pkg-config libnuma-dev libhwloc-dev
-          numactl hwloc-nox libbenchmark-dev valgrind)
+          numactl hwloc-nox libbenchmark-dev valgrind
+          qemu-system-x86 busybox-static cpio xz-utils)
 
 # ---- packages ------------------------------------------------------------
 step="install packages"

@@ -95,6 +95,7 @@ static void inactive_critical(void *arg)
 int main(void)
 {
     tu_init("test-reserve");
+    tu_pin_self(); /* "local" must not change under the checks */
     int node = numaslab_local_node();
     REQUIRE(node >= 0, "no local node");
     uint64_t mapped0 = numaslab_bytes_mapped();
