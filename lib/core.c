@@ -27,14 +27,20 @@ __thread struct nslab_tstate *nslab_tls __attribute__((tls_model("initial-exec")
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-void nslab__report(const char *fmt, ...)
+/* One line on stderr, whole even when threads report at once. */
+static void vreport(const char *fmt, va_list ap)
 {
-    va_list ap;
-    va_start(ap, fmt);
     flockfile(stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     funlockfile(stderr);
+}
+
+void nslab__report(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(fmt, ap);
     va_end(ap);
 }
 
@@ -42,10 +48,7 @@ void nslab__bad_free(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    flockfile(stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    funlockfile(stderr);
+    vreport(fmt, ap);
     va_end(ap);
     nslab__init(); /* the options decide; a foreign free may come first */
     if (nslab_g.opt.abort_on_bad_free) {

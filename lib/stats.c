@@ -17,6 +17,7 @@
  * reserve pool's lock (a leaf) with no level-2 lock held.
  */
 #include "lib/internal.h"
+#include "lib/statfmt.h"
 #include "numaslab-stats.h"
 
 #include <inttypes.h>
@@ -215,44 +216,6 @@ void nslab__stats_snapshot(struct numaslab_stats_header *h)
  * numaslab_stats_print: the tables numaslab-stat(1) prints
  * ---------------------------------------------------------------------- */
 
-/* 512, 1.4K, 64K, 12.5M, 512M: binary units, one decimal below 100. */
-static const char *fmt_bytes(char *buf, size_t n, uint64_t v)
-{
-    static const char unit[] = "KMGTPE";
-    if (v < 1024) {
-        snprintf(buf, n, "%" PRIu64, v);
-        return buf;
-    }
-    double d = (double)v;
-    int u = -1;
-    while (d >= 1024 && u < 5) {
-        d /= 1024;
-        u++;
-    }
-    snprintf(buf, n, "%.*f%c", d < 99.95 ? 1 : 0, d, unit[u]);
-    char *dot = strstr(buf, ".0");
-    if (dot)
-        memmove(dot, dot + 2, strlen(dot + 2) + 1); /* 64.0K -> 64K */
-    return buf;
-}
-
-/* "[#######---]  70%": the reserve level, so a glance finds the low node. */
-static const char *fmt_bar(char *buf, size_t n, int cur, int min)
-{
-    char bar[11];
-    if (min <= 0) {
-        snprintf(buf, n, "[          ]    -");
-        return buf;
-    }
-    long long c = cur < 0 ? 0 : cur > min ? min : cur;
-    int fill = (int)(c * 10 / min), pct = (int)(c * 100 / min); /* full only when full */
-    for (int i = 0; i < 10; i++)
-        bar[i] = i < fill ? '#' : '-';
-    bar[10] = '\0';
-    snprintf(buf, n, "[%s] %3d%%", bar, pct);
-    return buf;
-}
-
 static const char *node_state(const struct numaslab_stats_node_rec *r)
 {
     if (r->flags & NUMASLAB_STATS_NODE_ACTIVE)
@@ -275,12 +238,12 @@ static void print_tables(FILE *f, const struct numaslab_stats_header *h)
             fprintf(f, "%4d  %-8s  -\n", r->node, node_state(r));
             continue;
         }
-        char el[32], by[48];
+        char el[32], by[72];
         snprintf(el, sizeof(el), "%d/%d", r->reserve_cur, r->reserve_min);
-        snprintf(by, sizeof(by), "%s/%s", fmt_bytes(a, sizeof(a), r->reserve_bytes),
-                 fmt_bytes(b, sizeof(b), r->reserve_min_bytes));
+        snprintf(by, sizeof(by), "%s/%s", nslab_fmt_bytes(a, sizeof(a), r->reserve_bytes),
+                 nslab_fmt_bytes(b, sizeof(b), r->reserve_min_bytes));
         fprintf(f, "%4d  %-8s  %-17s  %11s  %13s  %6" PRIu64 "  %6" PRIu64 "  %4d\n", r->node,
-                node_state(r), fmt_bar(c, sizeof(c), r->reserve_cur, r->reserve_min), el, by,
+                node_state(r), nslab_fmt_bar(c, sizeof(c), r->reserve_cur, r->reserve_min), el, by,
                 r->reserve_used, r->reserve_empty, r->reserve_waiters);
     }
     fprintf(f, "\n%4s  %8s  %20s  %6s  %16s  %21s\n", "NODE", "MAPPED", "OBJECTS INUSE/TOTAL",
@@ -293,7 +256,7 @@ static void print_tables(FILE *f, const struct numaslab_stats_header *h)
         snprintf(ina, sizeof(ina), "%" PRIu64 "/%" PRIu64, r->inactive_requests,
                  r->inactive_served);
         fprintf(f, "%4d  %8s  %20s  %6" PRIu64 "  %16s  %21s\n", r->node,
-                fmt_bytes(a, sizeof(a), r->bytes_mapped), obj, r->large_objects, exh, ina);
+                nslab_fmt_bytes(a, sizeof(a), r->bytes_mapped), obj, r->large_objects, exh, ina);
     }
     fprintf(f, "\n%-31s %4s %8s %9s %9s %8s %6s %6s %7s %6s %7s %8s\n", "CACHE", "NODE", "OBJSIZE",
             "INUSE", "TOTAL", "OBJ/SLAB", "SLAB", "FULL", "PARTIAL", "EMPTY", "RESERVE",
@@ -306,7 +269,7 @@ static void print_tables(FILE *f, const struct numaslab_stats_header *h)
                 "%-31.31s %4d %8u %9" PRIu64 " %9" PRIu64 " %8u %6s %6" PRIu64 " %7" PRIu64
                 " %6" PRIu64 " %7" PRIu64 " %8" PRIu64 "\n",
                 r->name, r->node, r->object_size, r->objects_inuse, r->objects_total,
-                r->objects_per_slab, fmt_bytes(a, sizeof(a), r->slab_bytes), r->slabs_full,
+                r->objects_per_slab, nslab_fmt_bytes(a, sizeof(a), r->slab_bytes), r->slabs_full,
                 r->slabs_partial, r->slabs_empty, r->slabs_reserve, r->objects_reserve);
     }
 }

@@ -10,7 +10,7 @@ include_HEADERS += include/numaslab-stats.h
 
 # The tool reads segments only: it links no part of the library.
 bin_PROGRAMS += tools/numaslab-stat
-tools_numaslab_stat_SOURCES = tools/numaslab-stat.c
+tools_numaslab_stat_SOURCES = tools/numaslab-stat.c lib/statfmt.h
 dist_man_MANS += doc/numaslab-stat.1
 
 # Tests of the statistics export and the tool (they find the tool as

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "numaslab-stats.h"
+#include "lib/statfmt.h"
 
 /* Exit codes (numaslab-stat(1), EXIT STATUS). */
 enum {
@@ -457,45 +458,6 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* 512, 1.4K, 64K, 12.5M, 512M: binary units, one decimal below 100. */
-static const char *fmt_bytes(char *buf, size_t n, uint64_t v)
-{
-    static const char unit[] = "KMGTPE";
-    if (v < 1024) {
-        snprintf(buf, n, "%" PRIu64, v);
-        return buf;
-    }
-    double d = (double)v;
-    int u = -1;
-    while (d >= 1024 && u < 5) {
-        d /= 1024;
-        u++;
-    }
-    snprintf(buf, n, "%.*f%c", d < 99.95 ? 1 : 0, d, unit[u]);
-    char *dot = strstr(buf, ".0");
-    if (dot)
-        memmove(dot, dot + 2, strlen(dot + 2) + 1); /* 64.0K -> 64K */
-    return buf;
-}
-
-/* "[#######---]  70%": the reserve level, so a glance finds the low node;
- * the bar is full only when the reserve is. */
-static const char *fmt_bar(char *buf, size_t n, int32_t cur, int32_t min)
-{
-    char bar[11];
-    if (min <= 0) {
-        snprintf(buf, n, "[          ]    -");
-        return buf;
-    }
-    long long c = cur < 0 ? 0 : cur > min ? min : cur;
-    int fill = (int)(c * 10 / min), pct = (int)(c * 100 / min);
-    for (int i = 0; i < 10; i++)
-        bar[i] = i < fill ? '#' : '-';
-    bar[10] = '\0';
-    snprintf(buf, n, "[%s] %3d%%", bar, pct);
-    return buf;
-}
-
 /* A name as a table shows it: unprintable bytes become '?'. */
 static const char *plain(char *buf, size_t n, const char *s)
 {
@@ -545,12 +507,12 @@ static void print_tables(const struct snap *s)
             printf("%4" PRId32 "  %-8s  -\n", r->node, node_state(r));
             continue;
         }
-        char el[32], by[48];
+        char el[32], by[72];
         snprintf(el, sizeof(el), "%" PRId32 "/%" PRId32, r->reserve_cur, r->reserve_min);
-        snprintf(by, sizeof(by), "%s/%s", fmt_bytes(a, sizeof(a), r->reserve_bytes),
-                 fmt_bytes(b, sizeof(b), r->reserve_min_bytes));
+        snprintf(by, sizeof(by), "%s/%s", nslab_fmt_bytes(a, sizeof(a), r->reserve_bytes),
+                 nslab_fmt_bytes(b, sizeof(b), r->reserve_min_bytes));
         printf("%4" PRId32 "  %-8s  %-17s  %11s  %13s  %6" PRIu64 "  %6" PRIu64 "  %4" PRId32 "\n",
-               r->node, node_state(r), fmt_bar(c, sizeof(c), r->reserve_cur, r->reserve_min), el,
+               r->node, node_state(r), nslab_fmt_bar(c, sizeof(c), r->reserve_cur, r->reserve_min), el,
                by, r->reserve_used, r->reserve_empty, r->reserve_waiters);
     }
     printf("\n%4s  %8s  %20s  %6s  %16s  %21s\n", "NODE", "MAPPED", "OBJECTS INUSE/TOTAL", "LARGE",
@@ -563,7 +525,7 @@ static void print_tables(const struct snap *s)
         snprintf(ina, sizeof(ina), "%" PRIu64 "/%" PRIu64, r->inactive_requests,
                  r->inactive_served);
         printf("%4" PRId32 "  %8s  %20s  %6" PRIu64 "  %16s  %21s\n", r->node,
-               fmt_bytes(a, sizeof(a), r->bytes_mapped), obj, r->large_objects, exh, ina);
+               nslab_fmt_bytes(a, sizeof(a), r->bytes_mapped), obj, r->large_objects, exh, ina);
     }
     if (!opt.caches)
         return;
@@ -577,7 +539,7 @@ static void print_tables(const struct snap *s)
         printf("%-31s %4" PRId32 " %8" PRIu32 " %9" PRIu64 " %9" PRIu64 " %8" PRIu32
                " %6s %6" PRIu64 " %7" PRIu64 " %6" PRIu64 " %7" PRIu64 " %8" PRIu64 "\n",
                plain(name, sizeof(name), r->name), r->node, r->object_size, r->objects_inuse,
-               r->objects_total, r->objects_per_slab, fmt_bytes(a, sizeof(a), r->slab_bytes),
+               r->objects_total, r->objects_per_slab, nslab_fmt_bytes(a, sizeof(a), r->slab_bytes),
                r->slabs_full, r->slabs_partial, r->slabs_empty, r->slabs_reserve,
                r->objects_reserve);
     }
