@@ -1,1 +1,110 @@
 # bench/local.mk - included by the top-level Makefile.am
+#
+# Benchmarks, never built by `make` or `make check`:
+#   make bench         one Google Benchmark binary per allocator (bench/bench-*)
+#                      and bench/pairs; needs libbenchmark-dev; each peer
+#                      (jemalloc, tcmalloc, mimalloc) is built when configure
+#                      found it
+#   make bench-run     bench/run-numactl.sh (plain and under numactl, a JSON
+#                      file per binary and binding) and bench/callgrind-pairs.sh,
+#                      into $(NSB_OUT)/
+#   make bench-report  $(NSB_OUT)/ -> bench/RESULTS.md and bench/plots/ in the
+#                      source tree (needs python3; gnuplot for the plots)
+#   make bench-callgrind  instructions per pair only (the top-level Makefile.am)
+#
+# jemalloc, tcmalloc and mimalloc replace malloc in any process that links
+# them, hence a binary each; the workload source is the same
+# (bench/work-malloc.c), compiled with the allocator's name.
+
+NSB_OUT = bench-out
+NSB_SHIM = bench/shim.cc bench/shim.h bench/workloads.h
+NSB_CXXFLAGS = -Wall -Wextra $(BENCHMARK_CFLAGS)
+NSB_CFLAGS = $(AM_CFLAGS) -pthread
+NSB_LIBS = $(BENCHMARK_LIBS) -ldl -lpthread
+
+# Each peer binary is named after its allocator (NSB_PEER) and knows a part
+# of its library's file name, which it checks `malloc` resolves to.
+EXTRA_PROGRAMS += bench/bench-numaslab bench/bench-glibc bench/bench-jemalloc \
+	bench/bench-tcmalloc bench/bench-mimalloc
+dist_noinst_SCRIPTS += bench/run-numactl.sh bench/report
+
+bench_bench_numaslab_SOURCES = $(NSB_SHIM) bench/work-numaslab.c bench/work-libnuma.c
+bench_bench_numaslab_CPPFLAGS = $(AM_CPPFLAGS) $(NUMA_CFLAGS)
+bench_bench_numaslab_CFLAGS = $(NSB_CFLAGS)
+bench_bench_numaslab_CXXFLAGS = $(NSB_CXXFLAGS)
+bench_bench_numaslab_LDADD = libnumaslab.la $(NUMA_LIBS) $(NSB_LIBS)
+bench_bench_numaslab_LDFLAGS = -no-install
+
+bench_bench_glibc_SOURCES = $(NSB_SHIM) bench/work-malloc.c
+bench_bench_glibc_CPPFLAGS = $(AM_CPPFLAGS) -DNSB_PEER='"glibc"' -DNSB_MALLOC_EXPECT='"libc.so"'
+bench_bench_glibc_CFLAGS = $(NSB_CFLAGS)
+bench_bench_glibc_CXXFLAGS = $(NSB_CXXFLAGS)
+bench_bench_glibc_LDADD = $(NSB_LIBS)
+bench_bench_glibc_LDFLAGS = -no-install
+
+bench_bench_jemalloc_SOURCES = $(NSB_SHIM) bench/work-malloc.c
+bench_bench_jemalloc_CPPFLAGS = $(AM_CPPFLAGS) -DNSB_PEER='"jemalloc"' \
+	-DNSB_MALLOC_EXPECT='"libjemalloc"'
+bench_bench_jemalloc_CFLAGS = $(NSB_CFLAGS)
+bench_bench_jemalloc_CXXFLAGS = $(NSB_CXXFLAGS)
+bench_bench_jemalloc_LDADD = $(JEMALLOC_LIBS) $(NSB_LIBS)
+bench_bench_jemalloc_LDFLAGS = -no-install
+
+bench_bench_tcmalloc_SOURCES = $(NSB_SHIM) bench/work-malloc.c
+bench_bench_tcmalloc_CPPFLAGS = $(AM_CPPFLAGS) -DNSB_PEER='"tcmalloc"' \
+	-DNSB_MALLOC_EXPECT='"libtcmalloc"'
+bench_bench_tcmalloc_CFLAGS = $(NSB_CFLAGS)
+bench_bench_tcmalloc_CXXFLAGS = $(NSB_CXXFLAGS)
+bench_bench_tcmalloc_LDADD = $(TCMALLOC_LIBS) $(NSB_LIBS)
+bench_bench_tcmalloc_LDFLAGS = -no-install
+
+bench_bench_mimalloc_SOURCES = $(NSB_SHIM) bench/work-malloc.c
+bench_bench_mimalloc_CPPFLAGS = $(AM_CPPFLAGS) -DNSB_PEER='"mimalloc"' \
+	-DNSB_MALLOC_EXPECT='"libmimalloc"'
+bench_bench_mimalloc_CFLAGS = $(NSB_CFLAGS)
+bench_bench_mimalloc_CXXFLAGS = $(NSB_CXXFLAGS)
+bench_bench_mimalloc_LDADD = $(MIMALLOC_LIBS) $(NSB_LIBS)
+bench_bench_mimalloc_LDFLAGS = -no-install
+
+NSB_PROGS = bench/bench-numaslab$(EXEEXT) bench/bench-glibc$(EXEEXT)
+NSB_MISSING =
+if HAVE_JEMALLOC
+NSB_PROGS += bench/bench-jemalloc$(EXEEXT)
+else
+NSB_MISSING += "jemalloc (libjemalloc-dev)"
+endif
+if HAVE_TCMALLOC
+NSB_PROGS += bench/bench-tcmalloc$(EXEEXT)
+else
+NSB_MISSING += "tcmalloc (libgoogle-perftools-dev)"
+endif
+if HAVE_MIMALLOC
+NSB_PROGS += bench/bench-mimalloc$(EXEEXT)
+else
+NSB_MISSING += "mimalloc (libmimalloc-dev)"
+endif
+
+if HAVE_BENCHMARK
+bench: $(NSB_PROGS) bench/pairs$(EXEEXT)
+	@for p in $(NSB_MISSING); do \
+	  echo "make bench: no benchmark of $$p: configure did not find it"; done
+else
+bench:
+	@echo "make bench: Google Benchmark was not found by configure." >&2; \
+	echo "  On Debian: apt-get install libbenchmark-dev, then run configure again." >&2; \
+	exit 1
+endif
+
+bench-run: bench
+	CC='$(CC)' CFLAGS='$(CFLAGS)' CXX='$(CXX)' CXXFLAGS='$(CXXFLAGS)' \
+	  $(SHELL) $(srcdir)/bench/run-numactl.sh -o $(NSB_OUT) bench
+	$(SHELL) $(srcdir)/bench/callgrind-pairs.sh -k $(NSB_OUT)/callgrind \
+	  bench/pairs$(EXEEXT) >$(NSB_OUT)/callgrind.txt
+	@echo "make bench-run: results in $(NSB_OUT)/; make bench-report writes bench/RESULTS.md"
+
+bench-report:
+	@command -v python3 >/dev/null || \
+	  { echo "make bench-report: needs python3 (apt-get install python3)" >&2; exit 1; }
+	python3 $(srcdir)/bench/report -o $(srcdir)/bench $(NSB_OUT)
+
+.PHONY: bench bench-run bench-report

@@ -7,13 +7,19 @@
  * under `valgrind --tool=callgrind` with two values of N: the difference of
  * the totals divided by the difference of N is the cost of one pair, with
  * start-up and warm-up cancelled out (bench/callgrind-pairs.sh does this).
+ * The pairs run inside run_pairs(), so that `--toggle-collect=run_pairs`
+ * profiles them alone.
  *
- * Workloads:
- *   cache64       numaslab_cache_alloc + numaslab_cache_free, 64-byte cache
- *   alloc_node64  numaslab_alloc_node(64, 0, node) + numaslab_free
- *   alloc64       numaslab_alloc(64, 0) + numaslab_free
- *   live64        alloc_node64 with one neighbour object kept live
- *   malloc64      glibc malloc + free, for scale
+ * Workloads (SIZE is 64 when left out: cache64, ...):
+ *   cacheSIZE       numaslab_cache_alloc + numaslab_cache_free, a SIZE-byte cache
+ *   alloc_nodeSIZE  numaslab_alloc_node(SIZE, 0, node) + numaslab_free
+ *   allocSIZE       numaslab_alloc(SIZE, 0) + numaslab_free
+ *   liveSIZE        alloc_nodeSIZE with one neighbour object kept live
+ *   critSIZE        numaslab_cache_alloc(c, NUMASLAB_CRITICAL) + numaslab_cache_free
+ *                   while page allocation fails, served by a reserve slab
+ *   mallocSIZE      malloc + free (whichever malloc the process has: run it
+ *                   with LD_PRELOAD=libjemalloc.so.2 ... for the peers)
+ *   mliveSIZE       mallocSIZE with one neighbour object kept live
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,63 +30,124 @@
 /* Keep the compiler from dropping the pair. */
 static void *volatile sink;
 
-int main(int argc, char **argv)
+enum kind { CACHE, ALLOC_NODE, ALLOC, LIVE, CRIT, MALLOC, MLIVE };
+static const char *const kinds[] = {"cache", "alloc_node", "alloc", "live", "crit", "malloc", "mlive"};
+
+static numaslab_cache_t *cache;
+static int node;
+
+static void __attribute__((noinline)) run_pairs(enum kind k, size_t size, long n)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s cache64|alloc_node64|alloc64|live64|malloc64 N\n", argv[0]);
-        return 2;
-    }
-    const char *w = argv[1];
-    long n = atol(argv[2]);
-    int node = numaslab_local_node();
-    numaslab_cache_t *c = numaslab_cache_create("bench-64", 64, 0, 0, NULL);
-    if (!c || node < 0) {
-        fprintf(stderr, "pairs: numaslab setup failed\n");
-        return 1;
-    }
-    /* Warm up: the thread caches exist and hold objects. */
-    for (int i = 0; i < 1000; i++) {
-        void *a = numaslab_cache_alloc(c, 0), *b = numaslab_alloc_node(64, 0, node);
-        numaslab_cache_free(c, a);
-        numaslab_free(b);
-    }
-    if (!strcmp(w, "cache64")) {
+    void *keep;
+    switch (k) {
+    case CACHE:
+    case CRIT: {
+        unsigned flags = k == CRIT ? NUMASLAB_CRITICAL : 0;
         for (long i = 0; i < n; i++) {
-            void *p = numaslab_cache_alloc(c, 0);
+            void *p = numaslab_cache_alloc(cache, flags);
             sink = p;
-            numaslab_cache_free(c, p);
+            numaslab_cache_free(cache, p);
         }
-    } else if (!strcmp(w, "alloc_node64")) {
+        break;
+    }
+    case ALLOC_NODE:
         for (long i = 0; i < n; i++) {
-            void *p = numaslab_alloc_node(64, 0, node);
+            void *p = numaslab_alloc_node(size, 0, node);
             sink = p;
             numaslab_free(p);
         }
-    } else if (!strcmp(w, "alloc64")) {
+        break;
+    case ALLOC:
         for (long i = 0; i < n; i++) {
-            void *p = numaslab_alloc(64, 0);
+            void *p = numaslab_alloc(size, 0);
             sink = p;
             numaslab_free(p);
         }
-    } else if (!strcmp(w, "live64")) {
-        void *keep = numaslab_alloc_node(64, 0, node);
+        break;
+    case LIVE:
+        keep = numaslab_alloc_node(size, 0, node);
         for (long i = 0; i < n; i++) {
-            void *p = numaslab_alloc_node(64, 0, node);
+            void *p = numaslab_alloc_node(size, 0, node);
             sink = p;
             numaslab_free(keep);
             keep = p;
         }
         numaslab_free(keep);
-    } else if (!strcmp(w, "malloc64")) {
+        break;
+    case MALLOC:
         for (long i = 0; i < n; i++) {
-            void *p = malloc(64);
+            void *p = malloc(size);
             sink = p;
             free(p);
         }
-    } else {
+        break;
+    case MLIVE:
+        keep = malloc(size);
+        for (long i = 0; i < n; i++) {
+            void *p = malloc(size);
+            sink = p;
+            free(keep);
+            keep = p;
+        }
+        free(keep);
+        break;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s cache|alloc_node|alloc|live|crit|malloc|mlive[SIZE] N\n",
+                argv[0]);
+        return 2;
+    }
+    const char *w = argv[1];
+    long n = atol(argv[2]);
+    size_t len = strcspn(w, "0123456789");
+    size_t size = w[len] ? (size_t)atol(w + len) : 64;
+    int k = -1;
+    for (int i = 0; i < (int)(sizeof(kinds) / sizeof(kinds[0])); i++)
+        if (strlen(kinds[i]) == len && !strncmp(w, kinds[i], len))
+            k = i;
+    if (k < 0 || size == 0 || size > NUMASLAB_MAX_SMALL) {
         fprintf(stderr, "pairs: unknown workload %s\n", w);
         return 2;
     }
-    numaslab_cache_destroy(c);
+    if (k == MALLOC || k == MLIVE) {
+        for (int i = 0; i < 1000; i++) /* warm-up */
+            free(sink = malloc(size));
+        run_pairs(k, size, n);
+        return 0;
+    }
+
+    node = numaslab_local_node();
+    cache = numaslab_cache_create("bench-pairs", size, 0, 0, NULL);
+    if (!cache || node < 0) {
+        fprintf(stderr, "pairs: numaslab setup failed\n");
+        return 1;
+    }
+    void *keep = NULL;
+    if (k == CRIT) {
+        /* A reserve slab, kept by one live object: the pairs are served
+         * by it (see crit_pair in bench/work-numaslab.c). */
+        if (numaslab_fail_pages("after=0") ||
+            !(keep = numaslab_cache_alloc(cache, NUMASLAB_CRITICAL))) {
+            fprintf(stderr, "pairs: no reserve slab\n");
+            return 1;
+        }
+    }
+    /* Warm up: the thread caches exist and hold objects. */
+    for (int i = 0; i < 1000; i++) {
+        void *a = numaslab_cache_alloc(cache, k == CRIT ? NUMASLAB_CRITICAL : 0);
+        void *b = numaslab_alloc_node(size, 0, node);
+        numaslab_cache_free(cache, a);
+        numaslab_free(b);
+    }
+    run_pairs(k, size, n);
+    if (keep) {
+        numaslab_cache_free(cache, keep);
+        numaslab_fail_pages(NULL);
+    }
+    numaslab_cache_destroy(cache);
     return 0;
 }

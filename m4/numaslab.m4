@@ -49,6 +49,23 @@ AC_DEFUN([NSLAB_CHECK_BENCHMARK], [
   AM_CONDITIONAL([HAVE_BENCHMARK], [test "x$nslab_have_benchmark" = xyes])
 ])
 
+# NSLAB_CHECK_PEER(NAME, LIB, FUNCTION, DEBIAN-PACKAGE): an allocator that
+# `make bench` compares numaslab with, optional.  Sets NAME_LIBS and the
+# conditional HAVE_NAME; a missing one is named with its package.
+AC_DEFUN([NSLAB_CHECK_PEER], [
+  AC_CHECK_LIB([$2], [$3], [nslab_have_$2=yes], [nslab_have_$2=no])
+  AS_IF([test "x$nslab_have_$2" = xyes], [AC_SUBST([$1_LIBS], [-l$2])],
+    [AC_MSG_WARN([$2 not found: `make bench` runs without that peer. On Debian: apt-get install $4])])
+  AM_CONDITIONAL([HAVE_$1], [test "x$nslab_have_$2" = xyes])
+])
+
+# The peer allocators of the benchmarks.  Each replaces malloc in any
+# process that links it, so each gets a benchmark binary of its own.
+AC_DEFUN([NSLAB_CHECK_JEMALLOC], [NSLAB_CHECK_PEER([JEMALLOC], [jemalloc], [mallctl], [libjemalloc-dev])])
+AC_DEFUN([NSLAB_CHECK_TCMALLOC],
+  [NSLAB_CHECK_PEER([TCMALLOC], [tcmalloc_minimal], [tc_malloc], [libgoogle-perftools-dev])])
+AC_DEFUN([NSLAB_CHECK_MIMALLOC], [NSLAB_CHECK_PEER([MIMALLOC], [mimalloc], [mi_malloc], [libmimalloc-dev])])
+
 # NSLAB_ARG_DEBUG: --enable-debug[=1|2|3].
 AC_DEFUN([NSLAB_ARG_DEBUG], [
   AC_ARG_ENABLE([debug],

@@ -1,0 +1,199 @@
+/*
+ * bench/workloads.h - the workloads every allocator runs, written once.
+ *
+ * Include it after defining:
+ *   NSB_A                 the allocator's name as an identifier (glibc, numaslab, ...)
+ *   NSB_ALLOC(size)       allocate size bytes
+ *   NSB_FREE(ptr, size)   free it
+ *   NSB_SETUP()           optional: statements run at the start of every body
+ *                         (per thread), e.g. to look up the local node
+ * It defines static bodies pair_<A>, live_<A>, batch_<A> and xfree_<A>
+ * and nsb_register_common_<A>(name_of_allocator, opts) registering them.
+ * The calls are direct (no function pointers) so that every allocator is
+ * measured the way a program would call it.
+ *
+ * Every figure is per item: one allocation + free (pair, live, xfree) or
+ * one object allocated, touched and freed (batch).
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bench/shim.h"
+
+#ifndef NSB_SETUP
+#define NSB_SETUP()
+#endif
+
+#define NSB_CAT2(a, b) a##_##b
+#define NSB_CAT(a, b) NSB_CAT2(a, b)
+#define NSB_FN(w) NSB_CAT(w, NSB_A)
+
+#ifndef NSB_INNER
+/* Pairs per turn of the benchmark loop: the loop's own cost (a call into
+ * the C++ shim) is spread over this many pairs. */
+#define NSB_INNER 64
+#define NSB_RING 1024 /* slots of the producer/consumer ring, a power of two */
+
+/* A bounded single-producer single-consumer ring.  head is written by the
+ * producer only, tail by the consumer only; each publishes with a release
+ * store that the other's acquire load pairs with, so a slot is written
+ * before the consumer reads it and read before the producer reuses it.
+ * Both counters only grow:  0 <= head - tail <= NSB_RING. */
+struct nsb_ring {
+    _Alignas(64) _Atomic uint64_t head;
+    _Alignas(64) _Atomic uint64_t tail;
+    _Alignas(64) void *slot[NSB_RING];
+};
+
+static inline void nsb_ring_put(struct nsb_ring *r, uint64_t *head, uint64_t *tail_seen, void *p)
+{
+    uint64_t h = *head;
+    while (h - *tail_seen >= NSB_RING) {
+        *tail_seen = atomic_load_explicit(&r->tail, memory_order_acquire);
+        if (h - *tail_seen >= NSB_RING)
+            nsb_cpu_relax();
+    }
+    r->slot[h & (NSB_RING - 1)] = p;
+    atomic_store_explicit(&r->head, h + 1, memory_order_release);
+    *head = h + 1;
+}
+
+static inline void *nsb_ring_get(struct nsb_ring *r, uint64_t *tail, uint64_t *head_seen)
+{
+    uint64_t t = *tail;
+    while (t == *head_seen) {
+        *head_seen = atomic_load_explicit(&r->head, memory_order_acquire);
+        if (t == *head_seen)
+            nsb_cpu_relax();
+    }
+    void *p = r->slot[t & (NSB_RING - 1)];
+    atomic_store_explicit(&r->tail, t + 1, memory_order_release);
+    *tail = t + 1;
+    return p;
+}
+#endif
+
+/* Hot pair: allocate, free, the same size again and again. */
+static void NSB_FN(pair)(nsb_state *st)
+{
+    size_t size = (size_t)nsb_range(st, 0);
+    NSB_SETUP();
+    while (nsb_keep_running_batch(st, NSB_INNER))
+        for (int k = 0; k < NSB_INNER; k++) {
+            void *p = NSB_ALLOC(size);
+            nsb_escape(p);
+            NSB_FREE(p, size);
+        }
+    nsb_set_items(st, nsb_iterations(st));
+}
+
+/* Hot pair with one neighbour kept live: each new object is allocated
+ * while the previous one still is, then the previous one is freed. */
+static void NSB_FN(live)(nsb_state *st)
+{
+    size_t size = (size_t)nsb_range(st, 0);
+    NSB_SETUP();
+    void *keep = NSB_ALLOC(size);
+    if (!keep) {
+        nsb_skip(st, "allocation failed");
+        return;
+    }
+    while (nsb_keep_running_batch(st, NSB_INNER))
+        for (int k = 0; k < NSB_INNER; k++) {
+            void *p = NSB_ALLOC(size);
+            nsb_escape(p);
+            NSB_FREE(keep, size);
+            keep = p;
+        }
+    NSB_FREE(keep, size);
+    nsb_set_items(st, nsb_iterations(st));
+}
+
+/* Batch: allocate count objects, write each, free them all in the same
+ * order.  Every thread of a multi-threaded run does its own batch. */
+static void NSB_FN(batch)(nsb_state *st)
+{
+    size_t size = (size_t)nsb_range(st, 0);
+    long count = (long)nsb_range(st, 1);
+    NSB_SETUP();
+    void **v = calloc((size_t)count, sizeof(*v));
+    if (!v) {
+        nsb_skip(st, "no memory for the pointer array");
+        return;
+    }
+    while (nsb_keep_running(st)) {
+        for (long i = 0; i < count; i++) {
+            uint64_t *p = NSB_ALLOC(size);
+            *p = (uint64_t)i; /* the touch: first write to the object */
+            v[i] = p;
+        }
+        nsb_escape(v);
+        for (long i = 0; i < count; i++)
+            NSB_FREE(v[i], size);
+    }
+    nsb_set_items(st, nsb_iterations(st) * count);
+    free(v);
+}
+
+/* Cross-thread free: thread 0 allocates and writes each object and passes
+ * it through the ring; thread 1 frees it.  Run with 2 threads; both count
+ * every object, so the per-thread figure is wall time per object. */
+static void NSB_FN(xfree)(nsb_state *st)
+{
+    static struct nsb_ring ring; /* empty between runs: both sides move the same count */
+    size_t size = (size_t)nsb_range(st, 0);
+    NSB_SETUP();
+    uint64_t mine = 0, seen = 0;
+    int producer = nsb_thread_index(st) == 0;
+    if (nsb_threads(st) != 2) {
+        nsb_skip(st, "xfree needs exactly 2 threads");
+        return;
+    }
+    if (producer) {
+        mine = atomic_load_explicit(&ring.head, memory_order_relaxed);
+        seen = atomic_load_explicit(&ring.tail, memory_order_relaxed);
+    } else {
+        mine = atomic_load_explicit(&ring.tail, memory_order_relaxed);
+        seen = atomic_load_explicit(&ring.head, memory_order_relaxed);
+    }
+    while (nsb_keep_running_batch(st, NSB_INNER)) {
+        if (producer) {
+            for (int k = 0; k < NSB_INNER; k++) {
+                uint64_t *p = NSB_ALLOC(size);
+                *p = (uint64_t)k;
+                nsb_ring_put(&ring, &mine, &seen, p);
+            }
+        } else {
+            for (int k = 0; k < NSB_INNER; k++) {
+                void *p = nsb_ring_get(&ring, &mine, &seen);
+                NSB_FREE(p, size);
+            }
+        }
+    }
+    nsb_set_items(st, nsb_iterations(st));
+}
+
+/* Register the four for allocator name; batch_count: objects per batch
+ * (100,000; less for allocators that make a system call per object);
+ * pair_iterations: 0 (by time) or a fixed count. */
+static void NSB_CAT(nsb_register_common, NSB_A)(const char *name, long batch_count,
+                                                 int64_t pair_iterations)
+{
+    char n[64];
+    snprintf(n, sizeof(n), "pair/%s", name);
+    NSB_BENCH(n, NSB_FN(pair), .argnames = {"size"}, .nargs = 1, .nrows = 3,
+              .args = {{64}, {256}, {4096}}, .iterations = pair_iterations);
+    snprintf(n, sizeof(n), "live/%s", name);
+    NSB_BENCH(n, NSB_FN(live), .argnames = {"size"}, .nargs = 1, .nrows = 3,
+              .args = {{64}, {256}, {4096}}, .iterations = pair_iterations);
+    snprintf(n, sizeof(n), "batch/%s", name);
+    NSB_BENCH(n, NSB_FN(batch), .argnames = {"size", "count"}, .nargs = 2, .nrows = 1,
+              .args = {{64, batch_count}}, .threads = {1, 2});
+    snprintf(n, sizeof(n), "xfree/%s", name);
+    NSB_BENCH(n, NSB_FN(xfree), .argnames = {"size"}, .nargs = 1, .nrows = 1, .args = {{64}},
+              .threads = {2}, .iterations = pair_iterations);
+}

@@ -1,0 +1,39 @@
+# tests/extra.mk - included by the top-level Makefile.am, after the
+# EXTRA_PROGRAMS line.  Programs built on demand, never run by `make check`:
+#
+#   tests/stress-long           the long stress test: `make stress
+#                               [STRESS_OPS=N]` (10^7 operations unless
+#                               told), .ci/run with a bounded count
+#   tests/test-tools-*          planted bugs for valgrind memcheck,
+#                               AddressSanitizer and the debug build:
+#                               `make tools-programs`, then
+#                               tests/tools-check.sh MODE BUILDDIR (.ci/run
+#                               does both in its valgrind, ASan and debug
+#                               builds)
+NSLAB_EXTRA_TESTS = tests/stress-long tests/test-tools-uaf tests/test-tools-overflow \
+	tests/test-tools-pool
+EXTRA_PROGRAMS += $(NSLAB_EXTRA_TESTS)
+EXTRA_DIST += tests/tools-check.sh
+
+tests_stress_long_SOURCES = tests/stress-long.c
+tests_stress_long_CFLAGS = $(NSLAB_TCFLAGS)
+tests_stress_long_LDADD = $(NSLAB_TEST_LIBS)
+tests_stress_long_LDFLAGS = $(NSLAB_TLDFLAGS)
+
+tests_test_tools_uaf_SOURCES = tests/test-tools-uaf.c
+tests_test_tools_uaf_LDADD = libnumaslab.la
+tests_test_tools_uaf_LDFLAGS = -no-install
+
+tests_test_tools_overflow_SOURCES = tests/test-tools-overflow.c
+tests_test_tools_overflow_LDADD = libnumaslab.la
+tests_test_tools_overflow_LDFLAGS = -no-install
+
+tests_test_tools_pool_SOURCES = tests/test-tools-pool.c
+tests_test_tools_pool_LDADD = libnumaslab.la
+tests_test_tools_pool_LDFLAGS = -no-install
+
+stress: tests/stress-long$(EXEEXT)
+	NUMASLAB_STATS=0 ./tests/stress-long$(EXEEXT) $(STRESS_OPS)
+tools-programs: tests/test-tools-uaf$(EXEEXT) tests/test-tools-overflow$(EXEEXT) \
+	tests/test-tools-pool$(EXEEXT)
+.PHONY: stress tools-programs
