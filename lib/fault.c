@@ -9,13 +9,18 @@
  *   ...,node=K       only allocations on node K are affected
  *
  * Off, it costs one predictable branch on the page-allocation slow path.
- * The state is a few atomics: any thread may allocate pages.
+ * On, the setting is read under fail_lock (a leaf: nothing is taken while
+ * it is held), so a setting changed by one thread while others allocate
+ * pages is seen whole, never half old and half new.
  */
 #include "lib/internal.h"
 
 #include <stdlib.h>
 
-int nslab_fail_on;
+int nslab_fail_on;                /* atomic: 1 while a setting is in force */
+
+/* The setting, under fail_lock. */
+static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
 static int fail_counted;         /* 1: after=N, 0: prob=P */
 static long fail_after;          /* allocations still allowed (may go negative) */
 static uint64_t fail_threshold;  /* prob * 2^64, 0: no probability */
@@ -24,20 +29,28 @@ static int fail_node = -1;
 
 int nslab__fail_now(int node)
 {
-    if (fail_node >= 0 && node != fail_node)
-        return 0;
-    if (fail_counted)
-        return nslab_sub_relaxed(&fail_after, 1) <= 0;
-    /* xorshift64: each caller advances the shared state by one step. */
-    uint64_t x = nslab_load_relaxed(&fail_state), y;
-    do {
-        y = x ^ (x << 13);
+    int fail = 0;
+    pthread_mutex_lock(&fail_lock);
+    if (!nslab_load_relaxed(&nslab_fail_on) || (fail_node >= 0 && node != fail_node)) {
+        fail = 0;
+    } else if (fail_counted) {
+        fail = --fail_after < 0;
+    } else {
+        /* xorshift64: each caller advances the shared state by one step. */
+        uint64_t y = fail_state;
+        y ^= y << 13;
         y ^= y >> 7;
         y ^= y << 17;
-    } while (!__atomic_compare_exchange_n(&fail_state, &x, y, 0, __ATOMIC_RELAXED,
-                                          __ATOMIC_RELAXED));
-    return y < fail_threshold;
+        fail_state = y;
+        fail = y < fail_threshold;
+    }
+    pthread_mutex_unlock(&fail_lock);
+    return fail;
 }
+
+/* fork: the child must not inherit fail_lock held by a thread it lacks. */
+void nslab__fail_fork_lock(void) { pthread_mutex_lock(&fail_lock); }
+void nslab__fail_fork_unlock(void) { pthread_mutex_unlock(&fail_lock); }
 
 /* 0 (and the setting applied), or -EINVAL (nothing changed). */
 int nslab__fail_parse(const char *spec)
@@ -47,7 +60,9 @@ int nslab__fail_parse(const char *spec)
     unsigned long long seed = 1;
     long node = -1;
     if (!spec || !*spec) {
+        pthread_mutex_lock(&fail_lock);
         nslab_store_release(&nslab_fail_on, 0);
+        pthread_mutex_unlock(&fail_lock);
         return 0;
     }
     const char *s = spec;
@@ -80,13 +95,14 @@ int nslab__fail_parse(const char *spec)
     }
     if ((after < 0) == (prob < 0)) /* exactly one of them */
         return -EINVAL;
-    nslab_store_release(&nslab_fail_on, 0);
+    pthread_mutex_lock(&fail_lock);
     fail_counted = after >= 0;
     fail_after = after;
     fail_threshold = prob >= 1 ? UINT64_MAX : prob < 0 ? 0 : (uint64_t)(prob * 18446744073709551616.0);
     fail_state = seed ? seed : 1;
     fail_node = (int)node;
     nslab_store_release(&nslab_fail_on, 1);
+    pthread_mutex_unlock(&fail_lock);
     return 0;
 }
 

@@ -11,7 +11,10 @@
  *                           except by the fork handler, which takes them
  *                           all in cache-list order, then node order.
  *   3. pagemap lock       - creation of pagemap leaves.
- *   The statistics publisher's ex.lock (lib/export.c) is a leaf.
+ *   The statistics publisher's ex.lock (lib/export.c) is a leaf, and so is
+ *   fail_lock (lib/fault.c: the fault-injection setting, taken on the
+ *   page-allocation slow path with any of the above held, only while a
+ *   setting is in force).
  * Per-node statistics are atomics updated on slow paths only.
  *
  * Fast paths (a hit in the thread's array cache) take no lock and no
@@ -404,6 +407,8 @@ void nslab__export_fork_child(void); /* the fork child handler, nslab_g.lock NOT
 /* lib/fault.c: fault injection of ordinary page allocation */
 extern int nslab_fail_on;         /* read on the slow path only */
 int nslab__fail_now(int node);    /* 1: this page allocation must fail */
+void nslab__fail_fork_lock(void);
+void nslab__fail_fork_unlock(void);
 int nslab__fail_parse(const char *spec);
 
 /* lib/slab.c: reserve-backed growth */

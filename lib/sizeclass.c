@@ -227,8 +227,11 @@ size_t numaslab_usable_size(const void *ptr)
     const uint8_t *h = nslab__pagemap_get(ptr);
     if (!h)
         return 0;
-    if (*h != NSLAB_T_LARGE) /* ordinary and reserve slabs */
-        return ((const struct nslab_slab *)h)->cache->size - NSLAB_REDZONE;
+    /* Ordinary and reserve slabs: the object's own bytes, not its stride
+     * (alignment padding and the debug red zone are not the caller's, and
+     * the sanitizer annotations keep them poisoned). */
+    if (*h != NSLAB_T_LARGE)
+        return ((const struct nslab_slab *)h)->cache->obj_size;
     return ((const struct nslab_large *)h)->bytes;
 }
 

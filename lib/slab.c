@@ -35,7 +35,7 @@ static size_t align_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
 void *nslab__map_node_flags(int nidx, size_t bytes, int nofail)
 {
     int node = nslab_g.topo.active[nidx];
-    if (unlikely(nslab_fail_on) && !nofail && nslab__fail_now(node)) {
+    if (unlikely(nslab_load_relaxed(&nslab_fail_on)) && !nofail && nslab__fail_now(node)) {
         errno = ENOMEM;
         return NULL;
     }
@@ -746,10 +746,12 @@ void nslab__fork_lock(void)
         if (nslab_g.reserve[i])
             pthread_mutex_lock(&nslab_g.reserve[i]->lock);
     nslab__pagemap_lock();
+    nslab__fail_fork_lock();
 }
 
 void nslab__fork_unlock(void)
 {
+    nslab__fail_fork_unlock();
     nslab__pagemap_unlock();
     for (int i = nslab_g.reserve ? nslab_g.nactive - 1 : -1; i >= 0; i--)
         if (nslab_g.reserve[i])

@@ -65,17 +65,6 @@ static int child_report(void)
  * The parent
  * ---------------------------------------------------------------------- */
 
-/* This program's path: readlink of /proc/self/exe (under valgrind, exec
- * of /proc/self/exe itself would start valgrind's tool). */
-static const char *self_exe(void)
-{
-    static char path[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
-    if (n <= 0)
-        return "/proc/self/exe";
-    path[n] = '\0';
-    return path;
-}
 struct result {
     int status;
     char *out, *err;
@@ -127,7 +116,7 @@ static struct result spawn(const char *setting, const char *extra)
         dup2(fo, 1);
         dup2(fe, 2);
         alarm(60);
-        execve(self_exe(), argv, env);
+        execve(tu_self_exe(), argv, env);
         _exit(127);
     }
     REQUIRE(waitpid(pid, &res.status, 0) == pid, "waitpid: %s", strerror(errno));

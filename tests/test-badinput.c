@@ -326,7 +326,7 @@ int main(int argc, char **argv)
      * below look at the messages and at what survives. */
     setenv("NUMASLAB_ABORT", "0", 1);
     tu_init("test-badinput");
-    test_abort_mode("/proc/self/exe");
+    test_abort_mode(tu_self_exe());
     ca = numaslab_cache_create("badin-a", 64, 0, 0, NULL);
     cb = numaslab_cache_create("badin-b", 64, 0, 0, NULL);
     REQUIRE(ca && cb, "cache_create: %s", strerror(errno));

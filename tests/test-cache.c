@@ -33,6 +33,19 @@ static void test_basic(void)
     }
     CHECK(numaslab_cache_destroy(c) == 0, "cache_destroy after freeing returns 0");
 
+    /* The usable size of a padded object is its size, not its stride: the
+     * padding (and a debug build's red zone) belongs to the library. */
+    c = numaslab_cache_create("padded", 50, 64, 0, NULL);
+    if (CHECK(c != NULL, "cache_create(\"padded\", 50, 64, 0, NULL)")) {
+        o = numaslab_cache_alloc(c, 0);
+        if (CHECK(o != NULL, "padded: an object")) {
+            CHECK(numaslab_usable_size(o) == 50, "padded: usable size %zu == 50",
+                  numaslab_usable_size(o));
+            numaslab_cache_free(c, o);
+        }
+        CHECK(numaslab_cache_destroy(c) == 0, "padded: destroyed");
+    }
+
     /* A long name is truncated to 31 characters. */
     const char *longname = "a-very-long-cache-name-0123456789-abcdefghij";
     c = numaslab_cache_create(longname, 32, 0, 0, NULL);

@@ -265,7 +265,7 @@ static struct result spawn(const char *scenario, const char *const *vars)
         dup2(fo, 1);
         dup2(fe, 2);
         alarm(60);
-        execve("/proc/self/exe", argv, env);
+        execve(tu_self_exe(), argv, env);
         _exit(127);
     }
     REQUIRE(waitpid(pid, &res.status, 0) == pid, "waitpid: %s", strerror(errno));

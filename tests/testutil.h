@@ -154,6 +154,19 @@ static inline int tu_exit(void)
  * Topology
  * ---------------------------------------------------------------------- */
 
+/* This program's path, for re-executing it: readlink of /proc/self/exe
+ * (under valgrind, exec of /proc/self/exe itself would start valgrind's
+ * tool, which refuses to run). */
+static inline const char *tu_self_exe(void)
+{
+    static char path[4096];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+    if (n <= 0)
+        return "/proc/self/exe";
+    path[n] = '\0';
+    return path;
+}
+
 static inline long tu_pagesize(void)
 {
     static long ps;
