@@ -80,6 +80,22 @@ AC_DEFUN([NSLAB_ARG_DEBUG], [
   AC_DEFINE_UNQUOTED([NSLAB_DEBUG], [$nslab_debug], [debug level, 0..3])
 ])
 
+# NSLAB_ARG_STATS: --disable-stats compiles the statistics segment and its
+# publisher thread out (for comparing benchmarks; the fast paths are the
+# same either way).
+AC_DEFUN([NSLAB_ARG_STATS], [
+  AC_ARG_ENABLE([stats],
+    [AS_HELP_STRING([--disable-stats],
+      [compile out the statistics segment /dev/shm/numaslab.PID and its publisher (default: enabled)])],
+    [], [enable_stats=yes])
+  AS_CASE([$enable_stats],
+    [yes], [nslab_stats=1],
+    [no], [nslab_stats=0],
+    [AC_MSG_ERROR([--enable-stats takes yes or no, not '$enable_stats'])])
+  AC_DEFINE_UNQUOTED([NSLAB_STATS], [$nslab_stats],
+    [1: publish statistics in /dev/shm/numaslab.PID; 0: compiled out])
+])
+
 # NSLAB_CHECK_VISIBILITY: everything is hidden but what NUMASLAB_API marks.
 AC_DEFUN([NSLAB_CHECK_VISIBILITY], [
   nslab_save_CFLAGS=$CFLAGS

@@ -491,10 +491,9 @@ int main(int argc, char **argv)
         const char *cr = jcache(after, "stat-live", node);
         CHECK(cr && jnum(cr, "slabs.reserve") > 0, "node %d: the cache has reserve slabs", node);
     }
-    /* Freed now: the forked children below end without them in reach,
-     * which LeakSanitizer would count as leaks. */
+    /* Freed before the forks below: the children end without them in
+     * reach, which LeakSanitizer would count as leaks. */
     free(before);
-    free(after);
 
     /* The table: a bar per active node, low reserve visible. */
     {
@@ -521,6 +520,7 @@ int main(int argc, char **argv)
     {
         long long u0 = jnum(after, "updates"), u1 = u0;
         char *j = NULL;
+        free(after);
         for (int t = 0; t < 100 && u1 <= u0 + 2; t++) {
             usleep(20 * 1000);
             free(j);
