@@ -312,6 +312,9 @@ static int init_locked(const struct numaslab_config *cfg)
         nslab_list_init(&nslab_g.large[i].list);
     }
     memset(nslab_g.large_warned, 0, sizeof(nslab_g.large_warned));
+    rc = nslab__chunks_init();
+    if (rc)
+        goto fail;
     rc = nslab__sizeclass_init();
     if (rc)
         goto fail;
@@ -331,6 +334,7 @@ fail:
             nslab_g.sc[i] = NULL;
         }
     nslab__reserves_fini();
+    nslab__chunks_fini();
     free_tables();
     nslab_g.possible = 0;
     nslab_g.nactive = 0;
@@ -381,6 +385,7 @@ void numaslab_fini(void)
         nslab__cache_release(nslab_container_of(nslab_g.caches.next, struct numaslab_cache, link));
     nslab__large_release_all();
     nslab__reserves_fini();
+    nslab__chunks_fini();
     free_tables();
     nslab_g.nactive = 0;
     nslab_store_release(&nslab_g.ready, 0);

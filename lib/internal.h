@@ -11,8 +11,9 @@
  *                           except by the fork handler, which takes them
  *                           all in cache-list order, then node order.
  *   3. pagemap lock       - creation of pagemap leaves.
- *   The statistics publisher's ex.lock (lib/export.c) is a leaf, and so is
- *   fail_lock (lib/fault.c: the fault-injection setting, taken on the
+ *   The statistics publisher's ex.lock (lib/export.c) is a leaf, and so
+ *   are each node's chunk cache lock (nslab_g.chunks[nidx].lock, taken
+ *   with no other lock held) and fail_lock (lib/fault.c: the fault-injection setting, taken on the
  *   page-allocation slow path with any of the above held, only while a
  *   setting is in force).
  * Per-node statistics are atomics updated on slow paths only.
@@ -53,6 +54,7 @@
 
 /* Atomics only through these names. */
 #define nslab_load_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define nslab_store_relaxed(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #define nslab_load_relaxed(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define nslab_store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define nslab_add_relaxed(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
@@ -188,6 +190,19 @@ struct nslab_large_list {
     struct nslab_list list;
 } __attribute__((aligned(64)));
 
+/*
+ * A node's cache of empty slab memory (lib/slab.c): slabs of NSLAB_MIN_SLAB
+ * bytes, the size of every size-class slab, that left their cache's empty
+ * list, kept bound to the node and faulted in for the next slab of any
+ * cache of that size there, up to opt.retain_bytes.  They stay counted in
+ * bytes_mapped.
+ */
+struct nslab_chunks {
+    pthread_mutex_t lock;       /* protects head and n; a leaf */
+    void *head;                 /* linked through each chunk's first word */
+    uint32_t n;                 /* chunks in the list (read racily as a hint) */
+} __attribute__((aligned(64)));
+
 struct nslab_options {
     const char *nodes;
     const char *reserve;        /* NUMASLAB_RESERVE */
@@ -195,6 +210,7 @@ struct nslab_options {
     int reserve_mlock;          /* NUMASLAB_RESERVE_MLOCK=1 */
     size_t node_limit;
     unsigned retain;
+    size_t retain_bytes;        /* NUMASLAB_RETAIN_BYTES: each node's chunk cache */
     unsigned tcache;
     int abort_on_bad_free;      /* NUMASLAB_ABORT */
 };
@@ -214,6 +230,8 @@ struct nslab_global {
     struct nslab_options opt;
     struct nslab_nstat *nstat;  /* [possible] */
     struct nslab_large_list *large; /* [nactive] */
+    struct nslab_chunks *chunks;    /* [nactive] */
+    uint32_t chunks_max;            /* chunks each node may keep */
     struct numaslab_mempool **reserve; /* [nactive]: each node's reserve page pool */
     struct numaslab_cache *sc[NSLAB_NCLASSES];
     struct numaslab_cache *by_id[NSLAB_MAX_CACHES]; /* under lock */
@@ -297,6 +315,11 @@ void nslab__fork_unlock(void);
 struct nslab_tcc *nslab__tcc_make(struct numaslab_cache *c, struct nslab_tstate *ts);
 void *nslab__map_node(int nidx, size_t bytes);  /* honours the node limit, counts */
 void nslab__unmap_node(int nidx, void *p, size_t bytes);
+int nslab__chunks_init(void);     /* nslab_g.lock held */
+int nslab__chunks_drain(int nidx); /* unmaps what node nidx keeps; how many */
+void nslab__chunks_fork_lock(void);
+void nslab__chunks_fork_unlock(void);
+void nslab__chunks_fini(void);    /* nslab_g.lock held: unmaps every cached chunk */
 
 /*
  * Is p the start of an object of slab s (of cache c)?  A divisibility test
@@ -415,6 +438,10 @@ int nslab__fail_parse(const char *spec);
 void *nslab__cache_alloc_reserve(struct numaslab_cache *c, unsigned flags, int node,
                                  struct numaslab_mempool *pool);
 void nslab__reserve_free(struct nslab_slab *s, void *obj, const char *call);
-void *nslab__map_node_flags(int nidx, size_t bytes, int nofail);
+/* flags: NSLAB_MAP_NOFAULT skips fault injection, NSLAB_MAP_NOLIMIT the
+ * node limit (a reserve being filled gives both). */
+#define NSLAB_MAP_NOFAULT 1
+#define NSLAB_MAP_NOLIMIT 2
+void *nslab__map_node_flags(int nidx, size_t bytes, int flags);
 
 #endif /* NSLAB_INTERNAL_H */

@@ -335,7 +335,8 @@ static void *page_alloc(unsigned flags, int node, void *data)
     struct numaslab_mempool *p = data;
     /* Filling the reserve is not ordinary allocation: fault injection
      * leaves it alone, so that reserves exist to be tested. */
-    void *mem = nslab__map_node_flags(p->page_nidx, p->elem_bytes, !!(flags & NSLAB_F_FILL));
+    void *mem = nslab__map_node_flags(p->page_nidx, p->elem_bytes,
+                                      (flags & NSLAB_F_FILL) ? NSLAB_MAP_NOFAULT | NSLAB_MAP_NOLIMIT : 0);
     if (!mem)
         return NULL;
     if (nslab__pagemap_set(mem, p->elem_bytes, NULL)) {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #define DEFAULT_RETAIN 2u
+#define DEFAULT_RETAIN_BYTES ((size_t)8 << 20)
 #define MAX_TCACHE 4096u
 
 /* "123", "64K", "8M", "2G" (binary units).  0 or -EINVAL. */
@@ -63,6 +64,7 @@ int nslab__options_load(struct nslab_options *o, const struct numaslab_config *c
     const char *v;
     memset(o, 0, sizeof(*o));
     o->retain = DEFAULT_RETAIN;
+    o->retain_bytes = DEFAULT_RETAIN_BYTES;
 
     if (cfg && cfg->tcache > MAX_TCACHE) {
         nslab__report("numaslab_init: tcache=%u is out of range (1..%u)", cfg->tcache, MAX_TCACHE);
@@ -106,6 +108,12 @@ int nslab__options_load(struct nslab_options *o, const struct numaslab_config *c
         nslab__report("numaslab: NUMASLAB_RETAIN=\"%s\": not a count of slabs; "
                       "using the default %u", v, DEFAULT_RETAIN);
         o->retain = DEFAULT_RETAIN;
+    }
+
+    if ((v = getenv("NUMASLAB_RETAIN_BYTES")) && nslab__parse_size(v, &o->retain_bytes)) {
+        nslab__report("numaslab: NUMASLAB_RETAIN_BYTES=\"%s\": not a size (e.g. 8M, 0 for none); "
+                      "using the default 8M", v);
+        o->retain_bytes = DEFAULT_RETAIN_BYTES;
     }
 
     if (cfg && cfg->tcache)

@@ -32,29 +32,33 @@ static size_t align_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
 /* bytes bound to active node nidx; NULL/ENOMEM when the node is exhausted
  * (its limit, the kernel has no memory there, or fault injection says so).
  * nofail: a reserve being filled, which fault injection leaves alone. */
-void *nslab__map_node_flags(int nidx, size_t bytes, int nofail)
+void *nslab__map_node_flags(int nidx, size_t bytes, int flags)
 {
     int node = nslab_g.topo.active[nidx];
-    if (unlikely(nslab_load_relaxed(&nslab_fail_on)) && !nofail && nslab__fail_now(node)) {
+    if (unlikely(nslab_load_relaxed(&nslab_fail_on)) && !(flags & NSLAB_MAP_NOFAULT) &&
+        nslab__fail_now(node)) {
         errno = ENOMEM;
         return NULL;
     }
     uint64_t *mapped = &nslab_g.nstat[node].bytes_mapped;
-    uint64_t old = nslab_add_relaxed(mapped, bytes);
-    /* The node's reserve is mapped too, but the limit is for ordinary
-     * memory: the reserve's full size is allowed on top of it. */
-    if (nslab_g.opt.node_limit && !nofail &&
-        old + bytes > nslab_g.opt.node_limit + nslab_g.nstat[node].reserve_allowance) {
+    for (int again = 1;; again = 0) {
+        uint64_t old = nslab_add_relaxed(mapped, bytes);
+        /* The node's reserve is mapped too, but the limit is for ordinary
+         * memory: the reserve's full size is allowed on top of it. */
+        void *p = NULL;
+        if (!nslab_g.opt.node_limit || (flags & NSLAB_MAP_NOLIMIT) ||
+            old + bytes <= nslab_g.opt.node_limit + nslab_g.nstat[node].reserve_allowance)
+            p = nslab__pages_map(node, bytes);
+        if (p)
+            return p;
         nslab_sub_relaxed(mapped, bytes);
-        errno = ENOMEM;
-        return NULL;
+        /* Short of memory on the node: what its chunk cache keeps for
+         * slabs goes back first, then one more try. */
+        if (!again || !nslab__chunks_drain(nidx)) {
+            errno = ENOMEM;
+            return NULL;
+        }
     }
-    void *p = nslab__pages_map(node, bytes);
-    if (!p) {
-        nslab_sub_relaxed(mapped, bytes);
-        errno = ENOMEM;
-    }
-    return p;
 }
 
 void *nslab__map_node(int nidx, size_t bytes) { return nslab__map_node_flags(nidx, bytes, 0); }
@@ -63,6 +67,119 @@ void nslab__unmap_node(int nidx, void *p, size_t bytes)
 {
     nslab__pages_unmap(p, bytes);
     nslab_sub_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].bytes_mapped, bytes);
+}
+
+/* ------------------------------------------------------------------------
+ * Each node's chunk cache (struct nslab_chunks in lib/internal.h)
+ *
+ * Without it a program that allocates and frees a few megabytes of small
+ * objects over and over maps, faults in and unmaps the same slabs each
+ * time: a system call or three and a page zeroing per 64 KiB.  With it,
+ * empty slabs that leave their cache (beyond NUMASLAB_RETAIN) wait here,
+ * still bound to their node, for the next slab of any cache of that size
+ * on the node.  The cache is bounded (NUMASLAB_RETAIN_BYTES per node), so
+ * memory still goes back to the system; numaslab_cache_destroy and
+ * numaslab_fini unmap rather than cache.
+ * ---------------------------------------------------------------------- */
+
+int nslab__chunks_init(void)
+{
+    int n = nslab_g.nactive;
+    nslab_g.chunks = aligned_alloc(64, sizeof(struct nslab_chunks) * (size_t)n);
+    if (!nslab_g.chunks)
+        return -ENOMEM;
+    for (int i = 0; i < n; i++) {
+        pthread_mutex_init(&nslab_g.chunks[i].lock, NULL);
+        nslab_g.chunks[i].head = NULL;
+        nslab_g.chunks[i].n = 0;
+    }
+    nslab_g.chunks_max = (uint32_t)(nslab_g.opt.retain_bytes / NSLAB_MIN_SLAB > UINT32_MAX
+                                        ? UINT32_MAX
+                                        : nslab_g.opt.retain_bytes / NSLAB_MIN_SLAB);
+    return 0;
+}
+
+void nslab__chunks_fini(void)
+{
+    if (!nslab_g.chunks)
+        return;
+    for (int i = 0; i < nslab_g.nactive; i++) {
+        struct nslab_chunks *ch = &nslab_g.chunks[i];
+        while (ch->head) {
+            void *p = ch->head;
+            ch->head = *(void **)p;
+            nslab__unmap_node(i, p, NSLAB_MIN_SLAB);
+        }
+        ch->n = 0;
+        pthread_mutex_destroy(&ch->lock);
+    }
+    free(nslab_g.chunks);
+    nslab_g.chunks = NULL;
+}
+
+/* Unmap every chunk node nidx keeps; the number unmapped.  Takes the
+ * chunk lock, so no other lock of the library may be held but leaves
+ * before it (the page-allocation path holds none or a pool lock). */
+int nslab__chunks_drain(int nidx)
+{
+    struct nslab_chunks *ch = &nslab_g.chunks[nidx];
+    if (!nslab_load_relaxed(&ch->n))
+        return 0;
+    pthread_mutex_lock(&ch->lock);
+    void *list = ch->head;
+    ch->head = NULL;
+    nslab_store_relaxed(&ch->n, 0);
+    pthread_mutex_unlock(&ch->lock);
+    int n = 0;
+    while (list) {
+        void *p = list;
+        list = *(void **)p;
+        nslab__unmap_node(nidx, p, NSLAB_MIN_SLAB);
+        n++;
+    }
+    return n;
+}
+
+/* A cached chunk of node nidx, or NULL when there is none. */
+static void *chunk_get(int nidx)
+{
+    struct nslab_chunks *ch = &nslab_g.chunks[nidx];
+    pthread_mutex_lock(&ch->lock);
+    void *p = ch->head;
+    if (p) {
+        ch->head = *(void **)p;
+        nslab_store_relaxed(&ch->n, ch->n - 1);
+    }
+    pthread_mutex_unlock(&ch->lock);
+    return p;
+}
+
+/* Keep chunk p of node nidx: 1, or 0 when the cache is full. */
+static int chunk_put(int nidx, void *p)
+{
+    struct nslab_chunks *ch = &nslab_g.chunks[nidx];
+    int kept = 0;
+    pthread_mutex_lock(&ch->lock);
+    if (ch->n < nslab_g.chunks_max) {
+        *(void **)p = ch->head;
+        ch->head = p;
+        nslab_store_relaxed(&ch->n, ch->n + 1);
+        kept = 1;
+    }
+    pthread_mutex_unlock(&ch->lock);
+    return kept;
+}
+
+void nslab__chunks_fork_lock(void)
+{
+    for (int i = 0; nslab_g.chunks && i < nslab_g.nactive; i++)
+        pthread_mutex_lock(&nslab_g.chunks[i].lock);
+}
+
+void nslab__chunks_fork_unlock(void)
+{
+    for (int i = nslab_g.chunks ? nslab_g.nactive - 1 : -1; i >= 0; i--)
+        pthread_mutex_unlock(&nslab_g.chunks[i].lock);
 }
 
 /* ------------------------------------------------------------------------
@@ -105,8 +222,20 @@ static struct nslab_slab *slab_init(struct numaslab_cache *c, int nidx, char *me
 
 static struct nslab_slab *slab_new(struct numaslab_cache *c, int nidx)
 {
-    char *mem = nslab__map_node(nidx, c->slab_bytes);
-    if (!mem)
+    char *mem = NULL;
+    int mflags = 0;
+    if (c->slab_bytes == NSLAB_MIN_SLAB && nslab_load_relaxed(&nslab_g.chunks[nidx].n)) {
+        /* A cached chunk is ordinary memory too: fault injection applies,
+         * once per slab whichever way the slab is made. */
+        if (unlikely(nslab_load_relaxed(&nslab_fail_on)) &&
+            nslab__fail_now(nslab_g.topo.active[nidx])) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        mem = chunk_get(nidx);
+        mflags = NSLAB_MAP_NOFAULT;
+    }
+    if (!mem && !(mem = nslab__map_node_flags(nidx, c->slab_bytes, mflags)))
         return NULL;
     struct nslab_slab *s = slab_init(c, nidx, mem, NSLAB_T_SLAB, NULL);
     if (!s)
@@ -114,10 +243,14 @@ static struct nslab_slab *slab_new(struct numaslab_cache *c, int nidx)
     return s;
 }
 
-static void slab_destroy(struct numaslab_cache *c, struct nslab_slab *s)
+/* keep: the slab's memory may wait in the node's chunk cache (an empty
+ * slab beyond the retention); 0 unmaps it (destroy, fini). */
+static void slab_destroy(struct numaslab_cache *c, struct nslab_slab *s, int keep)
 {
     nslab__debug_slab_fini(c, s->objs);
     nslab__pagemap_clear(s, c->slab_bytes);
+    if (keep && c->slab_bytes == NSLAB_MIN_SLAB && chunk_put(s->nidx, s))
+        return;
     nslab__unmap_node(s->nidx, s, c->slab_bytes);
 }
 
@@ -269,7 +402,7 @@ static void return_objects(struct numaslab_cache *c, int nidx, void **objs, unsi
     while (!nslab_list_empty(&dead)) {
         struct nslab_slab *s = nslab_container_of(dead.next, struct nslab_slab, link);
         nslab_list_del(&s->link);
-        slab_destroy(c, s);
+        slab_destroy(c, s, 1);
     }
 }
 
@@ -476,7 +609,7 @@ void nslab__cache_release(struct numaslab_cache *c)
                     nslab__pagemap_clear(s, c->slab_bytes);
                     numaslab_mempool_free(s, s->pool);
                 } else {
-                    slab_destroy(c, s);
+                    slab_destroy(c, s, 0);
                 }
             }
         pthread_mutex_destroy(&cn->lock);
@@ -746,12 +879,14 @@ void nslab__fork_lock(void)
         if (nslab_g.reserve[i])
             pthread_mutex_lock(&nslab_g.reserve[i]->lock);
     nslab__pagemap_lock();
+    nslab__chunks_fork_lock();
     nslab__fail_fork_lock();
 }
 
 void nslab__fork_unlock(void)
 {
     nslab__fail_fork_unlock();
+    nslab__chunks_fork_unlock();
     nslab__pagemap_unlock();
     for (int i = nslab_g.reserve ? nslab_g.nactive - 1 : -1; i >= 0; i--)
         if (nslab_g.reserve[i])

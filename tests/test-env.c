@@ -383,6 +383,8 @@ int main(int argc, char **argv)
     bad_value("NUMASLAB_RETAIN", "abc");
     bad_value("NUMASLAB_TCACHE", "0");
     bad_value("NUMASLAB_NODE_LIMIT", "12Q");
+    bad_value("NUMASLAB_RETAIN_BYTES", "-1");
+    bad_value("NUMASLAB_RETAIN_BYTES", "8X");
 
     {
         /* One node to fill: on a multi-node machine NUMASLAB_NODES=0

@@ -1,8 +1,11 @@
 /*
  * test-mapped - memory goes back: after a million 64-byte objects are
  * freed, what stays mapped is the retention allowance (NUMASLAB_RETAIN
- * empty slabs per node); numaslab_fini() unmaps everything; the library
- * can be initialised again afterwards.
+ * empty slabs per cache and node, and each node's chunk cache of
+ * NUMASLAB_RETAIN_BYTES); the chunk cache serves the next slabs of another
+ * size class without new mappings, and NUMASLAB_RETAIN_BYTES=0 turns it
+ * off; numaslab_fini() unmaps everything; the library can be initialised
+ * again afterwards.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -11,6 +14,7 @@
 #define MAXNODES 1024
 #define NOBJ 1000000
 #define OBJSZ 64
+#define CHUNK (64 * 1024) /* the slab size of every size class */
 
 static unsigned retain_setting(void)
 {
@@ -27,12 +31,51 @@ static unsigned retain_setting(void)
     return (unsigned)v;
 }
 
+/* NUMASLAB_RETAIN_BYTES as the library reads it ("8M"; default 8 MiB),
+ * in whole 64 KiB chunks. */
+static uint64_t retain_bytes_setting(void)
+{
+    const char *e = getenv("NUMASLAB_RETAIN_BYTES");
+    char *end;
+    unsigned long long v;
+    if (!e || !*e)
+        return 8ull << 20;
+    v = strtoull(e, &end, 10);
+    switch (*end) {
+    case 'k': case 'K': v <<= 10; break;
+    case 'm': case 'M': v <<= 20; break;
+    case 'g': case 'G': v <<= 30; break;
+    default: break;
+    }
+    return v / CHUNK * CHUNK;
+}
+
+/* Allocate and free n objects of size bytes: the bytes mapped at the
+ * peak, all of them live. */
+static uint64_t churn(size_t n, size_t size)
+{
+    void **v = malloc(n * sizeof(*v));
+    REQUIRE(v, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        v[i] = numaslab_alloc(size, 0);
+        REQUIRE(v[i], "numaslab_alloc(%zu): %s", size, strerror(errno));
+        *(uint64_t *)v[i] = i;
+    }
+    uint64_t peak = numaslab_bytes_mapped();
+    for (size_t i = 0; i < n; i++)
+        numaslab_free(v[i]);
+    numaslab_thread_flush();
+    free(v);
+    return peak;
+}
+
 int main(void)
 {
     static int nodes[MAXNODES];
     int nnodes, r;
     uint64_t m0, m1, m2, m3, slab_bytes = 0, allowance;
     unsigned retain = retain_setting();
+    uint64_t retain_bytes = retain_bytes_setting();
     void **v;
     numaslab_cache_t *c;
     size_t nulls = 0;
@@ -91,13 +134,40 @@ int main(void)
             slab_bytes = st.slab_bytes;
     }
     REQUIRE(slab_bytes > 0, "stats_cache gives no slab size");
-    allowance = (uint64_t)retain * (uint64_t)nnodes * slab_bytes + m0;
+    allowance = (uint64_t)retain * (uint64_t)nnodes * slab_bytes + retain_bytes * nnodes + m0;
     m2 = numaslab_bytes_mapped();
     CHECK(m2 * 10 <= allowance * 11,
           "after freeing all and a flush: %llu bytes mapped <= 1.1 x %llu (%u x %d node(s) x %llu "
-          "+ %llu at start)",
+          "+ %llu chunk cache x %d node(s) + %llu at start)",
           (unsigned long long)m2, (unsigned long long)allowance, retain, nnodes,
-          (unsigned long long)slab_bytes, (unsigned long long)m0);
+          (unsigned long long)slab_bytes, (unsigned long long)retain_bytes, nnodes,
+          (unsigned long long)m0);
+
+    /* What the chunk cache keeps serves another size class: slabs of
+     * 128-byte objects come from it, nothing new is mapped. */
+    {
+        struct numaslab_cache_stats st;
+        memset(&st, 0, sizeof(st));
+        numaslab_cache_t *c128 = numaslab_size_cache(128);
+        REQUIRE(c128 && numaslab_stats_cache(c128, numaslab_local_node(), &st) == 0,
+                "numaslab_stats_cache(numaslab-128)");
+        uint64_t kept = m2 - m0 - (uint64_t)retain * nnodes * slab_bytes;
+        if (retain_bytes >= 4 * CHUNK && slab_bytes == CHUNK && st.slab_bytes == CHUNK) {
+            CHECK(kept + CHUNK >= retain_bytes && kept <= retain_bytes * nnodes,
+                  "the chunk cache holds %llu bytes (NUMASLAB_RETAIN_BYTES: %llu per node)",
+                  (unsigned long long)kept, (unsigned long long)retain_bytes);
+            /* Half the cached bytes' worth of 128-byte objects, slab
+             * headers and all: fits in what is cached. */
+            size_t n = (size_t)(kept / 2 / 128);
+            uint64_t peak = churn(n, 128);
+            CHECK(peak <= m2, "%zu objects of 128 bytes need no new mapping: %llu bytes mapped at "
+                  "the peak, %llu before", n, (unsigned long long)peak, (unsigned long long)m2);
+        } else {
+            tu_info("chunk cache reuse not checked (NUMASLAB_RETAIN_BYTES %llu, slabs %llu and "
+                    "%llu bytes)", (unsigned long long)retain_bytes,
+                    (unsigned long long)slab_bytes, (unsigned long long)st.slab_bytes);
+        }
+    }
 
     numaslab_fini();
     m3 = numaslab_bytes_mapped();
@@ -150,5 +220,40 @@ int main(void)
     }
     numaslab_fini();
     CHECK(numaslab_bytes_mapped() == 0, "final numaslab_fini(): nothing mapped");
+
+    /* NUMASLAB_RETAIN_BYTES=0: no chunk cache, what is freed goes back. */
+    setenv("NUMASLAB_RETAIN_BYTES", "0", 1);
+    REQUIRE(numaslab_init(NULL) == 0, "numaslab_init with NUMASLAB_RETAIN_BYTES=0");
+    m0 = numaslab_bytes_mapped();
+    churn(NOBJ / 10, OBJSZ);
+    m2 = numaslab_bytes_mapped();
+    allowance = (uint64_t)retain * (uint64_t)nnodes * slab_bytes + m0;
+    CHECK(m2 * 10 <= allowance * 11,
+          "NUMASLAB_RETAIN_BYTES=0: after %d objects are freed, %llu bytes mapped <= 1.1 x %llu",
+          NOBJ / 10, (unsigned long long)m2, (unsigned long long)allowance);
+    numaslab_fini();
+    CHECK(numaslab_bytes_mapped() == 0, "numaslab_fini(): nothing mapped");
+
+    /* Under a node limit the chunk cache gives its memory back when the
+     * node runs short: 3 MiB of cached slabs and an 8 MiB limit leave no
+     * room for a 6 MiB object until they go. */
+    setenv("NUMASLAB_RETAIN_BYTES", "4M", 1);
+    setenv("NUMASLAB_NODE_LIMIT", "8M", 1);
+    REQUIRE(numaslab_init(NULL) == 0, "numaslab_init with NUMASLAB_NODE_LIMIT=8M");
+    m0 = numaslab_bytes_mapped();
+    churn(3 * 16384, OBJSZ);
+    m2 = numaslab_bytes_mapped();
+    CHECK(m2 >= m0 + (3u << 20) - 2 * CHUNK, "the chunk cache keeps the freed slabs: %llu bytes "
+          "mapped, %llu at start", (unsigned long long)m2, (unsigned long long)m0);
+    {
+        void *big = numaslab_alloc_node(6u << 20, NUMASLAB_THISNODE, numaslab_local_node());
+        CHECK(big != NULL, "a 6 MiB object fits under the 8 MiB limit once the chunk cache is "
+              "given back (%s; %llu bytes mapped)", big ? "allocated" : strerror(errno),
+              (unsigned long long)numaslab_bytes_mapped());
+        numaslab_free(big);
+    }
+    numaslab_fini();
+    unsetenv("NUMASLAB_NODE_LIMIT");
+    unsetenv("NUMASLAB_RETAIN_BYTES");
     return tu_exit();
 }

@@ -65,6 +65,8 @@
 #define VERIFY_EVERY 32        /* steps between whole cookie checks */
 #define NODE_LIMIT (256u << 20) /* never reached: failures without fault are bugs */
 #define RETAIN 1
+#define RETAIN_BYTES (256u << 10) /* NUMASLAB_RETAIN_BYTES */
+#define RETAIN_BYTES_STR "256K"
 #define TCACHE 6
 #define RESERVE "256K"         /* 4 elements of 64 KiB per node */
 
@@ -1103,6 +1105,7 @@ static uint64_t retained_allowance(void)
         a += (uint64_t)RETAIN * slot_slab_bytes[s] * (uint64_t)nactive;
     for (int i = 0; i < nactive; i++)
         a += (uint64_t)node_stats(active[i]).reserve_min * 65536u;
+    a += (uint64_t)RETAIN_BYTES * (uint64_t)nactive; /* each node's chunk cache */
     return a;
 }
 
@@ -1156,6 +1159,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     cfg.node_limit = NODE_LIMIT;
     cfg.retain = RETAIN;
     cfg.tcache = TCACHE;
+    /* A chunk cache of four slabs: it fills, overflows and is reused. */
+    setenv("NUMASLAB_RETAIN_BYTES", RETAIN_BYTES_STR, 1);
     int rc = numaslab_init(&cfg);
     ENSURE(rc == 0, "numaslab_init: %d", rc);
     topology_init();
