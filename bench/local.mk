@@ -10,6 +10,8 @@
 #                      into $(NSB_OUT)/
 #   make bench-report  $(NSB_OUT)/ -> bench/RESULTS.md and bench/plots/ in the
 #                      source tree (needs python3; gnuplot for the plots)
+#   make bench-numa-vm bench/run-numactl.sh in the multi-node QEMU guests
+#                      (tests/numa-vm): every binding runs, memory is placed
 #   make bench-callgrind  instructions per pair only (the top-level Makefile.am)
 #
 # jemalloc, tcmalloc and mimalloc replace malloc in any process that links
@@ -26,7 +28,7 @@ NSB_LIBS = $(BENCHMARK_LIBS) -ldl -lpthread
 # of its library's file name, which it checks `malloc` resolves to.
 EXTRA_PROGRAMS += bench/bench-numaslab bench/bench-glibc bench/bench-jemalloc \
 	bench/bench-tcmalloc bench/bench-mimalloc
-dist_noinst_SCRIPTS += bench/run-numactl.sh bench/report
+dist_noinst_SCRIPTS += bench/run-numactl.sh bench/report bench/guest-bench.sh
 
 bench_bench_numaslab_SOURCES = $(NSB_SHIM) bench/work-numaslab.c bench/work-libnuma.c
 bench_bench_numaslab_CPPFLAGS = $(AM_CPPFLAGS) $(NUMA_CFLAGS)
@@ -102,9 +104,19 @@ bench-run: bench
 	  bench/pairs$(EXEEXT) >$(NSB_OUT)/callgrind.txt
 	@echo "make bench-run: results in $(NSB_OUT)/; make bench-report writes bench/RESULTS.md"
 
+# bench/run-numactl.sh in each multi-node guest of tests/numa-vm: every
+# binding runs and places memory on its node (no timings worth reading).
+bench-numa-vm: bench/bench-numaslab$(EXEEXT)
+	@for t in $(NUMAVM_TOPOLOGIES); do \
+	  echo "bench-numa-vm: topology $$t"; \
+	  $(SHELL) $(srcdir)/tests/numa-vm/numa-vm.sh --topology $$t \
+	    --file bench/bench-numaslab$(EXEEXT) --file $(srcdir)/bench/run-numactl.sh \
+	    $(srcdir)/bench/guest-bench.sh || exit 1; \
+	done
+
 bench-report:
 	@command -v python3 >/dev/null || \
 	  { echo "make bench-report: needs python3 (apt-get install python3)" >&2; exit 1; }
 	python3 $(srcdir)/bench/report -o $(srcdir)/bench $(NSB_OUT)
 
-.PHONY: bench bench-run bench-report
+.PHONY: bench bench-run bench-report bench-numa-vm

@@ -16,6 +16,8 @@
  * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <errno.h>
+#include <numaif.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,11 +63,30 @@ static void cache_pair(nsb_state *st)
     nsb_set_items(st, nsb_iterations(st));
 }
 
-/* Node-targeted hot pair: args size, node. */
+/* Node-targeted hot pair: args size, node.  Before the clock runs, one
+ * object is checked to be on the node, by numaslab and by the kernel
+ * (get_mempolicy), so that a run under numactl shows where memory went. */
 static void node_pair(nsb_state *st)
 {
     size_t size = (size_t)nsb_range(st, 0);
     int node = (int)nsb_range(st, 1);
+    void *probe = numaslab_alloc_node(size, NUMASLAB_THISNODE, node);
+    int kernel = -1;
+    if (probe)
+        *(volatile char *)probe = 1;
+    if (!probe || get_mempolicy(&kernel, NULL, 0, probe, MPOL_F_NODE | MPOL_F_ADDR) != 0 ||
+        kernel != node || numaslab_ptr_node(probe) != node) {
+        char why[128];
+        snprintf(why, sizeof(why), "an object for node %d is on node %d (numaslab: %d)", node,
+                 kernel, probe ? numaslab_ptr_node(probe) : -1);
+        numaslab_free(probe);
+        nsb_skip(st, why);
+        return;
+    }
+    numaslab_free(probe);
+    char label[64];
+    snprintf(label, sizeof(label), "on node %d (kernel)", kernel);
+    nsb_set_label(st, label);
     while (nsb_keep_running_batch(st, NSB_INNER))
         for (int k = 0; k < NSB_INNER; k++) {
             void *p = numaslab_alloc_node(size, 0, node);
