@@ -338,6 +338,17 @@ static inline int nslab__obj_ok(const struct nslab_slab *s, const struct numasla
 
 /* Pop from the thread's array cache for (c, nidx); NULL on a miss.
  * Entries are never NULL, so NULL tells a miss. */
+/* The index in s of an object that passed nslab__obj_ok: the same
+ * multiply and rotate give the quotient of an exact division, with no
+ * divide instruction. */
+static inline uint32_t nslab__obj_index(const struct nslab_slab *s, const struct numaslab_cache *c,
+                                        const void *p)
+{
+    uint64_t off = (uint64_t)(uintptr_t)p - (uint64_t)(uintptr_t)s->objs;
+    uint64_t x = off * c->inv;
+    return (uint32_t)((x >> c->rot) | (x << ((64 - c->rot) & 63)));
+}
+
 static inline void *nslab__tc_pop(struct numaslab_cache *c, int nidx)
 {
     struct nslab_tcc *tc = nslab_tls->cc[c->id];

@@ -374,7 +374,7 @@ static void return_objects(struct numaslab_cache *c, int nidx, void **objs, unsi
                           c->name);
             continue;
         }
-        uint32_t idx = (uint32_t)(((char *)objs[i] - s->objs) / c->size);
+        uint32_t idx = nslab__obj_index(s, c, objs[i]);
         uint64_t bit = 1ull << (idx % 64);
         if (s->freemap[idx / 64] & bit) {
             nslab__bad_free("numaslab_free: double free of %p (cache %s); ignored", objs[i],
@@ -760,7 +760,7 @@ static void free_cached(struct numaslab_cache *c, struct nslab_slab *s, void *ob
  * only: nslab__reserve_free decides under the lock. */
 static int reserve_is_free(struct nslab_slab *s, void *obj)
 {
-    uint32_t idx = (uint32_t)(((char *)obj - s->objs) / s->cache->size);
+    uint32_t idx = nslab__obj_index(s, s->cache, obj);
     return !!(nslab_load_relaxed(&s->freemap[idx / 64]) & (1ull << (idx % 64)));
 }
 
@@ -996,7 +996,7 @@ void nslab__reserve_free(struct nslab_slab *s, void *obj, const char *call)
 {
     struct numaslab_cache *c = s->cache;
     struct nslab_cnode *cn = &c->cnode[s->nidx];
-    uint32_t idx = (uint32_t)(((char *)obj - s->objs) / c->size);
+    uint32_t idx = nslab__obj_index(s, c, obj);
     uint64_t bit = 1ull << (idx % 64);
 
     pthread_mutex_lock(&cn->lock);
