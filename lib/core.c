@@ -308,7 +308,7 @@ static int init_locked(const struct numaslab_config *cfg)
         nslab_g.cpu_nidx[cpu] = (uint16_t)(m >= 0 ? t->node[m].nidx : 0);
     }
     for (int i = 0; i < t->nactive; i++) {
-        pthread_mutex_init(&nslab_g.large[i].lock, NULL);
+        nslab__lock_init(&nslab_g.large[i].lock);
         nslab_list_init(&nslab_g.large[i].list);
     }
     memset(nslab_g.large_warned, 0, sizeof(nslab_g.large_warned));

@@ -303,6 +303,23 @@ static inline int nslab__local_nidx(void)
     return nslab_tls->cached_nidx;
 }
 
+/*
+ * The per-node locks (cnode, large list, chunk cache) guard a few list and
+ * bitmap operations: an adaptive mutex spins a little before it sleeps, as
+ * the kernel's spinlocks would, instead of a futex round trip each time
+ * two threads of a node meet there.
+ */
+static inline void nslab__lock_init(pthread_mutex_t *m)
+{
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+#endif
+    pthread_mutex_init(m, &a);
+    pthread_mutexattr_destroy(&a);
+}
+
 /* lib/slab.c */
 struct numaslab_cache *nslab__cache_new(const char *name, size_t size, size_t align,
                                         void (*ctor)(void *), int sizeclass, unsigned order);

@@ -89,7 +89,7 @@ int nslab__chunks_init(void)
     if (!nslab_g.chunks)
         return -ENOMEM;
     for (int i = 0; i < n; i++) {
-        pthread_mutex_init(&nslab_g.chunks[i].lock, NULL);
+        nslab__lock_init(&nslab_g.chunks[i].lock);
         nslab_g.chunks[i].head = NULL;
         nslab_g.chunks[i].n = 0;
     }
@@ -582,7 +582,7 @@ struct numaslab_cache *nslab__cache_new(const char *name, size_t size, size_t al
     for (int i = 0; i < nslab_g.nactive; i++) {
         struct nslab_cnode *cn = &c->cnode[i];
         memset(cn, 0, sizeof(*cn));
-        pthread_mutex_init(&cn->lock, NULL);
+        nslab__lock_init(&cn->lock);
         nslab_list_init(&cn->partial);
         nslab_list_init(&cn->full);
         nslab_list_init(&cn->empty);
