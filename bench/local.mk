@@ -29,6 +29,10 @@ NSB_LIBS = $(BENCHMARK_LIBS) -ldl -lpthread
 EXTRA_PROGRAMS += bench/bench-numaslab bench/bench-glibc bench/bench-jemalloc \
 	bench/bench-tcmalloc bench/bench-mimalloc
 dist_noinst_SCRIPTS += bench/run-numactl.sh bench/report bench/guest-bench.sh
+# The plots bench/RESULTS.md shows (bench/report makes them).
+EXTRA_DIST += bench/plots/pair.png bench/plots/live.png bench/plots/batch.png \
+	bench/plots/xfree.png bench/plots/scaling.png bench/plots/node.png \
+	bench/plots/numaslab.png bench/plots/instructions.png
 
 bench_bench_numaslab_SOURCES = $(NSB_SHIM) bench/work-numaslab.c bench/work-libnuma.c
 bench_bench_numaslab_CPPFLAGS = $(AM_CPPFLAGS) $(NUMA_CFLAGS)
