@@ -21,7 +21,6 @@
 #include <limits.h>
 #include <sys/wait.h>
 
-extern char **environ;
 
 /* ------------------------------------------------------------------------
  * Children
@@ -65,68 +64,15 @@ static int child_report(void)
  * The parent
  * ---------------------------------------------------------------------- */
 
-struct result {
-    int status;
-    char *out, *err;
-};
-
-static char *slurp(int fd)
+/* Run this program as a child with setting and extra (each may be NULL)
+ * added to its environment. */
+static struct tu_child spawn(const char *setting, const char *extra)
 {
-    off_t len = lseek(fd, 0, SEEK_END);
-    char *s = malloc(len > 0 ? (size_t)len + 1 : 1);
-    REQUIRE(s, "out of memory");
-    if (len > 0)
-        REQUIRE(pread(fd, s, (size_t)len, 0) == len, "pread: %s", strerror(errno));
-    s[len > 0 ? len : 0] = '\0';
-    close(fd);
-    return s;
+    const char *vars[] = {setting, extra};
+    return tu_spawn_self("test-badargs", NULL, vars, 2);
 }
 
-/* Run this program as a child, with the NUMASLAB_* variables of the
- * parent removed (but NUMASLAB_STATS=0) and setting (may be NULL) and
- * extra (may be NULL) added. */
-static struct result spawn(const char *setting, const char *extra)
-{
-    char tmpl_o[] = "/tmp/test-badargs-out.XXXXXX", tmpl_e[] = "/tmp/test-badargs-err.XXXXXX";
-    int fo = mkstemp(tmpl_o), fe = mkstemp(tmpl_e);
-    struct result res;
-    size_t n = 0, cap = 4;
-    REQUIRE(fo >= 0 && fe >= 0, "mkstemp: %s", strerror(errno));
-    unlink(tmpl_o);
-    unlink(tmpl_e);
-    for (char **e = environ; *e; e++)
-        cap++;
-    char **env = calloc(cap, sizeof(*env));
-    REQUIRE(env, "out of memory");
-    for (char **e = environ; *e; e++)
-        if (strncmp(*e, "NUMASLAB_", 9) != 0)
-            env[n++] = *e;
-    env[n++] = "NUMASLAB_STATS=0";
-    if (setting)
-        env[n++] = (char *)setting;
-    if (extra)
-        env[n++] = (char *)extra;
-    env[n] = NULL;
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    REQUIRE(pid >= 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        char *argv[] = {"test-badargs", "--child", NULL};
-        dup2(fo, 1);
-        dup2(fe, 2);
-        alarm(60);
-        execve(tu_self_exe(), argv, env);
-        _exit(127);
-    }
-    REQUIRE(waitpid(pid, &res.status, 0) == pid, "waitpid: %s", strerror(errno));
-    free(env);
-    res.out = slurp(fo);
-    res.err = slurp(fe);
-    return res;
-}
-
-static int reserve_min_of(const struct result *r)
+static int reserve_min_of(const struct tu_child *r)
 {
     int v = -1;
     const char *p = strstr(r->out, "reserve_min ");
@@ -141,7 +87,7 @@ static void bad_env(const char *var, const char *value, int baseline_reserve)
 {
     char setting[128];
     snprintf(setting, sizeof(setting), "%s=%s", var, value);
-    struct result r = spawn(setting, NULL);
+    struct tu_child r = spawn(setting, NULL);
     CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 && strstr(r.out, "allocation works"),
           "%s: the process allocates (ordinary pages included) and exits 0 (status 0x%x)",
           setting, r.status);
@@ -158,7 +104,7 @@ static void bad_env(const char *var, const char *value, int baseline_reserve)
 
 static void test_env(void)
 {
-    struct result base = spawn(NULL, NULL);
+    struct tu_child base = spawn(NULL, NULL);
     int reserve = reserve_min_of(&base);
     CHECK(WIFEXITED(base.status) && WEXITSTATUS(base.status) == 0 && *base.err == '\0',
           "without NUMASLAB_* variables: the child allocates silently (reserve %d elements)",
@@ -174,7 +120,7 @@ static void test_env(void)
     bad_env("NUMASLAB_ABORT", "maybe", reserve);
 
     /* NUMASLAB_ABORT=0 in any build: a refused free is reported, no abort. */
-    struct result r = spawn("NUMASLAB_ABORT=0", "BADARGS_FOREIGN_FREE=1");
+    struct tu_child r = spawn("NUMASLAB_ABORT=0", "BADARGS_FOREIGN_FREE=1");
     CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 && strstr(r.out, "went on") &&
               tu_line_has_all(r.err, "numaslab_free", "not allocated by numaslab", (char *)NULL),
           "NUMASLAB_ABORT=0: a foreign free is reported and the process goes on (status 0x%x)",
@@ -186,7 +132,7 @@ static void test_env(void)
 /* numaslab_init with bad fields, in a child each (init happens once). */
 static void test_init_cfg(void)
 {
-    struct result r = spawn("BADARGS_INIT=tcache", NULL);
+    struct tu_child r = spawn("BADARGS_INIT=tcache", NULL);
     CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0,
           "numaslab_init({tcache 5000}): checks passed in the child (status 0x%x)", r.status);
     printf("%s", r.out);

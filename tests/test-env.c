@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <sys/wait.h>
 
-extern char **environ;
 
 #define MIB (1024 * 1024)
 
@@ -211,71 +210,16 @@ static int run_child(const char *scenario)
  * Parent
  * ---------------------------------------------------------------------- */
 
-struct result {
-    int status;
-    char *out, *err;
-};
-
-static char *slurp(int fd)
+/* Run this program --child scenario with vars (NULL-ended) added. */
+static struct tu_child spawn(const char *scenario, const char *const *vars)
 {
-    off_t len = lseek(fd, 0, SEEK_END);
-    char *s;
-    REQUIRE(len >= 0, "lseek: %s", strerror(errno));
-    s = malloc((size_t)len + 1);
-    REQUIRE(s, "out of memory");
-    if (len)
-        REQUIRE(pread(fd, s, (size_t)len, 0) == len, "pread: %s", strerror(errno));
-    s[len] = '\0';
-    close(fd);
-    return s;
+    size_t n = 0;
+    while (vars && vars[n])
+        n++;
+    return tu_spawn_self("test-env", scenario, vars, n);
 }
 
-/* Run /proc/self/exe --child scenario with the NUMASLAB_* variables of
- * the parent removed (but NUMASLAB_STATS=0) and vars added. */
-static struct result spawn(const char *scenario, const char *const *vars)
-{
-    struct result res;
-    char tmpl_o[] = "/tmp/test-env-out.XXXXXX", tmpl_e[] = "/tmp/test-env-err.XXXXXX";
-    int fo = mkstemp(tmpl_o), fe = mkstemp(tmpl_e);
-    size_t n = 0, cap = 16;
-    char **env;
-    pid_t pid;
-
-    REQUIRE(fo >= 0 && fe >= 0, "mkstemp: %s", strerror(errno));
-    unlink(tmpl_o);
-    unlink(tmpl_e);
-    for (char **e = environ; *e; e++)
-        cap++;
-    env = calloc(cap, sizeof(*env));
-    REQUIRE(env, "out of memory");
-    for (char **e = environ; *e; e++)
-        if (strncmp(*e, "NUMASLAB_", 9) != 0)
-            env[n++] = *e;
-    env[n++] = "NUMASLAB_STATS=0";
-    for (; vars && *vars; vars++)
-        env[n++] = (char *)*vars;
-    env[n] = NULL;
-
-    fflush(stdout);
-    fflush(stderr);
-    pid = fork();
-    REQUIRE(pid >= 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        char *argv[] = {"test-env", "--child", (char *)scenario, NULL};
-        dup2(fo, 1);
-        dup2(fe, 2);
-        alarm(60);
-        execve(tu_self_exe(), argv, env);
-        _exit(127);
-    }
-    REQUIRE(waitpid(pid, &res.status, 0) == pid, "waitpid: %s", strerror(errno));
-    free(env);
-    res.out = slurp(fo);
-    res.err = slurp(fe);
-    return res;
-}
-
-static void show_child(const struct result *r)
+static void show_child(const struct tu_child *r)
 {
     const char *p = r->out;
     while (*p) {
@@ -287,12 +231,12 @@ static void show_child(const struct result *r)
     tu_show("child's stderr", r->err);
 }
 
-static int exited0(const struct result *r)
+static int exited0(const struct tu_child *r)
 {
     return WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0;
 }
 
-static const char *status_str(const struct result *r, char *buf, size_t n)
+static const char *status_str(const struct tu_child *r, char *buf, size_t n)
 {
     if (WIFEXITED(r->status))
         snprintf(buf, n, "exit %d", WEXITSTATUS(r->status));
@@ -340,7 +284,7 @@ static void bad_value(const char *var, const char *value)
 {
     char setting[128], buf[32];
     const char *vars[2] = {setting, NULL};
-    struct result r;
+    struct tu_child r;
 
     snprintf(setting, sizeof(setting), "%s=%s", var, value);
     printf("# %s\n", setting);
@@ -356,7 +300,7 @@ static void bad_value(const char *var, const char *value)
 
 int main(int argc, char **argv)
 {
-    struct result r;
+    struct tu_child r;
     char buf[32];
     int nact;
 

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include <numa.h>
 #include <numaif.h>
@@ -165,6 +166,77 @@ static inline const char *tu_self_exe(void)
         return "/proc/self/exe";
     path[n] = '\0';
     return path;
+}
+
+/* A run of this program as a child: its wait status and what it wrote. */
+struct tu_child {
+    int status;
+    char *out, *err;
+};
+
+/* All of fd (a file), closed; a string to free. */
+static inline char *tu_slurp_fd(int fd)
+{
+    off_t len = lseek(fd, 0, SEEK_END);
+    REQUIRE(len >= 0, "lseek: %s", strerror(errno));
+    char *s = malloc((size_t)len + 1);
+    REQUIRE(s, "out of memory");
+    if (len)
+        REQUIRE(pread(fd, s, (size_t)len, 0) == len, "pread: %s", strerror(errno));
+    s[len] = '\0';
+    close(fd);
+    return s;
+}
+
+/*
+ * Run this program again as "NAME --child [ARG]" (the library reads the
+ * environment once, at initialisation, so each setting needs a process of
+ * its own), with the parent's NUMASLAB_* variables removed but
+ * NUMASLAB_STATS=0, and the "VAR=VALUE" strings of vars (NULL-ended; NULL
+ * entries before the end are skipped: pass n to say how many) added.
+ * stdout and stderr are captured; the child gets 60 s.
+ */
+static inline struct tu_child tu_spawn_self(const char *name, const char *arg,
+                                            const char *const *vars, size_t n)
+{
+    extern char **environ;
+    char tmpl_o[] = "/tmp/numaslab-test-out.XXXXXX", tmpl_e[] = "/tmp/numaslab-test-err.XXXXXX";
+    int fo = mkstemp(tmpl_o), fe = mkstemp(tmpl_e);
+    struct tu_child res;
+    size_t k = 0, cap = n + 2;
+    REQUIRE(fo >= 0 && fe >= 0, "mkstemp: %s", strerror(errno));
+    unlink(tmpl_o);
+    unlink(tmpl_e);
+    for (char **e = environ; *e; e++)
+        cap++;
+    char **env = calloc(cap, sizeof(*env));
+    REQUIRE(env, "out of memory");
+    for (char **e = environ; *e; e++)
+        if (strncmp(*e, "NUMASLAB_", 9) != 0)
+            env[k++] = *e;
+    env[k++] = "NUMASLAB_STATS=0";
+    for (size_t i = 0; i < n; i++)
+        if (vars[i])
+            env[k++] = (char *)vars[i];
+    env[k] = NULL;
+
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        char *argv[] = {(char *)name, "--child", (char *)arg, NULL};
+        dup2(fo, 1);
+        dup2(fe, 2);
+        alarm(60);
+        execve(tu_self_exe(), argv, env);
+        _exit(127);
+    }
+    REQUIRE(waitpid(pid, &res.status, 0) == pid, "waitpid: %s", strerror(errno));
+    free(env);
+    res.out = tu_slurp_fd(fo);
+    res.err = tu_slurp_fd(fe);
+    return res;
 }
 
 static inline long tu_pagesize(void)
