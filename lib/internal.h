@@ -11,11 +11,17 @@
  *                           except by the fork handler, which takes them
  *                           all in cache-list order, then node order.
  *   3. pagemap lock       - creation of pagemap leaves.
- *   The statistics publisher's ex.lock (lib/export.c) is a leaf, and so
- *   are each node's chunk cache lock (nslab_g.chunks[nidx].lock, taken
- *   with no other lock held) and fail_lock (lib/fault.c: the fault-injection setting, taken on the
- *   page-allocation slow path with any of the above held, only while a
- *   setting is in force).
+ *   Leaves (nothing is taken while one is held):
+ *   - the statistics publisher's ex.lock (lib/export.c);
+ *   - each node's chunk cache lock, nslab_g.chunks[nidx].lock (its list
+ *     of empty slabs), taken with no other lock held: slabs are made and
+ *     unmapped outside the cnode locks;
+ *   - fail_lock (lib/fault.c: the fault-injection setting), taken on the
+ *     page-allocation slow path, only while a setting is in force;
+ *   - each pool's lock (lib/mempool.c), whose allocator runs outside it.
+ *   The fork handler takes nslab_g.lock, every cnode and large lock, the
+ *   node reserves' pool locks, the pagemap lock, the chunk cache locks and
+ *   fail_lock, in that order (lib/slab.c).
  * Per-node statistics are atomics updated on slow paths only.
  *
  * Fast paths (a hit in the thread's array cache) take no lock and no

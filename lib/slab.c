@@ -118,8 +118,7 @@ void nslab__chunks_fini(void)
 }
 
 /* Unmap every chunk node nidx keeps; the number unmapped.  Takes the
- * chunk lock, so no other lock of the library may be held but leaves
- * before it (the page-allocation path holds none or a pool lock). */
+ * chunk lock (a leaf) briefly; the unmapping is done outside it. */
 int nslab__chunks_drain(int nidx)
 {
     struct nslab_chunks *ch = &nslab_g.chunks[nidx];
