@@ -244,7 +244,8 @@ NUMASLAB_API int numaslab_fail_pages(const char *spec);
 struct numaslab_node_stats {
     int node;                 /* OS node id */
     int active;               /* 1 when the node is active */
-    uint64_t bytes_mapped;    /* all bytes mapped on the node: slabs, large objects, reserve */
+    uint64_t bytes_mapped;    /* all bytes mapped on the node: slabs, large objects, reserve,
+                                 the chunk cache (NUMASLAB_RETAIN_BYTES) */
     uint64_t fallback_out;    /* requests for this node served by another node */
     uint64_t fallback_in;     /* requests for another node served here */
     uint64_t inactive_requests; /* requests naming this node while it is inactive */

@@ -14,8 +14,8 @@
  *   Leaves (nothing is taken while one is held):
  *   - the statistics publisher's ex.lock (lib/export.c);
  *   - each node's chunk cache lock, nslab_g.chunks[nidx].lock (its list
- *     of empty slabs), taken with no other lock held: slabs are made and
- *     unmapped outside the cnode locks;
+ *     of empty slabs), taken with no lock held but, at most, nslab_g.lock:
+ *     slabs are made and given up outside the cnode locks;
  *   - fail_lock (lib/fault.c: the fault-injection setting), taken on the
  *     page-allocation slow path, only while a setting is in force;
  *   - each pool's lock (lib/mempool.c), whose allocator runs outside it.
@@ -146,6 +146,7 @@ struct numaslab_cache {
     uint64_t inv;               /* odd * inv == 1 (mod 2^64) */
     uint64_t divmax;            /* UINT64_MAX / size */
     int sizeclass;              /* 1 for the numaslab-<n> caches */
+    int dying;                  /* atomic: 1 while destroy flushes: empty slabs are unmapped */
     void (*ctor)(void *);
     uint64_t warned[NSLAB_MASK_WORDS]; /* inactive nodes reported (atomic OR) */
     struct nslab_list link;     /* in nslab_g.caches, under nslab_g.lock */

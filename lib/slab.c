@@ -53,11 +53,13 @@ void *nslab__map_node_flags(int nidx, size_t bytes, int flags)
             return p;
         nslab_sub_relaxed(mapped, bytes);
         /* Short of memory on the node: what its chunk cache keeps for
-         * slabs goes back first, then one more try. */
-        if (!again || !nslab__chunks_drain(nidx)) {
+         * slabs goes back first, then one more try (also when another
+         * thread drained it a moment ago). */
+        if (!again) {
             errno = ENOMEM;
             return NULL;
         }
+        nslab__chunks_drain(nidx);
     }
 }
 
@@ -81,6 +83,21 @@ void nslab__unmap_node(int nidx, void *p, size_t bytes)
  * memory still goes back to the system; numaslab_cache_destroy and
  * numaslab_fini unmap rather than cache.
  * ---------------------------------------------------------------------- */
+
+/* While a chunk waits in the cache, all of it but its link word is out of
+ * bounds to memcheck and ASan: a stale pointer into a slab that went there
+ * is reported, as it would fault if the slab had been unmapped. */
+static void chunk_hide(void *p)
+{
+    VALGRIND_MAKE_MEM_NOACCESS((char *)p + sizeof(void *), NSLAB_MIN_SLAB - sizeof(void *));
+    nslab_asan_poison((char *)p + sizeof(void *), NSLAB_MIN_SLAB - sizeof(void *));
+}
+
+static void chunk_show(void *p)
+{
+    VALGRIND_MAKE_MEM_UNDEFINED(p, NSLAB_MIN_SLAB);
+    nslab_asan_unpoison(p, NSLAB_MIN_SLAB);
+}
 
 int nslab__chunks_init(void)
 {
@@ -108,6 +125,7 @@ void nslab__chunks_fini(void)
         while (ch->head) {
             void *p = ch->head;
             ch->head = *(void **)p;
+            chunk_show(p);
             nslab__unmap_node(i, p, NSLAB_MIN_SLAB);
         }
         ch->n = 0;
@@ -133,6 +151,7 @@ int nslab__chunks_drain(int nidx)
     while (list) {
         void *p = list;
         list = *(void **)p;
+        chunk_show(p);
         nslab__unmap_node(nidx, p, NSLAB_MIN_SLAB);
         n++;
     }
@@ -150,6 +169,8 @@ static void *chunk_get(int nidx)
         nslab_store_relaxed(&ch->n, ch->n - 1);
     }
     pthread_mutex_unlock(&ch->lock);
+    if (p)
+        chunk_show(p);
     return p;
 }
 
@@ -164,6 +185,7 @@ static int chunk_put(int nidx, void *p)
         ch->head = p;
         nslab_store_relaxed(&ch->n, ch->n + 1);
         kept = 1;
+        chunk_hide(p);
     }
     pthread_mutex_unlock(&ch->lock);
     return kept;
@@ -401,7 +423,7 @@ static void return_objects(struct numaslab_cache *c, int nidx, void **objs, unsi
     while (!nslab_list_empty(&dead)) {
         struct nslab_slab *s = nslab_container_of(dead.next, struct nslab_slab, link);
         nslab_list_del(&s->link);
-        slab_destroy(c, s, 1);
+        slab_destroy(c, s, !nslab_load_relaxed(&c->dying));
     }
 }
 
@@ -650,7 +672,9 @@ int numaslab_cache_destroy(numaslab_cache_t *c)
         return -EINVAL;
     }
     pthread_mutex_lock(&nslab_g.lock);
-    /* Bring every thread's cached objects home, then count what is live. */
+    /* Bring every thread's cached objects home, then count what is live.
+     * Slabs the flush empties are unmapped, not cached: the cache goes. */
+    nslab_store_relaxed(&c->dying, 1);
     struct nslab_list *l;
     for (l = nslab_g.threads.next; l != &nslab_g.threads; l = l->next) {
         struct nslab_tstate *ts = nslab_container_of(l, struct nslab_tstate, link);
@@ -664,6 +688,7 @@ int numaslab_cache_destroy(numaslab_cache_t *c)
         pthread_mutex_unlock(&c->cnode[i].lock);
     }
     if (live) {
+        nslab_store_relaxed(&c->dying, 0);
         pthread_mutex_unlock(&nslab_g.lock);
         return -EBUSY;
     }

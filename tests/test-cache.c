@@ -491,6 +491,35 @@ static void test_stats(void)
     CHECK(numaslab_cache_destroy(c) == 0, "destroy of the stats cache returns 0");
 }
 
+/*
+ * numaslab_cache_destroy unmaps every slab of the cache, the ones its
+ * flush of the thread caches empties too: none is left in the node's
+ * chunk cache.  Runs first, while the chunk cache has room.
+ */
+static void test_destroy_unmaps(void)
+{
+    enum { N = 3000 }; /* three slabs of 64-byte objects, more than a thread cache */
+    static void *v[N];
+    int node = numaslab_local_node();
+    numaslab_cache_t *c = numaslab_cache_create("unmap", 64, 0, 0, NULL);
+    if (!CHECK(c != NULL, "cache_create(\"unmap\", 64)"))
+        return;
+    for (int i = 0; i < N; i++)
+        REQUIRE((v[i] = numaslab_cache_alloc_node(c, 0, node)) != NULL, "allocation %d", i);
+    for (int i = 0; i < N; i++)
+        numaslab_cache_free(c, v[i]); /* the last ones stay in this thread's cache */
+    struct numaslab_cache_stats st;
+    memset(&st, 0, sizeof(st));
+    REQUIRE(numaslab_stats_cache(c, node, &st) == 0, "stats_cache");
+    uint64_t held = (st.slabs_full + st.slabs_partial + st.slabs_empty) * st.slab_bytes;
+    uint64_t before = numaslab_bytes_mapped();
+    CHECK(numaslab_cache_destroy(c) == 0, "unmap: destroyed with objects in the thread cache");
+    uint64_t after = numaslab_bytes_mapped();
+    CHECK(held > 0 && after + held == before,
+          "unmap: destroy unmaps the %llu bytes of slabs the cache held (%llu -> %llu bytes mapped)",
+          (unsigned long long)held, (unsigned long long)before, (unsigned long long)after);
+}
+
 int main(void)
 {
     tu_init("test-cache");
@@ -499,6 +528,7 @@ int main(void)
     REQUIRE(nnodes >= 1, "no active node (max node %d)", numaslab_max_node());
     tu_info("%d active node(s), local node %d", nnodes, numaslab_local_node());
 
+    test_destroy_unmaps();
     test_basic();
     test_sizes_aligns();
     test_ctor();
