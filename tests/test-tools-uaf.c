@@ -9,6 +9,10 @@
  *   test-tools-uaf          free a 64-byte object, write into it, then
  *                           allocate again (the same object comes back)
  *   test-tools-uaf --clean  the same program without the bad write
+ *   test-tools-uaf --cached free the only object of a cache's slab so that
+ *                           the empty slab goes to the node's chunk cache
+ *                           (NUMASLAB_RETAIN=0), then write into it
+ *   test-tools-uaf --cached --clean   the same without the bad write
  *
  * The program prints the address it writes to ("planted: ... at ADDR in
  * object OBJ") and exits 0 when nothing stops it.  tests/tools-check.sh
@@ -21,6 +25,7 @@
  * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "numaslab.h"
@@ -42,10 +47,39 @@ __attribute__((noinline)) static void plant_use_after_free(volatile char *p)
     p[8] = 0x5a;
 }
 
+/* A stale pointer into a slab that now waits in the node's chunk cache:
+ * the memory is still mapped, so only the annotations make it an error. */
+static int cached(int clean)
+{
+    setenv("NUMASLAB_RETAIN", "0", 1); /* an empty slab leaves its cache at once */
+    numaslab_cache_t *c = numaslab_cache_create("uaf-cached", 64, 0, 0, NULL);
+    char *p = c ? numaslab_cache_alloc(c, 0) : NULL;
+    if (!p) {
+        perror("numaslab_cache_alloc");
+        return 99;
+    }
+    memset(p, 1, 64);
+    if (clean)
+        plant_use_after_free(p); /* still live: a valid write */
+    numaslab_cache_free(c, p);
+    numaslab_thread_flush(); /* the slab empties and goes to the chunk cache */
+    if (clean) {
+        printf("clean: wrote into %p before its slab went to the chunk cache\n", (void *)p);
+    } else {
+        printf("planted: use after free, 1 byte at %p in object %p (its slab in the chunk "
+               "cache)\n", (void *)(p + 8), (void *)p);
+        fflush(stdout);
+        plant_use_after_free(p);
+    }
+    return numaslab_cache_destroy(c) == 0 ? 0 : 98;
+}
+
 int main(int argc, char **argv)
 {
-    int clean = argc > 1 && !strcmp(argv[1], "--clean");
+    int clean = argc > 1 && !strcmp(argv[argc - 1], "--clean");
     printf("asan: %d\n", UNDER_ASAN);
+    if (argc > 1 && !strcmp(argv[1], "--cached"))
+        return cached(clean);
     char *keep = numaslab_alloc(64, 0);   /* a live neighbour */
     char *p = numaslab_alloc(64, 0);
     if (!p || !keep) {
