@@ -100,7 +100,9 @@ struct nslab_slab {
     uint32_t nwords;
     struct nslab_list link;     /* in the cnode's partial/full/empty/reserve list */
     struct numaslab_mempool *pool; /* NSLAB_T_RESERVE: where its pages go back */
-    uint64_t freemap[];         /* bit i set: object i is free */
+    uint64_t freemap[];         /* bit i set: object i is free; changed under the cnode
+                                   lock by relaxed atomic stores, so that the lock-free
+                                   double-free peek of reserve slabs reads it cleanly */
 };
 
 enum { NSLAB_L_PARTIAL, NSLAB_L_FULL, NSLAB_L_EMPTY };

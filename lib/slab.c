@@ -226,9 +226,9 @@ static struct nslab_slab *slab_init(struct numaslab_cache *c, int nidx, char *me
     s->pool = pool;
     nslab_list_init(&s->link);
     for (uint32_t w = 0; w < s->nwords; w++)
-        s->freemap[w] = ~0ull;
+        nslab_store_relaxed(&s->freemap[w], ~0ull);
     if (c->nobjs % 64)
-        s->freemap[s->nwords - 1] = (1ull << (c->nobjs % 64)) - 1;
+        nslab_store_relaxed(&s->freemap[s->nwords - 1], (1ull << (c->nobjs % 64)) - 1);
     if (c->ctor)
         for (uint32_t i = 0; i < c->nobjs; i++)
             c->ctor(s->objs + (size_t)i * c->size);
@@ -345,7 +345,7 @@ static unsigned slab_take(struct numaslab_cache *c, struct nslab_slab *s, void *
             m &= m - 1;
             out[got++] = s->objs + ((size_t)w * 64 + b) * c->size;
         }
-        s->freemap[w] = m;
+        nslab_store_relaxed(&s->freemap[w], m);
         if (m)
             break;
         w++;
@@ -402,7 +402,7 @@ static void return_objects(struct numaslab_cache *c, int nidx, void **objs, unsi
                           c->name);
             continue;
         }
-        s->freemap[idx / 64] |= bit;
+        nslab_store_relaxed(&s->freemap[idx / 64], s->freemap[idx / 64] | bit);
         if (idx / 64 < s->hint)
             s->hint = idx / 64;
         s->inuse--;
@@ -1030,7 +1030,7 @@ void nslab__reserve_free(struct nslab_slab *s, void *obj, const char *call)
                       c->name);
         return;
     }
-    s->freemap[idx / 64] |= bit;
+    nslab_store_relaxed(&s->freemap[idx / 64], s->freemap[idx / 64] | bit);
     if (idx / 64 < s->hint)
         s->hint = idx / 64;
     s->inuse--;
