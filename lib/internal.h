@@ -342,39 +342,43 @@ struct nslab_tcc *nslab__tcc_make(struct numaslab_cache *c, struct nslab_tstate 
 void *nslab__map_node(int nidx, size_t bytes);  /* honours the node limit, counts */
 void nslab__unmap_node(int nidx, void *p, size_t bytes);
 int nslab__chunks_init(void);     /* nslab_g.lock held */
-int nslab__chunks_drain(int nidx); /* unmaps what node nidx keeps; how many */
+void nslab__chunks_drain(int nidx); /* unmaps what node nidx keeps */
 void nslab__chunks_fork_lock(void);
 void nslab__chunks_fork_unlock(void);
 void nslab__chunks_fini(void);    /* nslab_g.lock held: unmaps every cached chunk */
 
 /*
- * Is p the start of an object of slab s (of cache c)?  A divisibility test
- * by multiply and rotate instead of a division (Granlund and Montgomery):
- * with size = odd << rot and inv the inverse of odd modulo 2^64, off is a
- * multiple of size iff ror(off * inv, rot) <= divmax = (2^64 - 1) / size.
+ * ror(off * inv, rot) for p at byte offset off in slab s, with size = odd
+ * << rot and inv the inverse of odd modulo 2^64 (Granlund and Montgomery):
+ * when off is a multiple of size it is the quotient off / size, with no
+ * divide instruction; when it is not, it exceeds divmax = (2^64 - 1) / size.
  */
+static inline uint64_t nslab__obj_quot(const struct nslab_slab *s, const struct numaslab_cache *c,
+                                       const void *p)
+{
+    uint64_t off = (uint64_t)(uintptr_t)p - (uint64_t)(uintptr_t)s->objs;
+    uint64_t x = off * c->inv;
+    return (x >> c->rot) | (x << ((64 - c->rot) & 63));
+}
+
+/* Is p the start of an object of slab s (of cache c)?  The quotient above
+ * is an object index inside the slab. */
 static inline int nslab__obj_ok(const struct nslab_slab *s, const struct numaslab_cache *c,
                                 const void *p)
 {
     uint64_t off = (uint64_t)(uintptr_t)p - (uint64_t)(uintptr_t)s->objs;
-    uint64_t x = off * c->inv;
-    x = (x >> c->rot) | (x << ((64 - c->rot) & 63));
-    return off < c->span && x <= c->divmax;
+    return off < c->span && nslab__obj_quot(s, c, p) <= c->divmax;
+}
+
+/* The index in s of an object that passed nslab__obj_ok. */
+static inline uint32_t nslab__obj_index(const struct nslab_slab *s, const struct numaslab_cache *c,
+                                        const void *p)
+{
+    return (uint32_t)nslab__obj_quot(s, c, p);
 }
 
 /* Pop from the thread's array cache for (c, nidx); NULL on a miss.
  * Entries are never NULL, so NULL tells a miss. */
-/* The index in s of an object that passed nslab__obj_ok: the same
- * multiply and rotate give the quotient of an exact division, with no
- * divide instruction. */
-static inline uint32_t nslab__obj_index(const struct nslab_slab *s, const struct numaslab_cache *c,
-                                        const void *p)
-{
-    uint64_t off = (uint64_t)(uintptr_t)p - (uint64_t)(uintptr_t)s->objs;
-    uint64_t x = off * c->inv;
-    return (uint32_t)((x >> c->rot) | (x << ((64 - c->rot) & 63)));
-}
-
 static inline void *nslab__tc_pop(struct numaslab_cache *c, int nidx)
 {
     struct nslab_tcc *tc = nslab_tls->cc[c->id];

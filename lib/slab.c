@@ -29,14 +29,20 @@ static size_t align_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
  * Node memory, with the node limit and the byte counters
  * ---------------------------------------------------------------------- */
 
+/* Does fault injection fail this ordinary page allocation on node nidx? */
+static int fault_injected(int nidx)
+{
+    return unlikely(nslab_load_relaxed(&nslab_fail_on)) &&
+           nslab__fail_now(nslab_g.topo.active[nidx]);
+}
+
 /* bytes bound to active node nidx; NULL/ENOMEM when the node is exhausted
  * (its limit, the kernel has no memory there, or fault injection says so).
- * nofail: a reserve being filled, which fault injection leaves alone. */
+ * flags: NSLAB_MAP_NOFAULT, NSLAB_MAP_NOLIMIT (lib/internal.h). */
 void *nslab__map_node_flags(int nidx, size_t bytes, int flags)
 {
     int node = nslab_g.topo.active[nidx];
-    if (unlikely(nslab_load_relaxed(&nslab_fail_on)) && !(flags & NSLAB_MAP_NOFAULT) &&
-        nslab__fail_now(node)) {
+    if (!(flags & NSLAB_MAP_NOFAULT) && fault_injected(nidx)) {
         errno = ENOMEM;
         return NULL;
     }
@@ -121,41 +127,31 @@ void nslab__chunks_fini(void)
     if (!nslab_g.chunks)
         return;
     for (int i = 0; i < nslab_g.nactive; i++) {
-        struct nslab_chunks *ch = &nslab_g.chunks[i];
-        while (ch->head) {
-            void *p = ch->head;
-            ch->head = *(void **)p;
-            chunk_show(p);
-            nslab__unmap_node(i, p, NSLAB_MIN_SLAB);
-        }
-        ch->n = 0;
-        pthread_mutex_destroy(&ch->lock);
+        nslab__chunks_drain(i);
+        pthread_mutex_destroy(&nslab_g.chunks[i].lock);
     }
     free(nslab_g.chunks);
     nslab_g.chunks = NULL;
 }
 
-/* Unmap every chunk node nidx keeps; the number unmapped.  Takes the
- * chunk lock (a leaf) briefly; the unmapping is done outside it. */
-int nslab__chunks_drain(int nidx)
+/* Unmap every chunk node nidx keeps.  Takes the chunk lock (a leaf)
+ * briefly; the unmapping is done outside it. */
+void nslab__chunks_drain(int nidx)
 {
     struct nslab_chunks *ch = &nslab_g.chunks[nidx];
     if (!nslab_load_relaxed(&ch->n))
-        return 0;
+        return;
     pthread_mutex_lock(&ch->lock);
     void *list = ch->head;
     ch->head = NULL;
     nslab_store_relaxed(&ch->n, 0);
     pthread_mutex_unlock(&ch->lock);
-    int n = 0;
     while (list) {
         void *p = list;
         list = *(void **)p;
         chunk_show(p);
         nslab__unmap_node(nidx, p, NSLAB_MIN_SLAB);
-        n++;
     }
-    return n;
 }
 
 /* A cached chunk of node nidx, or NULL when there is none. */
@@ -248,8 +244,7 @@ static struct nslab_slab *slab_new(struct numaslab_cache *c, int nidx)
     if (c->slab_bytes == NSLAB_MIN_SLAB && nslab_load_relaxed(&nslab_g.chunks[nidx].n)) {
         /* A cached chunk is ordinary memory too: fault injection applies,
          * once per slab whichever way the slab is made. */
-        if (unlikely(nslab_load_relaxed(&nslab_fail_on)) &&
-            nslab__fail_now(nslab_g.topo.active[nidx])) {
+        if (fault_injected(nidx)) {
             errno = ENOMEM;
             return NULL;
         }
