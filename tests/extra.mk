@@ -20,11 +20,11 @@ tests_stress_long_CFLAGS = $(NSLAB_TCFLAGS)
 tests_stress_long_LDADD = $(NSLAB_TEST_LIBS)
 tests_stress_long_LDFLAGS = $(NSLAB_TLDFLAGS)
 
-tests_test_tools_uaf_SOURCES = tests/test-tools-uaf.c
+tests_test_tools_uaf_SOURCES = tests/test-tools-uaf.c tests/tools-asan.h
 tests_test_tools_uaf_LDADD = libnumaslab.la
 tests_test_tools_uaf_LDFLAGS = -no-install
 
-tests_test_tools_overflow_SOURCES = tests/test-tools-overflow.c
+tests_test_tools_overflow_SOURCES = tests/test-tools-overflow.c tests/tools-asan.h
 tests_test_tools_overflow_LDADD = libnumaslab.la
 tests_test_tools_overflow_LDFLAGS = -no-install
 

@@ -29,16 +29,7 @@
 
 #include "numaslab.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
+#include "tools-asan.h"
 
 /* Not inlined: its name shows in the tools' stack traces. */
 __attribute__((noinline)) static void plant_write(volatile char *p, size_t at)

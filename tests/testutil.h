@@ -174,8 +174,8 @@ struct tu_child {
     char *out, *err;
 };
 
-/* All of fd (a file), closed; a string to free. */
-static inline char *tu_slurp_fd(int fd)
+/* All of fd (a file), from its start, NUL-ended; a string to free. */
+static inline char *tu_read_fd(int fd)
 {
     off_t len = lseek(fd, 0, SEEK_END);
     REQUIRE(len >= 0, "lseek: %s", strerror(errno));
@@ -184,7 +184,6 @@ static inline char *tu_slurp_fd(int fd)
     if (len)
         REQUIRE(pread(fd, s, (size_t)len, 0) == len, "pread: %s", strerror(errno));
     s[len] = '\0';
-    close(fd);
     return s;
 }
 
@@ -234,8 +233,10 @@ static inline struct tu_child tu_spawn_self(const char *name, const char *arg,
     }
     REQUIRE(waitpid(pid, &res.status, 0) == pid, "waitpid: %s", strerror(errno));
     free(env);
-    res.out = tu_slurp_fd(fo);
-    res.err = tu_slurp_fd(fe);
+    res.out = tu_read_fd(fo);
+    res.err = tu_read_fd(fe);
+    close(fo);
+    close(fe);
     return res;
 }
 
@@ -380,21 +381,11 @@ static inline void tu_capture_begin(struct tu_capture *cap)
 /* Restore fd 2 and return what was written to it (malloc'd, NUL-ended). */
 static inline char *tu_capture_end(struct tu_capture *cap)
 {
-    long len;
-    char *text;
-
     fflush(stderr);
     REQUIRE(dup2(cap->saved_fd, 2) == 2, "dup2: %s", strerror(errno));
     close(cap->saved_fd);
     fflush(cap->tmp);
-    len = lseek(fileno(cap->tmp), 0, SEEK_END);
-    REQUIRE(len >= 0, "lseek: %s", strerror(errno));
-    text = malloc((size_t)len + 1);
-    REQUIRE(text != NULL, "out of memory");
-    if (len > 0)
-        REQUIRE(pread(fileno(cap->tmp), text, (size_t)len, 0) == len, "pread: %s",
-                strerror(errno));
-    text[len] = '\0';
+    char *text = tu_read_fd(fileno(cap->tmp));
     fclose(cap->tmp);
     return text;
 }
