@@ -66,7 +66,15 @@ struct numaslab_config {
                                0: no limit (NUMASLAB_NODE_LIMIT) */
     unsigned retain;        /* empty slabs kept per cache and node (NUMASLAB_RETAIN) */
     unsigned tcache;        /* objects per thread array cache (NUMASLAB_TCACHE) */
+    size_t low_watermark;   /* bytes each node keeps free of ordinary allocations; 0: the
+                               default, NUMASLAB_KEEP_NONE: none (NUMASLAB_LOW_WATERMARK) */
+    size_t cgroup_margin;   /* bytes kept below the memory cgroup's limit; 0: the default,
+                               NUMASLAB_KEEP_NONE: none (NUMASLAB_CGROUP_MARGIN) */
 };
+
+/* low_watermark / cgroup_margin: keep nothing back (allocate up to the
+ * kernel's own watermark, or up to the cgroup limit). */
+#define NUMASLAB_KEEP_NONE ((size_t)-1)
 
 /*
  * Initialise the library.  Optional: the first allocation initialises it

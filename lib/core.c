@@ -312,6 +312,9 @@ static int init_locked(const struct numaslab_config *cfg)
         nslab_list_init(&nslab_g.large[i].list);
     }
     memset(nslab_g.large_warned, 0, sizeof(nslab_g.large_warned));
+    rc = nslab__headroom_init(); /* before the first mapping: the reserves' */
+    if (rc)
+        goto fail;
     rc = nslab__chunks_init();
     if (rc)
         goto fail;
@@ -335,6 +338,7 @@ fail:
         }
     nslab__reserves_fini();
     nslab__chunks_fini();
+    nslab__headroom_fini();
     free_tables();
     nslab_g.possible = 0;
     nslab_g.nactive = 0;
@@ -386,6 +390,7 @@ void numaslab_fini(void)
     nslab__large_release_all();
     nslab__reserves_fini();
     nslab__chunks_fini();
+    nslab__headroom_fini();
     free_tables();
     nslab_g.nactive = 0;
     nslab_store_release(&nslab_g.ready, 0);

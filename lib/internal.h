@@ -18,10 +18,15 @@
  *     slabs are made and given up outside the cnode locks;
  *   - fail_lock (lib/fault.c: the fault-injection setting), taken on the
  *     page-allocation slow path, only while a setting is in force;
+ *   - each headroom's lock (lib/headroom.c: one per node, one for the
+ *     memory cgroup), held while its reading is refreshed and only ever
+ *     taken by trylock, on the page-allocation slow path;
  *   - each pool's lock (lib/mempool.c), whose allocator runs outside it.
  *   The fork handler takes nslab_g.lock, every cnode and large lock, the
- *   node reserves' pool locks, the pagemap lock, the chunk cache locks and
- *   fail_lock, in that order (lib/slab.c).
+ *   node reserves' pool locks, the pagemap lock, the chunk cache locks,
+ *   the headroom locks and fail_lock, in that order (lib/slab.c).
+ *   nslab__slabs_trim (a short cgroup) only tries nslab_g.lock, so it may
+ *   run wherever a page is mapped.
  * Per-node statistics are atomics updated on slow paths only.
  *
  * Fast paths (a hit in the thread's array cache) take no lock and no
@@ -66,6 +71,9 @@
 #define nslab_add_relaxed(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
 #define nslab_sub_relaxed(p, v) __atomic_fetch_sub((p), (v), __ATOMIC_RELAXED)
 #define nslab_or_relaxed(p, v) __atomic_fetch_or((p), (v), __ATOMIC_RELAXED)
+/* 1 when *p held *expect and now holds v; else *expect is what *p holds. */
+#define nslab_cas_relaxed(p, expect, v) \
+    __atomic_compare_exchange_n((p), (expect), (v), 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)
 
 /* ------------------------------------------------------------------------
  * Memory the pagemap knows: every page of a slab, the first page of a
@@ -212,6 +220,36 @@ struct nslab_chunks {
     uint32_t n;                 /* chunks in the list (read racily as a hint) */
 } __attribute__((aligned(64)));
 
+/* A watermark or margin option: the default, bytes, or a percentage. */
+enum { NSLAB_KEEP_DEFAULT, NSLAB_KEEP_BYTES, NSLAB_KEEP_PERCENT };
+struct nslab_keep {
+    int set;                    /* NSLAB_KEEP_* */
+    uint64_t bytes;
+    double percent;
+};
+
+/*
+ * Headroom (lib/headroom.c): what may still be mapped on one active node,
+ * or under the process's memory cgroup, from a cached reading.  All
+ * fields but lock are relaxed atomics.
+ *   bytes that may be mapped now == avail - since - keep (none when < 0)
+ */
+struct nslab_headroom {
+    pthread_mutex_t lock;       /* held while one thread refreshes the reading; a leaf, trylock */
+    uint64_t avail;             /* bytes there to have at the last reading */
+    int64_t since;              /* bytes mapped since that reading, less bytes unmapped */
+    uint64_t read_ns;           /* CLOCK_MONOTONIC_COARSE of the reading */
+    uint64_t keep;              /* left free: the node's low watermark, the cgroup's margin */
+    uint64_t short_since;       /* CLOCK_MONOTONIC ns when it went short; 0: not short */
+    uint64_t refused;           /* mappings refused because it was short */
+    uint64_t episodes;          /* times it went short */
+    uint64_t reads;             /* readings taken */
+    int known;                  /* 0: no reading possible: never short */
+} __attribute__((aligned(64)));
+
+enum { NSLAB_CG_NONE = 0, NSLAB_CG_V1 = 1, NSLAB_CG_V2 = 2, NSLAB_CG_UNREADABLE = 3 };
+enum { NSLAB_SHORT_NODE = 1, NSLAB_SHORT_CGROUP = 2 };
+
 struct nslab_options {
     const char *nodes;
     const char *reserve;        /* NUMASLAB_RESERVE */
@@ -222,6 +260,8 @@ struct nslab_options {
     size_t retain_bytes;        /* NUMASLAB_RETAIN_BYTES: each node's chunk cache */
     unsigned tcache;
     int abort_on_bad_free;      /* NUMASLAB_ABORT */
+    struct nslab_keep watermark; /* NUMASLAB_LOW_WATERMARK: kept free on each node */
+    struct nslab_keep margin;   /* NUMASLAB_CGROUP_MARGIN: kept below the cgroup limit */
 };
 
 #define NSLAB_NCLASSES 33
@@ -242,6 +282,15 @@ struct nslab_global {
     struct nslab_chunks *chunks;    /* [nactive] */
     uint32_t chunks_max;            /* chunks each node may keep */
     struct numaslab_mempool **reserve; /* [nactive]: each node's reserve page pool */
+    struct nslab_headroom *head;    /* [nactive] (lib/headroom.c) */
+    struct nslab_node_wmark *wmark; /* [max_node + 1]: the kernel's watermarks */
+    struct nslab_node_wmark wmark_all; /* their sum */
+    int mem_whole;                  /* one memory node: read the machine's figures */
+    struct nslab_headroom cg_head;  /* the memory cgroup's */
+    struct nslab_cgroup cgroup;     /* where its files are */
+    int cg_state;                   /* NSLAB_CG_* (atomic) */
+    uint64_t cg_limit, cg_usage;    /* at the last reading (atomics); UINT64_MAX: no limit */
+    uint64_t drains;                /* times cached memory was given back for a short cgroup */
     struct numaslab_cache *sc[NSLAB_NCLASSES];
     struct numaslab_cache *by_id[NSLAB_MAX_CACHES]; /* under lock */
     uint64_t large_warned[NSLAB_MASK_WORDS];
@@ -284,6 +333,18 @@ int nslab__pagemap_set(void *start, size_t bytes, void *hdr); /* 0 or -ENOMEM */
 void nslab__pagemap_clear(void *start, size_t bytes);
 void nslab__pagemap_lock(void);   /* fork handlers */
 void nslab__pagemap_unlock(void);
+
+/* lib/headroom.c */
+int nslab__headroom_init(void);   /* nslab_g.lock held; 0 or -ENOMEM */
+void nslab__headroom_fini(void);
+/* May bytes more be mapped on node nidx?  0 (they are counted), or
+ * NSLAB_SHORT_NODE / NSLAB_SHORT_CGROUP.  floor: a reserve being filled,
+ * which only the readings themselves limit. */
+int nslab__headroom_take(int nidx, size_t bytes, int floor);
+void nslab__headroom_give(int nidx, size_t bytes); /* bytes unmapped */
+void nslab__headroom_fork_lock(void);
+void nslab__headroom_fork_unlock(void);
+uint64_t nslab__now_ns(void);     /* CLOCK_MONOTONIC */
 
 /* lib/options.c */
 int nslab__options_load(struct nslab_options *o, const struct numaslab_config *cfg);
@@ -346,6 +407,7 @@ void nslab__chunks_drain(int nidx); /* unmaps what node nidx keeps */
 void nslab__chunks_fork_lock(void);
 void nslab__chunks_fork_unlock(void);
 void nslab__chunks_fini(void);    /* nslab_g.lock held: unmaps every cached chunk */
+void nslab__slabs_trim(void);     /* unmaps every node's cached chunks and retained empty slabs */
 
 /*
  * ror(off * inv, rot) for p at byte offset off in slab s, with size = odd
@@ -480,7 +542,8 @@ void *nslab__cache_alloc_reserve(struct numaslab_cache *c, unsigned flags, int n
                                  struct numaslab_mempool *pool);
 void nslab__reserve_free(struct nslab_slab *s, void *obj, const char *call);
 /* flags: NSLAB_MAP_NOFAULT skips fault injection, NSLAB_MAP_NOLIMIT the
- * node limit (a reserve being filled gives both). */
+ * node limit and the low watermark / cgroup margin (a reserve being
+ * filled gives both: the watermark keeps room for the reserve). */
 #define NSLAB_MAP_NOFAULT 1
 #define NSLAB_MAP_NOLIMIT 2
 void *nslab__map_node_flags(int nidx, size_t bytes, int flags);

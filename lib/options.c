@@ -54,6 +54,46 @@ static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
     return 0;
 }
 
+/* "64M" or "2%" (of the node's memory, of the cgroup's limit; 0..100).
+ * 0 or -EINVAL. */
+static int parse_keep(const char *s, struct nslab_keep *k)
+{
+    size_t len = s ? strlen(s) : 0;
+    if (len > 1 && s[len - 1] == '%') {
+        char *end;
+        if (!isdigit((unsigned char)*s))
+            return -EINVAL;
+        errno = 0;
+        double v = strtod(s, &end);
+        if (errno || end != s + len - 1 || v < 0 || v > 100)
+            return -EINVAL;
+        k->set = NSLAB_KEEP_PERCENT;
+        k->percent = v;
+        return 0;
+    }
+    size_t b;
+    if (nslab__parse_size(s, &b))
+        return -EINVAL;
+    k->set = NSLAB_KEEP_BYTES;
+    k->bytes = b;
+    return 0;
+}
+
+/* A keep option from its config field (0: not set) or its variable. */
+static void load_keep(struct nslab_keep *k, size_t cfg, const char *var, const char *dflt)
+{
+    const char *v;
+    k->set = NSLAB_KEEP_DEFAULT;
+    if (cfg) {
+        k->set = NSLAB_KEEP_BYTES;
+        k->bytes = cfg == NUMASLAB_KEEP_NONE ? 0 : cfg;
+    } else if ((v = getenv(var)) && parse_keep(v, k)) {
+        nslab__report("numaslab: %s=\"%s\": not a size (e.g. 64M) or a percentage "
+                      "(e.g. 2%%); using the default (%s)", var, v, dflt);
+        k->set = NSLAB_KEEP_DEFAULT;
+    }
+}
+
 /*
  * Fill o from cfg (may be NULL) and the environment.  Returns 0, or
  * -EINVAL when a cfg field is out of range (the message names it); bad
@@ -115,6 +155,11 @@ int nslab__options_load(struct nslab_options *o, const struct numaslab_config *c
                       "using the default 8M", v);
         o->retain_bytes = DEFAULT_RETAIN_BYTES;
     }
+
+    load_keep(&o->watermark, cfg ? cfg->low_watermark : 0, "NUMASLAB_LOW_WATERMARK",
+              "1/64 of the node, 8M..256M");
+    load_keep(&o->margin, cfg ? cfg->cgroup_margin : 0, "NUMASLAB_CGROUP_MARGIN",
+              "1/32 of the limit, 4M..256M");
 
     if (cfg && cfg->tcache)
         o->tcache = cfg->tcache;

@@ -36,9 +36,13 @@ static int fault_injected(int nidx)
            nslab__fail_now(nslab_g.topo.active[nidx]);
 }
 
-/* bytes bound to active node nidx; NULL/ENOMEM when the node is exhausted
- * (its limit, the kernel has no memory there, or fault injection says so).
- * flags: NSLAB_MAP_NOFAULT, NSLAB_MAP_NOLIMIT (lib/internal.h). */
+/*
+ * bytes bound to active node nidx; NULL/ENOMEM when the node is exhausted:
+ * its limit, fault injection, the node or the process's memory cgroup
+ * running short (lib/headroom.c, decided before anything is faulted in),
+ * or the kernel refusing the mapping.  flags: NSLAB_MAP_NOFAULT,
+ * NSLAB_MAP_NOLIMIT (lib/internal.h).
+ */
 void *nslab__map_node_flags(int nidx, size_t bytes, int flags)
 {
     int node = nslab_g.topo.active[nidx];
@@ -52,20 +56,27 @@ void *nslab__map_node_flags(int nidx, size_t bytes, int flags)
         /* The node's reserve is mapped too, but the limit is for ordinary
          * memory: the reserve's full size is allowed on top of it. */
         void *p = NULL;
+        int why = 0;
         if (!nslab_g.opt.node_limit || (flags & NSLAB_MAP_NOLIMIT) ||
-            old + bytes <= nslab_g.opt.node_limit + nslab_g.nstat[node].reserve_allowance)
-            p = nslab__pages_map(node, bytes);
+            old + bytes <= nslab_g.opt.node_limit + nslab_g.nstat[node].reserve_allowance) {
+            why = nslab__headroom_take(nidx, bytes, flags & NSLAB_MAP_NOLIMIT);
+            if (!why && !(p = nslab__pages_map(node, bytes)))
+                nslab__headroom_give(nidx, bytes);
+        }
         if (p)
             return p;
         nslab_sub_relaxed(mapped, bytes);
-        /* Short of memory on the node: what its chunk cache keeps for
-         * slabs goes back first, then one more try (also when another
-         * thread drained it a moment ago). */
+        /* Short of memory: what the library keeps cached goes back first,
+         * then one more try (also when another thread gave it back a
+         * moment ago).  A short cgroup spans every node: all of it. */
         if (!again) {
             errno = ENOMEM;
             return NULL;
         }
-        nslab__chunks_drain(nidx);
+        if (why == NSLAB_SHORT_CGROUP)
+            nslab__slabs_trim();
+        else
+            nslab__chunks_drain(nidx);
     }
 }
 
@@ -74,6 +85,7 @@ void *nslab__map_node(int nidx, size_t bytes) { return nslab__map_node_flags(nid
 void nslab__unmap_node(int nidx, void *p, size_t bytes)
 {
     nslab__pages_unmap(p, bytes);
+    nslab__headroom_give(nidx, bytes);
     nslab_sub_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].bytes_mapped, bytes);
 }
 
@@ -420,6 +432,46 @@ static void return_objects(struct numaslab_cache *c, int nidx, void **objs, unsi
         nslab_list_del(&s->link);
         slab_destroy(c, s, !nslab_load_relaxed(&c->dying));
     }
+}
+
+/*
+ * A short cgroup: every node's chunk cache, and every cache's retained
+ * empty slabs (NUMASLAB_RETAIN), go back to the system.  The empty slabs
+ * need the cache list, so nslab_g.lock is only tried: a caller may hold it
+ * (initialisation fills reserves under it), and the chunk caches are the
+ * larger part anyway.  No lock held on entry but, at most, nslab_g.lock.
+ */
+void nslab__slabs_trim(void)
+{
+    nslab_add_relaxed(&nslab_g.drains, 1);
+    for (int i = 0; i < nslab_g.nactive; i++)
+        nslab__chunks_drain(i);
+    if (pthread_mutex_trylock(&nslab_g.lock) != 0)
+        return;
+    struct nslab_list *l;
+    for (l = nslab_g.caches.next; l != &nslab_g.caches; l = l->next) {
+        struct numaslab_cache *c = nslab_container_of(l, struct numaslab_cache, link);
+        for (int i = 0; i < nslab_g.nactive; i++) {
+            struct nslab_cnode *cn = &c->cnode[i];
+            struct nslab_list dead;
+            nslab_list_init(&dead);
+            pthread_mutex_lock(&cn->lock);
+            while (cn->nr_empty) {
+                struct nslab_slab *s = nslab_container_of(cn->empty.next, struct nslab_slab, link);
+                nslab_list_move(&dead, &s->link);
+                cn->nr_empty--;
+                cn->total -= s->nobjs;
+            }
+            CNODE_CHECK(c, cn);
+            pthread_mutex_unlock(&cn->lock);
+            while (!nslab_list_empty(&dead)) {
+                struct nslab_slab *s = nslab_container_of(dead.next, struct nslab_slab, link);
+                nslab_list_del(&s->link);
+                slab_destroy(c, s, 0);
+            }
+        }
+    }
+    pthread_mutex_unlock(&nslab_g.lock);
 }
 
 /* Flush the oldest n objects of an array cache home. */
@@ -899,12 +951,14 @@ void nslab__fork_lock(void)
             pthread_mutex_lock(&nslab_g.reserve[i]->lock);
     nslab__pagemap_lock();
     nslab__chunks_fork_lock();
+    nslab__headroom_fork_lock();
     nslab__fail_fork_lock();
 }
 
 void nslab__fork_unlock(void)
 {
     nslab__fail_fork_unlock();
+    nslab__headroom_fork_unlock();
     nslab__chunks_fork_unlock();
     nslab__pagemap_unlock();
     for (int i = nslab_g.reserve ? nslab_g.nactive - 1 : -1; i >= 0; i--)

@@ -2,14 +2,16 @@
  * numa/numa.h - the OS boundary of numaslab.
  *
  * numa/ is the only code that talks to hwloc, libnuma and the kernel's
- * NUMA calls.  lib/ asks it for four things and nothing else:
+ * NUMA calls.  lib/ asks it for five things and nothing else:
  *   - the node table (which nodes exist, have memory, are allowed, their
  *     distances and the nearest active node of each);
  *   - the node of the CPU the thread runs on;
  *   - chunks of pages bound (MPOL_BIND, strict) to one node, and their
  *     release;
  *   - the kernel's own answer to "which node holds this page" (for tests and
- *     the demo).
+ *     the demo);
+ *   - how much memory the kernel can still give, per node and under the
+ *     process's memory cgroup (numa/memstate.c).
  *
  * Node ids here are OS node numbers.  "nidx" is a dense index 0..nactive-1
  * over the active nodes, used by lib/ to index per-node arrays.
@@ -19,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Memory policy the process started with (get_mempolicy at init). */
 enum nslab_policy {
@@ -113,6 +116,63 @@ void nslab__pages_unmap(void *p, size_t size);
 int nslab__page_node_kernel(const void *p);
 int nslab__cpu_current(void);
 size_t nslab__page_size(void);
+
+/*
+ * numa/memstate.c: what the kernel can still give, per node and to this
+ * process under its memory cgroup (the formulas at the top of the file).
+ * Nothing is cached here; lib/headroom.c keeps the readings.
+ *
+ * nslab__node_mem_read: node's MemFree, file pages and reclaimable slab
+ * from its meminfo (no allocation); node -1: the whole machine's, from
+ * /proc/meminfo.  0, or -errno (-ENOENT: no such file,
+ * a kernel without NUMA; -EINVAL: unparsable).
+ * nslab__node_wmarks_read: the kernel's min / low / high watermarks of
+ * every node up to max_node (its zones summed) from /proc/zoneinfo, into
+ * w[0..max_node].  0 or -errno.
+ * nslab__node_avail: bytes the node can still give, 0 at or below its
+ * high watermark.  A reading of the whole machine goes with the sum of
+ * every node's watermarks.
+ * The _parse functions take the files' text, for tests.
+ */
+struct nslab_node_mem {
+    uint64_t free;              /* MemFree */
+    uint64_t file;              /* Active(file) + Inactive(file) */
+    uint64_t slab_reclaimable;  /* SReclaimable */
+};
+struct nslab_node_wmark {
+    uint64_t min, low, high;    /* bytes */
+};
+int nslab__node_mem_read(int node, struct nslab_node_mem *m);
+int nslab__node_meminfo_parse(const char *text, struct nslab_node_mem *m);
+int nslab__node_wmarks_read(int max_node, struct nslab_node_wmark *w);
+int nslab__zoneinfo_parse(FILE *f, int max_node, struct nslab_node_wmark *w);
+uint64_t nslab__node_avail(const struct nslab_node_mem *m, const struct nslab_node_wmark *w);
+
+/*
+ * The memory cgroup: nslab__cgroup_find locates the process's own
+ * directory (from /proc/self/cgroup and /proc/self/mountinfo; 0, -ENOENT
+ * when there is no memory cgroup, or -errno); nslab__cgroup_locate does
+ * the same from those files' text.  nslab__cgroup_read reads the limit,
+ * the usage and the headroom (the tightest over the directory and its
+ * ancestors up to the mount point, plus half the inactive file cache):
+ * 0, or -errno when a file that exists could not be read (the figures
+ * then hold what could be read).
+ */
+#define NSLAB_CG_PATH 512
+struct nslab_cgroup {
+    int version;                /* 0: none, 1 or 2 */
+    size_t mnt_len;             /* dir[0..mnt_len) is the mount point */
+    char dir[NSLAB_CG_PATH];    /* the process's own cgroup directory */
+};
+struct nslab_cg_reading {
+    uint64_t limit;             /* the tightest limit, UINT64_MAX: none */
+    uint64_t usage;             /* usage where that limit is set */
+    uint64_t reclaimable;       /* inactive file cache of the process's own cgroup */
+    uint64_t headroom;          /* bytes that may still be charged, UINT64_MAX: no limit */
+};
+int nslab__cgroup_find(struct nslab_cgroup *cg);
+int nslab__cgroup_locate(const char *proc_cgroup, const char *mountinfo, struct nslab_cgroup *cg);
+int nslab__cgroup_read(const struct nslab_cgroup *cg, struct nslab_cg_reading *r);
 
 /*
  * nslab__cpu_fast: the current CPU read from the thread's rseq area
