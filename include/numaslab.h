@@ -265,6 +265,37 @@ struct numaslab_node_stats {
     uint64_t reserve_empty;         /* times it was found empty */
     int reserve_waiters;
     uint64_t inactive_served;       /* requests naming an inactive node, served here instead */
+    /* running short (numaslab(7), MEMORY EXHAUSTION); all 0 for an inactive node */
+    int mem_known;            /* 1: the library reads what the kernel can still give here */
+    int mem_short;            /* 1: short at the library's last decision */
+    uint64_t mem_avail;       /* bytes the kernel could still give at the last reading, less
+                                 what the library mapped here since */
+    uint64_t low_watermark;   /* bytes kept free of ordinary allocations */
+    uint64_t short_since_ns;  /* CLOCK_MONOTONIC when it went short; 0: not short */
+    uint64_t short_refused;   /* mappings refused because the node was short */
+    uint64_t short_episodes;  /* times it went short */
+};
+
+/* numaslab_process_stats.cgroup */
+#define NUMASLAB_CGROUP_NONE 0       /* no memory cgroup found: no limit */
+#define NUMASLAB_CGROUP_V1 1         /* cgroup v1 memory controller */
+#define NUMASLAB_CGROUP_V2 2         /* cgroup v2 */
+#define NUMASLAB_CGROUP_UNREADABLE 3 /* its files could not be read: taken as no limit */
+
+/* The process's memory cgroup, as the library last read it. */
+struct numaslab_process_stats {
+    int cgroup;               /* NUMASLAB_CGROUP_* */
+    int cgroup_short;         /* 1: short at the library's last decision */
+    uint64_t cgroup_limit;    /* the tightest limit (memory.max, memory.high or
+                                 memory.limit_in_bytes, ancestors included); UINT64_MAX: none */
+    uint64_t cgroup_usage;    /* bytes charged where that limit is set, at the last reading */
+    uint64_t cgroup_margin;   /* bytes kept below the limit */
+    uint64_t cgroup_avail;    /* bytes that could still be charged at the last reading, less what
+                                 the library mapped since; UINT64_MAX: no limit */
+    uint64_t short_since_ns;  /* CLOCK_MONOTONIC when it went short; 0: not short */
+    uint64_t short_refused;   /* mappings refused because the cgroup was short */
+    uint64_t short_episodes;  /* times it went short */
+    uint64_t trims;           /* times the chunk caches and empty slabs were given back for it */
 };
 
 struct numaslab_cache_stats {
@@ -282,6 +313,9 @@ struct numaslab_cache_stats {
 NUMASLAB_API int numaslab_stats_node(int node, struct numaslab_node_stats *st);
 NUMASLAB_API int numaslab_stats_cache(numaslab_cache_t *c, int node,
                                       struct numaslab_cache_stats *st);
+/* Fill *st for the process.  0, or -EINVAL for a NULL st.  Thread-safe;
+ * reads no file (the figures are the library's last reading). */
+NUMASLAB_API int numaslab_stats_process(struct numaslab_process_stats *st);
 /* The size-class cache serving size bytes, NULL above NUMASLAB_MAX_SMALL. */
 NUMASLAB_API numaslab_cache_t *numaslab_size_cache(size_t size);
 /* Bytes mapped by the library, all nodes together. */

@@ -48,6 +48,42 @@ static void read_node(int node, struct numaslab_node_stats *st, struct numaslab_
         st->reserve_empty = ps->empty;
         st->reserve_waiters = ps->waiters;
     }
+    if (st->active && nslab_g.head) {
+        const struct nslab_headroom *h = &nslab_g.head[nslab_g.node_nidx[node]];
+        int64_t est = (int64_t)nslab_load_relaxed(&h->avail) - nslab_load_relaxed(&h->since);
+        st->mem_known = nslab_load_relaxed(&h->known);
+        st->mem_avail = st->mem_known && est > 0 ? (uint64_t)est : 0;
+        st->low_watermark = nslab_load_relaxed(&h->keep);
+        st->short_since_ns = nslab_load_relaxed(&h->short_since);
+        st->mem_short = st->short_since_ns != 0;
+        st->short_refused = nslab_load_relaxed(&h->refused);
+        st->short_episodes = nslab_load_relaxed(&h->episodes);
+    }
+}
+
+int numaslab_stats_process(struct numaslab_process_stats *st)
+{
+    int rc = nslab__init();
+    if (rc)
+        return rc;
+    if (!st)
+        return -EINVAL;
+    const struct nslab_headroom *h = &nslab_g.cg_head;
+    memset(st, 0, sizeof(*st));
+    st->cgroup = nslab_load_relaxed(&nslab_g.cg_state);
+    st->cgroup_limit = nslab_load_relaxed(&nslab_g.cg_limit);
+    st->cgroup_usage = nslab_load_relaxed(&nslab_g.cg_usage);
+    st->cgroup_margin = nslab_load_relaxed(&h->keep);
+    int64_t est = (int64_t)nslab_load_relaxed(&h->avail) - nslab_load_relaxed(&h->since);
+    st->cgroup_avail = st->cgroup_limit == UINT64_MAX || !nslab_load_relaxed(&h->known)
+                           ? UINT64_MAX
+                           : est > 0 ? (uint64_t)est : 0;
+    st->short_since_ns = nslab_load_relaxed(&h->short_since);
+    st->cgroup_short = st->short_since_ns != 0;
+    st->short_refused = nslab_load_relaxed(&h->refused);
+    st->short_episodes = nslab_load_relaxed(&h->episodes);
+    st->trims = nslab_load_relaxed(&nslab_g.drains);
+    return 0;
 }
 
 int numaslab_stats_node(int node, struct numaslab_node_stats *st)
