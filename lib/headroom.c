@@ -163,8 +163,11 @@ static int take(struct nslab_headroom *h, int nidx, size_t bytes, int floor)
         avail = (int64_t)nslab_load_relaxed(&h->avail);
     }
     since = nslab_add_relaxed(&h->since, b) + b;
-    if (avail - since >= keep)
+    if (avail - since >= keep) {
+        if (unlikely(nslab_load_relaxed(&h->short_since)))
+            nslab_store_relaxed(&h->short_since, 0);
         return 0;
+    }
     nslab_sub_relaxed(&h->since, b);
     nslab_add_relaxed(&h->refused, 1);
     uint64_t zero = 0;
@@ -226,11 +229,15 @@ int nslab__headroom_init(void)
     for (int i = 0; i < t->nactive; i++) {
         struct nslab_headroom *h = &nslab_g.head[i];
         int node = t->active[i];
+        struct nslab_node_mem m;
         head_init(h);
-        h->keep = keep_of(&nslab_g.opt.watermark, t->node[node].memory, WMARK_DIV, WMARK_MIN,
-                          WMARK_MAX);
+        /* The node's size as the readings see it (the machine's, when
+         * they are the machine's), else hwloc's. */
+        uint64_t size = t->node[node].memory;
+        if (nslab__node_mem_read(nslab_g.mem_whole ? -1 : node, &m) == 0 && m.total)
+            size = m.total;
+        h->keep = keep_of(&nslab_g.opt.watermark, size, WMARK_DIV, WMARK_MIN, WMARK_MAX);
         h->known = 1;
-        h->read_ns = now_coarse() - STALE_NS; /* the first mapping reads */
         if (!refresh(h, i))
             h->known = 0;
     }
@@ -245,7 +252,6 @@ int nslab__headroom_init(void)
     } else {
         nslab_g.cg_state = nslab_g.cgroup.version;
         nslab_g.cg_head.known = 1;
-        nslab_g.cg_head.read_ns = now_coarse() - STALE_NS;
         if (!refresh(&nslab_g.cg_head, -1))
             nslab_g.cg_head.known = 0;
     }

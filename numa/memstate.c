@@ -107,13 +107,15 @@ static int field_u64(const char *text, const char *key, uint64_t *out)
 
 int nslab__node_meminfo_parse(const char *text, struct nslab_node_mem *m)
 {
-    uint64_t free_kb, af = 0, inf = 0, srec = 0;
+    uint64_t free_kb, total_kb = 0, af = 0, inf = 0, srec = 0;
     if (field_u64(text, "MemFree:", &free_kb))
         return -EINVAL;
+    field_u64(text, "MemTotal:", &total_kb);
     /* Absent in old kernels: no file cache counted then. */
     field_u64(text, "Active(file):", &af);
     field_u64(text, "Inactive(file):", &inf);
     field_u64(text, "SReclaimable:", &srec);
+    m->total = total_kb << 10;
     m->free = free_kb << 10;
     m->file = (af + inf) << 10;
     m->slab_reclaimable = srec << 10;

@@ -135,6 +135,7 @@ size_t nslab__page_size(void);
  * The _parse functions take the files' text, for tests.
  */
 struct nslab_node_mem {
+    uint64_t total;             /* MemTotal (0 when absent) */
     uint64_t free;              /* MemFree */
     uint64_t file;              /* Active(file) + Inactive(file) */
     uint64_t slab_reclaimable;  /* SReclaimable */
