@@ -592,8 +592,10 @@ static int squeeze_test(int node)
     size_t ready_at = 0;
     for (;;) {
         fill_node(&f, node, near, far, 1, f.o.n + 64);
-        if (!ready_at && read(pfd[0], buf, sizeof(buf) - 1) > 0)
+        if (!ready_at && read(pfd[0], buf, sizeof(buf) - 1) > 0) {
+            buf[strcspn(buf, "\n")] = '\0';
             ready_at = f.o.n ? f.o.n : 1;
+        }
         if (ready_at && f.on_near >= 2048)
             break;
         if (f.o.n > (size_t)1 << 20) /* 4 GiB of objects: something is wrong */

@@ -232,6 +232,43 @@ fi
 step reserve $POLICY --reserve
 step critical $POLICY --critical
 
+# Real exhaustion (numaslab(7), MEMORY EXHAUSTION).  The node filled is
+# the second memory node with CPUs, whose nearest memory node is another
+# one; another process squeezes the same node; then a cgroup v2 limit.
+FILL=
+for n in $MEMNODES; do
+	[ "$n" = "$FIRSTMEM" ] && continue
+	case " $CPUNODES " in *" $n "*) FILL=$n; break ;; esac
+done
+EXHAUST=tests/test-exhaust
+if [ -n "$FILL" ]; then
+	step exhaust-fill-$FILL $EXHAUST --fill=$FILL
+	step exhaust-squeeze-$FILL $EXHAUST --squeeze=$FILL
+fi
+
+# A cgroup v2 with memory.max of 48 MiB, the test started inside it.
+check_cgroup() {
+	cg=/sys/fs/cgroup
+	mkdir -p $cg
+	grep -q " $cg cgroup2 " /proc/mounts || mount -t cgroup2 none $cg || return 1
+	echo +memory >$cg/cgroup.subtree_control || return 1
+	d=$cg/numaslab-exhaust
+	mkdir -p $d || return 1
+	echo 48M >$d/memory.max || return 1
+	rc=0
+	for mlock in 0 1; do
+		echo "--- NUMASLAB_RESERVE_MLOCK=$mlock, memory.max $(cat $d/memory.max)"
+		NSLAB_TEST_CGDIR=$d NUMASLAB_RESERVE_MLOCK=$mlock timeout "$STEP_TIMEOUT" \
+			sh -c 'echo $$ >"$1/cgroup.procs" && exec "$2" --cgroup' sh $d $EXHAUST
+		s=$?
+		echo "--- exit $s; memory.events: $(tr '\n' ' ' <$d/memory.events)"
+		[ $s -eq 0 ] || rc=1
+	done
+	rmdir $d
+	return $rc
+}
+check exhaust-cgroup-v2 check_cgroup
+
 step demo tools/numaslab-demo
 
 if [ -x tools/numaslab-stat ]; then
