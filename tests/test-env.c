@@ -329,6 +329,11 @@ int main(int argc, char **argv)
     bad_value("NUMASLAB_NODE_LIMIT", "12Q");
     bad_value("NUMASLAB_RETAIN_BYTES", "-1");
     bad_value("NUMASLAB_RETAIN_BYTES", "8X");
+    bad_value("NUMASLAB_LOW_WATERMARK", "lots");
+    bad_value("NUMASLAB_LOW_WATERMARK", "150%");
+    bad_value("NUMASLAB_LOW_WATERMARK", "5%%");
+    bad_value("NUMASLAB_CGROUP_MARGIN", "-4M");
+    bad_value("NUMASLAB_CGROUP_MARGIN", "3x%");
 
     {
         /* One node to fill: on a multi-node machine NUMASLAB_NODES=0
