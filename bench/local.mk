@@ -124,3 +124,13 @@ bench-report:
 	python3 $(srcdir)/bench/report -o $(srcdir)/bench $(NSB_OUT)
 
 .PHONY: bench bench-run bench-report bench-numa-vm
+
+# What the running-short check costs per chunk mapped (internal API).
+EXTRA_PROGRAMS += bench/headroom-cost
+bench_headroom_cost_SOURCES = bench/headroom-cost.c
+bench_headroom_cost_CPPFLAGS = $(AM_CPPFLAGS) $(HWLOC_CFLAGS) $(NUMA_CFLAGS)
+bench_headroom_cost_LDADD = $(INTERNAL_LIBS)
+bench_headroom_cost_LDFLAGS = -no-install
+bench-headroom: bench/headroom-cost$(EXEEXT)
+	./bench/headroom-cost$(EXEEXT)
+.PHONY: bench-headroom
