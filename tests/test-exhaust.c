@@ -121,6 +121,9 @@ static int child_room(void)
     numaslab_init(NULL);
     int node = numaslab_local_node();
     struct numaslab_node_stats st0 = node_stats(node);
+    /* The room by this process's own first reading: other processes move
+     * the node's free memory between the parent's reading and this one. */
+    int64_t expect = (int64_t)st0.mem_avail - (int64_t)st0.low_watermark;
     struct objs o = {0};
     void *p;
     while ((p = numaslab_alloc_node(OBJ, NUMASLAB_THISNODE, node)) && o.n < 4 * room / OBJ)
@@ -129,12 +132,15 @@ static int child_room(void)
           o.n, strerror(errno));
     struct numaslab_node_stats st1 = node_stats(node);
     uint64_t got = st1.bytes_mapped - st0.bytes_mapped;
-    tu_info("room %zu MiB by the watermark: %llu MiB mapped, then short (%llu refused)",
-            room >> 20, (unsigned long long)got >> 20, (unsigned long long)st1.short_refused);
-    /* Other processes, and the kernel's per-CPU page lists, move the
-     * free memory a little between the two readings. */
-    CHECK(got >= room / 4 && got <= 2 * room, "what was mapped (%llu) is about the room "
-          "left by the watermark (%zu)", (unsigned long long)got, room);
+    tu_info("room %lld MiB by the watermark (%zu MiB asked): %llu MiB mapped, then short "
+            "(%llu refused, %llu episodes)", (long long)expect >> 20, room >> 20,
+            (unsigned long long)got >> 20, (unsigned long long)st1.short_refused,
+            (unsigned long long)st1.short_episodes);
+    /* Other processes, and the kernel's per-CPU page lists, still move
+     * the free memory a little while this runs. */
+    CHECK((int64_t)got >= expect / 2 - (4 << 20) && (int64_t)got <= expect + expect / 2 + (8 << 20),
+          "what was mapped (%llu) is about the room left by the watermark (%lld)",
+          (unsigned long long)got, (long long)expect);
     CHECK(st1.mem_short == 1, "the node is short");
     void *c = numaslab_alloc_node(OBJ, NUMASLAB_CRITICAL | NUMASLAB_THISNODE, node);
     CHECK(c != NULL, "critical THISNODE: served by the reserve (%s)", strerror(errno));
@@ -190,13 +196,23 @@ static int host_tests(void)
              (unsigned long long)(st.mem_avail - room));
     snprintf(rm, sizeof(rm), "NSLAB_TEST_ROOM=%zu", room);
     const char *vars[] = {wm, rm, NULL};
-    r = tu_spawn_self("test-exhaust", "room", vars, 2);
-    tu_show("room child", r.out);
-    tu_show("room child stderr", r.err);
-    CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "watermark below the free "
-          "memory: child passed");
-    free(r.out);
-    free(r.err);
+    /* Tests running beside this one move the node's free memory; a run
+     * they disturbed is tried again, three times at most. */
+    int passed = 0;
+    for (int attempt = 0; attempt < 3 && !passed; attempt++) {
+        r = tu_spawn_self("test-exhaust", "room", vars, 2);
+        tu_show("room child", r.out);
+        tu_show("room child stderr", r.err);
+        passed = WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0;
+        free(r.out);
+        free(r.err);
+        if (!passed) {
+            st = node_stats(numaslab_local_node());
+            snprintf(wm, sizeof(wm), "NUMASLAB_LOW_WATERMARK=%llu",
+                     (unsigned long long)(st.mem_avail - room));
+        }
+    }
+    CHECK(passed, "watermark below the free memory: child passed");
 
     const char *env[] = {"NUMASLAB_LOW_WATERMARK=1M", NULL};
     r = tu_spawn_self("test-exhaust", "cfg", env, 1);
