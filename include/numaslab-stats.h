@@ -20,8 +20,15 @@
  * reader refuses a version above its own (numaslab-stat exits with 6).
  * Compatible growth appends fields to the header or to a record and
  * raises header_size / node_rec_size / cache_rec_size: a reader uses the
- * fields it knows (the first sizeof(struct ...) bytes of each) and steps
- * by the size the segment gives, so an older reader keeps working.
+ * fields it knows that the size the segment gives covers, takes the others
+ * as absent, and steps by the size the segment gives, so that an older
+ * reader keeps working and a newer one still reads an older segment.
+ * The sizes of the first version-1 layout are the minimum
+ * (NUMASLAB_STATS_*_SIZE_MIN).  Since then the node records gained the
+ * running-short fields (numaslab(7), MEMORY EXHAUSTION), present when
+ * node_rec_size >= NUMASLAB_STATS_NODE_REC_SIZE_MEM, and the header the
+ * memory cgroup's, present when header_size >=
+ * NUMASLAB_STATS_HEADER_SIZE_CGROUP.
  *
  * Reading (a sequence lock; the writer side is lib/export.c):
  *   1. s1 = seq with acquire ordering; odd: an update is under way, retry.
@@ -36,10 +43,10 @@
  * Validation a reader must do before trusting the copy:
  *   magic == NUMASLAB_STATS_MAGIC; version <= NUMASLAB_STATS_VERSION
  *   (greater: a newer layout; smaller than 1: garbage);
- *   sizeof(header) <= header_size <= total_size == the object's size;
- *   node_rec_size >= sizeof(struct numaslab_stats_node_rec), likewise for
- *   caches; header_size <= node_off, node_off + node_cap * node_rec_size
- *   <= total_size (in 64-bit arithmetic), likewise for caches;
+ *   NUMASLAB_STATS_HEADER_SIZE_MIN <= header_size <= total_size == the
+ *   object's size; node_rec_size >= NUMASLAB_STATS_NODE_REC_SIZE_MIN,
+ *   likewise for caches; header_size <= node_off, node_off + node_cap *
+ *   node_rec_size <= total_size (in 64-bit arithmetic), likewise for caches;
  *   node_count <= node_cap, cache_count <= cache_cap; names are not
  *   necessarily NUL-terminated after a torn or corrupt write.
  *
@@ -57,6 +64,7 @@
 #ifndef NUMASLAB_STATS_H
 #define NUMASLAB_STATS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -98,7 +106,29 @@ struct numaslab_stats_header {
     uint64_t updates;     /* updates so far, the first included */
     uint32_t node_count;  /* node records in use */
     uint32_t cache_count; /* cache records in use */
+    /*
+     * The process's memory cgroup as the library last read it (see
+     * MEMORY EXHAUSTION in numaslab(7)); present when header_size >=
+     * NUMASLAB_STATS_HEADER_SIZE_CGROUP.  Changed by every update, like
+     * the fields above.
+     */
+    uint32_t cgroup_state;          /* NUMASLAB_STATS_CGROUP_* */
+    uint32_t cgroup_short;          /* 1: short at the library's last decision */
+    uint64_t cgroup_limit;          /* tightest limit, ancestors included; UINT64_MAX: none */
+    uint64_t cgroup_usage;          /* bytes charged where that limit is set */
+    uint64_t cgroup_margin;         /* bytes kept below the limit */
+    uint64_t cgroup_avail;          /* bytes that could still be charged; UINT64_MAX: no limit */
+    uint64_t cgroup_short_since_ns; /* CLOCK_MONOTONIC when it went short; 0: not short */
+    uint64_t cgroup_refused;        /* mappings refused because the cgroup was short */
+    uint64_t cgroup_episodes;       /* times it went short */
+    uint64_t cgroup_trims;          /* times cached memory was given back for it */
 };
+
+/* numaslab_stats_header.cgroup_state (the values of NUMASLAB_CGROUP_*). */
+#define NUMASLAB_STATS_CGROUP_NONE       0u /* no memory cgroup found: no limit */
+#define NUMASLAB_STATS_CGROUP_V1         1u /* cgroup v1 memory controller */
+#define NUMASLAB_STATS_CGROUP_V2         2u /* cgroup v2 */
+#define NUMASLAB_STATS_CGROUP_UNREADABLE 3u /* its files could not be read: taken as no limit */
 
 /* numaslab_stats_node_rec.flags */
 #define NUMASLAB_STATS_NODE_ACTIVE  0x1u /* the node is active (numaslab(7)) */
@@ -131,6 +161,19 @@ struct numaslab_stats_node_rec {
     uint64_t inactive_served;   /* inactive: requests naming an inactive node, served here */
     uint64_t objects_inuse;     /* all caches on the node, reserve slabs' included */
     uint64_t objects_total;     /* their capacity */
+    /*
+     * Running short (numaslab(7), MEMORY EXHAUSTION); present when
+     * node_rec_size >= NUMASLAB_STATS_NODE_REC_SIZE_MEM.  All 0 for an
+     * inactive node.
+     */
+    uint32_t mem_known;      /* 1: the library reads what the kernel can still give here */
+    uint32_t mem_short;      /* 1: short at the library's last decision */
+    uint64_t mem_avail;      /* bytes the kernel could still give at the last reading, less
+                                what the library mapped here since */
+    uint64_t low_watermark;  /* bytes kept free of ordinary allocations */
+    uint64_t short_since_ns; /* CLOCK_MONOTONIC when it went short; 0: not short */
+    uint64_t short_refused;  /* mappings refused because the node was short */
+    uint64_t short_episodes; /* times it went short */
 };
 
 /* numaslab_stats_cache_rec.flags */
@@ -154,14 +197,48 @@ struct numaslab_stats_cache_rec {
     uint64_t objects_reserve; /* objects of those slabs handed out */
 };
 
-/* The layout of version 1; compatible growth keeps these sizes as minimums. */
+/*
+ * Sizes.  The first layout of version 1 had the header up to cache_count
+ * and the node records up to objects_total: those sizes stay the minimum
+ * a reader accepts.  A group of appended fields is present when the size
+ * the segment gives covers all of it.
+ */
+#define NUMASLAB_STATS_HEADER_SIZE_MIN    144u /* up to cache_count */
+#define NUMASLAB_STATS_NODE_REC_SIZE_MIN  136u /* up to objects_total */
+#define NUMASLAB_STATS_CACHE_REC_SIZE_MIN 112u /* up to objects_reserve */
+#define NUMASLAB_STATS_HEADER_SIZE_CGROUP 216u /* up to cgroup_trims */
+#define NUMASLAB_STATS_NODE_REC_SIZE_MEM  184u /* up to short_episodes */
+
 #ifdef __cplusplus
 #define NUMASLAB_STATS_ASSERT_ static_assert
 #else
 #define NUMASLAB_STATS_ASSERT_ _Static_assert
 #endif
-NUMASLAB_STATS_ASSERT_(sizeof(struct numaslab_stats_header) == 144, "numaslab-stats.h: header");
-NUMASLAB_STATS_ASSERT_(sizeof(struct numaslab_stats_node_rec) == 136, "numaslab-stats.h: node");
+/* the minimums: the first layout of version 1 */
+NUMASLAB_STATS_ASSERT_(offsetof(struct numaslab_stats_header, cache_count) + sizeof(uint32_t) ==
+                           NUMASLAB_STATS_HEADER_SIZE_MIN,
+                       "numaslab-stats.h: header (minimum)");
+NUMASLAB_STATS_ASSERT_(offsetof(struct numaslab_stats_node_rec, objects_total) + sizeof(uint64_t) ==
+                           NUMASLAB_STATS_NODE_REC_SIZE_MIN,
+                       "numaslab-stats.h: node (minimum)");
+/* appended, never inserted */
+NUMASLAB_STATS_ASSERT_(offsetof(struct numaslab_stats_header, cgroup_state) ==
+                           NUMASLAB_STATS_HEADER_SIZE_MIN,
+                       "numaslab-stats.h: header (cgroup fields)");
+NUMASLAB_STATS_ASSERT_(offsetof(struct numaslab_stats_node_rec, mem_known) ==
+                           NUMASLAB_STATS_NODE_REC_SIZE_MIN,
+                       "numaslab-stats.h: node (running-short fields)");
+NUMASLAB_STATS_ASSERT_(NUMASLAB_STATS_HEADER_SIZE_MIN == 144, "numaslab-stats.h: header (v1)");
+NUMASLAB_STATS_ASSERT_(NUMASLAB_STATS_NODE_REC_SIZE_MIN == 136, "numaslab-stats.h: node (v1)");
+/* the full sizes of this layout */
+NUMASLAB_STATS_ASSERT_(sizeof(struct numaslab_stats_header) == NUMASLAB_STATS_HEADER_SIZE_CGROUP,
+                       "numaslab-stats.h: header");
+NUMASLAB_STATS_ASSERT_(sizeof(struct numaslab_stats_header) == 216, "numaslab-stats.h: header");
+NUMASLAB_STATS_ASSERT_(sizeof(struct numaslab_stats_node_rec) == NUMASLAB_STATS_NODE_REC_SIZE_MEM,
+                       "numaslab-stats.h: node");
+NUMASLAB_STATS_ASSERT_(sizeof(struct numaslab_stats_node_rec) == 184, "numaslab-stats.h: node");
+NUMASLAB_STATS_ASSERT_(sizeof(struct numaslab_stats_cache_rec) == NUMASLAB_STATS_CACHE_REC_SIZE_MIN,
+                       "numaslab-stats.h: cache");
 NUMASLAB_STATS_ASSERT_(sizeof(struct numaslab_stats_cache_rec) == 112, "numaslab-stats.h: cache");
 #undef NUMASLAB_STATS_ASSERT_
 

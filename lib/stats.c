@@ -198,6 +198,42 @@ static void fill_node(struct numaslab_stats_node_rec *r, int node)
     r->fallback_in = st.fallback_in;
     r->inactive_requests = st.inactive_requests;
     r->inactive_served = st.inactive_served;
+    r->mem_known = st.mem_known != 0;
+    r->mem_short = st.mem_short != 0;
+    r->mem_avail = st.mem_avail;
+    r->low_watermark = st.low_watermark;
+    r->short_since_ns = st.short_since_ns;
+    r->short_refused = st.short_refused;
+    r->short_episodes = st.short_episodes;
+}
+
+_Static_assert(NUMASLAB_STATS_CGROUP_NONE == NUMASLAB_CGROUP_NONE &&
+                   NUMASLAB_STATS_CGROUP_V1 == NUMASLAB_CGROUP_V1 &&
+                   NUMASLAB_STATS_CGROUP_V2 == NUMASLAB_CGROUP_V2 &&
+                   NUMASLAB_STATS_CGROUP_UNREADABLE == NUMASLAB_CGROUP_UNREADABLE,
+               "numaslab-stats.h: the cgroup states are numaslab.h's");
+
+/* The process's memory cgroup, in the header's fields that change with
+ * every update.  The library is initialised (both callers see ready), so
+ * numaslab_stats_process takes no lock. */
+static void fill_process(struct numaslab_stats_header *h)
+{
+    struct numaslab_process_stats ps;
+    if (numaslab_stats_process(&ps) != 0) {
+        memset(&ps, 0, sizeof(ps));
+        ps.cgroup = NUMASLAB_CGROUP_UNREADABLE;
+        ps.cgroup_limit = ps.cgroup_avail = UINT64_MAX;
+    }
+    h->cgroup_state = (uint32_t)ps.cgroup;
+    h->cgroup_short = ps.cgroup_short != 0;
+    h->cgroup_limit = ps.cgroup_limit;
+    h->cgroup_usage = ps.cgroup_usage;
+    h->cgroup_margin = ps.cgroup_margin;
+    h->cgroup_avail = ps.cgroup_avail;
+    h->cgroup_short_since_ns = ps.short_since_ns;
+    h->cgroup_refused = ps.short_refused;
+    h->cgroup_episodes = ps.short_episodes;
+    h->cgroup_trims = ps.trims;
 }
 
 void nslab__stats_snapshot(struct numaslab_stats_header *h)
@@ -246,6 +282,7 @@ void nslab__stats_snapshot(struct numaslab_stats_header *h)
     }
     h->node_count = nn;
     h->cache_count = nc;
+    fill_process(h);
 }
 
 /* ------------------------------------------------------------------------
@@ -259,7 +296,8 @@ static const char *node_state(const struct numaslab_stats_node_rec *r)
     return (r->flags & NUMASLAB_STATS_NODE_PRESENT) ? "inactive" : "absent";
 }
 
-static void print_tables(FILE *f, const struct numaslab_stats_header *h)
+/* now_ns: CLOCK_MONOTONIC at the snapshot, for "short for". */
+static void print_tables(FILE *f, const struct numaslab_stats_header *h, uint64_t now_ns)
 {
     const char *base = (const char *)h;
     const struct numaslab_stats_node_rec *nodes = (const void *)(base + h->node_off);
@@ -294,6 +332,7 @@ static void print_tables(FILE *f, const struct numaslab_stats_header *h)
         fprintf(f, "%4d  %8s  %20s  %6" PRIu64 "  %16s  %21s\n", r->node,
                 nslab_fmt_bytes(a, sizeof(a), r->bytes_mapped), obj, r->large_objects, exh, ina);
     }
+    nslab_print_headroom(f, h, nodes, 1, 1, now_ns);
     fprintf(f, "\n%-31s %4s %8s %9s %9s %8s %6s %6s %7s %6s %7s %8s\n", "CACHE", "NODE", "OBJSIZE",
             "INUSE", "TOTAL", "OBJ/SLAB", "SLAB", "FULL", "PARTIAL", "EMPTY", "RESERVE",
             "RSV-OBJS");
@@ -332,12 +371,13 @@ int numaslab_stats_print(FILE *f)
     }
     *h = lay;
     nslab__stats_snapshot(h);
+    uint64_t now = nslab__now_ns();
     pthread_mutex_unlock(&nslab_g.lock);
 
     flockfile(f);
     fprintf(f, "numaslab statistics, pid %ld: %u of %d nodes active\n\n", (long)getpid(),
             h->nactive, h->max_node + 1);
-    print_tables(f, h);
+    print_tables(f, h, now);
     funlockfile(f);
     free(h);
     return ferror(f) ? -EIO : 0;

@@ -9,8 +9,12 @@
  *   test-stat-corrupt --write KIND PATH [PID]
  * KIND: sample (tests/data/stat-sample.seg), grown (the same figures with
  * larger header and records, as a later compatible layout would write),
- * newer (layout version 2), live (sample as process PID, with its real
- * start time), reused (as PID with another start time), truncated, garbage.
+ * v1 (the same figures in the sizes of the first version-1 layout, before
+ * the running-short and memory cgroup fields), unread (sample with node 0's
+ * memory not read and the cgroup files unreadable), nocgroup (no memory
+ * cgroup), nolimit (a cgroup v1 without a limit), newer (layout version
+ * 2), live (sample as process PID, with its real start time), reused (as
+ * PID with another start time), truncated, garbage.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -27,7 +31,10 @@
 /* ------------------------------------------------------------------------
  * The fixed sample: two active nodes (one with its reserve run dry), a
  * memory-less node, an absent node that requests named, caches with an
- * awkward name.  extra_* grow the header and records (compatible growth).
+ * awkward name; node 1 short of memory, a cgroup v2 with a limit.  The
+ * header and records are hsz / nsz / csz bytes: larger than this layout's
+ * as a later compatible layout would write them, or smaller, down to the
+ * first version-1 layout's.
  * ---------------------------------------------------------------------- */
 
 struct sample {
@@ -35,10 +42,21 @@ struct sample {
     size_t size;
 };
 
-static void put_node(unsigned char *at, int node, unsigned flags, int cur, int min, int waiters,
-                     uint64_t used, uint64_t empty, uint64_t out, uint64_t mapped, uint64_t large,
-                     uint64_t fb_out, uint64_t fb_in, uint64_t asked, uint64_t served,
-                     uint64_t inuse, uint64_t total)
+/* The running-short fields of a node record. */
+struct mem {
+    unsigned known, is_short;
+    uint64_t avail, watermark, since, refused, episodes;
+};
+
+static size_t min_size(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+static void put_node(unsigned char *at, size_t nsz, const struct mem *m, int node, unsigned flags,
+                     int cur, int min, int waiters, uint64_t used, uint64_t empty, uint64_t out,
+                     uint64_t mapped, uint64_t large, uint64_t fb_out, uint64_t fb_in,
+                     uint64_t asked, uint64_t served, uint64_t inuse, uint64_t total)
 {
     struct numaslab_stats_node_rec r;
     memset(&r, 0, sizeof(r));
@@ -61,7 +79,16 @@ static void put_node(unsigned char *at, int node, unsigned flags, int cur, int m
     r.inactive_served = served;
     r.objects_inuse = inuse;
     r.objects_total = total;
-    memcpy(at, &r, sizeof(r));
+    if (m) {
+        r.mem_known = m->known;
+        r.mem_short = m->is_short;
+        r.mem_avail = m->avail;
+        r.low_watermark = m->watermark;
+        r.short_since_ns = m->since;
+        r.short_refused = m->refused;
+        r.short_episodes = m->episodes;
+    }
+    memcpy(at, &r, min_size(sizeof(r), nsz));
 }
 
 static void put_cache(unsigned char *at, const char *name, int node, unsigned flags, unsigned size,
@@ -86,13 +113,10 @@ static void put_cache(unsigned char *at, const char *name, int node, unsigned fl
     memcpy(at, &r, sizeof(r));
 }
 
-static struct sample make_sample(size_t extra_hdr, size_t extra_node, size_t extra_cache)
+static struct sample make_sample_sized(size_t hsz, size_t nsz, size_t csz)
 {
     struct numaslab_stats_header h;
     const uint32_t nodes = 4, caches = 6;
-    size_t hsz = sizeof(h) + extra_hdr;
-    size_t nsz = sizeof(struct numaslab_stats_node_rec) + extra_node;
-    size_t csz = sizeof(struct numaslab_stats_cache_rec) + extra_cache;
     size_t node_off = (hsz + 63) & ~(size_t)63;
     size_t cache_off = (node_off + nodes * nsz + 63) & ~(size_t)63;
     size_t total = cache_off + caches * csz;
@@ -122,17 +146,33 @@ static struct sample make_sample(size_t extra_hdr, size_t extra_node, size_t ext
     h.updates = 1234;
     h.node_count = nodes;
     h.cache_count = caches;
-    memcpy(s.buf, &h, sizeof(h));
-    memset(s.buf + sizeof(h), 0xee, extra_hdr); /* fields this reader does not know */
+    h.cgroup_state = NUMASLAB_STATS_CGROUP_V2;
+    h.cgroup_limit = 2ull << 30;
+    h.cgroup_usage = 1536ull << 20;
+    h.cgroup_margin = 64ull << 20;
+    h.cgroup_avail = 512ull << 20;
+    h.cgroup_episodes = 1;
+    h.cgroup_trims = 1;
+    memcpy(s.buf, &h, min_size(sizeof(h), hsz));
+    if (hsz > sizeof(h)) /* fields this reader does not know */
+        memset(s.buf + sizeof(h), 0xee, hsz - sizeof(h));
 
     const unsigned A = NUMASLAB_STATS_NODE_ACTIVE | NUMASLAB_STATS_NODE_PRESENT;
     unsigned char *n = s.buf + node_off;
-    put_node(n + 0 * nsz, 0, A, 22, 32, 0, 10, 0, 10, 13107200, 3, 0, 5, 0, 47, 1200, 4096);
-    put_node(n + 1 * nsz, 1, A, 0, 32, 1, 120, 17, 32, 41943040, 0, 5, 0, 0, 0, 99000, 99000);
-    put_node(n + 2 * nsz, 2, NUMASLAB_STATS_NODE_PRESENT, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0);
-    put_node(n + 3 * nsz, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 42, 0, 0, 0);
-    for (uint32_t i = 0; i < nodes; i++)
-        memset(n + i * nsz + sizeof(struct numaslab_stats_node_rec), 0xee, extra_node);
+    /* node 1 went short 0.8 s before the update (update_ns is 1 s) */
+    const struct mem m0 = {1, 0, 3ull << 30, 64ull << 20, 0, 0, 2};
+    const struct mem m1 = {1, 1, 50ull << 20, 64ull << 20, 200000000ull, 17, 3};
+    put_node(n + 0 * nsz, nsz, &m0, 0, A, 22, 32, 0, 10, 0, 10, 13107200, 3, 0, 5, 0, 47, 1200,
+             4096);
+    put_node(n + 1 * nsz, nsz, &m1, 1, A, 0, 32, 1, 120, 17, 32, 41943040, 0, 5, 0, 0, 0, 99000,
+             99000);
+    put_node(n + 2 * nsz, nsz, NULL, 2, NUMASLAB_STATS_NODE_PRESENT, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+             5, 0, 0, 0);
+    put_node(n + 3 * nsz, nsz, NULL, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 42, 0, 0, 0);
+    if (nsz > sizeof(struct numaslab_stats_node_rec))
+        for (uint32_t i = 0; i < nodes; i++)
+            memset(n + i * nsz + sizeof(struct numaslab_stats_node_rec), 0xee,
+                   nsz - sizeof(struct numaslab_stats_node_rec));
 
     const unsigned SC = NUMASLAB_STATS_CACHE_SIZECLASS;
     unsigned char *c = s.buf + cache_off;
@@ -142,9 +182,26 @@ static struct sample make_sample(size_t extra_hdr, size_t extra_node, size_t ext
     put_cache(c + 3 * csz, "conn", 1, 0, 200, 314, 99000, 99000, 313, 0, 0, 2, 500);
     put_cache(c + 4 * csz, "we\"ird\\name\x01\xc3\xa9\xff", 0, 0, 24, 2520, 3, 2520, 0, 1, 0, 0, 0);
     put_cache(c + 5 * csz, "a-cache-name-of-31-characters-x", 1, 0, 8192, 7, 7, 7, 1, 0, 0, 0, 0);
-    for (uint32_t i = 0; i < caches; i++)
-        memset(c + i * csz + sizeof(struct numaslab_stats_cache_rec), 0xee, extra_cache);
+    if (csz > sizeof(struct numaslab_stats_cache_rec))
+        for (uint32_t i = 0; i < caches; i++)
+            memset(c + i * csz + sizeof(struct numaslab_stats_cache_rec), 0xee,
+                   csz - sizeof(struct numaslab_stats_cache_rec));
     return s;
+}
+
+/* extra_* grow the header and records past this layout's (compatible growth). */
+static struct sample make_sample(size_t extra_hdr, size_t extra_node, size_t extra_cache)
+{
+    return make_sample_sized(sizeof(struct numaslab_stats_header) + extra_hdr,
+                             sizeof(struct numaslab_stats_node_rec) + extra_node,
+                             sizeof(struct numaslab_stats_cache_rec) + extra_cache);
+}
+
+/* The node record of node id 0 (the first). */
+static struct numaslab_stats_node_rec *node0(struct sample *s)
+{
+    return (struct numaslab_stats_node_rec *)(s->buf +
+                                              ((struct numaslab_stats_header *)s->buf)->node_off);
 }
 
 static struct numaslab_stats_header *hdr(struct sample *s)
@@ -191,6 +248,30 @@ static int write_kind(const char *kind, const char *path, long pid)
         free(s.buf);
         s = make_sample(40, 16, 24);
         n = s.size;
+    } else if (!strcmp(kind, "v1")) {
+        free(s.buf);
+        s = make_sample_sized(NUMASLAB_STATS_HEADER_SIZE_MIN, NUMASLAB_STATS_NODE_REC_SIZE_MIN,
+                              NUMASLAB_STATS_CACHE_REC_SIZE_MIN);
+        n = s.size;
+    } else if (!strcmp(kind, "unread")) {
+        struct numaslab_stats_node_rec *r = node0(&s);
+        r->mem_known = 0;
+        r->mem_avail = 0;
+        r->low_watermark = 0;
+        r->short_episodes = 0;
+        hdr(&s)->cgroup_state = NUMASLAB_STATS_CGROUP_UNREADABLE;
+        hdr(&s)->cgroup_limit = hdr(&s)->cgroup_avail = UINT64_MAX;
+        hdr(&s)->cgroup_usage = hdr(&s)->cgroup_margin = 0;
+        hdr(&s)->cgroup_episodes = hdr(&s)->cgroup_trims = 0;
+    } else if (!strcmp(kind, "nocgroup")) {
+        hdr(&s)->cgroup_state = NUMASLAB_STATS_CGROUP_NONE;
+        hdr(&s)->cgroup_limit = hdr(&s)->cgroup_avail = UINT64_MAX;
+        hdr(&s)->cgroup_usage = hdr(&s)->cgroup_margin = 0;
+        hdr(&s)->cgroup_episodes = hdr(&s)->cgroup_trims = 0;
+    } else if (!strcmp(kind, "nolimit")) {
+        hdr(&s)->cgroup_state = NUMASLAB_STATS_CGROUP_V1;
+        hdr(&s)->cgroup_limit = hdr(&s)->cgroup_avail = UINT64_MAX;
+        hdr(&s)->cgroup_margin = 0;
     } else if (!strcmp(kind, "newer")) {
         hdr(&s)->version = NUMASLAB_STATS_VERSION + 1;
     } else if (!strcmp(kind, "live") || !strcmp(kind, "reused")) {
@@ -487,7 +568,8 @@ MUT(m_total_huge, h->total_size = UINT64_MAX)
 MUT(m_pid0, h->pid = 0)
 MUT(m_pidneg, h->pid = -7)
 MUT(m_nrec0, h->node_rec_size = 0)
-MUT(m_nrec_small, h->node_rec_size = sizeof(struct numaslab_stats_node_rec) - 1)
+MUT(m_hsize_min, h->header_size = NUMASLAB_STATS_HEADER_SIZE_MIN - 1)
+MUT(m_nrec_small, h->node_rec_size = NUMASLAB_STATS_NODE_REC_SIZE_MIN - 1)
 MUT(m_nrec_huge, h->node_rec_size = UINT32_MAX)
 MUT(m_noff0, h->node_off = 0)
 MUT(m_noff_end, h->node_off = (uint32_t)h->total_size)
@@ -495,6 +577,7 @@ MUT(m_noff_huge, h->node_off = UINT32_MAX - 8)
 MUT(m_ncap_huge, h->node_cap = UINT32_MAX)
 MUT(m_ncount, h->node_count = h->node_cap + 1)
 MUT(m_crec0, h->cache_rec_size = 0)
+MUT(m_crec_small, h->cache_rec_size = NUMASLAB_STATS_CACHE_REC_SIZE_MIN - 1)
 MUT(m_crec_huge, h->cache_rec_size = 1u << 20)
 MUT(m_coff_end, h->cache_off = (uint32_t)h->total_size - 8)
 MUT(m_ccap_huge, h->cache_cap = 1u << 30)
@@ -555,6 +638,7 @@ int main(int argc, char **argv)
     targeted(&tg, 6, "version 2", m_version2);
     targeted(&tg, 6, "version 2^32-1", m_version_max);
     targeted(&tg, 5, "header_size 8", m_hsize_small);
+    targeted(&tg, 5, "header_size one below the version-1 minimum", m_hsize_min);
     targeted(&tg, 5, "header_size past the end", m_hsize_big);
     targeted(&tg, 5, "total_size one short", m_total_small);
     targeted(&tg, 5, "total_size past the end", m_total_big);
@@ -562,7 +646,7 @@ int main(int argc, char **argv)
     targeted(&tg, 5, "pid 0", m_pid0);
     targeted(&tg, 5, "pid -7", m_pidneg);
     targeted(&tg, 5, "node_rec_size 0", m_nrec0);
-    targeted(&tg, 5, "node_rec_size too small", m_nrec_small);
+    targeted(&tg, 5, "node_rec_size too small (one below the version-1 minimum)", m_nrec_small);
     targeted(&tg, 5, "node_rec_size 2^32-1", m_nrec_huge);
     targeted(&tg, 5, "node_off 0", m_noff0);
     targeted(&tg, 5, "node_off at the end", m_noff_end);
@@ -570,6 +654,7 @@ int main(int argc, char **argv)
     targeted(&tg, 5, "node_cap 2^32-1", m_ncap_huge);
     targeted(&tg, 5, "node_count > node_cap", m_ncount);
     targeted(&tg, 5, "cache_rec_size 0", m_crec0);
+    targeted(&tg, 5, "cache_rec_size one below the version-1 minimum", m_crec_small);
     targeted(&tg, 5, "cache_rec_size 1M", m_crec_huge);
     targeted(&tg, 5, "cache_off near the end", m_coff_end);
     targeted(&tg, 5, "cache_cap 2^30", m_ccap_huge);
@@ -578,6 +663,39 @@ int main(int argc, char **argv)
     targeted(&tg, 5, "all zero", m_zero);
     targeted(&tg, 5, "file longer than its header says", m_longer);
     report(&tg);
+
+    /* Sizes between the version-1 minimum and this layout's: an older or
+     * partial layout.  The fields the sizes do not wholly cover are
+     * absent ("memory" and "cgroup" null), whatever bytes lie there. */
+    struct tally mid = {.what = "header and node records between the version-1 and full sizes"};
+    {
+        static const size_t hs[] = {NUMASLAB_STATS_HEADER_SIZE_MIN, 152,
+                                    NUMASLAB_STATS_HEADER_SIZE_CGROUP - 8};
+        static const size_t ns[] = {NUMASLAB_STATS_NODE_REC_SIZE_MIN, 140,
+                                    NUMASLAB_STATS_NODE_REC_SIZE_MEM - 8};
+        static struct run r;
+        for (int i = 0; i < 3; i++) {
+            struct sample m = make_sample_sized(hs[i], ns[i], NUMASLAB_STATS_CACHE_REC_SIZE_MIN);
+            /* what lies past the sizes is not the reader's: make it loud */
+            memset(m.buf + hs[i], 0xee, hdr(&m)->node_off - hs[i]);
+            REQUIRE(write_file(seg, m.buf, m.size) == 0, "%s: %s", seg, strerror(errno));
+            run_tool(&r, 1);
+            mid.runs++;
+            mid.codes[r.code >= 0 && r.code < 7 ? r.code : 7]++;
+            if (r.code != 0 || r.sig || !json_lines_ok(r.out)) {
+                mid.bad_code++;
+                note(&mid, "header %zu, nodes %zu: exit %d, signal %d, %.100s", hs[i], ns[i],
+                     r.code, r.sig, r.err);
+            } else if (!strstr(r.out, "\"cgroup\": null") || !strstr(r.out, "\"memory\": null") ||
+                       strstr(r.out, "\"memory\": {")) {
+                mid.bad_json++;
+                note(&mid, "header %zu, nodes %zu: fields past the sizes used: %.200s", hs[i],
+                     ns[i], r.out);
+            }
+            free(m.buf);
+        }
+    }
+    report(&mid);
 
     /* Not files at all. */
     struct tally nf = {.what = "a directory, a FIFO, a symbolic link, a missing file"};
@@ -654,8 +772,8 @@ int main(int argc, char **argv)
                 break;
             case 2: /* a 32-bit field of the header to an edge value */
             {
-                static const uint32_t edge[] = {0,  1,   0x7fffffff, 0x80000000, 0xffffffff,
-                                                64, 136, 144,        4096};
+                static const uint32_t edge[] = {0,   1,   0x7fffffff, 0x80000000, 0xffffffff, 64,
+                                                136, 144, 184,        216,        112,        4096};
                 size_t f = (size_t)(tu_rand(&rng) % (sizeof(struct numaslab_stats_header) / 4));
                 uint32_t v = edge[tu_rand(&rng) % (sizeof(edge) / sizeof(edge[0]))];
                 if (f == 6 || f == 7)

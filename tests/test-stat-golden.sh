@@ -3,6 +3,9 @@
 # (tests/data/stat-sample.seg), compared with the committed outputs beside
 # it.  The snapshot is what `test-stat-corrupt --write sample` writes: the
 # first check makes sure the layout it was made with has not changed.
+# Segments of the first version-1 layout (without the running-short and
+# memory cgroup fields) must still read: the same figures, with those
+# shown as not in the segment.
 #
 # To accept a deliberate change of the output, regenerate the expected
 # files with the commands the failing check prints.
@@ -75,6 +78,75 @@ else
     fail "a segment with larger header and records: exit $rc, output differs"
     diff -u "$data/stat-sample-caches.table" "$tmp/out" | sed 's/^/  | /'
 fi
+
+# The same figures in the sizes of the first version-1 layout (header 144,
+# node records 136 bytes): the writer still makes what that layout's made
+# (the checksum of the snapshot committed then), and the tool reads it as
+# the sample, with the running-short tables and JSON objects absent.
+"$gen" --write v1 "$tmp/v1.seg" || exit 99
+if [ "$(cksum <"$tmp/v1.seg" | awk '{print $1, $2}')" = "2683815735 1440" ]; then
+    ok "test-stat-corrupt --write v1 writes the first version-1 layout's snapshot"
+else
+    fail "test-stat-corrupt --write v1 differs from the first version-1 layout's snapshot"
+fi
+# The expected table: the sample's, its two running-short paragraphs
+# replaced by one line each.
+awk 'BEGIN { RS = "" }
+     { if (n++) printf "\n" }
+     /^NODE +AVAIL/ { print "node memory headroom: not in this segment (an older layout)"; next }
+     /^CGROUP/ { print "memory cgroup: not in this segment (an older layout)"; next }
+     { print }' "$data/stat-sample-caches.table" >"$tmp/v1.table"
+"$tool" --file "$tmp/v1.seg" --caches >"$tmp/out" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && cmp -s "$tmp/out" "$tmp/v1.table"; then
+    ok "a version-1 segment without the running-short fields reads, marked as an older layout"
+else
+    fail "a version-1 segment without the running-short fields: exit $rc, output differs"
+    diff -u "$tmp/v1.table" "$tmp/out" | sed 's/^/  | /'
+fi
+sed -e 's/"memory": {[^}]*}/"memory": null/g' -e 's/"cgroup": {[^}]*}/"cgroup": null/' \
+    "$data/stat-sample-caches.json" >"$tmp/v1.json"
+"$tool" --file "$tmp/v1.seg" --json --caches >"$tmp/out" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && cmp -s "$tmp/out" "$tmp/v1.json" && ! cmp -s "$tmp/v1.json" "$data/stat-sample-caches.json"; then
+    ok "its JSON is the sample's with \"memory\" and \"cgroup\" null"
+else
+    fail "a version-1 segment's JSON: exit $rc, output differs"
+    diff -u "$tmp/v1.json" "$tmp/out" | sed 's/^/  | /'
+fi
+
+# The other cgroup states, and a node whose memory was not read.
+# grep_has NAME FILE PATTERN...: every fixed-string PATTERN is in FILE.
+grep_has() {
+    what=$1
+    file=$2
+    shift 2
+    for p in "$@"; do
+        if ! grep -qF -- "$p" "$file"; then
+            fail "$what: output lacks '$p'"
+            sed 's/^/  | /' "$file"
+            return
+        fi
+    done
+    ok "$what"
+}
+for kind in unread nocgroup nolimit; do
+    "$gen" --write $kind "$tmp/$kind.seg" || exit 99
+    "$tool" --file "$tmp/$kind.seg" >"$tmp/$kind.table" 2>&1 || fail "--write $kind: table: exit $?"
+    "$tool" --file "$tmp/$kind.seg" --json >"$tmp/$kind.json" 2>&1 || fail "--write $kind: JSON: exit $?"
+done
+grep_has "a node whose memory was not read shows \"not read\"; unreadable cgroup files are named" \
+    "$tmp/unread.table" "   0          -          -  not read " \
+    "unreadable  cgroup files unreadable: taken as no limit"
+grep_has "... and in JSON: \"known\": false, \"state\": \"unreadable\", limit null" \
+    "$tmp/unread.json" '"memory": {"known": false, "avail": 0, "watermark": 0,' \
+    '"cgroup": {"version": null, "limit": null, ' '"state": "unreadable"}'
+grep_has "no memory cgroup: shown as such" "$tmp/nocgroup.table" "none        no memory cgroup: no limit"
+grep_has "... and in JSON: \"state\": \"none\"" "$tmp/nocgroup.json" \
+    '"cgroup": {"version": null, "limit": null, ' '"avail": null, ' '"state": "none"}'
+grep_has "a cgroup without a limit: \"no limit\"" "$tmp/nolimit.table" "v1           no limit       1.5G          -          -  ok "
+grep_has "... and in JSON: limit and avail null" "$tmp/nolimit.json" \
+    '"cgroup": {"version": 1, "limit": null, "usage": 1610612736, ' '"avail": null, ' '"state": "v1"}'
 
 # --watch on a file: --count readings, a blank line between tables.
 "$tool" --file "$seg" --watch 0.05 --count 3 >"$tmp/out" 2>&1

@@ -1,8 +1,10 @@
 /*
  * test-stat-live - the statistics segment of a live process, read by
  * numaslab-stat: the figures `numaslab-stat -p <our pid> --json` prints
- * equal our own numaslab_stats_node / numaslab_stats_cache readings at
- * that moment, and the reserve counts move when the reserve is used
+ * equal our own numaslab_stats_node / numaslab_stats_cache /
+ * numaslab_stats_process readings at that moment (each node's "memory"
+ * object and the process's "cgroup" object included), and the reserve
+ * counts move when the reserve is used
  * (NUMASLAB_CRITICAL under numaslab_fail_pages("after=0")).  Also: the
  * publisher refreshes by itself, numaslab_fini and exit remove the
  * segment, a fork child publishes under its own pid (and one that _exits
@@ -209,6 +211,12 @@ static int jtrue(const char *obj, const char *key)
     return p && !strncmp(p, "true", 4);
 }
 
+static int jnull(const char *obj, const char *key)
+{
+    const char *p = jget(obj, key);
+    return p && !strncmp(p, "null", 4);
+}
+
 /* The element of array arr whose member key is the number want. */
 static const char *jfind(const char *arr, const char *key, long long want)
 {
@@ -262,6 +270,72 @@ static void compare_node(const char *doc, int node)
     SAME(j, "fallback.exhausted.in", st.fallback_in, node);
     SAME(j, "fallback.inactive.asked", st.inactive_requests, node);
     SAME(j, "fallback.inactive.served", st.inactive_served, node);
+
+    /* Running short: on Linux an active node's free memory is read (from
+     * its meminfo file, or the machine's when it has one memory node). */
+    const char *m = jget(j, "memory");
+    if (!CHECK(m && *m == '{', "node %d: has a \"memory\" object", node))
+        return;
+    CHECK(jtrue(m, "known") == (st.mem_known != 0), "node %d: memory.known is %s", node,
+          st.mem_known ? "true" : "false");
+    CHECK(jtrue(m, "short") == (st.mem_short != 0), "node %d: memory.short is %s", node,
+          st.mem_short ? "true" : "false");
+    SAME(m, "avail", st.mem_avail, node);
+    SAME(m, "watermark", st.low_watermark, node);
+    SAME(m, "short_since_ns", st.short_since_ns, node);
+    SAME(m, "refused", st.short_refused, node);
+    SAME(m, "episodes", st.short_episodes, node);
+    if (st.active) {
+        char path[96];
+        snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo", node);
+        if (access(path, R_OK) == 0 || access("/proc/meminfo", R_OK) == 0)
+            CHECK(jtrue(m, "known") && jnum(m, "avail") > 0 && jnum(m, "watermark") > 0,
+                  "node %d: active, its memory is known (avail %lld, watermark %lld)", node,
+                  jnum(m, "avail"), jnum(m, "watermark"));
+        else
+            tu_info("node %d: no meminfo to read here: memory.known not required", node);
+    }
+}
+
+/* A byte count that UINT64_MAX (no limit) gives as null. */
+#define SAME_LIMIT(json, key, ours)                                                                \
+    CHECK((ours) == UINT64_MAX ? jnull(json, key) : jnum(json, key) == (long long)(ours),          \
+          "cgroup: %s: tool %lld%s, in-process %llu", key, jnum(json, key),                        \
+          jnull(json, key) ? " (null)" : "", (unsigned long long)(ours))
+
+#define SAME_CG(json, key, ours)                                                                   \
+    CHECK(jnum(json, key) == (long long)(ours), "cgroup: %s: tool %lld, in-process %lld", key,     \
+          jnum(json, key), (long long)(ours))
+
+/* The process's memory cgroup: "cgroup" equals numaslab_stats_process. */
+static void compare_cgroup(const char *doc)
+{
+    static const char *const state[] = {"\"none\"", "\"v1\"", "\"v2\"", "\"unreadable\""};
+    struct numaslab_process_stats ps;
+    const char *g = jget(doc, "cgroup");
+    if (!CHECK(g && *g == '{', "the JSON has a \"cgroup\" object"))
+        return;
+    REQUIRE(numaslab_stats_process(&ps) == 0, "numaslab_stats_process");
+    REQUIRE(ps.cgroup >= 0 && ps.cgroup <= 3, "numaslab_stats_process: cgroup %d", ps.cgroup);
+    const char *st = jget(g, "state");
+    CHECK(st && !strncmp(st, state[ps.cgroup], strlen(state[ps.cgroup])),
+          "cgroup: state is %s (%.16s)", state[ps.cgroup], st ? st : "missing");
+    if (ps.cgroup == NUMASLAB_CGROUP_V1 || ps.cgroup == NUMASLAB_CGROUP_V2)
+        CHECK(jnum(g, "version") == ps.cgroup, "cgroup: version %d", ps.cgroup);
+    else
+        CHECK(jnull(g, "version"), "cgroup: version null (state %s)", state[ps.cgroup]);
+    SAME_LIMIT(g, "limit", ps.cgroup_limit);
+    SAME_LIMIT(g, "avail", ps.cgroup_avail);
+    CHECK(jtrue(g, "short") == (ps.cgroup_short != 0), "cgroup: short is %s",
+          ps.cgroup_short ? "true" : "false");
+    SAME_CG(g, "usage", ps.cgroup_usage);
+    SAME_CG(g, "margin", ps.cgroup_margin);
+    SAME_CG(g, "short_since_ns", ps.short_since_ns);
+    SAME_CG(g, "refused", ps.short_refused);
+    SAME_CG(g, "episodes", ps.short_episodes);
+    SAME_CG(g, "trims", ps.trims);
+    tu_info("memory cgroup: %s, limit %llu, usage %llu", state[ps.cgroup],
+            (unsigned long long)ps.cgroup_limit, (unsigned long long)ps.cgroup_usage);
 }
 
 static void compare_cache(const char *doc, numaslab_cache_t *c, int node)
@@ -444,6 +518,7 @@ int main(int argc, char **argv)
     for (int n = 0; n <= maxnode; n++)
         compare_node(before, n);
     compare_node(before, absent);
+    compare_cgroup(before);
     for (int i = 0; i < nact; i++)
         compare_cache(before, c, nodes[i]);
 
@@ -474,6 +549,7 @@ int main(int argc, char **argv)
     for (int n = 0; n <= maxnode; n++)
         compare_node(after, n);
     compare_node(after, absent);
+    compare_cgroup(after);
     for (int i = 0; i < nact; i++) {
         int node = nodes[i];
         const char *b = jfind(jget(before, "nodes"), "node", node);
@@ -508,6 +584,32 @@ int main(int argc, char **argv)
                   "node %d: its row shows the reserve as a bar below full", nodes[i]);
         }
         CHECK(tu_line_has_all(t, "stat-live", (char *)NULL), "the cache table lists stat-live");
+        CHECK(tu_line_has_all(t, "NODE", "AVAIL", "WATERMARK", "MEMORY", "REFUSED", "EPISODES",
+                              (char *)NULL) &&
+                  !strstr(t, "not in this segment"),
+              "the table has the per-node running-short table");
+        for (int i = 0; i < nact; i++) {
+            struct numaslab_node_stats st;
+            char lead[32];
+            numaslab_stats_node(nodes[i], &st);
+            snprintf(lead, sizeof(lead), "%4d  ", nodes[i]);
+            CHECK(tu_line_has_all(t, lead,
+                                  st.mem_known ? (st.mem_short ? "short" : " ok ") : " not read ",
+                                  (char *)NULL),
+                  "node %d: its running-short row says %s", nodes[i],
+                  st.mem_known ? (st.mem_short ? "short" : "ok") : "not read");
+        }
+        {
+            static const char *const row[] = {"none ", "v1 ", "v2 ", "unreadable "};
+            struct numaslab_process_stats ps;
+            numaslab_stats_process(&ps);
+            const char *g = strstr(t, "\nCGROUP ");
+            g = g ? strchr(g + 1, '\n') : NULL;
+            CHECK(g && ps.cgroup >= 0 && ps.cgroup <= 3 &&
+                      !strncmp(g + 1, row[ps.cgroup], strlen(row[ps.cgroup])),
+                  "the cgroup table's row starts with \"%s\"",
+                  ps.cgroup >= 0 && ps.cgroup <= 3 ? row[ps.cgroup] : "?");
+        }
         free(t);
     }
 
@@ -654,6 +756,9 @@ int main(int argc, char **argv)
         CHECK(rc == 0 && strstr(text, "numaslab statistics, pid") &&
                   strstr(text, "RESERVE LEVEL") && strstr(text, "numaslab-112"),
               "NUMASLAB_STATS_PRINT=1 prints the tables on stderr at exit");
+        CHECK(strstr(text, "WATERMARK") && strstr(text, "\nCGROUP ") &&
+                  !strstr(text, "not in this segment"),
+              "... the running-short and memory cgroup tables included");
         free(text);
 
         FILE *tmp = tmpfile();

@@ -80,11 +80,14 @@ static void msg(const char *fmt, ...)
  * Reading a segment
  * ---------------------------------------------------------------------- */
 
-/* A validated private copy; records normalised to this tool's sizes. */
+/* A validated private copy; header and records normalised to this tool's
+ * sizes, the fields the segment does not have set to 0. */
 struct snap {
     struct numaslab_stats_header h;
     struct numaslab_stats_node_rec *nodes;   /* [h.node_count] */
     struct numaslab_stats_cache_rec *caches; /* [h.cache_count] */
+    int have_mem;                            /* the node records have the running-short fields */
+    int have_cg;                             /* the header has the memory cgroup's fields */
 };
 
 static void snap_free(struct snap *s)
@@ -148,9 +151,9 @@ static int check_header(const struct numaslab_stats_header *h, uint64_t size, ch
         snprintf(err, n, "layout version 0 does not exist");
         return EX_CORRUPT;
     }
-    if (size < sizeof(*h)) {
-        snprintf(err, n, "truncated: %" PRIu64 " bytes, less than a header (%zu)", size,
-                 sizeof(*h));
+    if (size < NUMASLAB_STATS_HEADER_SIZE_MIN) {
+        snprintf(err, n, "truncated: %" PRIu64 " bytes, less than a header (%u)", size,
+                 NUMASLAB_STATS_HEADER_SIZE_MIN);
         return EX_CORRUPT;
     }
     if (h->total_size != size) {
@@ -159,9 +162,9 @@ static int check_header(const struct numaslab_stats_header *h, uint64_t size, ch
                  h->total_size);
         return EX_CORRUPT;
     }
-    if (h->header_size < sizeof(*h) || h->header_size > size) {
-        snprintf(err, n, "header size %" PRIu32 " out of range (%zu..%" PRIu64 ")", h->header_size,
-                 sizeof(*h), size);
+    if (h->header_size < NUMASLAB_STATS_HEADER_SIZE_MIN || h->header_size > size) {
+        snprintf(err, n, "header size %" PRIu32 " out of range (%u..%" PRIu64 ")", h->header_size,
+                 NUMASLAB_STATS_HEADER_SIZE_MIN, size);
         return EX_CORRUPT;
     }
     if (h->pid <= 0) {
@@ -174,9 +177,9 @@ static int check_header(const struct numaslab_stats_header *h, uint64_t size, ch
         size_t min;
     } part[2] = {
         {"node", h->node_off, h->node_rec_size, h->node_cap, h->node_count,
-         sizeof(struct numaslab_stats_node_rec)},
+         NUMASLAB_STATS_NODE_REC_SIZE_MIN},
         {"cache", h->cache_off, h->cache_rec_size, h->cache_cap, h->cache_count,
-         sizeof(struct numaslab_stats_cache_rec)},
+         NUMASLAB_STATS_CACHE_REC_SIZE_MIN},
     };
     for (int i = 0; i < 2; i++) {
         if (part[i].rec < part[i].min || part[i].rec > MAX_REC_SIZE) {
@@ -202,14 +205,16 @@ static int check_header(const struct numaslab_stats_header *h, uint64_t size, ch
 }
 
 /* Copy count records of rec bytes at off into a private array of elem
- * bytes each (the fields this tool knows).  NULL only when out of memory. */
+ * bytes each (the fields this tool knows; those of a shorter, older
+ * record stay 0).  NULL only when out of memory. */
 static void *copy_recs(const char *map, uint32_t off, uint32_t rec, uint32_t count, size_t elem)
 {
     char *v = calloc(count ? count : 1, elem);
+    size_t take = rec < elem ? rec : elem;
     if (!v)
         return NULL;
     for (uint32_t i = 0; i < count; i++)
-        memcpy(v + (size_t)i * elem, map + off + (size_t)i * rec, elem);
+        memcpy(v + (size_t)i * elem, map + off + (size_t)i * rec, take);
     return v;
 }
 
@@ -266,8 +271,8 @@ static int read_segment(const char *path, struct snap *s, char *err, size_t n, i
         if (got == (ssize_t)size && h.magic == NUMASLAB_STATS_MAGIC &&
             h.version > NUMASLAB_STATS_VERSION)
             return check_header(&h, size, err, n);
-        snprintf(err, n, "truncated: %" PRIu64 " bytes, less than a header (%zu)", size,
-                 sizeof(struct numaslab_stats_header));
+        snprintf(err, n, "truncated: %" PRIu64 " bytes, less than a header (%u)", size,
+                 NUMASLAB_STATS_HEADER_SIZE_MIN);
         return EX_CORRUPT;
     }
     if (size > SIZE_MAX / 2) {
@@ -324,6 +329,11 @@ static int read_segment(const char *path, struct snap *s, char *err, size_t n, i
         memcpy(&s->h, map, hsz);
         rc = check_header(&s->h, size, err, n);
         if (rc == 0) {
+            /* An older, shorter header: what follows it is not ours. */
+            if (s->h.header_size < sizeof(s->h))
+                memset((char *)&s->h + s->h.header_size, 0, sizeof(s->h) - s->h.header_size);
+            s->have_cg = s->h.header_size >= NUMASLAB_STATS_HEADER_SIZE_CGROUP;
+            s->have_mem = s->h.node_rec_size >= NUMASLAB_STATS_NODE_REC_SIZE_MEM;
             s->nodes = copy_recs(map, s->h.node_off, s->h.node_rec_size, s->h.node_count,
                                  sizeof(*s->nodes));
             s->caches = copy_recs(map, s->h.cache_off, s->h.cache_rec_size, s->h.cache_count,
@@ -527,6 +537,8 @@ static void print_tables(const struct snap *s)
         printf("%4" PRId32 "  %8s  %20s  %6" PRIu64 "  %16s  %21s\n", r->node,
                nslab_fmt_bytes(a, sizeof(a), r->bytes_mapped), obj, r->large_objects, exh, ina);
     }
+    /* "short for" runs to the reading's moment, not to ours. */
+    nslab_print_headroom(stdout, h, s->nodes, s->have_mem, s->have_cg, h->update_ns);
     if (!opt.caches)
         return;
     printf("\n%-31s %4s %8s %9s %9s %8s %6s %6s %7s %6s %7s %8s\n", "CACHE", "NODE", "OBJSIZE",
@@ -588,6 +600,45 @@ static const char *json_bool(int v)
     return v ? "true" : "false";
 }
 
+/* A byte count, or null for UINT64_MAX (no limit). */
+static void json_limit(uint64_t v)
+{
+    if (v == UINT64_MAX)
+        printf("null");
+    else
+        printf("%" PRIu64, v);
+}
+
+/* ", \"cgroup\": {...}": the process's memory cgroup; null in a segment of
+ * an older layout. */
+static void print_json_cgroup(const struct snap *s)
+{
+    const struct numaslab_stats_header *h = &s->h;
+    if (!s->have_cg) {
+        printf(", \"cgroup\": null");
+        return;
+    }
+    const char *state = h->cgroup_state == NUMASLAB_STATS_CGROUP_V1           ? "v1"
+                        : h->cgroup_state == NUMASLAB_STATS_CGROUP_V2         ? "v2"
+                        : h->cgroup_state == NUMASLAB_STATS_CGROUP_NONE       ? "none"
+                        : h->cgroup_state == NUMASLAB_STATS_CGROUP_UNREADABLE ? "unreadable"
+                                                                              : "unknown";
+    printf(", \"cgroup\": {\"version\": ");
+    if (h->cgroup_state == NUMASLAB_STATS_CGROUP_V1 || h->cgroup_state == NUMASLAB_STATS_CGROUP_V2)
+        printf("%" PRIu32, h->cgroup_state);
+    else
+        printf("null");
+    printf(", \"limit\": ");
+    json_limit(h->cgroup_limit);
+    printf(", \"usage\": %" PRIu64 ", \"margin\": %" PRIu64 ", \"avail\": ", h->cgroup_usage,
+           h->cgroup_margin);
+    json_limit(h->cgroup_avail);
+    printf(", \"short\": %s, \"short_since_ns\": %" PRIu64 ", \"refused\": %" PRIu64
+           ", \"episodes\": %" PRIu64 ", \"trims\": %" PRIu64 ", \"state\": \"%s\"}",
+           json_bool(h->cgroup_short != 0), h->cgroup_short_since_ns, h->cgroup_refused,
+           h->cgroup_episodes, h->cgroup_trims, state);
+}
+
 static void print_json(const struct snap *s, const char *state, int show_age)
 {
     const struct numaslab_stats_header *h = &s->h;
@@ -602,6 +653,7 @@ static void print_json(const struct snap *s, const char *state, int show_age)
         if (h->update_ns <= now)
             printf(", \"age_ms\": %" PRIu64, (now - h->update_ns) / 1000000u);
     }
+    print_json_cgroup(s);
     printf(", \"nodes\": [");
     for (uint32_t i = 0; i < h->node_count; i++) {
         const struct numaslab_stats_node_rec *r = &s->nodes[i];
@@ -612,13 +664,22 @@ static void print_json(const struct snap *s, const char *state, int show_age)
                "\"bytes_mapped\": %" PRIu64 ", \"large_objects\": %" PRIu64 ", "
                "\"objects\": {\"inuse\": %" PRIu64 ", \"total\": %" PRIu64 "}, "
                "\"fallback\": {\"exhausted\": {\"out\": %" PRIu64 ", \"in\": %" PRIu64 "}, "
-               "\"inactive\": {\"asked\": %" PRIu64 ", \"served\": %" PRIu64 "}}}",
+               "\"inactive\": {\"asked\": %" PRIu64 ", \"served\": %" PRIu64 "}}",
                i ? ", " : "", r->node, json_bool(r->flags & NUMASLAB_STATS_NODE_ACTIVE),
                json_bool(r->flags & NUMASLAB_STATS_NODE_PRESENT), r->reserve_cur, r->reserve_min,
                r->reserve_bytes, r->reserve_min_bytes, r->reserve_elem_bytes, r->reserve_used,
                r->reserve_empty, r->reserve_waiters, r->reserve_out, r->bytes_mapped,
                r->large_objects, r->objects_inuse, r->objects_total, r->fallback_out,
                r->fallback_in, r->inactive_requests, r->inactive_served);
+        if (s->have_mem)
+            printf(", \"memory\": {\"known\": %s, \"avail\": %" PRIu64 ", \"watermark\": %" PRIu64
+                   ", \"short\": %s, \"short_since_ns\": %" PRIu64 ", \"refused\": %" PRIu64
+                   ", \"episodes\": %" PRIu64 "}}",
+                   json_bool(r->mem_known != 0), r->mem_avail, r->low_watermark,
+                   json_bool(r->mem_short != 0), r->short_since_ns, r->short_refused,
+                   r->short_episodes);
+        else
+            printf(", \"memory\": null}");
     }
     printf("]");
     if (opt.caches) {
