@@ -382,6 +382,28 @@ static unsigned cnode_take(struct numaslab_cache *c, struct nslab_cnode *cn, voi
     return got;
 }
 
+/* Move the oldest empty slabs of cn beyond keep onto dead (the list head
+ * holds the most recent).  cnode lock held. */
+static void empties_detach(struct nslab_cnode *cn, uint64_t keep, struct nslab_list *dead)
+{
+    while (cn->nr_empty > keep) {
+        struct nslab_slab *s = nslab_container_of(cn->empty.prev, struct nslab_slab, link);
+        nslab_list_move(dead, &s->link);
+        cn->nr_empty--;
+        cn->total -= s->nobjs;
+    }
+}
+
+/* Destroy the slabs of c on dead (see slab_destroy for keep).  No lock. */
+static void slabs_destroy(struct numaslab_cache *c, struct nslab_list *dead, int keep)
+{
+    while (!nslab_list_empty(dead)) {
+        struct nslab_slab *s = nslab_container_of(dead->next, struct nslab_slab, link);
+        nslab_list_del(&s->link);
+        slab_destroy(c, s, keep);
+    }
+}
+
 /*
  * Return n objects of (c, nidx) to their slabs; empty slabs beyond the
  * retention limit go back to the OS.  Takes the cnode lock.  Bad pointers
@@ -417,21 +439,10 @@ static void return_objects(struct numaslab_cache *c, int nidx, void **objs, unsi
         slab_set_list(cn, s, s->inuse == 0 ? NSLAB_L_EMPTY : NSLAB_L_PARTIAL);
         SLAB_CHECK(c, s);
     }
-    while (cn->nr_empty > nslab_g.opt.retain) {
-        /* The oldest empty slab: the list head holds the most recent. */
-        struct nslab_slab *s = nslab_container_of(cn->empty.prev, struct nslab_slab, link);
-        nslab_list_move(&dead, &s->link);
-        cn->nr_empty--;
-        cn->total -= s->nobjs;
-    }
+    empties_detach(cn, nslab_g.opt.retain, &dead);
     CNODE_CHECK(c, cn);
     pthread_mutex_unlock(&cn->lock);
-
-    while (!nslab_list_empty(&dead)) {
-        struct nslab_slab *s = nslab_container_of(dead.next, struct nslab_slab, link);
-        nslab_list_del(&s->link);
-        slab_destroy(c, s, !nslab_load_relaxed(&c->dying));
-    }
+    slabs_destroy(c, &dead, !nslab_load_relaxed(&c->dying));
 }
 
 /*
@@ -456,19 +467,10 @@ void nslab__slabs_trim(void)
             struct nslab_list dead;
             nslab_list_init(&dead);
             pthread_mutex_lock(&cn->lock);
-            while (cn->nr_empty) {
-                struct nslab_slab *s = nslab_container_of(cn->empty.next, struct nslab_slab, link);
-                nslab_list_move(&dead, &s->link);
-                cn->nr_empty--;
-                cn->total -= s->nobjs;
-            }
+            empties_detach(cn, 0, &dead);
             CNODE_CHECK(c, cn);
             pthread_mutex_unlock(&cn->lock);
-            while (!nslab_list_empty(&dead)) {
-                struct nslab_slab *s = nslab_container_of(dead.next, struct nslab_slab, link);
-                nslab_list_del(&s->link);
-                slab_destroy(c, s, 0);
-            }
+            slabs_destroy(c, &dead, 0);
         }
     }
     pthread_mutex_unlock(&nslab_g.lock);
