@@ -108,6 +108,14 @@ static int refresh(struct nslab_headroom *h, int nidx)
         avail = ok ? nslab__node_avail(&m, nslab_g.mem_whole ? &nslab_g.wmark_all
                                                             : &nslab_g.wmark[node])
                    : 0;
+        if (ok && !nslab_load_relaxed(&h->reads)) {
+            /* The first reading sets the watermark, from the node's size
+             * as the readings see it (the machine's, when they are the
+             * machine's), else hwloc's. */
+            uint64_t size = m.total ? m.total : nslab_g.topo.node[node].memory;
+            nslab_store_relaxed(&h->keep, keep_of(&nslab_g.opt.watermark, size, WMARK_DIV,
+                                                  WMARK_MIN, WMARK_MAX));
+        }
     } else {
         struct nslab_cg_reading r;
         ok = nslab__cgroup_read(&nslab_g.cgroup, &r) == 0;
@@ -228,15 +236,7 @@ int nslab__headroom_init(void)
     nslab_g.mem_whole = memnodes == 1;
     for (int i = 0; i < t->nactive; i++) {
         struct nslab_headroom *h = &nslab_g.head[i];
-        int node = t->active[i];
-        struct nslab_node_mem m;
         head_init(h);
-        /* The node's size as the readings see it (the machine's, when
-         * they are the machine's), else hwloc's. */
-        uint64_t size = t->node[node].memory;
-        if (nslab__node_mem_read(nslab_g.mem_whole ? -1 : node, &m) == 0 && m.total)
-            size = m.total;
-        h->keep = keep_of(&nslab_g.opt.watermark, size, WMARK_DIV, WMARK_MIN, WMARK_MAX);
         h->known = 1;
         if (!refresh(h, i))
             h->known = 0;
