@@ -224,7 +224,7 @@ NUMASLAB_API numaslab_mempool_t *numaslab_node_reserve(int node);
 
 /*
  * Allocation that may grow the cache from a reserve when ordinary page
- * allocation failed (SPEC rule 5): from pool, or from the node's own
+ * allocation failed (rule 5 of FALLBACK, numaslab(7)): from pool, or from the node's own
  * reserve for NUMASLAB_CRITICAL and a NULL pool.  Objects of a slab grown
  * from a pool are handed only to such requests; when the slab empties, its
  * pages go back to that pool.  A pool whose elements are not pages of the

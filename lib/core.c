@@ -1,6 +1,6 @@
 /*
  * lib/core.c - initialisation and teardown, thread states, node
- * resolution (SPEC rules 1-3), the topology calls.
+ * resolution (rules 1-3 of FALLBACK in numaslab(7)), the topology calls.
  *
  * Locks: nslab_g.lock (lib/internal.h, level 1) protects initialisation,
  * teardown, the cache list and the thread list.  nslab_g.ready is written
@@ -163,7 +163,7 @@ int nslab__local_nidx_slow(struct nslab_tstate *ts, int rotate)
 }
 
 /*
- * SPEC section 3, rules 1-3: map a node argument to an active node.
+ * Rules 1-3 of FALLBACK in numaslab(7): map a node argument to an active node.
  * warned/name: the cache's "already reported" set and name.
  * Returns 0 with *nidx set, -EINVAL for a bad id (silent), -ENODEV for an
  * inactive node under NUMASLAB_THISNODE (silent).

@@ -978,7 +978,7 @@ void nslab__fork_unlock(void)
 }
 
 /* ------------------------------------------------------------------------
- * Reserve-backed slabs (SPEC rule 5, section 4)
+ * Reserve-backed slabs (rule 5 of FALLBACK and RESERVES in numaslab(7))
  *
  * A slab grown from a pool is NSLAB_T_RESERVE: the fast paths never take
  * or keep its objects (so an ordinary request can never consume reserve
