@@ -260,14 +260,9 @@ static void free_tables(void)
     free(nslab_g.node_nidx);
     free(nslab_g.cpu_nidx);
     free(nslab_g.nstat);
-    if (nslab_g.large)
-        for (int i = 0; i < nslab_g.nactive; i++)
-            pthread_mutex_destroy(&nslab_g.large[i].lock);
-    free(nslab_g.large);
     nslab_g.node_nidx = NULL;
     nslab_g.cpu_nidx = NULL;
     nslab_g.nstat = NULL;
-    nslab_g.large = NULL;
     nslab__topo_free(&nslab_g.topo);
 }
 
@@ -293,9 +288,8 @@ static int init_locked(const struct numaslab_config *cfg)
     nslab_g.node_nidx = malloc(sizeof(int16_t) * (size_t)t->possible);
     nslab_g.cpu_nidx = calloc((size_t)t->ncpu + 1, sizeof(uint16_t));
     nslab_g.nstat = calloc((size_t)t->possible, sizeof(struct nslab_nstat));
-    nslab_g.large = aligned_alloc(64, sizeof(struct nslab_large_list) * (size_t)t->nactive);
     rc = -ENOMEM;
-    if (!nslab_g.node_nidx || !nslab_g.cpu_nidx || !nslab_g.nstat || !nslab_g.large)
+    if (!nslab_g.node_nidx || !nslab_g.cpu_nidx || !nslab_g.nstat)
         goto fail;
     for (int n = 0; n < t->possible; n++)
         nslab_g.node_nidx[n] = (int16_t)(n <= t->max_node && t->node[n].active ? t->node[n].nidx : -1);
@@ -307,18 +301,17 @@ static int init_locked(const struct numaslab_config *cfg)
             m = t->node[node].mem_node;
         nslab_g.cpu_nidx[cpu] = (uint16_t)(m >= 0 ? t->node[m].nidx : 0);
     }
-    for (int i = 0; i < t->nactive; i++) {
-        nslab__lock_init(&nslab_g.large[i].lock);
-        nslab_list_init(&nslab_g.large[i].list);
-    }
     memset(nslab_g.large_warned, 0, sizeof(nslab_g.large_warned));
     rc = nslab__headroom_init(); /* before the first mapping: the reserves' */
     if (rc)
         goto fail;
-    rc = nslab__chunks_init();
+    rc = nslab__pages_init();
     if (rc)
         goto fail;
     rc = nslab__sizeclass_init();
+    if (rc)
+        goto fail;
+    rc = nslab__large_init();
     if (rc)
         goto fail;
     rc = nslab__reserves_init();
@@ -336,8 +329,11 @@ fail:
             nslab__cache_release(nslab_g.sc[i]);
             nslab_g.sc[i] = NULL;
         }
+    if (nslab_g.large_hdr)
+        nslab__cache_release(nslab_g.large_hdr);
+    nslab_g.large_hdr = NULL;
     nslab__reserves_fini();
-    nslab__chunks_fini();
+    nslab__pages_fini();
     nslab__headroom_fini();
     free_tables();
     nslab_g.possible = 0;
@@ -385,11 +381,12 @@ void numaslab_fini(void)
             ts->cc[id] = NULL;
         }
     }
+    nslab__large_release_all();
+    nslab_g.large_hdr = NULL;
     while (!nslab_list_empty(&nslab_g.caches))
         nslab__cache_release(nslab_container_of(nslab_g.caches.next, struct numaslab_cache, link));
-    nslab__large_release_all();
     nslab__reserves_fini();
-    nslab__chunks_fini();
+    nslab__pages_fini();
     nslab__headroom_fini();
     free_tables();
     nslab_g.nactive = 0;

@@ -6,24 +6,25 @@
  *   1. nslab_g.lock       - the cache list, the thread list, cache ids,
  *                           initialisation and teardown.
  *   2. cnode->lock        - one (cache, node)'s slab lists and counters.
- *      large[nidx].lock   - one node's list of whole-page objects.
  *                           Only one lock of level 2 is held at a time,
  *                           except by the fork handler, which takes them
  *                           all in cache-list order, then node order.
+ *   2b. page layer node lock (lib/pages.c: one node's free runs), taken
+ *                           with no lock held but, at most, nslab_g.lock:
+ *                           slabs and large objects are made and given up
+ *                           outside the cnode locks, pools call their
+ *                           allocator outside the pool lock.
  *   3. pagemap lock       - creation of pagemap leaves.
  *   Leaves (nothing is taken while one is held):
  *   - the statistics publisher's ex.lock (lib/export.c);
- *   - each node's chunk cache lock, nslab_g.chunks[nidx].lock (its list
- *     of empty slabs), taken with no lock held but, at most, nslab_g.lock:
- *     slabs are made and given up outside the cnode locks;
  *   - fail_lock (lib/fault.c: the fault-injection setting), taken on the
  *     page-allocation slow path, only while a setting is in force;
  *   - each headroom's lock (lib/headroom.c: one per node, one for the
  *     memory cgroup), held while its reading is refreshed and only ever
  *     taken by trylock, on the page-allocation slow path;
  *   - each pool's lock (lib/mempool.c), whose allocator runs outside it.
- *   The fork handler takes nslab_g.lock, every cnode and large lock, the
- *   node reserves' pool locks, the pagemap lock, the chunk cache locks,
+ *   The fork handler takes nslab_g.lock, every cnode lock, the node
+ *   reserves' pool locks, the page layer's node locks, the pagemap lock,
  *   the headroom locks and fail_lock, in that order (lib/slab.c).
  *   nslab__slabs_trim (a short cgroup) only tries nslab_g.lock, so it may
  *   run wherever a page is mapped.
@@ -83,6 +84,7 @@ enum nslab_type {
     NSLAB_T_SLAB = 1,   /* ordinary slab: its objects may enter thread caches */
     NSLAB_T_LARGE = 2,  /* a whole-page object */
     NSLAB_T_RESERVE = 3, /* slab grown from a pool: critical / mempool requests only */
+    NSLAB_T_FREE = 4,   /* an end page of a free run of the page layer (lib/pages.c) */
 };
 
 #define NSLAB_SLAB_MAGIC 0x5ab1ab1eu
@@ -115,13 +117,22 @@ struct nslab_slab {
 
 enum { NSLAB_L_PARTIAL, NSLAB_L_FULL, NSLAB_L_EMPTY };
 
+#define NSLAB_LARGE_MAGIC 0x1a59e0bju
+
+/*
+ * A large object's header: an object of the internal cache
+ * "numaslab-large" on the object's node (lib/sizeclass.c), never inside
+ * the object, whose pages all lead here in the page map.  type and magic
+ * are cleared when the object is freed.
+ */
 struct nslab_large {
     uint8_t type;               /* NSLAB_T_LARGE */
+    uint8_t huge;               /* 2 MiB-aligned and offered to transparent huge pages */
     uint16_t nidx;
+    uint32_t magic;             /* NSLAB_LARGE_MAGIC */
     void *base;
-    size_t bytes;               /* mapped */
+    size_t bytes;               /* its run: size rounded up to whole pages */
     size_t size;                /* asked for */
-    struct nslab_list link;     /* in large[nidx].list */
 };
 
 /* ------------------------------------------------------------------------
@@ -198,27 +209,11 @@ struct nslab_nstat {            /* per OS node id; atomics */
     uint64_t fallback_in;
     uint64_t inactive;          /* requests naming this node while inactive */
     uint64_t inactive_served;   /* requests naming an inactive node, served here instead */
-    uint64_t large;
+    uint64_t large;             /* large objects live */
+    uint64_t large_bytes;       /* their runs' bytes */
+    uint64_t huge_bytes;        /* of those, offered to transparent huge pages */
     uint64_t reserve_allowance; /* bytes of the node's full reserve: outside the node limit */
 };
-
-struct nslab_large_list {
-    pthread_mutex_t lock;       /* protects list */
-    struct nslab_list list;
-} __attribute__((aligned(64)));
-
-/*
- * A node's cache of empty slab memory (lib/slab.c): slabs of NSLAB_MIN_SLAB
- * bytes, the size of every size-class slab, that left their cache's empty
- * list, kept bound to the node and faulted in for the next slab of any
- * cache of that size there, up to opt.retain_bytes.  They stay counted in
- * bytes_mapped.
- */
-struct nslab_chunks {
-    pthread_mutex_t lock;       /* protects head and n; a leaf */
-    void *head;                 /* linked through each chunk's first word */
-    uint32_t n;                 /* chunks in the list (read racily as a hint) */
-} __attribute__((aligned(64)));
 
 /* A watermark or margin option: the default, bytes, or a percentage. */
 enum { NSLAB_KEEP_DEFAULT, NSLAB_KEEP_BYTES, NSLAB_KEEP_PERCENT };
@@ -257,7 +252,8 @@ struct nslab_options {
     int reserve_mlock;          /* NUMASLAB_RESERVE_MLOCK=1 */
     size_t node_limit;
     unsigned retain;
-    size_t retain_bytes;        /* NUMASLAB_RETAIN_BYTES: each node's chunk cache */
+    size_t retain_bytes;        /* NUMASLAB_RETAIN_BYTES: each node's cache of free runs */
+    int thp;                    /* NUMASLAB_THP: large objects of 2 MiB and more get huge pages */
     unsigned tcache;
     int abort_on_bad_free;      /* NUMASLAB_ABORT */
     struct nslab_keep watermark; /* NUMASLAB_LOW_WATERMARK: kept free on each node */
@@ -278,9 +274,7 @@ struct nslab_global {
     uint16_t *cpu_nidx;         /* [topo.ncpu]: local node of each CPU */
     struct nslab_options opt;
     struct nslab_nstat *nstat;  /* [possible] */
-    struct nslab_large_list *large; /* [nactive] */
-    struct nslab_chunks *chunks;    /* [nactive] */
-    uint32_t chunks_max;            /* chunks each node may keep */
+    struct numaslab_cache *large_hdr; /* headers of large objects (lib/sizeclass.c) */
     struct numaslab_mempool **reserve; /* [nactive]: each node's reserve page pool */
     struct nslab_headroom *head;    /* [nactive] (lib/headroom.c) */
     struct nslab_node_wmark *wmark; /* [max_node + 1]: the kernel's watermarks */
@@ -400,14 +394,10 @@ void nslab__tcc_flush(struct numaslab_cache *c, struct nslab_tcc *tc); /* all no
 void nslab__fork_lock(void);
 void nslab__fork_unlock(void);
 struct nslab_tcc *nslab__tcc_make(struct numaslab_cache *c, struct nslab_tstate *ts);
-void *nslab__map_node(int nidx, size_t bytes);  /* honours the node limit, counts */
-void nslab__unmap_node(int nidx, void *p, size_t bytes);
-int nslab__chunks_init(void);     /* nslab_g.lock held */
-void nslab__chunks_drain(int nidx); /* unmaps what node nidx keeps */
-void nslab__chunks_fork_lock(void);
-void nslab__chunks_fork_unlock(void);
-void nslab__chunks_fini(void);    /* nslab_g.lock held: unmaps every cached chunk */
-void nslab__slabs_trim(void);     /* unmaps every node's cached chunks and retained empty slabs */
+void nslab__slabs_trim(void);     /* retained empty slabs go back (a short cgroup) */
+/* Call fn(obj, arg) for every object of c handed out of its slabs (thread
+ * array caches included).  nslab_g.lock held, every thread quiescent. */
+void nslab__cache_each(struct numaslab_cache *c, void (*fn)(void *obj, void *arg), void *arg);
 
 /*
  * ror(off * inv, rot) for p at byte offset off in slab s, with size = odd
@@ -473,9 +463,10 @@ static inline int nslab__tc_push(struct numaslab_cache *c, int nidx, void *obj)
 extern const uint32_t nslab_class_size[NSLAB_NCLASSES];
 int nslab__size_class(size_t size);          /* class index, -1 above the largest */
 int nslab__sizeclass_init(void);
+int nslab__large_init(void);                 /* nslab_g.lock held */
 void *nslab__large_alloc(size_t size, unsigned flags, int node);
 void nslab__large_free(struct nslab_large *l, void *ptr);
-void nslab__large_release_all(void);
+void nslab__large_release_all(void); /* numaslab_fini, before the caches go */
 
 /* ------------------------------------------------------------------------
  * lib/mempool.c
@@ -537,15 +528,35 @@ void nslab__fail_fork_lock(void);
 void nslab__fail_fork_unlock(void);
 int nslab__fail_parse(const char *spec);
 
+/* ------------------------------------------------------------------------
+ * lib/pages.c: the page layer.  Runs of whole pages bound to one active
+ * node, recycled through a bounded cache per node; the only lib/ code that
+ * maps and unmaps node memory.
+ * ---------------------------------------------------------------------- */
+#define NSLAB_HUGE_PAGE ((size_t)2 << 20)
+#define NSLAB_PG_NOFAULT 0x1u  /* get: fault injection does not apply (a reserve fill) */
+#define NSLAB_PG_NOLIMIT 0x2u  /* get: past the node limit and low watermark (a reserve fill) */
+#define NSLAB_PG_HUGE    0x4u  /* get: 2 MiB-aligned, MADV_HUGEPAGE; put: it was */
+#define NSLAB_PG_UNMAP   0x8u  /* put: back to the system, not into the cache */
+/* bytes (a page multiple) bound to node nidx, faulted in; NULL/ENOMEM when
+ * the node is exhausted (its limit, fault injection, the node or the
+ * memory cgroup short, the kernel refusing).  *zeroed (may be NULL): 1
+ * when the memory is fresh from the kernel, hence zero.  The caller enters
+ * the pages in the page map.  Any lock but nslab_g.lock must be free. */
+void *nslab__pages_get(int nidx, size_t bytes, unsigned flags, int *zeroed);
+/* Give back what nslab__pages_get returned (same nidx and bytes); clears
+ * its page map entries. */
+void nslab__pages_put(int nidx, void *p, size_t bytes, unsigned flags);
+void nslab__pages_drain(int nidx);   /* unmaps every free run of node nidx */
+uint64_t nslab__pages_cached(int nidx); /* bytes of node nidx's free runs */
+int nslab__pages_init(void);         /* nslab_g.lock held */
+void nslab__pages_fini(void);        /* nslab_g.lock held: unmaps every free run */
+void nslab__pages_fork_lock(void);
+void nslab__pages_fork_unlock(void);
+
 /* lib/slab.c: reserve-backed growth */
 void *nslab__cache_alloc_reserve(struct numaslab_cache *c, unsigned flags, int node,
                                  struct numaslab_mempool *pool);
 void nslab__reserve_free(struct nslab_slab *s, void *obj, const char *call);
-/* flags: NSLAB_MAP_NOFAULT skips fault injection, NSLAB_MAP_NOLIMIT the
- * node limit and the low watermark / cgroup margin (a reserve being
- * filled gives both: the watermark keeps room for the reserve). */
-#define NSLAB_MAP_NOFAULT 1
-#define NSLAB_MAP_NOLIMIT 2
-void *nslab__map_node_flags(int nidx, size_t bytes, int flags);
 
 #endif /* NSLAB_INTERNAL_H */

@@ -21,6 +21,11 @@ static inline void nslab_list_add(struct nslab_list *h, struct nslab_list *e)
     h->next = e;
 }
 
+static inline void nslab_list_add_tail(struct nslab_list *h, struct nslab_list *e)
+{
+    nslab_list_add(h->prev, e);
+}
+
 static inline void nslab_list_del(struct nslab_list *e)
 {
     e->prev->next = e->next;

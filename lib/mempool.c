@@ -335,12 +335,13 @@ static void *page_alloc(unsigned flags, int node, void *data)
     struct numaslab_mempool *p = data;
     /* Filling the reserve is not ordinary allocation: fault injection
      * leaves it alone, so that reserves exist to be tested. */
-    void *mem = nslab__map_node_flags(p->page_nidx, p->elem_bytes,
-                                      (flags & NSLAB_F_FILL) ? NSLAB_MAP_NOFAULT | NSLAB_MAP_NOLIMIT : 0);
+    void *mem = nslab__pages_get(p->page_nidx, p->elem_bytes,
+                                 (flags & NSLAB_F_FILL) ? NSLAB_PG_NOFAULT | NSLAB_PG_NOLIMIT : 0,
+                                 NULL);
     if (!mem)
         return NULL;
     if (nslab__pagemap_set(mem, p->elem_bytes, NULL)) {
-        nslab__unmap_node(p->page_nidx, mem, p->elem_bytes);
+        nslab__pages_put(p->page_nidx, mem, p->elem_bytes, NSLAB_PG_UNMAP);
         return NULL;
     }
     if (nslab_g.opt.reserve_mlock && mlock(mem, p->elem_bytes) != 0) {
@@ -361,7 +362,9 @@ static void *page_alloc(unsigned flags, int node, void *data)
 static void page_free(void *elem, void *data)
 {
     struct numaslab_mempool *p = data;
-    nslab__unmap_node(p->page_nidx, elem, p->elem_bytes);
+    if (nslab_g.opt.reserve_mlock)
+        munlock(elem, p->elem_bytes); /* it may serve anything next */
+    nslab__pages_put(p->page_nidx, elem, p->elem_bytes, 0);
 }
 
 numaslab_mempool_t *numaslab_page_pool_create(int node, unsigned order, int min_nr)

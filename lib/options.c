@@ -12,7 +12,7 @@
 #include <stdlib.h>
 
 #define DEFAULT_RETAIN 2u
-#define DEFAULT_RETAIN_BYTES ((size_t)8 << 20)
+#define DEFAULT_RETAIN_BYTES ((size_t)32 << 20)
 #define MAX_TCACHE 4096u
 
 /* "123", "64K", "8M", "2G" (binary units).  0 or -EINVAL. */
@@ -121,6 +121,14 @@ int nslab__options_load(struct nslab_options *o, const struct numaslab_config *c
         else if (strcmp(v, "0"))
             nslab__report("numaslab: NUMASLAB_RESERVE_MLOCK=\"%s\": not 0 or 1; "
                           "using the default 0", v);
+    }
+
+    o->thp = 1;
+    if ((v = getenv("NUMASLAB_THP"))) {
+        if (!strcmp(v, "0"))
+            o->thp = 0;
+        else if (strcmp(v, "1"))
+            nslab__report("numaslab: NUMASLAB_THP=\"%s\": not 0 or 1; using the default 1", v);
     }
 
     o->abort_on_bad_free = NSLAB_DEBUG ? 1 : 0;

@@ -4,8 +4,9 @@
  * with its own slab lists on every active node, and whole bound pages
  * above that.
  *
- * Locks: large[nidx].lock (level 2 of lib/internal.h) protects node nidx's
- * list of large objects; the size-class caches lock as every cache does.
+ * Locks: the size-class caches and the large objects' header cache lock as
+ * every cache does; large objects' runs are the page layer's
+ * (lib/pages.c).
  */
 #include "lib/internal.h"
 #include "lib/debug.h"
@@ -68,8 +69,36 @@ numaslab_cache_t *numaslab_size_cache(size_t size)
 }
 
 /* ------------------------------------------------------------------------
- * Large objects: whole pages bound to the node
+ * Large objects: whole pages bound to the node, a run of the page layer
+ * (lib/pages.c) each.  The header is an object of the internal cache
+ * "numaslab-large" on the same node, so that it comes from numaslab's
+ * own memory and the object's pages stay the caller's alone.  A freed
+ * object's run goes back to the page layer's cache of its node, already
+ * bound and faulted in: the next large object there costs no system call.
  * ---------------------------------------------------------------------- */
+
+int nslab__large_init(void)
+{
+    nslab_g.large_hdr = nslab__cache_new("numaslab-large", sizeof(struct nslab_large), 0, NULL, 0, 0);
+    return nslab_g.large_hdr ? 0 : -ENOMEM;
+}
+
+static void large_count(int nidx, const struct nslab_large *l, int sign)
+{
+    struct nslab_nstat *st = &nslab_g.nstat[nslab_g.topo.active[nidx]];
+    uint64_t huge = l->huge ? l->bytes & ~(uint64_t)(NSLAB_HUGE_PAGE - 1) : 0;
+    if (sign > 0) {
+        nslab_add_relaxed(&st->large, 1);
+        nslab_add_relaxed(&st->large_bytes, l->bytes);
+        if (huge)
+            nslab_add_relaxed(&st->huge_bytes, huge);
+    } else {
+        nslab_sub_relaxed(&st->large, 1);
+        nslab_sub_relaxed(&st->large_bytes, l->bytes);
+        if (huge)
+            nslab_sub_relaxed(&st->huge_bytes, huge);
+    }
+}
 
 void *nslab__large_alloc(size_t size, unsigned flags, int node)
 {
@@ -90,43 +119,58 @@ void *nslab__large_alloc(size_t size, unsigned flags, int node)
         errno = -rc;
         return NULL;
     }
-    struct nslab_large *l = malloc(sizeof(*l));
-    if (!l) {
-        errno = ENOMEM;
-        return NULL;
+    unsigned pflags = nslab_g.opt.thp && bytes >= NSLAB_HUGE_PAGE ? NSLAB_PG_HUGE : 0;
+    int at = nidx, zeroed = 0;
+    void *p = nslab__pages_get(at, bytes, pflags, &zeroed);
+    if (!p && errno == ENOMEM && nslab_load_relaxed(&nslab_g.cg_head.short_since)) {
+        nslab__slabs_trim(); /* a short cgroup: retained empty slabs too */
+        p = nslab__pages_get(at, bytes, pflags, &zeroed);
     }
-    int at = nidx;
-    void *p = nslab__map_node(at, bytes);
     if (!p && !(flags & NUMASLAB_THISNODE)) {
         const int *order = &nslab_g.topo.order[nidx * nslab_g.nactive];
         for (int k = 1; !p && k < nslab_g.nactive; k++)
-            p = nslab__map_node(at = order[k], bytes);
+            p = nslab__pages_get(at = order[k], bytes, pflags, &zeroed);
         if (p) {
             nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].fallback_out, 1);
             nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[at]].fallback_in, 1);
         }
     }
     if (!p) {
-        free(l);
+        errno = ENOMEM;
+        return NULL;
+    }
+    /* The header lives on the object's node, from any node if need be:
+     * a few bytes of metadata are no reason to fail the object. */
+    struct nslab_large *l = numaslab_cache_alloc_node(nslab_g.large_hdr, NUMASLAB_NOWARN,
+                                                      nslab_g.topo.active[at]);
+    if (!l || nslab__pagemap_set(p, bytes, l)) {
+        if (l)
+            numaslab_cache_free(nslab_g.large_hdr, l);
+        nslab__pages_put(at, p, bytes, pflags);
         errno = ENOMEM;
         return NULL;
     }
     l->type = NSLAB_T_LARGE;
+    l->huge = pflags ? 1 : 0;
     l->nidx = (uint16_t)at;
+    l->magic = NSLAB_LARGE_MAGIC;
     l->base = p;
     l->bytes = bytes;
     l->size = size;
-    if (nslab__pagemap_set(p, bytes, l)) {
-        nslab__unmap_node(at, p, bytes);
-        free(l);
-        errno = ENOMEM;
-        return NULL;
-    }
-    pthread_mutex_lock(&nslab_g.large[at].lock);
-    nslab_list_add(&nslab_g.large[at].list, &l->link);
-    pthread_mutex_unlock(&nslab_g.large[at].lock);
-    nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[at]].large, 1);
-    return p; /* fresh anonymous pages: already zero */
+    large_count(at, l, 1);
+    if ((flags & NUMASLAB_ZERO) && !zeroed)
+        memset(p, 0, size);
+    return p;
+}
+
+/* Give a large object's run back; the header is the caller's. */
+static void large_release(struct nslab_large *l, unsigned pflags)
+{
+    int nidx = l->nidx;
+    l->type = 0;
+    l->magic = 0;
+    large_count(nidx, l, -1);
+    nslab__pages_put(nidx, l->base, l->bytes, pflags | (l->huge ? NSLAB_PG_HUGE : 0));
 }
 
 void nslab__large_free(struct nslab_large *l, void *ptr)
@@ -136,25 +180,26 @@ void nslab__large_free(struct nslab_large *l, void *ptr)
                       ptr, l->base);
         return;
     }
-    int nidx = l->nidx;
-    pthread_mutex_lock(&nslab_g.large[nidx].lock);
-    nslab_list_del(&l->link);
-    pthread_mutex_unlock(&nslab_g.large[nidx].lock);
-    nslab__pagemap_clear(l->base, l->bytes);
-    nslab__unmap_node(nidx, l->base, l->bytes);
-    nslab_sub_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].large, 1);
-    free(l);
+    large_release(l, 0);
+    numaslab_cache_free(nslab_g.large_hdr, l);
 }
 
-/* numaslab_fini: every large object, live or not.  nslab_g.lock held. */
+/* A live object's header is one whose first page leads back to it. */
+static void release_one(void *obj, void *arg)
+{
+    struct nslab_large *l = obj;
+    (void)arg;
+    if (l->type == NSLAB_T_LARGE && l->magic == NSLAB_LARGE_MAGIC &&
+        nslab__pagemap_get(l->base) == l)
+        large_release(l, NSLAB_PG_UNMAP);
+}
+
+/* numaslab_fini: every large object, live or not, back to the system.
+ * The headers go with their cache, right after.  nslab_g.lock held. */
 void nslab__large_release_all(void)
 {
-    for (int i = 0; nslab_g.large && i < nslab_g.nactive; i++)
-        while (!nslab_list_empty(&nslab_g.large[i].list)) {
-            struct nslab_large *l =
-                nslab_container_of(nslab_g.large[i].list.next, struct nslab_large, link);
-            nslab__large_free(l, l->base);
-        }
+    if (nslab_g.large_hdr)
+        nslab__cache_each(nslab_g.large_hdr, release_one, NULL);
 }
 
 /* ------------------------------------------------------------------------
@@ -215,7 +260,7 @@ void numaslab_free(void *ptr)
 int numaslab_ptr_node(const void *ptr)
 {
     const uint8_t *h = nslab__pagemap_get(ptr);
-    if (!h)
+    if (!h || *h == NSLAB_T_FREE)
         return -EINVAL;
     int nidx = *h != NSLAB_T_LARGE ? ((const struct nslab_slab *)h)->nidx
                                    : ((const struct nslab_large *)h)->nidx;
@@ -225,7 +270,7 @@ int numaslab_ptr_node(const void *ptr)
 size_t numaslab_usable_size(const void *ptr)
 {
     const uint8_t *h = nslab__pagemap_get(ptr);
-    if (!h)
+    if (!h || *h == NSLAB_T_FREE)
         return 0;
     /* Ordinary and reserve slabs: the object's own bytes, not its stride
      * (alignment padding and the debug red zone are not the caller's, and

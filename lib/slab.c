@@ -26,192 +26,6 @@
 static size_t align_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
 
 /* ------------------------------------------------------------------------
- * Node memory, with the node limit and the byte counters
- * ---------------------------------------------------------------------- */
-
-/* Does fault injection fail this ordinary page allocation on node nidx? */
-static int fault_injected(int nidx)
-{
-    return unlikely(nslab_load_relaxed(&nslab_fail_on)) &&
-           nslab__fail_now(nslab_g.topo.active[nidx]);
-}
-
-/*
- * bytes bound to active node nidx; NULL/ENOMEM when the node is exhausted:
- * its limit, fault injection, the node or the process's memory cgroup
- * running short (lib/headroom.c, decided before anything is faulted in),
- * or the kernel refusing the mapping.  flags: NSLAB_MAP_NOFAULT,
- * NSLAB_MAP_NOLIMIT (lib/internal.h).
- */
-void *nslab__map_node_flags(int nidx, size_t bytes, int flags)
-{
-    int node = nslab_g.topo.active[nidx];
-    if (!(flags & NSLAB_MAP_NOFAULT) && fault_injected(nidx)) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    uint64_t *mapped = &nslab_g.nstat[node].bytes_mapped;
-    for (int again = 1;; again = 0) {
-        uint64_t old = nslab_add_relaxed(mapped, bytes);
-        /* The node's reserve is mapped too, but the limit is for ordinary
-         * memory: the reserve's full size is allowed on top of it. */
-        void *p = NULL;
-        int why = 0;
-        if (!nslab_g.opt.node_limit || (flags & NSLAB_MAP_NOLIMIT) ||
-            old + bytes <= nslab_g.opt.node_limit + nslab_g.nstat[node].reserve_allowance) {
-            why = nslab__headroom_take(nidx, bytes, flags & NSLAB_MAP_NOLIMIT);
-            if (!why && !(p = nslab__pages_map(node, bytes)))
-                nslab__headroom_give(nidx, bytes);
-        }
-        if (p)
-            return p;
-        nslab_sub_relaxed(mapped, bytes);
-        /* Short of memory: what the library keeps cached goes back first,
-         * then one more try (also when another thread gave it back a
-         * moment ago).  A short cgroup spans every node: all of it. */
-        if (!again) {
-            errno = ENOMEM;
-            return NULL;
-        }
-        if (why == NSLAB_SHORT_CGROUP)
-            nslab__slabs_trim();
-        else
-            nslab__chunks_drain(nidx);
-    }
-}
-
-void *nslab__map_node(int nidx, size_t bytes) { return nslab__map_node_flags(nidx, bytes, 0); }
-
-void nslab__unmap_node(int nidx, void *p, size_t bytes)
-{
-    nslab__pages_unmap(p, bytes);
-    nslab__headroom_give(nidx, bytes);
-    nslab_sub_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].bytes_mapped, bytes);
-}
-
-/* ------------------------------------------------------------------------
- * Each node's chunk cache (struct nslab_chunks in lib/internal.h)
- *
- * Without it a program that allocates and frees a few megabytes of small
- * objects over and over maps, faults in and unmaps the same slabs each
- * time: a system call or three and a page zeroing per 64 KiB.  With it,
- * empty slabs that leave their cache (beyond NUMASLAB_RETAIN) wait here,
- * still bound to their node, for the next slab of any cache of that size
- * on the node.  The cache is bounded (NUMASLAB_RETAIN_BYTES per node), so
- * memory still goes back to the system; numaslab_cache_destroy and
- * numaslab_fini unmap rather than cache.
- * ---------------------------------------------------------------------- */
-
-/* While a chunk waits in the cache, all of it but its link word is out of
- * bounds to memcheck and ASan: a stale pointer into a slab that went there
- * is reported, as it would fault if the slab had been unmapped. */
-static void chunk_hide(void *p)
-{
-    VALGRIND_MAKE_MEM_NOACCESS((char *)p + sizeof(void *), NSLAB_MIN_SLAB - sizeof(void *));
-    nslab_asan_poison((char *)p + sizeof(void *), NSLAB_MIN_SLAB - sizeof(void *));
-}
-
-static void chunk_show(void *p)
-{
-    VALGRIND_MAKE_MEM_UNDEFINED(p, NSLAB_MIN_SLAB);
-    nslab_asan_unpoison(p, NSLAB_MIN_SLAB);
-}
-
-int nslab__chunks_init(void)
-{
-    int n = nslab_g.nactive;
-    nslab_g.chunks = aligned_alloc(64, sizeof(struct nslab_chunks) * (size_t)n);
-    if (!nslab_g.chunks)
-        return -ENOMEM;
-    for (int i = 0; i < n; i++) {
-        nslab__lock_init(&nslab_g.chunks[i].lock);
-        nslab_g.chunks[i].head = NULL;
-        nslab_g.chunks[i].n = 0;
-    }
-    nslab_g.chunks_max = (uint32_t)(nslab_g.opt.retain_bytes / NSLAB_MIN_SLAB > UINT32_MAX
-                                        ? UINT32_MAX
-                                        : nslab_g.opt.retain_bytes / NSLAB_MIN_SLAB);
-    return 0;
-}
-
-void nslab__chunks_fini(void)
-{
-    if (!nslab_g.chunks)
-        return;
-    for (int i = 0; i < nslab_g.nactive; i++) {
-        nslab__chunks_drain(i);
-        pthread_mutex_destroy(&nslab_g.chunks[i].lock);
-    }
-    free(nslab_g.chunks);
-    nslab_g.chunks = NULL;
-}
-
-/* Unmap every chunk node nidx keeps.  Takes the chunk lock (a leaf)
- * briefly; the unmapping is done outside it. */
-void nslab__chunks_drain(int nidx)
-{
-    struct nslab_chunks *ch = &nslab_g.chunks[nidx];
-    if (!nslab_load_relaxed(&ch->n))
-        return;
-    pthread_mutex_lock(&ch->lock);
-    void *list = ch->head;
-    ch->head = NULL;
-    nslab_store_relaxed(&ch->n, 0);
-    pthread_mutex_unlock(&ch->lock);
-    while (list) {
-        void *p = list;
-        list = *(void **)p;
-        chunk_show(p);
-        nslab__unmap_node(nidx, p, NSLAB_MIN_SLAB);
-    }
-}
-
-/* A cached chunk of node nidx, or NULL when there is none. */
-static void *chunk_get(int nidx)
-{
-    struct nslab_chunks *ch = &nslab_g.chunks[nidx];
-    pthread_mutex_lock(&ch->lock);
-    void *p = ch->head;
-    if (p) {
-        ch->head = *(void **)p;
-        nslab_store_relaxed(&ch->n, ch->n - 1);
-    }
-    pthread_mutex_unlock(&ch->lock);
-    if (p)
-        chunk_show(p);
-    return p;
-}
-
-/* Keep chunk p of node nidx: 1, or 0 when the cache is full. */
-static int chunk_put(int nidx, void *p)
-{
-    struct nslab_chunks *ch = &nslab_g.chunks[nidx];
-    int kept = 0;
-    pthread_mutex_lock(&ch->lock);
-    if (ch->n < nslab_g.chunks_max) {
-        *(void **)p = ch->head;
-        ch->head = p;
-        nslab_store_relaxed(&ch->n, ch->n + 1);
-        kept = 1;
-        chunk_hide(p);
-    }
-    pthread_mutex_unlock(&ch->lock);
-    return kept;
-}
-
-void nslab__chunks_fork_lock(void)
-{
-    for (int i = 0; nslab_g.chunks && i < nslab_g.nactive; i++)
-        pthread_mutex_lock(&nslab_g.chunks[i].lock);
-}
-
-void nslab__chunks_fork_unlock(void)
-{
-    for (int i = nslab_g.chunks ? nslab_g.nactive - 1 : -1; i >= 0; i--)
-        pthread_mutex_unlock(&nslab_g.chunks[i].lock);
-}
-
-/* ------------------------------------------------------------------------
  * Slabs
  * ---------------------------------------------------------------------- */
 
@@ -251,35 +65,27 @@ static struct nslab_slab *slab_init(struct numaslab_cache *c, int nidx, char *me
 
 static struct nslab_slab *slab_new(struct numaslab_cache *c, int nidx)
 {
-    char *mem = NULL;
-    int mflags = 0;
-    if (c->slab_bytes == NSLAB_MIN_SLAB && nslab_load_relaxed(&nslab_g.chunks[nidx].n)) {
-        /* A cached chunk is ordinary memory too: fault injection applies,
-         * once per slab whichever way the slab is made. */
-        if (fault_injected(nidx)) {
-            errno = ENOMEM;
-            return NULL;
-        }
-        mem = chunk_get(nidx);
-        mflags = NSLAB_MAP_NOFAULT;
+    char *mem = nslab__pages_get(nidx, c->slab_bytes, 0, NULL);
+    if (!mem && errno == ENOMEM && nslab_load_relaxed(&nslab_g.cg_head.short_since)) {
+        /* A short cgroup: the empty slabs every cache retains go back
+         * too (the page layer gave its own cache back already). */
+        nslab__slabs_trim();
+        mem = nslab__pages_get(nidx, c->slab_bytes, 0, NULL);
     }
-    if (!mem && !(mem = nslab__map_node_flags(nidx, c->slab_bytes, mflags)))
+    if (!mem)
         return NULL;
     struct nslab_slab *s = slab_init(c, nidx, mem, NSLAB_T_SLAB, NULL);
     if (!s)
-        nslab__unmap_node(nidx, mem, c->slab_bytes);
+        nslab__pages_put(nidx, mem, c->slab_bytes, NSLAB_PG_UNMAP);
     return s;
 }
 
-/* keep: the slab's memory may wait in the node's chunk cache (an empty
- * slab beyond the retention); 0 unmaps it (destroy, fini). */
+/* keep: the slab's memory may wait in the page layer's cache of its node
+ * (an empty slab beyond the retention); 0 unmaps it (destroy, fini). */
 static void slab_destroy(struct numaslab_cache *c, struct nslab_slab *s, int keep)
 {
     nslab__debug_slab_fini(c, s->objs);
-    nslab__pagemap_clear(s, c->slab_bytes);
-    if (keep && c->slab_bytes == NSLAB_MIN_SLAB && chunk_put(s->nidx, s))
-        return;
-    nslab__unmap_node(s->nidx, s, c->slab_bytes);
+    nslab__pages_put(s->nidx, s, c->slab_bytes, keep ? 0 : NSLAB_PG_UNMAP);
 }
 
 static void slab_set_list(struct nslab_cnode *cn, struct nslab_slab *s, int list)
@@ -446,17 +252,15 @@ static void return_objects(struct numaslab_cache *c, int nidx, void **objs, unsi
 }
 
 /*
- * A short cgroup: every node's chunk cache, and every cache's retained
- * empty slabs (NUMASLAB_RETAIN), go back to the system.  The empty slabs
- * need the cache list, so nslab_g.lock is only tried: a caller may hold it
- * (initialisation fills reserves under it), and the chunk caches are the
- * larger part anyway.  No lock held on entry but, at most, nslab_g.lock.
+ * A short cgroup: every cache's retained empty slabs (NUMASLAB_RETAIN) go
+ * back to the system (the page layer's cache went first).  The empty
+ * slabs need the cache list, so nslab_g.lock is only tried: a caller may
+ * hold it (initialisation fills reserves under it), and the page layer's
+ * cache is the larger part anyway.  No lock held on entry but, at most,
+ * nslab_g.lock.
  */
 void nslab__slabs_trim(void)
 {
-    nslab_add_relaxed(&nslab_g.drains, 1);
-    for (int i = 0; i < nslab_g.nactive; i++)
-        nslab__chunks_drain(i);
     if (pthread_mutex_trylock(&nslab_g.lock) != 0)
         return;
     struct nslab_list *l;
@@ -691,6 +495,22 @@ void nslab__cache_release(struct numaslab_cache *c)
     free(c);
 }
 
+void nslab__cache_each(struct numaslab_cache *c, void (*fn)(void *obj, void *arg), void *arg)
+{
+    for (int i = 0; i < nslab_g.nactive; i++) {
+        struct nslab_cnode *cn = &c->cnode[i];
+        struct nslab_list *heads[] = {&cn->partial, &cn->full};
+        for (int h = 0; h < 2; h++)
+            for (struct nslab_list *l = heads[h]->next; l != heads[h];) {
+                struct nslab_slab *s = nslab_container_of(l, struct nslab_slab, link);
+                l = l->next; /* fn may free the object, not the slab */
+                for (uint32_t k = 0; k < s->nobjs; k++)
+                    if (!(nslab_load_relaxed(&s->freemap[k / 64]) & (1ull << (k % 64))))
+                        fn(s->objs + (size_t)k * c->size, arg);
+            }
+    }
+}
+
 numaslab_cache_t *numaslab_cache_create(const char *name, size_t size, size_t align,
                                         unsigned flags, void (*ctor)(void *obj))
 {
@@ -856,6 +676,11 @@ void nslab__cache_free_slow(struct numaslab_cache *expect, void *obj, const char
         nslab__bad_free("%s: %p was not allocated by numaslab; ignored", call, obj);
         return;
     }
+    if (*(uint8_t *)h == NSLAB_T_FREE) {
+        nslab__bad_free("%s: %p is not allocated: it was freed already, or never handed out; "
+                      "ignored", call, obj);
+        return;
+    }
     if (*(uint8_t *)h == NSLAB_T_LARGE) {
         if (expect) {
             nslab__bad_free("%s(%s): %p is a large object of numaslab_alloc, not an object of "
@@ -944,15 +769,13 @@ void nslab__fork_lock(void)
         for (int i = 0; i < nslab_g.nactive; i++)
             pthread_mutex_lock(&c->cnode[i].lock);
     }
-    for (int i = 0; nslab_g.large && i < nslab_g.nactive; i++)
-        pthread_mutex_lock(&nslab_g.large[i].lock);
     /* Pool locks are leaves: last.  Pools the application made are its
      * own to keep quiet across fork. */
     for (int i = 0; nslab_g.reserve && i < nslab_g.nactive; i++)
         if (nslab_g.reserve[i])
             pthread_mutex_lock(&nslab_g.reserve[i]->lock);
+    nslab__pages_fork_lock();
     nslab__pagemap_lock();
-    nslab__chunks_fork_lock();
     nslab__headroom_fork_lock();
     nslab__fail_fork_lock();
 }
@@ -961,13 +784,11 @@ void nslab__fork_unlock(void)
 {
     nslab__fail_fork_unlock();
     nslab__headroom_fork_unlock();
-    nslab__chunks_fork_unlock();
     nslab__pagemap_unlock();
+    nslab__pages_fork_unlock();
     for (int i = nslab_g.reserve ? nslab_g.nactive - 1 : -1; i >= 0; i--)
         if (nslab_g.reserve[i])
             pthread_mutex_unlock(&nslab_g.reserve[i]->lock);
-    for (int i = nslab_g.large ? nslab_g.nactive - 1 : -1; i >= 0; i--)
-        pthread_mutex_unlock(&nslab_g.large[i].lock);
     struct nslab_list *l;
     for (l = nslab_g.caches.prev; l != &nslab_g.caches; l = l->prev) {
         struct numaslab_cache *c = nslab_container_of(l, struct numaslab_cache, link);

@@ -61,27 +61,45 @@ static void touch_pages(void *p, size_t size, size_t page)
 
 /*
  * size bytes (a non-zero multiple of the page size) on node, bound with
- * MPOL_BIND and faulted in.  Returns the memory, or NULL with errno:
+ * MPOL_BIND and faulted in, at an address that is a multiple of align (a
+ * power of two, at least the page size).  huge: offered to transparent
+ * huge pages (MADV_HUGEPAGE) before the fault-in, so that the kernel
+ * faults 2 MiB pages where it has them.  Returns the memory, or NULL with
+ * errno:
  *   EINVAL  node is negative or beyond the mask width, size is not a page
- *           multiple, or the kernel refused the node (absent, memory-less,
- *           outside the cpuset);
+ *           multiple, align not a power of two, or the kernel refused the
+ *           node (absent, memory-less, outside the cpuset);
  *   ENOMEM  the mapping failed, or the node has no free memory for it.
  * May block in page reclaim.  Thread-safe.
  */
-void *nslab__pages_map(int node, size_t size)
+void *nslab__pages_map_aligned(int node, size_t size, size_t align, int huge)
 {
     size_t page = nslab__page_size();
     unsigned long mask[MASK_BITS / ULONG_BITS] = {0};
-    void *p;
+    char *p;
 
-    if (node < 0 || node >= MASK_BITS || size == 0 || size % page != 0) {
+    if (align < page)
+        align = page;
+    if (node < 0 || node >= MASK_BITS || size == 0 || size % page != 0 ||
+        (align & (align - 1)) != 0 || size > SIZE_MAX - align) {
         errno = EINVAL;
         return NULL;
     }
-    p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    /* Over-map by align less a page, then cut the ends off: the address
+     * space is reserved, nothing is faulted in before the cut. */
+    size_t span = size + align - page;
+    p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
         errno = ENOMEM;
         return NULL;
+    }
+    if (align > page) {
+        char *a = (char *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
+        if (a > p)
+            munmap(p, (size_t)(a - p));
+        if (a + size < p + span)
+            munmap(a + size, (size_t)(p + span - (a + size)));
+        p = a;
     }
 
     mask[(unsigned)node / ULONG_BITS] = 1UL << ((unsigned)node % ULONG_BITS);
@@ -98,6 +116,8 @@ void *nslab__pages_map(int node, size_t size)
             return NULL;
         }
     }
+    if (huge)
+        nslab__pages_advise_huge(p, size);
 
     if (madvise(p, size, MADV_POPULATE_WRITE) != 0) {
         if (errno == EINVAL) {
@@ -113,6 +133,25 @@ void *nslab__pages_map(int node, size_t size)
         }
     }
     return p;
+}
+
+void *nslab__pages_map(int node, size_t size)
+{
+    return nslab__pages_map_aligned(node, size, 0, 0);
+}
+
+/* Offer [p, p+size) to transparent huge pages.  A kernel without THP
+ * refuses the advice (EINVAL); that is no error: the pages stay small.
+ * Returns 1 when the kernel took it.  Thread-safe. */
+int nslab__pages_advise_huge(void *p, size_t size)
+{
+#ifdef MADV_HUGEPAGE
+    return madvise(p, size, MADV_HUGEPAGE) == 0;
+#else
+    (void)p;
+    (void)size;
+    return 0;
+#endif
 }
 
 /* Unmap what nslab__pages_map returned (same size).  Thread-safe. */

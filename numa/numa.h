@@ -112,6 +112,8 @@ int nslab__parse_nodelist(const char *s, uint64_t mask[NSLAB_MASK_WORDS]);
  * unknown.
  */
 void *nslab__pages_map(int node, size_t size);
+void *nslab__pages_map_aligned(int node, size_t size, size_t align, int huge);
+int nslab__pages_advise_huge(void *p, size_t size);
 void nslab__pages_unmap(void *p, size_t size);
 int nslab__page_node_kernel(const void *p);
 int nslab__cpu_current(void);

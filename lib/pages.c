@@ -1,0 +1,524 @@
+/*
+ * lib/pages.c - the page layer: runs of whole pages bound to one node.
+ *
+ * Everything numaslab keeps on a node comes from here and goes back here:
+ * slabs (lib/slab.c), large objects (lib/sizeclass.c), page pools and the
+ * node reserves (lib/mempool.c).  No other lib/ file maps, binds,
+ * populates or unmaps node memory; the system calls themselves are
+ * numa/bind.c's.  The layer is where "the node is short" is decided
+ * (lib/headroom.c is asked before anything is faulted in) and where memory
+ * goes back to the system.
+ *
+ * Design.  A run freed by its user is not unmapped: it stays bound to its
+ * node and faulted in, in that node's cache of free runs, so that the next
+ * request of that node costs no system call and no page zeroing.  Each
+ * node's cache is
+ *   - bins of free runs by size in pages: one bin per page count up to 64
+ *     pages, then four bins per power of two; a bitmap tells the bins
+ *     that hold something.  A request takes the first run that fits from
+ *     the smallest bin that may hold one, and splits it: what is left
+ *     stays cached.
+ *   - coalescing: a freed run merges with the free runs of the same node
+ *     that end where it starts and start where it ends, found through the
+ *     page map (below).  Runs of two mappings that the kernel happened to
+ *     place side by side merge too: munmap and mbind work across them.
+ *   - a retention limit, NUMASLAB_RETAIN_BYTES per node: when a free
+ *     makes the cache exceed it, the runs freed longest ago are unmapped
+ *     (the oldest one only in part when that suffices), on that free.
+ *     There is no background thread.  A node or memory cgroup that is short
+ *     (lib/headroom.c) gets freed runs unmapped at once, and a request
+ *     that finds it short gives the cache back before it retries.
+ *
+ * Invariants (node n, its lock held):
+ *   - the first and the last page of every free run of n are entered in
+ *     the page map as &pnode[n].mark (type NSLAB_T_FREE), its other pages
+ *     as NULL; no page of anything else is marked.  Only those two pages
+ *     are ever looked at to coalesce (the page just before a freed run is
+ *     the last page of whatever precedes it), so marking costs two
+ *     entries, not one per page;
+ *   - a free run starts with its struct nslab_run and its last word points
+ *     to that header (the footer that coalescing with the run after it
+ *     finds its start by);
+ *   - two free runs of one node never touch: they would have merged;
+ *   - cached == the sum of the bytes of n's free runs <= retain, except
+ *     between a free's insertion and its evictions, under the lock;
+ *   - free runs stay counted in the node's bytes_mapped and in the
+ *     headroom's bytes mapped: they are the process's memory until
+ *     unmapped.
+ * Placement: a run of node A is only ever handed to a request for node A;
+ * splitting and coalescing never cross nodes (the marks are per node).
+ * Fallback to another node is the callers' decision, as numaslab(7) says.
+ *
+ * Locks: pnode[n].lock protects node n's bins, age list and counters.  It
+ * is taken with no lock held but, at most, nslab_g.lock (slabs are made
+ * and given up outside the cnode locks, pools call their allocator
+ * outside the pool lock); under it only the page map's entries are
+ * written and, should a leaf be missing, the page map's lock taken (level
+ * 3 of lib/internal.h: a run's pages were entered before, so in practice
+ * never).  The mapping and unmapping system calls run outside it.
+ *
+ * Huge pages: a request with NSLAB_PG_HUGE gets a 2 MiB-aligned run and
+ * MADV_HUGEPAGE on it (a cached run that was not advised is advised when
+ * handed out).
+ */
+#include "lib/internal.h"
+#include "lib/debug.h"
+
+#include <stdlib.h>
+
+#define NBINS 184         /* enough for a run of 2^47 bytes (bin_of) */
+#define NBIN_WORDS ((NBINS + 63) / 64)
+#define SCAN_MAX 32       /* runs looked at per bin before the next bin */
+#define EVICT_BATCH 16    /* ranges unmapped after one unlock */
+
+/* A free run's header, at its first byte. */
+struct nslab_run {
+    uint8_t type;         /* NSLAB_T_FREE */
+    uint8_t huge;         /* 1: all of it was offered to transparent huge pages */
+    uint16_t nidx;
+    uint32_t bin;
+    size_t bytes;
+    struct nslab_list bin_link; /* in its bin, most recently inserted first */
+    struct nslab_list age_link; /* in the node's age list, most recently freed first */
+};
+
+/* What the page map shows for every page of node nidx's free runs: a
+ * reader that looks an address up sees a type that is neither a slab nor
+ * a large object (lib/internal.h), and nothing it could dereference
+ * further. */
+struct nslab_freemark {
+    uint8_t type;         /* NSLAB_T_FREE */
+    uint8_t pad;
+    uint16_t nidx;
+};
+
+struct nslab_pnode {
+    pthread_mutex_t lock; /* protects everything below but the mark */
+    struct nslab_list bin[NBINS];
+    uint64_t binmap[NBIN_WORDS]; /* bit b set: bin[b] is not empty */
+    struct nslab_list age;
+    uint64_t cached;      /* bytes of free runs; relaxed atomic stores, read as a hint */
+    uint64_t retain;      /* the most cached may hold */
+    struct nslab_freemark mark;
+} __attribute__((aligned(64)));
+
+static struct nslab_pnode *pnode; /* [nactive] */
+static size_t page_bytes;
+static unsigned page_shift;
+
+static size_t round_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
+
+/* Bin of a run of n pages (n >= 1): n - 1 up to 64 pages, then four bins
+ * per power of two.  Monotonic in n; every run of bin b + 1 and above is
+ * larger than every run of bin b. */
+static unsigned bin_of(size_t n)
+{
+    if (n <= 64)
+        return (unsigned)n - 1;
+    unsigned l = 63u - (unsigned)__builtin_clzll((unsigned long long)n); /* >= 6 */
+    unsigned b = 64 + (l - 6) * 4 + (unsigned)((n >> (l - 2)) & 3);
+    return b < NBINS ? b : NBINS - 1;
+}
+
+/* ------------------------------------------------------------------------
+ * Fresh memory from the system, and memory given back to it
+ * ---------------------------------------------------------------------- */
+
+static int fault_injected(int nidx)
+{
+    return unlikely(nslab_load_relaxed(&nslab_fail_on)) &&
+           nslab__fail_now(nslab_g.topo.active[nidx]);
+}
+
+/* Unmap [p, p+bytes) of node nidx; its page map entries are cleared
+ * already (or were never set). */
+static void unmap_range(int nidx, void *p, size_t bytes)
+{
+    nslab__pages_unmap(p, bytes);
+    nslab__headroom_give(nidx, bytes);
+    nslab_sub_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].bytes_mapped, bytes);
+}
+
+/*
+ * bytes mapped fresh on node nidx, bound and faulted in, with the node
+ * limit, the headroom of the node and of the memory cgroup checked first.
+ * NULL with errno ENOMEM when the node is exhausted; *why then says
+ * whether it was the cgroup (NSLAB_SHORT_CGROUP) or the node.
+ */
+static void *map_fresh(int nidx, size_t bytes, size_t align, unsigned flags, int *why)
+{
+    int node = nslab_g.topo.active[nidx];
+    uint64_t *mapped = &nslab_g.nstat[node].bytes_mapped;
+    int floor = (flags & NSLAB_PG_NOLIMIT) != 0;
+    uint64_t old = nslab_add_relaxed(mapped, bytes);
+    void *p = NULL;
+    *why = NSLAB_SHORT_NODE;
+    /* The node's reserve is mapped too, but the limit is for ordinary
+     * memory: the reserve's full size is allowed on top of it. */
+    if (!nslab_g.opt.node_limit || floor ||
+        old + bytes <= nslab_g.opt.node_limit + nslab_g.nstat[node].reserve_allowance) {
+        *why = nslab__headroom_take(nidx, bytes, floor);
+        if (!*why && !(p = nslab__pages_map_aligned(node, bytes, align,
+                                                    (flags & NSLAB_PG_HUGE) != 0))) {
+            nslab__headroom_give(nidx, bytes);
+            *why = NSLAB_SHORT_NODE;
+        }
+    }
+    if (!p) {
+        nslab_sub_relaxed(mapped, bytes);
+        errno = ENOMEM;
+    }
+    return p;
+}
+
+/* ------------------------------------------------------------------------
+ * Free runs
+ * ---------------------------------------------------------------------- */
+
+/* While a run is cached, all of it but its header and footer is out of
+ * bounds to memcheck and ASan: a stale pointer into memory that went back
+ * here is reported, as it would fault had the memory been unmapped. */
+static void run_hide(char *p, size_t bytes)
+{
+    size_t h = sizeof(struct nslab_run), f = sizeof(void *);
+    if (bytes > h + f) {
+        VALGRIND_MAKE_MEM_NOACCESS(p + h, bytes - h - f);
+        nslab_asan_poison(p + h, bytes - h - f);
+    }
+}
+
+static void run_show(char *p, size_t bytes)
+{
+    VALGRIND_MAKE_MEM_UNDEFINED(p, bytes);
+    nslab_asan_unpoison(p, bytes);
+}
+
+static void bin_add(struct nslab_pnode *pn, struct nslab_run *r)
+{
+    unsigned b = bin_of(r->bytes >> page_shift);
+    r->bin = b;
+    nslab_list_add(&pn->bin[b], &r->bin_link);
+    pn->binmap[b / 64] |= 1ull << (b % 64);
+}
+
+static void bin_del(struct nslab_pnode *pn, struct nslab_run *r)
+{
+    nslab_list_del(&r->bin_link);
+    if (nslab_list_empty(&pn->bin[r->bin]))
+        pn->binmap[r->bin / 64] &= ~(1ull << (r->bin % 64));
+}
+
+/* Enter the first and last page of [p, p+bytes) as mark (0), or clear
+ * them (mark NULL).  -ENOMEM when a page map leaf cannot be made. */
+static int pm_ends(char *p, size_t bytes, void *mark)
+{
+    if (nslab__pagemap_set(p, page_bytes, mark))
+        return -ENOMEM;
+    if (bytes > page_bytes && nslab__pagemap_set(p + bytes - page_bytes, page_bytes, mark)) {
+        nslab__pagemap_clear(p, page_bytes);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* Write run r's header and footer, mark its ends and enter it in a bin.
+ * The page map leaves of its pages exist (they were entered before).
+ * The age link is the caller's. */
+static struct nslab_run *run_make(struct nslab_pnode *pn, int nidx, char *p, size_t bytes,
+                                  int huge)
+{
+    struct nslab_run *r = (struct nslab_run *)p;
+    pm_ends(p, bytes, &pn->mark);
+    nslab_asan_unpoison(p, sizeof(*r));
+    nslab_asan_unpoison(p + bytes - sizeof(void *), sizeof(void *));
+    VALGRIND_MAKE_MEM_UNDEFINED(p, sizeof(*r));
+    VALGRIND_MAKE_MEM_UNDEFINED(p + bytes - sizeof(void *), sizeof(void *));
+    r->type = NSLAB_T_FREE;
+    r->huge = (uint8_t)huge;
+    r->nidx = (uint16_t)nidx;
+    r->bytes = bytes;
+    *(struct nslab_run **)(p + bytes - sizeof(void *)) = r;
+    bin_add(pn, r);
+    return r;
+}
+
+static void run_forget(struct nslab_pnode *pn, struct nslab_run *r)
+{
+    bin_del(pn, r);
+    nslab_list_del(&r->age_link);
+}
+
+/* The first free run of pn that holds bytes at an align-aligned address;
+ * *at is that address.  NULL when none does.  Lock held. */
+static struct nslab_run *find_fit(struct nslab_pnode *pn, size_t bytes, size_t align, char **at)
+{
+    for (unsigned b = bin_of(bytes >> page_shift); b < NBINS; b++) {
+        uint64_t w = pn->binmap[b / 64] >> (b % 64);
+        if (!w) {
+            b = (b / 64 + 1) * 64 - 1; /* the rest of this word is empty */
+            continue;
+        }
+        b += (unsigned)__builtin_ctzll(w);
+        if (b >= NBINS)
+            break;
+        int scanned = 0;
+        for (struct nslab_list *l = pn->bin[b].next; l != &pn->bin[b] && scanned < SCAN_MAX;
+             l = l->next, scanned++) {
+            struct nslab_run *r = nslab_container_of(l, struct nslab_run, bin_link);
+            char *s = (char *)(((uintptr_t)r + align - 1) & ~(uintptr_t)(align - 1));
+            if (s + bytes <= (char *)r + r->bytes) {
+                *at = s;
+                return r;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Take bytes at an align-aligned address from node nidx's free runs:
+ * the address, or NULL.  *huge: the run handed out was advised.  Takes
+ * the node's lock. */
+static void *cache_take(int nidx, size_t bytes, size_t align, int *huge)
+{
+    struct nslab_pnode *pn = &pnode[nidx];
+    char *s = NULL;
+    pthread_mutex_lock(&pn->lock);
+    struct nslab_run *r = find_fit(pn, bytes, align, &s);
+    if (r) {
+        char *base = (char *)r, *end = base + r->bytes;
+        int h = r->huge;
+        run_forget(pn, r);
+        pm_ends(base, r->bytes, NULL);
+        /* What is left on either side stays cached, as old as the run was:
+         * it is what the next eviction would have taken anyway. */
+        if (s > base) {
+            struct nslab_run *head = run_make(pn, nidx, base, (size_t)(s - base), h);
+            nslab_list_add_tail(&pn->age, &head->age_link);
+        }
+        if (s + bytes < end) {
+            struct nslab_run *tail = run_make(pn, nidx, s + bytes, (size_t)(end - s - bytes), h);
+            nslab_list_add_tail(&pn->age, &tail->age_link);
+        }
+        nslab_store_relaxed(&pn->cached, pn->cached - bytes);
+        *huge = h;
+    }
+    pthread_mutex_unlock(&pn->lock);
+    return r ? s : NULL;
+}
+
+struct evicted {
+    char *p;
+    size_t bytes;
+};
+
+/* Detach the oldest free runs of pn until it holds at most keep bytes, up
+ * to EVICT_BATCH ranges into out[]; clears their page map entries.  Lock
+ * held.  Returns the number of ranges. */
+static int evict(struct nslab_pnode *pn, uint64_t keep, struct evicted *out)
+{
+    int n = 0;
+    while (pn->cached > keep && n < EVICT_BATCH && !nslab_list_empty(&pn->age)) {
+        struct nslab_run *r = nslab_container_of(pn->age.prev, struct nslab_run, age_link);
+        size_t cut = round_up((size_t)(pn->cached - keep), page_bytes);
+        char *base = (char *)r;
+        run_forget(pn, r);
+        pm_ends(base, r->bytes, NULL);
+        if (cut >= r->bytes) {
+            cut = r->bytes;
+            out[n].p = base;
+        } else {
+            /* Only its end: the rest stays, as old as it was. */
+            size_t left = r->bytes - cut;
+            struct nslab_run *rest = run_make(pn, r->nidx, base, left, r->huge);
+            nslab_list_add_tail(&pn->age, &rest->age_link);
+            out[n].p = base + left;
+        }
+        out[n].bytes = cut;
+        nslab_store_relaxed(&pn->cached, pn->cached - cut);
+        n++;
+    }
+    return n;
+}
+
+static void unmap_evicted(int nidx, struct evicted *ev, int n)
+{
+    for (int i = 0; i < n; i++) {
+        run_show(ev[i].p, ev[i].bytes);
+        unmap_range(nidx, ev[i].p, ev[i].bytes);
+    }
+}
+
+/* Give node nidx's cache down to keep bytes back to the system. */
+static void trim_to(int nidx, uint64_t keep)
+{
+    struct nslab_pnode *pn = &pnode[nidx];
+    struct evicted ev[EVICT_BATCH];
+    while (nslab_load_relaxed(&pn->cached) > keep) {
+        pthread_mutex_lock(&pn->lock);
+        int n = evict(pn, keep, ev);
+        pthread_mutex_unlock(&pn->lock);
+        if (!n)
+            break;
+        unmap_evicted(nidx, ev, n);
+    }
+}
+
+void nslab__pages_drain(int nidx)
+{
+    if (pnode)
+        trim_to(nidx, 0);
+}
+
+/* Is node nidx, or the memory cgroup, short at the last decision? */
+static int running_short(int nidx)
+{
+    return nslab_load_relaxed(&nslab_g.head[nidx].short_since) ||
+           nslab_load_relaxed(&nslab_g.cg_head.short_since);
+}
+
+/* ------------------------------------------------------------------------
+ * The layer's calls (lib/internal.h)
+ * ---------------------------------------------------------------------- */
+
+void *nslab__pages_get(int nidx, size_t bytes, unsigned flags, int *zeroed)
+{
+    if (!(flags & NSLAB_PG_NOFAULT) && fault_injected(nidx)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t align = (flags & NSLAB_PG_HUGE) ? NSLAB_HUGE_PAGE : page_bytes;
+    struct nslab_pnode *pn = &pnode[nidx];
+    if (nslab_load_relaxed(&pn->cached) >= bytes) {
+        int huge = 0;
+        char *p = cache_take(nidx, bytes, align, &huge);
+        if (p) {
+            run_show(p, bytes);
+            if ((flags & NSLAB_PG_HUGE) && !huge)
+                nslab__pages_advise_huge(p, bytes);
+            if (zeroed)
+                *zeroed = 0;
+            return p;
+        }
+    }
+    int why;
+    void *p = map_fresh(nidx, bytes, align, flags, &why);
+    if (!p) {
+        /* Short of memory: what this layer keeps goes back first, then
+         * one more try (also when another thread gave it back a moment
+         * ago).  A short cgroup spans every node: all of it. */
+        if (why == NSLAB_SHORT_CGROUP) {
+            nslab_add_relaxed(&nslab_g.drains, 1);
+            for (int i = 0; i < nslab_g.nactive; i++)
+                nslab__pages_drain(i);
+        } else {
+            nslab__pages_drain(nidx);
+        }
+        p = map_fresh(nidx, bytes, align, flags, &why);
+    }
+    if (p && zeroed)
+        *zeroed = 1; /* fresh anonymous memory */
+    return p;
+}
+
+void nslab__pages_put(int nidx, void *mem, size_t bytes, unsigned flags)
+{
+    struct nslab_pnode *pn = &pnode[nidx];
+    char *p = mem;
+    /* The entries inside the run: no lock needed, nobody coalesces by
+     * them.  Its two ends are marked under the lock, below. */
+    if (bytes > 2 * page_bytes)
+        nslab__pagemap_clear(p + page_bytes, bytes - 2 * page_bytes);
+    if ((flags & NSLAB_PG_UNMAP) || pn->retain < bytes || running_short(nidx)) {
+        pm_ends(p, bytes, NULL);
+        unmap_range(nidx, p, bytes);
+        return;
+    }
+    int huge = (flags & NSLAB_PG_HUGE) != 0;
+    size_t add = bytes;
+    struct evicted ev[EVICT_BATCH];
+    pthread_mutex_lock(&pn->lock);
+    if (pm_ends(p, bytes, NULL)) {
+        /* Never entered in the page map: nothing to coalesce with. */
+        pthread_mutex_unlock(&pn->lock);
+        unmap_range(nidx, p, bytes);
+        return;
+    }
+    /* The run before: its last page carries this node's mark, and its
+     * footer leads to its header.  Ends that become inner pages are
+     * cleared. */
+    if (nslab__pagemap_get(p - page_bytes) == &pn->mark) {
+        struct nslab_run *prev = *(struct nslab_run **)(p - sizeof(void *));
+        run_forget(pn, prev);
+        pm_ends((char *)prev, prev->bytes, NULL);
+        huge &= prev->huge;
+        bytes += prev->bytes;
+        p = (char *)prev;
+    }
+    if (nslab__pagemap_get(p + bytes) == &pn->mark) {
+        struct nslab_run *next = (struct nslab_run *)(p + bytes);
+        run_forget(pn, next);
+        pm_ends((char *)next, next->bytes, NULL);
+        huge &= next->huge;
+        bytes += next->bytes;
+    }
+    struct nslab_run *r = run_make(pn, nidx, p, bytes, huge);
+    nslab_list_add(&pn->age, &r->age_link);
+    nslab_store_relaxed(&pn->cached, pn->cached + add);
+    run_hide(p, bytes);
+    int n = pn->cached > pn->retain ? evict(pn, pn->retain, ev) : 0;
+    pthread_mutex_unlock(&pn->lock);
+    unmap_evicted(nidx, ev, n);
+}
+
+uint64_t nslab__pages_cached(int nidx)
+{
+    return pnode ? nslab_load_relaxed(&pnode[nidx].cached) : 0;
+}
+
+/* nslab_g.lock held, after the headroom (lib/headroom.c) is set up. */
+int nslab__pages_init(void)
+{
+    int n = nslab_g.nactive;
+    page_bytes = nslab__page_size();
+    page_shift = (unsigned)__builtin_ctzll((unsigned long long)page_bytes);
+    pnode = aligned_alloc(64, sizeof(*pnode) * (size_t)n);
+    if (!pnode)
+        return -ENOMEM;
+    for (int i = 0; i < n; i++) {
+        struct nslab_pnode *pn = &pnode[i];
+        memset(pn, 0, sizeof(*pn));
+        nslab__lock_init(&pn->lock);
+        for (int b = 0; b < NBINS; b++)
+            nslab_list_init(&pn->bin[b]);
+        nslab_list_init(&pn->age);
+        pn->retain = nslab_g.opt.retain_bytes;
+        pn->mark.type = NSLAB_T_FREE;
+        pn->mark.nidx = (uint16_t)i;
+    }
+    return 0;
+}
+
+/* nslab_g.lock held; every user of the layer has given its memory back. */
+void nslab__pages_fini(void)
+{
+    if (!pnode)
+        return;
+    for (int i = 0; i < nslab_g.nactive; i++) {
+        nslab__pages_drain(i);
+        pthread_mutex_destroy(&pnode[i].lock);
+    }
+    free(pnode);
+    pnode = NULL;
+}
+
+void nslab__pages_fork_lock(void)
+{
+    for (int i = 0; pnode && i < nslab_g.nactive; i++)
+        pthread_mutex_lock(&pnode[i].lock);
+}
+
+void nslab__pages_fork_unlock(void)
+{
+    for (int i = pnode ? nslab_g.nactive - 1 : -1; i >= 0; i--)
+        pthread_mutex_unlock(&pnode[i].lock);
+}
