@@ -253,7 +253,7 @@ struct numaslab_node_stats {
     int node;                 /* OS node id */
     int active;               /* 1 when the node is active */
     uint64_t bytes_mapped;    /* all bytes mapped on the node: slabs, large objects, reserve,
-                                 the chunk cache (NUMASLAB_RETAIN_BYTES) */
+                                 the page cache of free runs (NUMASLAB_RETAIN_BYTES) */
     uint64_t fallback_out;    /* requests for this node served by another node */
     uint64_t fallback_in;     /* requests for another node served here */
     uint64_t inactive_requests; /* requests naming this node while it is inactive */
@@ -274,6 +274,10 @@ struct numaslab_node_stats {
     uint64_t short_since_ns;  /* CLOCK_MONOTONIC when it went short; 0: not short */
     uint64_t short_refused;   /* mappings refused because the node was short */
     uint64_t short_episodes;  /* times it went short */
+    /* the page layer (numaslab(7), LARGE OBJECTS AND THE PAGE CACHE) */
+    uint64_t page_cached;     /* bytes of freed runs kept bound and faulted in for reuse */
+    uint64_t large_bytes;     /* bytes of large objects in use (whole pages) */
+    uint64_t huge_bytes;      /* of those, in 2 MiB-aligned extents offered to huge pages */
 };
 
 /* numaslab_process_stats.cgroup */
@@ -295,7 +299,7 @@ struct numaslab_process_stats {
     uint64_t short_since_ns;  /* CLOCK_MONOTONIC when it went short; 0: not short */
     uint64_t short_refused;   /* mappings refused because the cgroup was short */
     uint64_t short_episodes;  /* times it went short */
-    uint64_t trims;           /* times the chunk caches and empty slabs were given back for it */
+    uint64_t trims;           /* times the page caches and empty slabs were given back for it */
 };
 
 struct numaslab_cache_stats {

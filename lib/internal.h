@@ -549,6 +549,7 @@ void *nslab__pages_get(int nidx, size_t bytes, unsigned flags, int *zeroed);
 void nslab__pages_put(int nidx, void *p, size_t bytes, unsigned flags);
 void nslab__pages_drain(int nidx);   /* unmaps every free run of node nidx */
 uint64_t nslab__pages_cached(int nidx); /* bytes of node nidx's free runs */
+void nslab__pages_set_retain(uint64_t bytes); /* every node's limit (tests/test-large.c) */
 int nslab__pages_init(void);         /* nslab_g.lock held */
 void nslab__pages_fini(void);        /* nslab_g.lock held: unmaps every free run */
 void nslab__pages_fork_lock(void);

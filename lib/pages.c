@@ -470,6 +470,16 @@ void nslab__pages_put(int nidx, void *mem, size_t bytes, unsigned flags)
     unmap_evicted(nidx, ev, n);
 }
 
+void nslab__pages_set_retain(uint64_t bytes)
+{
+    for (int i = 0; pnode && i < nslab_g.nactive; i++) {
+        pthread_mutex_lock(&pnode[i].lock);
+        pnode[i].retain = bytes;
+        pthread_mutex_unlock(&pnode[i].lock);
+        trim_to(i, bytes);
+    }
+}
+
 uint64_t nslab__pages_cached(int nidx)
 {
     return pnode ? nslab_load_relaxed(&pnode[nidx].cached) : 0;

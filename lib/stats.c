@@ -39,6 +39,10 @@ static void read_node(int node, struct numaslab_node_stats *st, struct numaslab_
     st->inactive_requests = nslab_load_relaxed(&n->inactive);
     st->inactive_served = nslab_load_relaxed(&n->inactive_served);
     st->large_allocs = nslab_load_relaxed(&n->large);
+    st->large_bytes = nslab_load_relaxed(&n->large_bytes);
+    st->huge_bytes = nslab_load_relaxed(&n->huge_bytes);
+    if (st->active)
+        st->page_cached = nslab__pages_cached(nslab_g.node_nidx[node]);
     if (st->active && nslab_g.reserve && nslab_g.reserve[nslab_g.node_nidx[node]]) {
         numaslab_mempool_stats(nslab_g.reserve[nslab_g.node_nidx[node]], ps);
         st->reserve_cur = ps->curr_nr;
@@ -205,6 +209,9 @@ static void fill_node(struct numaslab_stats_node_rec *r, int node)
     r->short_since_ns = st.short_since_ns;
     r->short_refused = st.short_refused;
     r->short_episodes = st.short_episodes;
+    r->page_cached = st.page_cached;
+    r->large_bytes = st.large_bytes;
+    r->huge_bytes = st.huge_bytes;
 }
 
 _Static_assert(NUMASLAB_STATS_CGROUP_NONE == NUMASLAB_CGROUP_NONE &&
@@ -332,6 +339,7 @@ static void print_tables(FILE *f, const struct numaslab_stats_header *h, uint64_
         fprintf(f, "%4d  %8s  %20s  %6" PRIu64 "  %16s  %21s\n", r->node,
                 nslab_fmt_bytes(a, sizeof(a), r->bytes_mapped), obj, r->large_objects, exh, ina);
     }
+    nslab_print_pages(f, h, nodes, 1);
     nslab_print_headroom(f, h, nodes, 1, 1, now_ns);
     fprintf(f, "\n%-31s %4s %8s %9s %9s %8s %6s %6s %7s %6s %7s %8s\n", "CACHE", "NODE", "OBJSIZE",
             "INUSE", "TOTAL", "OBJ/SLAB", "SLAB", "FULL", "PARTIAL", "EMPTY", "RESERVE",

@@ -1,8 +1,8 @@
 /*
  * test-mapped - memory goes back: after a million 64-byte objects are
  * freed, what stays mapped is the retention allowance (NUMASLAB_RETAIN
- * empty slabs per cache and node, and each node's chunk cache of
- * NUMASLAB_RETAIN_BYTES); the chunk cache serves the next slabs of another
+ * empty slabs per cache and node, and each node's page cache of
+ * NUMASLAB_RETAIN_BYTES); the page cache serves the next slabs of another
  * size class without new mappings, and NUMASLAB_RETAIN_BYTES=0 turns it
  * off; numaslab_fini() unmaps everything; the library can be initialised
  * again afterwards.
@@ -31,7 +31,7 @@ static unsigned retain_setting(void)
     return (unsigned)v;
 }
 
-/* NUMASLAB_RETAIN_BYTES as the library reads it ("8M"; default 8 MiB),
+/* NUMASLAB_RETAIN_BYTES as the library reads it ("8M"; default 32 MiB),
  * in whole 64 KiB chunks. */
 static uint64_t retain_bytes_setting(void)
 {
@@ -39,7 +39,7 @@ static uint64_t retain_bytes_setting(void)
     char *end;
     unsigned long long v;
     if (!e || !*e)
-        return 8ull << 20;
+        return 32ull << 20;
     v = strtoull(e, &end, 10);
     switch (*end) {
     case 'k': case 'K': v <<= 10; break;
@@ -138,12 +138,12 @@ int main(void)
     m2 = numaslab_bytes_mapped();
     CHECK(m2 * 10 <= allowance * 11,
           "after freeing all and a flush: %llu bytes mapped <= 1.1 x %llu (%u x %d node(s) x %llu "
-          "+ %llu chunk cache x %d node(s) + %llu at start)",
+          "+ %llu page cache x %d node(s) + %llu at start)",
           (unsigned long long)m2, (unsigned long long)allowance, retain, nnodes,
           (unsigned long long)slab_bytes, (unsigned long long)retain_bytes, nnodes,
           (unsigned long long)m0);
 
-    /* What the chunk cache keeps serves another size class: slabs of
+    /* What the page cache keeps serves another size class: slabs of
      * 128-byte objects come from it, nothing new is mapped. */
     {
         struct numaslab_cache_stats st;
@@ -154,7 +154,7 @@ int main(void)
         uint64_t kept = m2 - m0 - (uint64_t)retain * nnodes * slab_bytes;
         if (retain_bytes >= 4 * CHUNK && slab_bytes == CHUNK && st.slab_bytes == CHUNK) {
             CHECK(kept + CHUNK >= retain_bytes && kept <= retain_bytes * nnodes,
-                  "the chunk cache holds %llu bytes (NUMASLAB_RETAIN_BYTES: %llu per node)",
+                  "the page cache holds %llu bytes (NUMASLAB_RETAIN_BYTES: %llu per node)",
                   (unsigned long long)kept, (unsigned long long)retain_bytes);
             /* Half the cached bytes' worth of 128-byte objects, slab
              * headers and all: fits in what is cached. */
@@ -163,7 +163,7 @@ int main(void)
             CHECK(peak <= m2, "%zu objects of 128 bytes need no new mapping: %llu bytes mapped at "
                   "the peak, %llu before", n, (unsigned long long)peak, (unsigned long long)m2);
         } else {
-            tu_info("chunk cache reuse not checked (NUMASLAB_RETAIN_BYTES %llu, slabs %llu and "
+            tu_info("page cache reuse not checked (NUMASLAB_RETAIN_BYTES %llu, slabs %llu and "
                     "%llu bytes)", (unsigned long long)retain_bytes,
                     (unsigned long long)slab_bytes, (unsigned long long)st.slab_bytes);
         }
@@ -221,7 +221,7 @@ int main(void)
     numaslab_fini();
     CHECK(numaslab_bytes_mapped() == 0, "final numaslab_fini(): nothing mapped");
 
-    /* NUMASLAB_RETAIN_BYTES=0: no chunk cache, what is freed goes back. */
+    /* NUMASLAB_RETAIN_BYTES=0: no page cache, what is freed goes back. */
     setenv("NUMASLAB_RETAIN_BYTES", "0", 1);
     REQUIRE(numaslab_init(NULL) == 0, "numaslab_init with NUMASLAB_RETAIN_BYTES=0");
     m0 = numaslab_bytes_mapped();
@@ -234,7 +234,7 @@ int main(void)
     numaslab_fini();
     CHECK(numaslab_bytes_mapped() == 0, "numaslab_fini(): nothing mapped");
 
-    /* Under a node limit the chunk cache gives its memory back when the
+    /* Under a node limit the page cache gives its memory back when the
      * node runs short: 3 MiB of cached slabs and an 8 MiB limit leave no
      * room for a 6 MiB object until they go. */
     setenv("NUMASLAB_RETAIN_BYTES", "4M", 1);
@@ -243,11 +243,11 @@ int main(void)
     m0 = numaslab_bytes_mapped();
     churn(3 * 16384, OBJSZ);
     m2 = numaslab_bytes_mapped();
-    CHECK(m2 >= m0 + (3u << 20) - 2 * CHUNK, "the chunk cache keeps the freed slabs: %llu bytes "
+    CHECK(m2 >= m0 + (3u << 20) - 2 * CHUNK, "the page cache keeps the freed slabs: %llu bytes "
           "mapped, %llu at start", (unsigned long long)m2, (unsigned long long)m0);
     {
         void *big = numaslab_alloc_node(6u << 20, NUMASLAB_THISNODE, numaslab_local_node());
-        CHECK(big != NULL, "a 6 MiB object fits under the 8 MiB limit once the chunk cache is "
+        CHECK(big != NULL, "a 6 MiB object fits under the 8 MiB limit once the page cache is "
               "given back (%s; %llu bytes mapped)", big ? "allocated" : strerror(errno),
               (unsigned long long)numaslab_bytes_mapped());
         numaslab_free(big);

@@ -268,6 +268,18 @@ static inline int tu_count_active_nodes(void)
     return tu_active_nodes(NULL, 0);
 }
 
+/* Bytes the page layer keeps in its caches of free runs, all nodes. */
+static inline uint64_t tu_page_cached(void)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i <= numaslab_max_node(); i++) {
+        struct numaslab_node_stats st;
+        if (numaslab_stats_node(i, &st) == 0)
+            sum += st.page_cached;
+    }
+    return sum;
+}
+
 /* Pin the calling thread to the CPU it runs on, so that its local node
  * cannot change under a check that compares with the local node. */
 static inline void tu_pin_self(void)

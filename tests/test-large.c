@@ -1,0 +1,356 @@
+/*
+ * test-large - large objects and the page layer under them (numaslab(7),
+ * LARGE OBJECTS AND THE PAGE CACHE):
+ *   - objects of 16 KiB, 64 KiB, 200,000 B, 256 KiB and 1 MiB alternate
+ *     between the active nodes, several rounds, so that every round gets
+ *     the runs the round before freed; every page of every object is on
+ *     the node asked for, by the kernel's word (move_pages);
+ *   - a long random mix of held and freed objects of random sizes on
+ *     random nodes: the same, for every object;
+ *   - a freed run is reused: no new mapping, the same node, zeroed on
+ *     NUMASLAB_ZERO; interior, foreign and double frees are refused;
+ *   - memory is bounded: once everything is freed, the bytes mapped are
+ *     within what was mapped at the start (reserves, slabs) plus the
+ *     retention limit of each node; with the limit lifted (the internal
+ *     nslab__pages_set_retain, standing in for a page layer that never
+ *     gives back), the same check fails;
+ *   - objects of 2 MiB and more are 2 MiB-aligned and, where the kernel
+ *     has transparent huge pages, advised (VmFlags "hg" in smaps);
+ *     NUMASLAB_THP=0 turns that off (--no-thp, run by the test itself);
+ *   - the statistics: large_bytes, huge_bytes, page_cached.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+#include "testutil.h"
+
+#include <sys/wait.h>
+
+/* lib/pages.c: every node's retention limit (test use only). */
+void nslab__pages_set_retain(uint64_t bytes);
+
+#define MAXN 64
+#define HUGE_SZ ((size_t)2 << 20)
+
+static int nodes[MAXN], nnodes;
+static size_t page;
+
+static uint64_t rnd_state = 0x9e3779b97f4a7c15ull;
+static uint64_t rnd(void)
+{
+    rnd_state ^= rnd_state << 13;
+    rnd_state ^= rnd_state >> 7;
+    rnd_state ^= rnd_state << 17;
+    return rnd_state;
+}
+
+static struct numaslab_node_stats nstats(int node)
+{
+    struct numaslab_node_stats st;
+    memset(&st, 0, sizeof(st));
+    numaslab_stats_node(node, &st);
+    return st;
+}
+
+static uint64_t sum_large_bytes(void)
+{
+    uint64_t s = 0;
+    for (int i = 0; i < nnodes; i++)
+        s += nstats(nodes[i]).large_bytes;
+    return s;
+}
+
+/* Write one byte per page, then ask the kernel where each page is. */
+static int placed(void *p, size_t size, int node, const char *what)
+{
+    for (size_t off = 0; off < size; off += page)
+        ((volatile char *)p)[off] = 1;
+    ((volatile char *)p)[size - 1] = 1;
+    int bad = node;
+    size_t n = 0;
+    size_t off = kernel_pages_off_node(p, size, node, &bad, &n);
+    if (off)
+        tu_info("%s: %zu of %zu pages of %p (%zu bytes) off node %d (first: %d)", what, off, n,
+                p, size, node, bad);
+    return off == 0;
+}
+
+static void test_rounds(void)
+{
+    static const size_t sizes[] = {16384, 65536, 200000, 262144, 1048576};
+    enum { NS = sizeof(sizes) / sizeof(sizes[0]), ROUNDS = 6 };
+    void *v[NS * 4];
+    int bad = 0, total = 0, nulls = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        int k = 0;
+        for (int rep = 0; rep < 4; rep++)
+            for (int s = 0; s < NS; s++, k++) {
+                /* The node moves on with every object and every round:
+                 * a run freed for one node is asked for by another. */
+                int node = nodes[(k + round) % nnodes];
+                v[k] = numaslab_alloc_node(sizes[s], NUMASLAB_THISNODE, node);
+                total++;
+                if (!v[k]) {
+                    nulls++;
+                    continue;
+                }
+                if (numaslab_ptr_node(v[k]) != node ||
+                    numaslab_usable_size(v[k]) < sizes[s] || !placed(v[k], sizes[s], node, "round"))
+                    bad++;
+            }
+        for (int i = 0; i < k; i++)
+            numaslab_free(v[i]);
+    }
+    CHECK(nulls == 0 && bad == 0,
+          "%d objects of 16K/64K/200000/256K/1M alternating over %d node(s), %d rounds: %d NULL, "
+          "%d with a page off the node asked for (kernel)", total, nnodes, ROUNDS, nulls, bad);
+}
+
+static void test_random_mix(int ops)
+{
+    enum { SLOTS = 96 };
+    void *v[SLOTS] = {0};
+    size_t sz[SLOTS] = {0};
+    int nd[SLOTS] = {0};
+    int bad = 0, nulls = 0, allocs = 0;
+    for (int i = 0; i < ops; i++) {
+        int k = (int)(rnd() % SLOTS);
+        if (v[k]) {
+            numaslab_free(v[k]);
+            v[k] = NULL;
+            continue;
+        }
+        /* 12 KiB to 2.5 MiB, most of them small */
+        size_t size = NUMASLAB_MAX_SMALL + 1 + (size_t)(rnd() % (rnd() % 4 ? 300000 : 2600000));
+        int node = nodes[rnd() % (uint64_t)nnodes];
+        v[k] = numaslab_alloc_node(size, NUMASLAB_THISNODE, node);
+        allocs++;
+        if (!v[k]) {
+            nulls++;
+            continue;
+        }
+        sz[k] = size;
+        nd[k] = node;
+        if (!placed(v[k], size, node, "mix"))
+            bad++;
+    }
+    /* What is still held was not moved by the frees around it. */
+    for (int k = 0; k < SLOTS; k++)
+        if (v[k]) {
+            if (!kernel_on_node(v[k], sz[k], nd[k]))
+                bad++;
+            numaslab_free(v[k]);
+        }
+    CHECK(nulls == 0 && bad == 0,
+          "a random mix of %d operations (%d allocations of 12K..2.5M on random nodes): %d NULL, "
+          "%d objects with a page off their node (kernel)", ops, allocs, nulls, bad);
+}
+
+static void test_reuse(void)
+{
+    int node = nodes[nnodes - 1];
+    size_t size = 300000, bytes = (size + page - 1) / page * page;
+    char *p = numaslab_alloc_node(size, NUMASLAB_THISNODE, node);
+    REQUIRE(p, "a large object on node %d", node);
+    memset(p, 0xa5, size);
+    CHECK(numaslab_usable_size(p) == bytes, "usable size %zu == the whole pages %zu",
+          numaslab_usable_size(p), bytes);
+    CHECK(sum_large_bytes() >= bytes, "large_bytes counts it (%llu)",
+          (unsigned long long)sum_large_bytes());
+    CHECK(numaslab_ptr_node(p + 5 * page) == node, "an interior pointer's node is %d (%d)", node,
+          numaslab_ptr_node(p + 5 * page));
+    numaslab_free(p);
+    struct numaslab_node_stats a = nstats(node);
+    CHECK(a.page_cached >= bytes, "the freed run is cached (%llu bytes on node %d)",
+          (unsigned long long)a.page_cached, node);
+    CHECK(numaslab_ptr_node(p) < 0 && numaslab_usable_size(p) == 0,
+          "a freed large object has no node (%d) and no size (%zu)", numaslab_ptr_node(p),
+          numaslab_usable_size(p));
+    char *q = numaslab_alloc_node(size, NUMASLAB_THISNODE | NUMASLAB_ZERO, node);
+    REQUIRE(q, "the same size again");
+    struct numaslab_node_stats b = nstats(node);
+    CHECK(b.bytes_mapped == a.bytes_mapped && b.page_cached + bytes == a.page_cached,
+          "it comes from the cache: bytes mapped %llu -> %llu, cached %llu -> %llu",
+          (unsigned long long)a.bytes_mapped, (unsigned long long)b.bytes_mapped,
+          (unsigned long long)a.page_cached, (unsigned long long)b.page_cached);
+    size_t nz = 0;
+    for (size_t i = 0; i < size; i++)
+        nz += q[i] != 0;
+    CHECK(nz == 0, "NUMASLAB_ZERO zeroes a recycled run (%zu bytes were not)", nz);
+    CHECK(kernel_on_node(q, size, node), "and it is on node %d (kernel)", node);
+
+    /* Refusals: each reported, nothing lost. */
+    char *msg;
+    struct tu_capture cap;
+    tu_capture_begin(&cap);
+    numaslab_free(q + page);
+    msg = tu_capture_end(&cap);
+    CHECK(msg && strstr(msg, "inside the large object"), "an interior free is refused: %s",
+          msg ? msg : "(nothing)");
+    free(msg);
+    CHECK(numaslab_usable_size(q) == bytes, "and the object is intact");
+    numaslab_free(q);
+    tu_capture_begin(&cap);
+    numaslab_free(q);
+    msg = tu_capture_end(&cap);
+    CHECK(msg && strstr(msg, "not allocated"), "a double free of a large object is refused: %s",
+          msg ? msg : "(nothing)");
+    free(msg);
+}
+
+/* Bytes mapped beyond the start, against the allowance: each node's
+ * retention limit, and slack for slabs made on the way (the large
+ * objects' headers, a few slabs each node retains). */
+static int within_bound(uint64_t m0, uint64_t retain, const char *when)
+{
+    uint64_t m = numaslab_bytes_mapped();
+    uint64_t slack = (uint64_t)nnodes * (1u << 20);
+    uint64_t allow = m0 + retain * (uint64_t)nnodes + slack;
+    int ok = m <= allow;
+    for (int i = 0; i < nnodes; i++)
+        ok &= nstats(nodes[i]).page_cached <= retain;
+    tu_info("%s: %llu bytes mapped, %llu at the start, allowance %llu (retention %llu x %d "
+            "node(s) + %llu)", when, (unsigned long long)m, (unsigned long long)m0,
+            (unsigned long long)allow, (unsigned long long)retain, nnodes,
+            (unsigned long long)slack);
+    return ok;
+}
+
+static void churn(int rounds)
+{
+    enum { HELD = 48 };
+    void *v[HELD];
+    for (int r = 0; r < rounds; r++) {
+        for (int i = 0; i < HELD; i++)
+            v[i] = numaslab_alloc_node(65536 + (size_t)(rnd() % (3u << 20)), 0,
+                                       nodes[(size_t)(i + r) % (size_t)nnodes]);
+        for (int i = 0; i < HELD; i++)
+            numaslab_free(v[i]);
+    }
+    numaslab_thread_flush();
+}
+
+static void test_bounded(void)
+{
+    const uint64_t retain = 8u << 20;
+    setenv("NUMASLAB_RETAIN_BYTES", "8M", 1);
+    REQUIRE(numaslab_init(NULL) == 0, "numaslab_init with NUMASLAB_RETAIN_BYTES=8M");
+    uint64_t m0 = numaslab_bytes_mapped();
+    churn(6);
+    CHECK(within_bound(m0, retain, "after 6 x 48 objects of 64K..3M"),
+          "memory is bounded: what stays mapped is within the start plus the retention limit");
+    /* Break the bound on purpose: a page layer that keeps everything. */
+    nslab__pages_set_retain(UINT64_MAX / 4);
+    churn(6);
+    CHECK(!within_bound(m0, retain, "the same with no retention limit"),
+          "the bound check fails when the page layer keeps everything");
+    nslab__pages_set_retain(retain);
+    numaslab_fini();
+    CHECK(numaslab_bytes_mapped() == 0, "numaslab_fini() unmaps it all");
+    unsetenv("NUMASLAB_RETAIN_BYTES");
+}
+
+/* 1 when the mapping holding p has flag (e.g. "hg") in its VmFlags. */
+static int vma_flag(const void *p, const char *flag)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    char line[512];
+    int in = 0, has = 0;
+    uintptr_t a = (uintptr_t)p;
+    while (f && fgets(line, sizeof(line), f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            in = a >= lo && a < hi;
+            continue;
+        }
+        if (in && !strncmp(line, "VmFlags:", 8)) {
+            char want[8];
+            snprintf(want, sizeof(want), " %s", flag);
+            has = strstr(line, want) != NULL;
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+    return has;
+}
+
+static int thp_kernel(void)
+{
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    char buf[128] = "";
+    if (!f)
+        return 0;
+    if (!fgets(buf, sizeof(buf), f))
+        buf[0] = 0;
+    fclose(f);
+    return strstr(buf, "[never]") == NULL && buf[0];
+}
+
+static void test_thp(int on)
+{
+    static const size_t sizes[] = {2u << 20, (3u << 20) + 12345, 8u << 20};
+    int node = nodes[0];
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        /* A small object first, so that the address space is not
+         * aligned by accident; then the same size twice (the second from
+         * the page layer's cache). */
+        void *junk = numaslab_alloc_node(20000, 0, node);
+        char *p = numaslab_alloc_node(sizes[i], NUMASLAB_THISNODE, node);
+        REQUIRE(p, "an object of %zu bytes", sizes[i]);
+        if (on) {
+            CHECK(((uintptr_t)p & (HUGE_SZ - 1)) == 0, "an object of %zu bytes is 2 MiB-aligned (%p)",
+                  sizes[i], (void *)p);
+            uint64_t hb = nstats(node).huge_bytes;
+            CHECK(hb >= sizes[i] / HUGE_SZ * HUGE_SZ, "huge_bytes counts it (%llu)",
+                  (unsigned long long)hb);
+            if (thp_kernel())
+                CHECK(vma_flag(p, "hg"), "the kernel has it advised for huge pages (VmFlags hg)");
+        } else {
+            CHECK(!vma_flag(p, "hg") && nstats(node).huge_bytes == 0,
+                  "NUMASLAB_THP=0: an object of %zu bytes is not advised (huge_bytes %llu)",
+                  sizes[i], (unsigned long long)nstats(node).huge_bytes);
+        }
+        CHECK(placed(p, sizes[i], node, "huge"), "and every page is on node %d (kernel)", node);
+        numaslab_free(p);
+        p = numaslab_alloc_node(sizes[i], NUMASLAB_THISNODE, node);
+        REQUIRE(p, "the same again");
+        if (on)
+            CHECK(((uintptr_t)p & (HUGE_SZ - 1)) == 0 && (!thp_kernel() || vma_flag(p, "hg")),
+                  "again, from the cache: 2 MiB-aligned and advised (%p)", (void *)p);
+        numaslab_free(p);
+        numaslab_free(junk);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    tu_init("test-large");
+    page = (size_t)tu_pagesize();
+    int no_thp = argc > 2 && !strcmp(argv[1], "--child") && !strcmp(argv[2], "--no-thp");
+    if (no_thp) {
+        nnodes = tu_active_nodes(nodes, MAXN);
+        test_thp(0);
+        return tu_exit();
+    }
+    unsetenv("NUMASLAB_THP");
+    setenv("NUMASLAB_ABORT", "0", 1); /* the refusals below are reported, not fatal */
+    REQUIRE(numaslab_init(NULL) == 0, "numaslab_init");
+    nnodes = tu_active_nodes(nodes, MAXN);
+    REQUIRE(nnodes > 0 && nnodes <= MAXN, "%d active node(s)", nnodes);
+    tu_info("%d active node(s)", nnodes);
+    test_rounds();
+    test_random_mix(4000);
+    test_reuse();
+    test_thp(1);
+    numaslab_fini();
+    test_bounded();
+
+    /* NUMASLAB_THP=0, in a child of its own. */
+    static const char *const thp_off[] = {"NUMASLAB_THP=0"};
+    struct tu_child ch = tu_spawn_self("test-large", "--no-thp", thp_off, 1);
+    CHECK(ch.status == 0, "NUMASLAB_THP=0 (a child): exit %d%s%s", ch.status,
+          ch.out ? "\n" : "", ch.out ? ch.out : "");
+    free(ch.out);
+    free(ch.err);
+    return tu_exit();
+}
