@@ -10,6 +10,11 @@
 #                      into $(NSB_OUT)/
 #   make bench-report  $(NSB_OUT)/ -> bench/RESULTS.md and bench/plots/ in the
 #                      source tree (needs python3; gnuplot for the plots)
+#   make bench-large   the large-object workloads only (large-pair, large-batch)
+#                      for every allocator built, no numactl binding, into
+#                      $(NSB_OUT)/large/, then their table of ratios to the
+#                      fastest peer and the batch's memory on the terminal
+#                      (bench/report --large; needs python3)
 #   make bench-numa-vm bench/run-numactl.sh in the multi-node QEMU guests
 #                      (tests/numa-vm): every binding runs, memory is placed
 #   make bench-callgrind  instructions per pair only (the top-level Makefile.am)
@@ -108,6 +113,16 @@ bench-run: bench
 	  bench/pairs$(EXEEXT) >$(NSB_OUT)/callgrind.txt
 	@echo "make bench-run: results in $(NSB_OUT)/; make bench-report writes bench/RESULTS.md"
 
+# The large-object workloads alone: a quick look at them without the
+# minutes of a full bench-run.
+bench-large: bench
+	CC='$(CC)' CFLAGS='$(CFLAGS)' CXX='$(CXX)' CXXFLAGS='$(CXXFLAGS)' \
+	  $(SHELL) $(srcdir)/bench/run-numactl.sh -p -f '^large-' -o $(NSB_OUT)/large bench
+	@command -v python3 >/dev/null || \
+	  { echo "make bench-large: the table needs python3; the JSON is in $(NSB_OUT)/large/" >&2; \
+	  exit 1; }
+	python3 $(srcdir)/bench/report --large $(NSB_OUT)/large
+
 # bench/run-numactl.sh in each multi-node guest of tests/numa-vm: every
 # binding runs and places memory on its node (no timings worth reading).
 bench-numa-vm: bench/bench-numaslab$(EXEEXT)
@@ -123,7 +138,7 @@ bench-report:
 	  { echo "make bench-report: needs python3 (apt-get install python3)" >&2; exit 1; }
 	python3 $(srcdir)/bench/report -o $(srcdir)/bench $(NSB_OUT)
 
-.PHONY: bench bench-run bench-report bench-numa-vm
+.PHONY: bench bench-run bench-report bench-numa-vm bench-large
 
 # What the running-short check costs per chunk mapped (internal API).
 EXTRA_PROGRAMS += bench/headroom-cost

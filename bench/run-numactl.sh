@@ -2,13 +2,14 @@
 # bench/run-numactl.sh - run the benchmark binaries plain and under
 # `numactl --cpunodebind=N --membind=M` for every pair of active nodes.
 #
-#   bench/run-numactl.sh [-o OUT] [-r REPETITIONS] [-t MIN_TIME] [-f FILTER] [BINDIR]
+#   bench/run-numactl.sh [-p] [-o OUT] [-r REPETITIONS] [-t MIN_TIME] [-f FILTER] [BINDIR]
 #
-# BINDIR holds bench-numaslab, bench-glibc, bench-jemalloc, bench-tcmalloc
-# and bench-mimalloc (those present run; default: bench).  For each binding
-# TAG ("plain", "cpuN-memM") and binary B it writes OUT/TAG/B.json (Google
-# Benchmark's JSON: every repetition and the mean, median, stddev, cv) and
-# OUT/TAG/B.txt (the console), and appends the exact command to
+# -p: the plain run only, no numactl binding.  BINDIR holds bench-numaslab,
+# bench-glibc, bench-jemalloc, bench-tcmalloc and bench-mimalloc (those
+# present run; default: bench).  For each binding TAG ("plain",
+# "cpuN-memM") and binary B it writes OUT/TAG/B.json (Google Benchmark's
+# JSON: every repetition and the mean, median, stddev, cv) and OUT/TAG/B.txt
+# (the console), and appends the exact command to
 # OUT/commands.txt; OUT/machine.txt gets the machine facts.  OUT defaults
 # to bench-out.
 #
@@ -31,13 +32,18 @@ out=bench-out
 reps=${NSB_REPETITIONS:-5}
 mintime=${NSB_MIN_TIME:-0.1}
 filter=
-while getopts o:r:t:f: opt; do
+plain_only=
+while getopts po:r:t:f: opt; do
     case $opt in
+    p) plain_only=1 ;;
     o) out=$OPTARG ;;
     r) reps=$OPTARG ;;
     t) mintime=$OPTARG ;;
     f) filter=$OPTARG ;;
-    *) echo "usage: $0 [-o OUT] [-r REPETITIONS] [-t MIN_TIME] [-f FILTER] [BINDIR]" >&2; exit 2 ;;
+    *)
+        echo "usage: $0 [-p] [-o OUT] [-r REPETITIONS] [-t MIN_TIME] [-f FILTER] [BINDIR]" >&2
+        exit 2
+        ;;
     esac
 done
 shift $((OPTIND - 1))
@@ -58,7 +64,9 @@ mkdir -p "$out"
 
 # The nodes with CPUs and with memory that this process may use.
 cpunodes= memnodes=
-if command -v numactl >/dev/null && numactl --hardware >/dev/null 2>&1; then
+if [ -n "$plain_only" ]; then
+    : # no bindings asked for
+elif command -v numactl >/dev/null && numactl --hardware >/dev/null 2>&1; then
     # "nodebind: 0 1" / "membind: 0 1" of numactl --show
     allowed_cpu=$(numactl --show | sed -n 's/^nodebind: *//p')
     allowed_mem=$(numactl --show | sed -n 's/^membind: *//p')

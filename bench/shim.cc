@@ -61,6 +61,10 @@ void nsb_pause(nsb_state *st) { S(st)->PauseTiming(); }
 void nsb_resume(nsb_state *st) { S(st)->ResumeTiming(); }
 void nsb_skip(nsb_state *st, const char *why) { S(st)->SkipWithError(why); }
 void nsb_set_label(nsb_state *st, const char *label) { S(st)->SetLabel(label); }
+void nsb_set_counter(nsb_state *st, const char *name, double value)
+{
+    S(st)->counters[name] = benchmark::Counter(value);
+}
 
 void nsb_register(const char *name, nsb_fn fn, const struct nsb_opts *opts)
 {

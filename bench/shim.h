@@ -58,6 +58,9 @@ void nsb_pause(nsb_state *st);             /* stop the clock (costly: not per it
 void nsb_resume(nsb_state *st);
 void nsb_skip(nsb_state *st, const char *why); /* report an error, skip the run */
 void nsb_set_label(nsb_state *st, const char *label);
+/* A figure of this run besides the time, under name in the output (a
+ * Google Benchmark counter, reported as is). */
+void nsb_set_counter(nsb_state *st, const char *name, double value);
 
 #define NSB_MAX_ARGS 4
 #define NSB_MAX_ROWS 16

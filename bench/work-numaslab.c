@@ -1,7 +1,8 @@
 /*
  * bench/work-numaslab.c - numaslab's workloads: the common ones through
- * numaslab_alloc_node(size, 0, local node) and numaslab_free, and those
- * only numaslab has:
+ * numaslab_alloc_node(size, 0, local node) and numaslab_free (the large
+ * batch also reports the peak the library's statistics show mapped), and
+ * those only numaslab has:
  *
  *   cache/numaslab          numaslab_cache_alloc + numaslab_cache_free
  *   node/numaslab           numaslab_alloc_node on each active node + free
@@ -25,10 +26,25 @@
 
 extern char **environ;
 
+/* What the library has mapped, from its per-node statistics, all nodes
+ * together: slabs, large objects, reserves and the freed memory it keeps
+ * mapped for reuse. */
+static uint64_t mapped_bytes(void)
+{
+    uint64_t sum = 0;
+    for (int n = 0; n <= numaslab_max_node(); n++) {
+        struct numaslab_node_stats ns;
+        if (numaslab_stats_node(n, &ns) == 0)
+            sum += ns.bytes_mapped;
+    }
+    return sum;
+}
+
 #define NSB_A numaslab
 #define NSB_SETUP() int nsb_node = numaslab_local_node()
 #define NSB_ALLOC(size) numaslab_alloc_node((size), 0, nsb_node)
 #define NSB_FREE(p, size) numaslab_free(p)
+#define NSB_MAPPED_BYTES() mapped_bytes()
 #include "bench/workloads.h"
 
 const char nsb_allocator[] = "numaslab";

@@ -7,20 +7,27 @@
  *   NSB_FREE(ptr, size)   free it
  *   NSB_SETUP()           optional: statements run at the start of every body
  *                         (per thread), e.g. to look up the local node
- * It defines static bodies pair_<A>, live_<A>, batch_<A> and xfree_<A>
- * and nsb_register_common_<A>(name_of_allocator, opts) registering them.
- * The calls are direct (no function pointers) so that every allocator is
- * measured the way a program would call it.
+ *   NSB_MAPPED_BYTES()    optional: the bytes the allocator itself reports
+ *                         mapped, all nodes together (numaslab's statistics)
+ * It defines static bodies pair_<A>, live_<A>, batch_<A>, xfree_<A>,
+ * large_pair_<A> and large_batch_<A>, and nsb_register_common_<A>(name of
+ * the allocator, opts) registering them.  The calls are direct (no function
+ * pointers) so that every allocator is measured the way a program would
+ * call it.
  *
- * Every figure is per item: one allocation + free (pair, live, xfree) or
- * one object allocated, touched and freed (batch).
+ * Every figure is per item: one allocation + free (pair, live, xfree), one
+ * object allocated, touched and freed (batch), one buffer allocated, written
+ * once per page and freed (large-pair, large-batch).
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "bench/shim.h"
 
@@ -75,6 +82,57 @@ static inline void *nsb_ring_get(struct nsb_ring *r, uint64_t *tail, uint64_t *h
     *tail = t + 1;
     return p;
 }
+
+#define NSB_PAGE 4096 /* the large workloads write one byte per page of this size */
+
+/* Write one byte in every page of a buffer, as a program using it would:
+ * the first write to a page is what faults it in, and an allocator that
+ * hands out pages it already has mapped saves exactly that. */
+static inline void nsb_touch_pages(void *buf, size_t size, int v)
+{
+    char *p = buf;
+    for (size_t off = 0; off < size; off += NSB_PAGE)
+        p[off] = (char)v;
+    nsb_escape(p); /* the writes must stay: the buffer is freed unread */
+}
+
+/* Reset the process's peak resident set size (VmHWM) to its current one;
+ * Linux does so on "5" written to /proc/self/clear_refs (since 4.0).
+ * open/write, not stdio: the peers' binaries would measure stdio's buffer
+ * with their own malloc.  0, or -1 where it cannot be reset. */
+static int nsb_reset_peak_rss(void)
+{
+    int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int ok = write(fd, "5", 1) == 1;
+    return close(fd) == 0 && ok ? 0 : -1;
+}
+
+/* A "Vm...:" line of /proc/self/status in bytes (field "VmHWM:"), or -1. */
+static double nsb_status_bytes(const char *field)
+{
+    char buf[8192];
+    size_t n = 0;
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    for (ssize_t r; n < sizeof(buf) - 1 && (r = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0;)
+        n += (size_t)r;
+    close(fd);
+    buf[n] = '\0';
+    size_t len = strlen(field);
+    for (char *line = buf; line && *line;) {
+        if (!strncmp(line, field, len))
+            return 1024.0 * strtod(line + len, NULL); /* the kernel writes kB */
+        line = strchr(line, '\n');
+        if (line)
+            line++;
+    }
+    return -1;
+}
+
+#define NSB_MIB (1024.0 * 1024.0)
 #endif
 
 /* Hot pair: allocate, free, the same size again and again. */
@@ -177,7 +235,88 @@ static void NSB_FN(xfree)(nsb_state *st)
     nsb_set_items(st, nsb_iterations(st));
 }
 
-/* Register the four for allocator name; batch_count: objects per batch
+/* Large pair: allocate a buffer of whole pages, write one byte per page,
+ * free it.  Sizes from 16 KiB to 1 MiB: numaslab serves them as whole
+ * pages (above NUMASLAB_MAX_SMALL), the peers from their largest size
+ * classes, runs of pages or mappings.  Writing the pages puts the cost of
+ * faulting fresh ones in, as a program pays it. */
+static void NSB_FN(large_pair)(nsb_state *st)
+{
+    size_t size = (size_t)nsb_range(st, 0);
+    NSB_SETUP();
+    while (nsb_keep_running_batch(st, NSB_INNER))
+        for (int k = 0; k < NSB_INNER; k++) {
+            void *p = NSB_ALLOC(size);
+            if (!p) {
+                nsb_skip(st, "allocation failed");
+                return;
+            }
+            nsb_touch_pages(p, size, k);
+            NSB_FREE(p, size);
+        }
+    nsb_set_items(st, nsb_iterations(st));
+}
+
+/*
+ * Large batch: allocate count buffers, all held at once, write one byte
+ * per page of each, then free them all.  Besides the time per buffer it
+ * reports the memory the batch took: the process's peak RSS over the run
+ * (VmHWM, reset before it: peak_rss_MiB; the RSS at that reset:
+ * start_rss_MiB) and, where the allocator reports it, the most it had
+ * mapped with the count buffers live (peak_mapped_MiB).  The allocator's
+ * figure is read with the clock stopped: the allocator that has one is
+ * not charged in time for reporting it.
+ */
+static void NSB_FN(large_batch)(nsb_state *st)
+{
+    size_t size = (size_t)nsb_range(st, 0);
+    long count = (long)nsb_range(st, 1);
+    NSB_SETUP();
+    void **v = calloc((size_t)count, sizeof(*v));
+    if (!v) {
+        nsb_skip(st, "no memory for the pointer array");
+        return;
+    }
+    int hwm = nsb_reset_peak_rss() == 0;
+    double start_rss = nsb_status_bytes("VmRSS:");
+#ifdef NSB_MAPPED_BYTES
+    double peak_mapped = 0;
+#endif
+    while (nsb_keep_running(st)) {
+        for (long i = 0; i < count; i++) {
+            v[i] = NSB_ALLOC(size);
+            if (!v[i]) {
+                while (i-- > 0)
+                    NSB_FREE(v[i], size);
+                free(v);
+                nsb_skip(st, "allocation failed");
+                return;
+            }
+        }
+#ifdef NSB_MAPPED_BYTES
+        nsb_pause(st);
+        double m = (double)NSB_MAPPED_BYTES();
+        peak_mapped = m > peak_mapped ? m : peak_mapped;
+        nsb_resume(st);
+#endif
+        for (long i = 0; i < count; i++)
+            nsb_touch_pages(v[i], size, (int)i);
+        for (long i = 0; i < count; i++)
+            NSB_FREE(v[i], size);
+    }
+    nsb_set_items(st, nsb_iterations(st) * count);
+    double peak_rss = hwm ? nsb_status_bytes("VmHWM:") : -1;
+    if (peak_rss >= 0 && start_rss >= 0) {
+        nsb_set_counter(st, "peak_rss_MiB", peak_rss / NSB_MIB);
+        nsb_set_counter(st, "start_rss_MiB", start_rss / NSB_MIB);
+    }
+#ifdef NSB_MAPPED_BYTES
+    nsb_set_counter(st, "peak_mapped_MiB", peak_mapped / NSB_MIB);
+#endif
+    free(v);
+}
+
+/* Register them all for allocator name; batch_count: objects per batch
  * (100,000; less for allocators that make a system call per object);
  * pair_iterations: 0 (by time) or a fixed count. */
 static void NSB_CAT(nsb_register_common, NSB_A)(const char *name, long batch_count,
@@ -196,4 +335,12 @@ static void NSB_CAT(nsb_register_common, NSB_A)(const char *name, long batch_cou
     snprintf(n, sizeof(n), "xfree/%s", name);
     NSB_BENCH(n, NSB_FN(xfree), .argnames = {"size"}, .nargs = 1, .nrows = 1, .args = {{64}},
               .threads = {2}, .iterations = pair_iterations);
+    /* The large ones run by time for every allocator: a fixed count sized
+     * for small pairs would be seconds at 1 MiB for those that map pages. */
+    snprintf(n, sizeof(n), "large-pair/%s", name);
+    NSB_BENCH(n, NSB_FN(large_pair), .argnames = {"size"}, .nargs = 1, .nrows = 4,
+              .args = {{16 << 10}, {64 << 10}, {256 << 10}, {1 << 20}});
+    snprintf(n, sizeof(n), "large-batch/%s", name);
+    NSB_BENCH(n, NSB_FN(large_batch), .argnames = {"size", "count"}, .nargs = 2, .nrows = 1,
+              .args = {{256 << 10, 64}});
 }
