@@ -26,7 +26,9 @@
  * The sizes of the first version-1 layout are the minimum
  * (NUMASLAB_STATS_*_SIZE_MIN).  Since then the node records gained the
  * running-short fields (numaslab(7), MEMORY EXHAUSTION), present when
- * node_rec_size >= NUMASLAB_STATS_NODE_REC_SIZE_MEM, and the header the
+ * node_rec_size >= NUMASLAB_STATS_NODE_REC_SIZE_MEM, then the page layer's
+ * (numaslab(7), LARGE OBJECTS AND THE PAGE CACHE), present when
+ * node_rec_size >= NUMASLAB_STATS_NODE_REC_SIZE_PAGES, and the header the
  * memory cgroup's, present when header_size >=
  * NUMASLAB_STATS_HEADER_SIZE_CGROUP.
  *
@@ -174,6 +176,15 @@ struct numaslab_stats_node_rec {
     uint64_t short_since_ns; /* CLOCK_MONOTONIC when it went short; 0: not short */
     uint64_t short_refused;  /* mappings refused because the node was short */
     uint64_t short_episodes; /* times it went short */
+    /*
+     * The page layer (numaslab(7), LARGE OBJECTS AND THE PAGE CACHE);
+     * present when node_rec_size >= NUMASLAB_STATS_NODE_REC_SIZE_PAGES.
+     * All 0 for an inactive node.
+     *   huge_bytes <= large_bytes; all three are counted in bytes_mapped
+     */
+    uint64_t page_cached; /* bytes of freed runs kept bound and faulted in for reuse */
+    uint64_t large_bytes; /* bytes of whole-page objects live on the node */
+    uint64_t huge_bytes;  /* of those, in 2 MiB-aligned extents offered to huge pages */
 };
 
 /* numaslab_stats_cache_rec.flags */
@@ -208,6 +219,7 @@ struct numaslab_stats_cache_rec {
 #define NUMASLAB_STATS_CACHE_REC_SIZE_MIN 112u /* up to objects_reserve */
 #define NUMASLAB_STATS_HEADER_SIZE_CGROUP 216u /* up to cgroup_trims */
 #define NUMASLAB_STATS_NODE_REC_SIZE_MEM  184u /* up to short_episodes */
+#define NUMASLAB_STATS_NODE_REC_SIZE_PAGES 208u /* up to huge_bytes */
 
 #ifdef __cplusplus
 #define NUMASLAB_STATS_ASSERT_ static_assert
@@ -228,15 +240,23 @@ NUMASLAB_STATS_ASSERT_(offsetof(struct numaslab_stats_header, cgroup_state) ==
 NUMASLAB_STATS_ASSERT_(offsetof(struct numaslab_stats_node_rec, mem_known) ==
                            NUMASLAB_STATS_NODE_REC_SIZE_MIN,
                        "numaslab-stats.h: node (running-short fields)");
+NUMASLAB_STATS_ASSERT_(offsetof(struct numaslab_stats_node_rec, short_episodes) + sizeof(uint64_t) ==
+                           NUMASLAB_STATS_NODE_REC_SIZE_MEM,
+                       "numaslab-stats.h: node (running-short fields' end)");
+NUMASLAB_STATS_ASSERT_(offsetof(struct numaslab_stats_node_rec, page_cached) ==
+                           NUMASLAB_STATS_NODE_REC_SIZE_MEM,
+                       "numaslab-stats.h: node (page layer fields)");
+NUMASLAB_STATS_ASSERT_(NUMASLAB_STATS_NODE_REC_SIZE_MEM == 184,
+                       "numaslab-stats.h: node (running-short layout)");
 NUMASLAB_STATS_ASSERT_(NUMASLAB_STATS_HEADER_SIZE_MIN == 144, "numaslab-stats.h: header (v1)");
 NUMASLAB_STATS_ASSERT_(NUMASLAB_STATS_NODE_REC_SIZE_MIN == 136, "numaslab-stats.h: node (v1)");
 /* the full sizes of this layout */
 NUMASLAB_STATS_ASSERT_(sizeof(struct numaslab_stats_header) == NUMASLAB_STATS_HEADER_SIZE_CGROUP,
                        "numaslab-stats.h: header");
 NUMASLAB_STATS_ASSERT_(sizeof(struct numaslab_stats_header) == 216, "numaslab-stats.h: header");
-NUMASLAB_STATS_ASSERT_(sizeof(struct numaslab_stats_node_rec) == NUMASLAB_STATS_NODE_REC_SIZE_MEM,
+NUMASLAB_STATS_ASSERT_(sizeof(struct numaslab_stats_node_rec) == NUMASLAB_STATS_NODE_REC_SIZE_PAGES,
                        "numaslab-stats.h: node");
-NUMASLAB_STATS_ASSERT_(sizeof(struct numaslab_stats_node_rec) == 184, "numaslab-stats.h: node");
+NUMASLAB_STATS_ASSERT_(sizeof(struct numaslab_stats_node_rec) == 208, "numaslab-stats.h: node");
 NUMASLAB_STATS_ASSERT_(sizeof(struct numaslab_stats_cache_rec) == NUMASLAB_STATS_CACHE_REC_SIZE_MIN,
                        "numaslab-stats.h: cache");
 NUMASLAB_STATS_ASSERT_(sizeof(struct numaslab_stats_cache_rec) == 112, "numaslab-stats.h: cache");

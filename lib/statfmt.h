@@ -1,8 +1,9 @@
 /*
  * lib/statfmt.h - how figures look in numaslab_stats_print and in
  * numaslab-stat(1), which share no code otherwise (the tool links no part
- * of the library): byte counts, the reserve bar, and the running-short
- * tables, which both print from the layout of include/numaslab-stats.h.
+ * of the library): byte counts, the reserve bar, and the page layer and
+ * running-short tables, which both print from the layout of
+ * include/numaslab-stats.h.
  */
 #ifndef NSLAB_STATFMT_H
 #define NSLAB_STATFMT_H
@@ -75,6 +76,38 @@ static inline const char *nslab_fmt_limit(char *buf, size_t n, uint64_t v)
         return buf;
     }
     return nslab_fmt_bytes(buf, n, v);
+}
+
+/*
+ * The page layer (numaslab(7), LARGE OBJECTS AND THE PAGE CACHE): per
+ * node, the bytes of freed runs kept for reuse, and the bytes of large
+ * objects in use, of which those offered to transparent huge pages.  All
+ * three are part of the node's MAPPED.
+ *   nodes: h->node_count records;
+ *   have_pages: the segment carries those fields (an older layout does
+ *     not).
+ */
+static inline void nslab_print_pages(FILE *f, const struct numaslab_stats_header *h,
+                                     const struct numaslab_stats_node_rec *nodes, int have_pages)
+{
+    char a[32], b[32], c[32];
+
+    if (!have_pages) {
+        fprintf(f, "\npage layer: not in this segment (an older layout)\n");
+        return;
+    }
+    fprintf(f, "\n%4s  %12s  %11s  %10s\n", "NODE", "PAGES CACHED", "LARGE BYTES", "HUGE BYTES");
+    for (uint32_t i = 0; i < h->node_count; i++) {
+        const struct numaslab_stats_node_rec *r = &nodes[i];
+        if (!(r->flags & NUMASLAB_STATS_NODE_ACTIVE)) {
+            fprintf(f, "%4" PRId32 "  -\n", r->node);
+            continue;
+        }
+        fprintf(f, "%4" PRId32 "  %12s  %11s  %10s\n", r->node,
+                nslab_fmt_bytes(a, sizeof(a), r->page_cached),
+                nslab_fmt_bytes(b, sizeof(b), r->large_bytes),
+                nslab_fmt_bytes(c, sizeof(c), r->huge_bytes));
+    }
 }
 
 /*

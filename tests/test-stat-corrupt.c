@@ -10,7 +10,9 @@
  * KIND: sample (tests/data/stat-sample.seg), grown (the same figures with
  * larger header and records, as a later compatible layout would write),
  * v1 (the same figures in the sizes of the first version-1 layout, before
- * the running-short and memory cgroup fields), unread (sample with node 0's
+ * the running-short and memory cgroup fields), nopages (the same figures
+ * with 184-byte node records, the layout before the page layer's fields:
+ * the stat-sample.seg committed then), unread (sample with node 0's
  * memory not read and the cgroup files unreadable), nocgroup (no memory
  * cgroup), nolimit (a cgroup v1 without a limit), newer (layout version
  * 2), live (sample as process PID, with its real start time), reused (as
@@ -31,7 +33,8 @@
 /* ------------------------------------------------------------------------
  * The fixed sample: two active nodes (one with its reserve run dry), a
  * memory-less node, an absent node that requests named, caches with an
- * awkward name; node 1 short of memory, a cgroup v2 with a limit.  The
+ * awkward name; node 1 short of memory, a cgroup v2 with a limit; node 0
+ * with large objects, one of them offered to huge pages.  The
  * header and records are hsz / nsz / csz bytes: larger than this layout's
  * as a later compatible layout would write them, or smaller, down to the
  * first version-1 layout's.
@@ -48,12 +51,18 @@ struct mem {
     uint64_t avail, watermark, since, refused, episodes;
 };
 
+/* The page layer's fields of a node record. */
+struct pg {
+    uint64_t cached, large, huge;
+};
+
 static size_t min_size(size_t a, size_t b)
 {
     return a < b ? a : b;
 }
 
-static void put_node(unsigned char *at, size_t nsz, const struct mem *m, int node, unsigned flags,
+static void put_node(unsigned char *at, size_t nsz, const struct mem *m, const struct pg *pg,
+                     int node, unsigned flags,
                      int cur, int min, int waiters, uint64_t used, uint64_t empty, uint64_t out,
                      uint64_t mapped, uint64_t large, uint64_t fb_out, uint64_t fb_in,
                      uint64_t asked, uint64_t served, uint64_t inuse, uint64_t total)
@@ -87,6 +96,11 @@ static void put_node(unsigned char *at, size_t nsz, const struct mem *m, int nod
         r.short_since_ns = m->since;
         r.short_refused = m->refused;
         r.short_episodes = m->episodes;
+    }
+    if (pg) {
+        r.page_cached = pg->cached;
+        r.large_bytes = pg->large;
+        r.huge_bytes = pg->huge;
     }
     memcpy(at, &r, min_size(sizeof(r), nsz));
 }
@@ -162,13 +176,18 @@ static struct sample make_sample_sized(size_t hsz, size_t nsz, size_t csz)
     /* node 1 went short 0.8 s before the update (update_ns is 1 s) */
     const struct mem m0 = {1, 0, 3ull << 30, 64ull << 20, 0, 0, 2};
     const struct mem m1 = {1, 1, 50ull << 20, 64ull << 20, 200000000ull, 17, 3};
-    put_node(n + 0 * nsz, nsz, &m0, 0, A, 22, 32, 0, 10, 0, 10, 13107200, 3, 0, 5, 0, 47, 1200,
+    /* node 0: 1 MiB of freed runs cached; large objects of 2.5 MiB (its
+     * first 2 MiB offered to huge pages) and twice 64 KiB; node 1: no
+     * large object, 3.5 MiB cached */
+    const struct pg p0 = {1ull << 20, (5ull << 19) + (2ull << 16), 2ull << 20};
+    const struct pg p1 = {7ull << 19, 0, 0};
+    put_node(n + 0 * nsz, nsz, &m0, &p0, 0, A, 22, 32, 0, 10, 0, 10, 13107200, 3, 0, 5, 0, 47, 1200,
              4096);
-    put_node(n + 1 * nsz, nsz, &m1, 1, A, 0, 32, 1, 120, 17, 32, 41943040, 0, 5, 0, 0, 0, 99000,
-             99000);
-    put_node(n + 2 * nsz, nsz, NULL, 2, NUMASLAB_STATS_NODE_PRESENT, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-             5, 0, 0, 0);
-    put_node(n + 3 * nsz, nsz, NULL, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 42, 0, 0, 0);
+    put_node(n + 1 * nsz, nsz, &m1, &p1, 1, A, 0, 32, 1, 120, 17, 32, 41943040, 0, 5, 0, 0, 0,
+             99000, 99000);
+    put_node(n + 2 * nsz, nsz, NULL, NULL, 2, NUMASLAB_STATS_NODE_PRESENT, 0, 0, 0, 0, 0, 0, 0, 0,
+             0, 0, 5, 0, 0, 0);
+    put_node(n + 3 * nsz, nsz, NULL, NULL, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 42, 0, 0, 0);
     if (nsz > sizeof(struct numaslab_stats_node_rec))
         for (uint32_t i = 0; i < nodes; i++)
             memset(n + i * nsz + sizeof(struct numaslab_stats_node_rec), 0xee,
@@ -251,6 +270,11 @@ static int write_kind(const char *kind, const char *path, long pid)
     } else if (!strcmp(kind, "v1")) {
         free(s.buf);
         s = make_sample_sized(NUMASLAB_STATS_HEADER_SIZE_MIN, NUMASLAB_STATS_NODE_REC_SIZE_MIN,
+                              NUMASLAB_STATS_CACHE_REC_SIZE_MIN);
+        n = s.size;
+    } else if (!strcmp(kind, "nopages")) {
+        free(s.buf);
+        s = make_sample_sized(NUMASLAB_STATS_HEADER_SIZE_CGROUP, NUMASLAB_STATS_NODE_REC_SIZE_MEM,
                               NUMASLAB_STATS_CACHE_REC_SIZE_MIN);
         n = s.size;
     } else if (!strcmp(kind, "unread")) {
@@ -666,31 +690,42 @@ int main(int argc, char **argv)
 
     /* Sizes between the version-1 minimum and this layout's: an older or
      * partial layout.  The fields the sizes do not wholly cover are
-     * absent ("memory" and "cgroup" null), whatever bytes lie there. */
+     * absent ("memory", "pages" and "cgroup" null), whatever bytes lie
+     * there; those they cover are present. */
     struct tally mid = {.what = "header and node records between the version-1 and full sizes"};
     {
-        static const size_t hs[] = {NUMASLAB_STATS_HEADER_SIZE_MIN, 152,
-                                    NUMASLAB_STATS_HEADER_SIZE_CGROUP - 8};
-        static const size_t ns[] = {NUMASLAB_STATS_NODE_REC_SIZE_MIN, 140,
-                                    NUMASLAB_STATS_NODE_REC_SIZE_MEM - 8};
+        static const struct {
+            size_t hs, ns;
+            int mem, cg; /* "memory" and "cgroup" present; "pages" never */
+        } sz[] = {
+            {NUMASLAB_STATS_HEADER_SIZE_MIN, NUMASLAB_STATS_NODE_REC_SIZE_MIN, 0, 0},
+            {152, 140, 0, 0},
+            {NUMASLAB_STATS_HEADER_SIZE_CGROUP - 8, NUMASLAB_STATS_NODE_REC_SIZE_MEM - 8, 0, 0},
+            {NUMASLAB_STATS_HEADER_SIZE_CGROUP, NUMASLAB_STATS_NODE_REC_SIZE_MEM, 1, 1},
+            {NUMASLAB_STATS_HEADER_SIZE_MIN, NUMASLAB_STATS_NODE_REC_SIZE_MEM + 8, 1, 0},
+            {NUMASLAB_STATS_HEADER_SIZE_CGROUP, NUMASLAB_STATS_NODE_REC_SIZE_PAGES - 8, 1, 1},
+        };
         static struct run r;
-        for (int i = 0; i < 3; i++) {
-            struct sample m = make_sample_sized(hs[i], ns[i], NUMASLAB_STATS_CACHE_REC_SIZE_MIN);
+        for (size_t i = 0; i < sizeof(sz) / sizeof(sz[0]); i++) {
+            size_t hs = sz[i].hs, ns = sz[i].ns;
+            struct sample m = make_sample_sized(hs, ns, NUMASLAB_STATS_CACHE_REC_SIZE_MIN);
             /* what lies past the sizes is not the reader's: make it loud */
-            memset(m.buf + hs[i], 0xee, hdr(&m)->node_off - hs[i]);
+            memset(m.buf + hs, 0xee, hdr(&m)->node_off - hs);
             REQUIRE(write_file(seg, m.buf, m.size) == 0, "%s: %s", seg, strerror(errno));
             run_tool(&r, 1);
             mid.runs++;
             mid.codes[r.code >= 0 && r.code < 7 ? r.code : 7]++;
             if (r.code != 0 || r.sig || !json_lines_ok(r.out)) {
                 mid.bad_code++;
-                note(&mid, "header %zu, nodes %zu: exit %d, signal %d, %.100s", hs[i], ns[i],
-                     r.code, r.sig, r.err);
-            } else if (!strstr(r.out, "\"cgroup\": null") || !strstr(r.out, "\"memory\": null") ||
-                       strstr(r.out, "\"memory\": {")) {
+                note(&mid, "header %zu, nodes %zu: exit %d, signal %d, %.100s", hs, ns, r.code,
+                     r.sig, r.err);
+            } else if (!strstr(r.out, sz[i].cg ? "\"cgroup\": {" : "\"cgroup\": null") ||
+                       !strstr(r.out, sz[i].mem ? "\"memory\": {" : "\"memory\": null") ||
+                       strstr(r.out, sz[i].mem ? "\"memory\": null" : "\"memory\": {") ||
+                       !strstr(r.out, "\"pages\": null") || strstr(r.out, "\"pages\": {")) {
                 mid.bad_json++;
-                note(&mid, "header %zu, nodes %zu: fields past the sizes used: %.200s", hs[i],
-                     ns[i], r.out);
+                note(&mid, "header %zu, nodes %zu: fields past the sizes used, or those within "
+                     "them not: %.200s", hs, ns, r.out);
             }
             free(m.buf);
         }
@@ -772,8 +807,9 @@ int main(int argc, char **argv)
                 break;
             case 2: /* a 32-bit field of the header to an edge value */
             {
-                static const uint32_t edge[] = {0,   1,   0x7fffffff, 0x80000000, 0xffffffff, 64,
-                                                136, 144, 184,        216,        112,        4096};
+                static const uint32_t edge[] = {0,   1,   0x7fffffff, 0x80000000, 0xffffffff,
+                                                64,  136, 144,        184,        208,
+                                                216, 112, 4096};
                 size_t f = (size_t)(tu_rand(&rng) % (sizeof(struct numaslab_stats_header) / 4));
                 uint32_t v = edge[tu_rand(&rng) % (sizeof(edge) / sizeof(edge[0]))];
                 if (f == 6 || f == 7)

@@ -3,9 +3,10 @@
 # (tests/data/stat-sample.seg), compared with the committed outputs beside
 # it.  The snapshot is what `test-stat-corrupt --write sample` writes: the
 # first check makes sure the layout it was made with has not changed.
-# Segments of the first version-1 layout (without the running-short and
-# memory cgroup fields) must still read: the same figures, with those
-# shown as not in the segment.
+# Segments of older version-1 layouts must still read: the first one
+# (without the running-short, memory cgroup and page layer fields) and the
+# one before the page layer's (184-byte node records): the same figures,
+# with the fields they lack shown as not in the segment.
 #
 # To accept a deliberate change of the output, regenerate the expected
 # files with the commands the failing check prints.
@@ -89,30 +90,64 @@ if [ "$(cksum <"$tmp/v1.seg" | awk '{print $1, $2}')" = "2683815735 1440" ]; the
 else
     fail "test-stat-corrupt --write v1 differs from the first version-1 layout's snapshot"
 fi
-# The expected table: the sample's, its two running-short paragraphs
-# replaced by one line each.
+# The expected table: the sample's, its page layer and two running-short
+# paragraphs replaced by one line each.
 awk 'BEGIN { RS = "" }
      { if (n++) printf "\n" }
+     /^NODE +PAGES CACHED/ { print "page layer: not in this segment (an older layout)"; next }
      /^NODE +AVAIL/ { print "node memory headroom: not in this segment (an older layout)"; next }
      /^CGROUP/ { print "memory cgroup: not in this segment (an older layout)"; next }
      { print }' "$data/stat-sample-caches.table" >"$tmp/v1.table"
 "$tool" --file "$tmp/v1.seg" --caches >"$tmp/out" 2>&1
 rc=$?
 if [ $rc -eq 0 ] && cmp -s "$tmp/out" "$tmp/v1.table"; then
-    ok "a version-1 segment without the running-short fields reads, marked as an older layout"
+    ok "a version-1 segment without the running-short and page layer fields reads, marked as an older layout"
 else
-    fail "a version-1 segment without the running-short fields: exit $rc, output differs"
+    fail "a version-1 segment without the running-short and page layer fields: exit $rc, output differs"
     diff -u "$tmp/v1.table" "$tmp/out" | sed 's/^/  | /'
 fi
-sed -e 's/"memory": {[^}]*}/"memory": null/g' -e 's/"cgroup": {[^}]*}/"cgroup": null/' \
+sed -e 's/"memory": {[^}]*}/"memory": null/g' -e 's/"pages": {[^}]*}/"pages": null/g' \
+    -e 's/"cgroup": {[^}]*}/"cgroup": null/' \
     "$data/stat-sample-caches.json" >"$tmp/v1.json"
 "$tool" --file "$tmp/v1.seg" --json --caches >"$tmp/out" 2>&1
 rc=$?
 if [ $rc -eq 0 ] && cmp -s "$tmp/out" "$tmp/v1.json" && ! cmp -s "$tmp/v1.json" "$data/stat-sample-caches.json"; then
-    ok "its JSON is the sample's with \"memory\" and \"cgroup\" null"
+    ok "its JSON is the sample's with \"memory\", \"pages\" and \"cgroup\" null"
 else
     fail "a version-1 segment's JSON: exit $rc, output differs"
     diff -u "$tmp/v1.json" "$tmp/out" | sed 's/^/  | /'
+fi
+
+# The same figures in the layout before the page layer's fields (header
+# 216, node records 184 bytes): the writer makes what stat-sample.seg was
+# then (its checksum), and the tool reads it as the sample with the page
+# layer's table and JSON objects absent, the running-short ones present.
+"$gen" --write nopages "$tmp/nopages.seg" || exit 99
+if [ "$(cksum <"$tmp/nopages.seg" | awk '{print $1, $2}')" = "193432409 1696" ]; then
+    ok "test-stat-corrupt --write nopages writes the snapshot of the layout before the page layer's fields"
+else
+    fail "test-stat-corrupt --write nopages differs from the snapshot of the layout before the page layer's fields"
+fi
+awk 'BEGIN { RS = "" }
+     { if (n++) printf "\n" }
+     /^NODE +PAGES CACHED/ { print "page layer: not in this segment (an older layout)"; next }
+     { print }' "$data/stat-sample-caches.table" >"$tmp/nopages.table"
+"$tool" --file "$tmp/nopages.seg" --caches >"$tmp/out" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && cmp -s "$tmp/out" "$tmp/nopages.table" && ! cmp -s "$tmp/nopages.table" "$data/stat-sample-caches.table"; then
+    ok "a segment with 184-byte node records reads, its page layer marked as an older layout"
+else
+    fail "a segment with 184-byte node records: exit $rc, output differs"
+    diff -u "$tmp/nopages.table" "$tmp/out" | sed 's/^/  | /'
+fi
+sed -e 's/"pages": {[^}]*}/"pages": null/g' "$data/stat-sample-caches.json" >"$tmp/nopages.json"
+"$tool" --file "$tmp/nopages.seg" --json --caches >"$tmp/out" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && cmp -s "$tmp/out" "$tmp/nopages.json" && ! cmp -s "$tmp/nopages.json" "$data/stat-sample-caches.json"; then
+    ok "its JSON is the sample's with \"pages\" null, \"memory\" and \"cgroup\" kept"
+else
+    fail "a segment with 184-byte node records: JSON: exit $rc, output differs"
+    diff -u "$tmp/nopages.json" "$tmp/out" | sed 's/^/  | /'
 fi
 
 # The other cgroup states, and a node whose memory was not read.

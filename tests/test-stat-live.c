@@ -3,7 +3,9 @@
  * numaslab-stat: the figures `numaslab-stat -p <our pid> --json` prints
  * equal our own numaslab_stats_node / numaslab_stats_cache /
  * numaslab_stats_process readings at that moment (each node's "memory"
- * object and the process's "cgroup" object included), and the reserve
+ * and "pages" objects and the process's "cgroup" object included, with
+ * large objects, one of them offered to huge pages, and freed pages
+ * cached on every active node), and the reserve
  * counts move when the reserve is used
  * (NUMASLAB_CRITICAL under numaslab_fail_pages("after=0")).  Also: the
  * publisher refreshes by itself, numaslab_fini and exit remove the
@@ -271,6 +273,14 @@ static void compare_node(const char *doc, int node)
     SAME(j, "fallback.inactive.asked", st.inactive_requests, node);
     SAME(j, "fallback.inactive.served", st.inactive_served, node);
 
+    /* The page layer: this layout's segment always has it. */
+    const char *pg = jget(j, "pages");
+    if (CHECK(pg && *pg == '{', "node %d: has a \"pages\" object", node)) {
+        SAME(pg, "cached", st.page_cached, node);
+        SAME(pg, "large_bytes", st.large_bytes, node);
+        SAME(pg, "huge_bytes", st.huge_bytes, node);
+    }
+
     /* Running short: on Linux an active node's free memory is read (from
      * its meminfo file, or the machine's when it has one memory node). */
     const char *m = jget(j, "memory");
@@ -511,6 +521,36 @@ int main(int argc, char **argv)
             REQUIRE((ord[i][k] = numaslab_cache_alloc_node(c, 0, nodes[i])) != NULL,
                     "allocation on node %d", nodes[i]);
 
+    /* Large objects on every active node: 2.5 MiB (its first 2 MiB
+     * offered to huge pages, unless NUMASLAB_THP=0) and 64 KiB; and a
+     * freed one of 128 KiB, whose run the node's page cache keeps. */
+    enum { BIG = 5 << 19, SMALL = 64 << 10, FREED = 128 << 10 };
+    static void *big[MAXN], *small[MAXN];
+    for (int i = 0; i < nact; i++) {
+        struct numaslab_node_stats st0, st;
+        REQUIRE(numaslab_stats_node(nodes[i], &st0) == 0, "numaslab_stats_node");
+        void *tmp = numaslab_alloc_node(FREED, NUMASLAB_THISNODE, nodes[i]);
+        big[i] = numaslab_alloc_node(BIG, NUMASLAB_THISNODE, nodes[i]);
+        small[i] = numaslab_alloc_node(SMALL, NUMASLAB_THISNODE, nodes[i]);
+        REQUIRE(tmp && big[i] && small[i], "large objects on node %d", nodes[i]);
+        numaslab_free(tmp);
+        REQUIRE(numaslab_stats_node(nodes[i], &st) == 0, "numaslab_stats_node");
+        CHECK(st.large_bytes == st0.large_bytes + BIG + SMALL,
+              "node %d: large_bytes grew by the two objects' bytes (%llu -> %llu)", nodes[i],
+              (unsigned long long)st0.large_bytes, (unsigned long long)st.large_bytes);
+        const char *thp = getenv("NUMASLAB_THP");
+        uint64_t want = thp && !strcmp(thp, "0") ? 0 : 2u << 20;
+        CHECK(st.huge_bytes == st0.huge_bytes + want,
+              "node %d: huge_bytes grew by %llu (%llu -> %llu)", nodes[i],
+              (unsigned long long)want, (unsigned long long)st0.huge_bytes,
+              (unsigned long long)st.huge_bytes);
+        if (st.mem_short)
+            tu_info("node %d: short of memory: freed runs are not kept", nodes[i]);
+        else
+            CHECK(st.page_cached >= FREED, "node %d: the freed object's run is cached (%llu bytes)",
+                  nodes[i], (unsigned long long)st.page_cached);
+    }
+
     REQUIRE(numaslab_stats_publish() == 0, "numaslab_stats_publish");
     char *before = stat_json(me, &code);
     CHECK(code == 0, "numaslab-stat -p %ld --json exits 0 (got %d)", me, code);
@@ -588,6 +628,9 @@ int main(int argc, char **argv)
                               (char *)NULL) &&
                   !strstr(t, "not in this segment"),
               "the table has the per-node running-short table");
+        CHECK(tu_line_has_all(t, "NODE", "PAGES CACHED", "LARGE BYTES", "HUGE BYTES",
+                              (char *)NULL),
+              "the table has the per-node page layer table");
         for (int i = 0; i < nact; i++) {
             struct numaslab_node_stats st;
             char lead[32];
@@ -757,8 +800,8 @@ int main(int argc, char **argv)
                   strstr(text, "RESERVE LEVEL") && strstr(text, "numaslab-112"),
               "NUMASLAB_STATS_PRINT=1 prints the tables on stderr at exit");
         CHECK(strstr(text, "WATERMARK") && strstr(text, "\nCGROUP ") &&
-                  !strstr(text, "not in this segment"),
-              "... the running-short and memory cgroup tables included");
+                  strstr(text, "PAGES CACHED") && !strstr(text, "not in this segment"),
+              "... the page layer, running-short and memory cgroup tables included");
         free(text);
 
         FILE *tmp = tmpfile();
@@ -784,6 +827,10 @@ int main(int argc, char **argv)
     for (int i = 0; i < nact; i++)
         for (int k = 0; k < NORD; k++)
             numaslab_cache_free(c, ord[i][k]);
+    for (int i = 0; i < nact; i++) {
+        numaslab_free(big[i]);
+        numaslab_free(small[i]);
+    }
     numaslab_free(ina);
     numaslab_fini();
     CHECK(!seg_exists(me), "numaslab_fini removes the segment");

@@ -87,6 +87,7 @@ struct snap {
     struct numaslab_stats_node_rec *nodes;   /* [h.node_count] */
     struct numaslab_stats_cache_rec *caches; /* [h.cache_count] */
     int have_mem;                            /* the node records have the running-short fields */
+    int have_pages;                          /* ... and the page layer's */
     int have_cg;                             /* the header has the memory cgroup's fields */
 };
 
@@ -334,6 +335,7 @@ static int read_segment(const char *path, struct snap *s, char *err, size_t n, i
                 memset((char *)&s->h + s->h.header_size, 0, sizeof(s->h) - s->h.header_size);
             s->have_cg = s->h.header_size >= NUMASLAB_STATS_HEADER_SIZE_CGROUP;
             s->have_mem = s->h.node_rec_size >= NUMASLAB_STATS_NODE_REC_SIZE_MEM;
+            s->have_pages = s->h.node_rec_size >= NUMASLAB_STATS_NODE_REC_SIZE_PAGES;
             s->nodes = copy_recs(map, s->h.node_off, s->h.node_rec_size, s->h.node_count,
                                  sizeof(*s->nodes));
             s->caches = copy_recs(map, s->h.cache_off, s->h.cache_rec_size, s->h.cache_count,
@@ -537,6 +539,7 @@ static void print_tables(const struct snap *s)
         printf("%4" PRId32 "  %8s  %20s  %6" PRIu64 "  %16s  %21s\n", r->node,
                nslab_fmt_bytes(a, sizeof(a), r->bytes_mapped), obj, r->large_objects, exh, ina);
     }
+    nslab_print_pages(stdout, h, s->nodes, s->have_pages);
     /* "short for" runs to the reading's moment, not to ours. */
     nslab_print_headroom(stdout, h, s->nodes, s->have_mem, s->have_cg, h->update_ns);
     if (!opt.caches)
@@ -674,12 +677,18 @@ static void print_json(const struct snap *s, const char *state, int show_age)
         if (s->have_mem)
             printf(", \"memory\": {\"known\": %s, \"avail\": %" PRIu64 ", \"watermark\": %" PRIu64
                    ", \"short\": %s, \"short_since_ns\": %" PRIu64 ", \"refused\": %" PRIu64
-                   ", \"episodes\": %" PRIu64 "}}",
+                   ", \"episodes\": %" PRIu64 "}",
                    json_bool(r->mem_known != 0), r->mem_avail, r->low_watermark,
                    json_bool(r->mem_short != 0), r->short_since_ns, r->short_refused,
                    r->short_episodes);
         else
-            printf(", \"memory\": null}");
+            printf(", \"memory\": null");
+        if (s->have_pages)
+            printf(", \"pages\": {\"cached\": %" PRIu64 ", \"large_bytes\": %" PRIu64
+                   ", \"huge_bytes\": %" PRIu64 "}}",
+                   r->page_cached, r->large_bytes, r->huge_bytes);
+        else
+            printf(", \"pages\": null}");
     }
     printf("]");
     if (opt.caches) {
