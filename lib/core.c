@@ -71,6 +71,9 @@ void nslab__debug_die(const char *what, const char *call, const void *obj, const
 /* Flush and free every array cache of ts.  nslab_g.lock held. */
 static void tstate_drain(struct nslab_tstate *ts)
 {
+    nslab__tlc_flush(ts); /* first: it frees headers into the array caches */
+    free(ts->tlc);
+    ts->tlc = NULL;
     for (int id = 0; id < NSLAB_MAX_CACHES; id++) {
         if (!ts->cc[id])
             continue;
@@ -124,6 +127,7 @@ void numaslab_thread_flush(void)
     if (ts == &nslab_empty_ts)
         return;
     pthread_mutex_lock(&nslab_g.lock);
+    nslab__tlc_flush(ts);
     for (int id = 0; id < NSLAB_MAX_CACHES; id++)
         if (ts->cc[id] && nslab_g.by_id[id])
             nslab__tcc_flush(nslab_g.by_id[id], ts->cc[id]);
@@ -376,6 +380,9 @@ void numaslab_fini(void)
     struct nslab_list *l;
     for (l = nslab_g.threads.next; l != &nslab_g.threads; l = l->next) {
         struct nslab_tstate *ts = nslab_container_of(l, struct nslab_tstate, link);
+        /* Its cached large objects are released below with the rest. */
+        free(ts->tlc);
+        ts->tlc = NULL;
         for (int id = 0; id < NSLAB_MAX_CACHES; id++) {
             free(ts->cc[id]);
             ts->cc[id] = NULL;

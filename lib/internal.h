@@ -130,6 +130,7 @@ struct nslab_large {
     uint8_t huge;               /* 2 MiB-aligned and offered to transparent huge pages */
     uint16_t nidx;
     uint32_t magic;             /* NSLAB_LARGE_MAGIC */
+    int cached;                 /* 1: freed, in a thread's cache (struct nslab_tlc) */
     void *base;
     size_t bytes;               /* its run: size rounded up to whole pages */
     size_t size;                /* asked for */
@@ -190,8 +191,29 @@ struct nslab_tcc {
     struct nslab_acache ac[1];  /* [nactive], entries follow */
 };
 
+/*
+ * A thread's cache of freed large objects of one node (lib/sizeclass.c):
+ * up to NSLAB_TLC_SLOTS objects of at most NSLAB_TLC_MAX bytes, header,
+ * pages and page map entries intact, the most recently freed last.  What
+ * it holds is covered by a lease of the node's retention limit
+ * (lib/pages.c), so the limit bounds these caches too:
+ *   held <= lease;  n <= NSLAB_TLC_SLOTS
+ * Only its thread touches it, without a lock (numaslab_fini and the
+ * thread's exit excepted).
+ */
+#define NSLAB_TLC_SLOTS 8
+#define NSLAB_TLC_MAX ((size_t)1 << 20)
+#define NSLAB_TLC_LEASE ((uint64_t)4 << 20)
+struct nslab_tlc {
+    uint32_t n;
+    uint64_t held;              /* bytes of the objects in slot[] */
+    uint64_t lease;             /* bytes of retention leased from the node */
+    struct nslab_large *slot[NSLAB_TLC_SLOTS];
+};
+
 struct nslab_tstate {
     struct nslab_tcc *cc[NSLAB_MAX_CACHES]; /* by cache id; NULL until used */
+    struct nslab_tlc *tlc;      /* [nactive]; NULL until a large object is freed */
     int cached_nidx;            /* local node when the CPU cannot be read fast */
     unsigned ipos;              /* interleave position */
     unsigned gen;               /* nslab_g.gen this state was set up for */
@@ -398,6 +420,9 @@ void nslab__slabs_trim(void);     /* retained empty slabs go back (a short cgrou
 /* Call fn(obj, arg) for every object of c handed out of its slabs (thread
  * array caches included).  nslab_g.lock held, every thread quiescent. */
 void nslab__cache_each(struct numaslab_cache *c, void (*fn)(void *obj, void *arg), void *arg);
+/* Free obj of c straight to its slab, past every array cache: for code
+ * that may run under nslab_g.lock or for another thread (lib/core.c). */
+void nslab__cache_free_home(struct numaslab_cache *c, void *obj);
 
 /*
  * ror(off * inv, rot) for p at byte offset off in slab s, with size = odd
@@ -467,6 +492,7 @@ int nslab__large_init(void);                 /* nslab_g.lock held */
 void *nslab__large_alloc(size_t size, unsigned flags, int node);
 void nslab__large_free(struct nslab_large *l, void *ptr);
 void nslab__large_release_all(void); /* numaslab_fini, before the caches go */
+void nslab__tlc_flush(struct nslab_tstate *ts); /* its cached large objects and leases go back */
 
 /* ------------------------------------------------------------------------
  * lib/mempool.c
@@ -550,6 +576,10 @@ void nslab__pages_put(int nidx, void *p, size_t bytes, unsigned flags);
 void nslab__pages_drain(int nidx);   /* unmaps every free run of node nidx */
 uint64_t nslab__pages_cached(int nidx); /* bytes of node nidx's free runs */
 void nslab__pages_set_retain(uint64_t bytes); /* every node's limit (tests/test-large.c) */
+/* Lease bytes of node nidx's retention to a thread's cache: bytes, or 0
+ * when the leases would pass half the limit.  Unlease gives them back. */
+uint64_t nslab__pages_lease(int nidx, uint64_t bytes);
+void nslab__pages_unlease(int nidx, uint64_t bytes);
 int nslab__pages_init(void);         /* nslab_g.lock held */
 void nslab__pages_fini(void);        /* nslab_g.lock held: unmaps every free run */
 void nslab__pages_fork_lock(void);

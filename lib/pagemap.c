@@ -43,19 +43,30 @@ static void **leaf_get(uintptr_t a)
 /*
  * Point every 4 KiB page of [start, start+bytes) at hdr.
  * Returns 0, or -ENOMEM (address beyond 47 bits, or no memory for a leaf).
+ * One leaf lookup per leaf, then a run of plain relaxed stores: a large
+ * object of 1 MiB costs 256 stores, not 256 lookups.  The release fence
+ * before them pairs with the acquire loads of readers that got the
+ * address from the memory's new owner, as a release store each would.
  */
 int nslab__pagemap_set(void *start, size_t bytes, void *hdr)
 {
     uintptr_t a = (uintptr_t)start, end = a + bytes;
     if ((end - 1) >> (ROOT_SHIFT + NSLAB_PM_ROOT_BITS))
         return -ENOMEM;
-    for (; a < end; a += (uintptr_t)1 << NSLAB_PM_SHIFT) {
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    while (a < end) {
         void **leaf = leaf_get(a);
         if (!leaf) {
             nslab__pagemap_clear(start, a - (uintptr_t)start);
             return -ENOMEM;
         }
-        nslab_store_release(&leaf[(a >> NSLAB_PM_SHIFT) & (LEAF_ENTRIES - 1)], hdr);
+        uintptr_t leaf_end = (a | (((uintptr_t)1 << ROOT_SHIFT) - 1)) + 1;
+        uintptr_t stop = end < leaf_end ? end : leaf_end;
+        size_t i = (a >> NSLAB_PM_SHIFT) & (LEAF_ENTRIES - 1);
+        size_t n = (stop - a + ((uintptr_t)1 << NSLAB_PM_SHIFT) - 1) >> NSLAB_PM_SHIFT;
+        for (size_t k = 0; k < n; k++)
+            nslab_store_relaxed(&leaf[i + k], hdr);
+        a += n << NSLAB_PM_SHIFT;
     }
     return 0;
 }
@@ -63,10 +74,19 @@ int nslab__pagemap_set(void *start, size_t bytes, void *hdr)
 void nslab__pagemap_clear(void *start, size_t bytes)
 {
     uintptr_t a = (uintptr_t)start, end = a + bytes;
-    for (; a < end; a += (uintptr_t)1 << NSLAB_PM_SHIFT) {
-        void **leaf = nslab_load_acquire(&nslab_pagemap_root[a >> ROOT_SHIFT]);
-        if (leaf)
-            nslab_store_release(&leaf[(a >> NSLAB_PM_SHIFT) & (LEAF_ENTRIES - 1)], NULL);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    while (a < end) {
+        uintptr_t leaf_end = (a | (((uintptr_t)1 << ROOT_SHIFT) - 1)) + 1;
+        uintptr_t stop = end < leaf_end ? end : leaf_end;
+        size_t n = (stop - a + ((uintptr_t)1 << NSLAB_PM_SHIFT) - 1) >> NSLAB_PM_SHIFT;
+        void **leaf = nslab_load_acquire(&nslab_pagemap_root[(a >> ROOT_SHIFT) &
+                                                             ((1u << NSLAB_PM_ROOT_BITS) - 1)]);
+        if (leaf) {
+            size_t i = (a >> NSLAB_PM_SHIFT) & (LEAF_ENTRIES - 1);
+            for (size_t k = 0; k < n; k++)
+                nslab_store_relaxed(&leaf[i + k], NULL);
+        }
+        a += n << NSLAB_PM_SHIFT;
     }
 }
 

@@ -40,8 +40,10 @@
  *     to that header (the footer that coalescing with the run after it
  *     finds its start by);
  *   - two free runs of one node never touch: they would have merged;
- *   - cached == the sum of the bytes of n's free runs <= retain, except
- *     between a free's insertion and its evictions, under the lock;
+ *   - cached == the sum of the bytes of n's free runs, and
+ *     cached + leased <= retain, except between a free's insertion and its
+ *     evictions, under the lock (leased: what threads' caches of freed
+ *     large objects may hold, lib/sizeclass.c; at most retain / 2);
  *   - free runs stay counted in the node's bytes_mapped and in the
  *     headroom's bytes mapped: they are the process's memory until
  *     unmapped.
@@ -98,7 +100,8 @@ struct nslab_pnode {
     uint64_t binmap[NBIN_WORDS]; /* bit b set: bin[b] is not empty */
     struct nslab_list age;
     uint64_t cached;      /* bytes of free runs; relaxed atomic stores, read as a hint */
-    uint64_t retain;      /* the most cached may hold */
+    uint64_t retain;      /* the most cached + leased may hold */
+    uint64_t leased;      /* retention leased to threads' caches of large objects */
     struct nslab_freemark mark;
 } __attribute__((aligned(64)));
 
@@ -465,9 +468,34 @@ void nslab__pages_put(int nidx, void *mem, size_t bytes, unsigned flags)
     nslab_list_add(&pn->age, &r->age_link);
     nslab_store_relaxed(&pn->cached, pn->cached + add);
     run_hide(p, bytes);
-    int n = pn->cached > pn->retain ? evict(pn, pn->retain, ev) : 0;
+    uint64_t keep = pn->retain > pn->leased ? pn->retain - pn->leased : 0;
+    int n = pn->cached > keep ? evict(pn, keep, ev) : 0;
     pthread_mutex_unlock(&pn->lock);
     unmap_evicted(nidx, ev, n);
+}
+
+uint64_t nslab__pages_lease(int nidx, uint64_t bytes)
+{
+    struct nslab_pnode *pn = &pnode[nidx];
+    uint64_t got = 0, keep = 0;
+    pthread_mutex_lock(&pn->lock);
+    if (pn->leased + bytes <= pn->retain / 2) {
+        pn->leased += bytes;
+        got = bytes;
+        keep = pn->retain - pn->leased;
+    }
+    pthread_mutex_unlock(&pn->lock);
+    if (got)
+        trim_to(nidx, keep);
+    return got;
+}
+
+void nslab__pages_unlease(int nidx, uint64_t bytes)
+{
+    struct nslab_pnode *pn = &pnode[nidx];
+    pthread_mutex_lock(&pn->lock);
+    pn->leased -= bytes < pn->leased ? bytes : pn->leased;
+    pthread_mutex_unlock(&pn->lock);
 }
 
 void nslab__pages_set_retain(uint64_t bytes)

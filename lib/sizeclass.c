@@ -100,6 +100,94 @@ static void large_count(int nidx, const struct nslab_large *l, int sign)
     }
 }
 
+static void large_release(struct nslab_large *l, unsigned pflags);
+
+/*
+ * The thread's own cache of freed large objects (struct nslab_tlc): a
+ * pair of numaslab_alloc and numaslab_free of one size takes no lock and
+ * changes no counter: the object stays as it was, pages faulted in, page
+ * map entries pointing at its header.  Its node is the node asked for,
+ * as the small objects' fast path resolves it.
+ */
+static void *tlc_take(size_t size, size_t bytes, unsigned flags, int node)
+{
+    struct nslab_tlc *tlc = nslab_tls->tlc;
+    int nidx;
+    if (node == NUMASLAB_NODE_LOCAL)
+        nidx = nslab__local_nidx();
+    else if ((unsigned)node < (unsigned)nslab_g.possible)
+        nidx = nslab_g.node_nidx[node];
+    else
+        return NULL;
+    if (nidx < 0)
+        return NULL;
+    struct nslab_tlc *t = &tlc[nidx];
+    for (uint32_t i = t->n; i-- > 0;) {
+        struct nslab_large *l = t->slot[i];
+        if (l->bytes != bytes)
+            continue;
+        t->slot[i] = t->slot[--t->n];
+        t->held -= bytes;
+        l->cached = 0;
+        l->size = size;
+        if (flags & NUMASLAB_ZERO)
+            memset(l->base, 0, size);
+        return l->base;
+    }
+    return NULL;
+}
+
+/* Keep freed l in the thread's cache: 1, or 0 (the caller gives it back). */
+static int tlc_put(struct nslab_large *l)
+{
+    struct nslab_tstate *ts = nslab_tls;
+    if (l->bytes > NSLAB_TLC_MAX || l->huge || ts == &nslab_empty_ts)
+        return 0;
+    if (!ts->tlc && !(ts->tlc = calloc((size_t)nslab_g.nactive, sizeof(*ts->tlc))))
+        return 0;
+    struct nslab_tlc *t = &ts->tlc[l->nidx];
+    if (t->n == NSLAB_TLC_SLOTS) {
+        /* Full: the oldest goes back to the page layer. */
+        struct nslab_large *old = t->slot[0];
+        memmove(&t->slot[0], &t->slot[1], sizeof(t->slot[0]) * (NSLAB_TLC_SLOTS - 1));
+        t->n--;
+        t->held -= old->bytes;
+        old->cached = 0;
+        large_release(old, 0);
+        numaslab_cache_free(nslab_g.large_hdr, old);
+    }
+    if (t->held + l->bytes > t->lease) {
+        uint64_t want = l->bytes > NSLAB_TLC_LEASE ? l->bytes : NSLAB_TLC_LEASE;
+        t->lease += nslab__pages_lease(l->nidx, want);
+        if (t->held + l->bytes > t->lease)
+            return 0;
+    }
+    l->cached = 1;
+    t->slot[t->n++] = l;
+    t->held += l->bytes;
+    return 1;
+}
+
+/* nslab_g.lock may be held; nothing else. */
+void nslab__tlc_flush(struct nslab_tstate *ts)
+{
+    if (!ts->tlc)
+        return;
+    for (int i = 0; i < nslab_g.nactive; i++) {
+        struct nslab_tlc *t = &ts->tlc[i];
+        while (t->n) {
+            struct nslab_large *l = t->slot[--t->n];
+            l->cached = 0;
+            t->held -= l->bytes;
+            large_release(l, 0);
+            nslab__cache_free_home(nslab_g.large_hdr, l);
+        }
+        if (t->lease)
+            nslab__pages_unlease(i, t->lease);
+        t->lease = 0;
+    }
+}
+
 void *nslab__large_alloc(size_t size, unsigned flags, int node)
 {
     size_t page = nslab__page_size();
@@ -108,6 +196,11 @@ void *nslab__large_alloc(size_t size, unsigned flags, int node)
         return NULL;
     }
     size_t bytes = (size + page - 1) & ~(page - 1);
+    if (nslab_tls->tlc && bytes <= NSLAB_TLC_MAX) {
+        void *p = tlc_take(size, bytes, flags, node);
+        if (p)
+            return p;
+    }
     struct nslab_tstate *ts = nslab__tstate();
     if (!ts) {
         errno = ENOMEM;
@@ -154,6 +247,7 @@ void *nslab__large_alloc(size_t size, unsigned flags, int node)
     l->huge = pflags ? 1 : 0;
     l->nidx = (uint16_t)at;
     l->magic = NSLAB_LARGE_MAGIC;
+    l->cached = 0;
     l->base = p;
     l->bytes = bytes;
     l->size = size;
@@ -180,6 +274,12 @@ void nslab__large_free(struct nslab_large *l, void *ptr)
                       ptr, l->base);
         return;
     }
+    if (l->cached) {
+        nslab__bad_free("numaslab_free: double free of the large object %p; ignored", ptr);
+        return;
+    }
+    if (tlc_put(l))
+        return;
     large_release(l, 0);
     numaslab_cache_free(nslab_g.large_hdr, l);
 }

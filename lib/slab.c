@@ -495,6 +495,13 @@ void nslab__cache_release(struct numaslab_cache *c)
     free(c);
 }
 
+void nslab__cache_free_home(struct numaslab_cache *c, void *obj)
+{
+    struct nslab_slab *s = nslab__pagemap_get(obj);
+    if (nslab__take_back(c, obj, "numaslab_free"))
+        return_objects(c, s->nidx, &obj, 1);
+}
+
 void nslab__cache_each(struct numaslab_cache *c, void (*fn)(void *obj, void *arg), void *arg)
 {
     for (int i = 0; i < nslab_g.nactive; i++) {

@@ -51,14 +51,6 @@ static struct numaslab_node_stats nstats(int node)
     return st;
 }
 
-static uint64_t sum_large_bytes(void)
-{
-    uint64_t s = 0;
-    for (int i = 0; i < nnodes; i++)
-        s += nstats(nodes[i]).large_bytes;
-    return s;
-}
-
 /* Write one byte per page, then ask the kernel where each page is. */
 static int placed(void *p, size_t size, int node, const char *what)
 {
@@ -145,7 +137,24 @@ static void test_random_mix(int ops)
           "%d objects with a page off their node (kernel)", ops, allocs, nulls, bad);
 }
 
-static void test_reuse(void)
+static int nonzero(const char *p, size_t n)
+{
+    size_t nz = 0;
+    for (size_t i = 0; i < n; i++)
+        nz += p[i] != 0;
+    return (int)nz;
+}
+
+static char *refusal(void (*fn)(void *), void *arg)
+{
+    char *msg = tu_capture_stderr(fn, arg);
+    return msg ? msg : strdup("(nothing)");
+}
+
+static void free_it(void *p) { numaslab_free(p); }
+
+/* Up to 1 MiB, a freed object waits in its thread's cache, whole. */
+static void test_reuse_thread(void)
 {
     int node = nodes[nnodes - 1];
     size_t size = 300000, bytes = (size + page - 1) / page * page;
@@ -154,10 +163,45 @@ static void test_reuse(void)
     memset(p, 0xa5, size);
     CHECK(numaslab_usable_size(p) == bytes, "usable size %zu == the whole pages %zu",
           numaslab_usable_size(p), bytes);
-    CHECK(sum_large_bytes() >= bytes, "large_bytes counts it (%llu)",
-          (unsigned long long)sum_large_bytes());
     CHECK(numaslab_ptr_node(p + 5 * page) == node, "an interior pointer's node is %d (%d)", node,
           numaslab_ptr_node(p + 5 * page));
+    struct numaslab_node_stats a = nstats(node);
+    CHECK(a.large_bytes >= bytes, "large_bytes counts it (%llu)",
+          (unsigned long long)a.large_bytes);
+    numaslab_free(p);
+    char *msg = refusal(free_it, p);
+    CHECK(strstr(msg, "double free"), "a double free of it, cached by its thread, is refused: %s",
+          msg);
+    free(msg);
+    char *q = numaslab_alloc_node(size, NUMASLAB_THISNODE | NUMASLAB_ZERO, node);
+    struct numaslab_node_stats b = nstats(node);
+    CHECK(q == p && b.bytes_mapped == a.bytes_mapped && b.page_cached == a.page_cached,
+          "the same size again is the same object, from the thread's cache (%p, %p; bytes mapped "
+          "%llu -> %llu)", (void *)p, (void *)q, (unsigned long long)a.bytes_mapped,
+          (unsigned long long)b.bytes_mapped);
+    CHECK(q && !nonzero(q, size), "NUMASLAB_ZERO zeroes it");
+    CHECK(q && kernel_on_node(q, size, node), "and it is on node %d (kernel)", node);
+    numaslab_free(q);
+    numaslab_thread_flush();
+    struct numaslab_node_stats c = nstats(node);
+    CHECK(c.large_bytes + bytes <= a.large_bytes && c.page_cached >= bytes,
+          "numaslab_thread_flush gives it to the page layer (large_bytes %llu, cached %llu)",
+          (unsigned long long)c.large_bytes, (unsigned long long)c.page_cached);
+}
+
+/* Above that, the run goes back to the page layer's cache of its node. */
+static void test_reuse_pages(void)
+{
+    int node = nodes[nnodes - 1];
+    size_t size = (3u << 19) + 100, bytes = (size + page - 1) / page * page;
+    char *p = numaslab_alloc_node(size, NUMASLAB_THISNODE, node);
+    REQUIRE(p, "an object of %zu bytes on node %d", size, node);
+    memset(p, 0xa5, size);
+    char *msg = refusal(free_it, p + page);
+    CHECK(strstr(msg, "inside the large object"), "an interior free is refused: %s", msg);
+    free(msg);
+    CHECK(numaslab_usable_size(p) == bytes, "and the object is intact (%zu)",
+          numaslab_usable_size(p));
     numaslab_free(p);
     struct numaslab_node_stats a = nstats(node);
     CHECK(a.page_cached >= bytes, "the freed run is cached (%llu bytes on node %d)",
@@ -165,36 +209,19 @@ static void test_reuse(void)
     CHECK(numaslab_ptr_node(p) < 0 && numaslab_usable_size(p) == 0,
           "a freed large object has no node (%d) and no size (%zu)", numaslab_ptr_node(p),
           numaslab_usable_size(p));
+    msg = refusal(free_it, p);
+    CHECK(strstr(msg, "not allocated"), "a double free of it is refused: %s", msg);
+    free(msg);
     char *q = numaslab_alloc_node(size, NUMASLAB_THISNODE | NUMASLAB_ZERO, node);
     REQUIRE(q, "the same size again");
     struct numaslab_node_stats b = nstats(node);
     CHECK(b.bytes_mapped == a.bytes_mapped && b.page_cached + bytes == a.page_cached,
-          "it comes from the cache: bytes mapped %llu -> %llu, cached %llu -> %llu",
+          "it comes from the page cache: bytes mapped %llu -> %llu, cached %llu -> %llu",
           (unsigned long long)a.bytes_mapped, (unsigned long long)b.bytes_mapped,
           (unsigned long long)a.page_cached, (unsigned long long)b.page_cached);
-    size_t nz = 0;
-    for (size_t i = 0; i < size; i++)
-        nz += q[i] != 0;
-    CHECK(nz == 0, "NUMASLAB_ZERO zeroes a recycled run (%zu bytes were not)", nz);
+    CHECK(!nonzero(q, size), "NUMASLAB_ZERO zeroes a recycled run");
     CHECK(kernel_on_node(q, size, node), "and it is on node %d (kernel)", node);
-
-    /* Refusals: each reported, nothing lost. */
-    char *msg;
-    struct tu_capture cap;
-    tu_capture_begin(&cap);
-    numaslab_free(q + page);
-    msg = tu_capture_end(&cap);
-    CHECK(msg && strstr(msg, "inside the large object"), "an interior free is refused: %s",
-          msg ? msg : "(nothing)");
-    free(msg);
-    CHECK(numaslab_usable_size(q) == bytes, "and the object is intact");
     numaslab_free(q);
-    tu_capture_begin(&cap);
-    numaslab_free(q);
-    msg = tu_capture_end(&cap);
-    CHECK(msg && strstr(msg, "not allocated"), "a double free of a large object is refused: %s",
-          msg ? msg : "(nothing)");
-    free(msg);
 }
 
 /* Bytes mapped beyond the start, against the allowance: each node's
@@ -340,7 +367,8 @@ int main(int argc, char **argv)
     tu_info("%d active node(s)", nnodes);
     test_rounds();
     test_random_mix(4000);
-    test_reuse();
+    test_reuse_thread();
+    test_reuse_pages();
     test_thp(1);
     numaslab_fini();
     test_bounded();
