@@ -534,6 +534,7 @@ int main(int argc, char **argv)
         small[i] = numaslab_alloc_node(SMALL, NUMASLAB_THISNODE, nodes[i]);
         REQUIRE(tmp && big[i] && small[i], "large objects on node %d", nodes[i]);
         numaslab_free(tmp);
+        numaslab_thread_flush(); /* the thread's cache of freed large objects too */
         REQUIRE(numaslab_stats_node(nodes[i], &st) == 0, "numaslab_stats_node");
         CHECK(st.large_bytes == st0.large_bytes + BIG + SMALL,
               "node %d: large_bytes grew by the two objects' bytes (%llu -> %llu)", nodes[i],
