@@ -201,7 +201,7 @@ struct nslab_tcc {
  * Only its thread touches it, without a lock (numaslab_fini and the
  * thread's exit excepted).
  */
-#define NSLAB_TLC_SLOTS 8
+#define NSLAB_TLC_SLOTS 64
 #define NSLAB_TLC_MAX ((size_t)1 << 20)
 #define NSLAB_TLC_LEASE ((uint64_t)4 << 20)
 struct nslab_tlc {

@@ -308,6 +308,14 @@ void nslab__large_release_all(void)
 
 static void *alloc_slow(size_t size, unsigned flags, int node)
 {
+    /* A thread with a cache of freed large objects is past
+     * initialisation: the cache first, then the rest. */
+    if (size > NUMASLAB_MAX_SMALL && nslab_tls->tlc && size <= NSLAB_TLC_MAX) {
+        size_t page = nslab__page_size();
+        void *p = tlc_take(size, (size + page - 1) & ~(page - 1), flags, node);
+        if (p)
+            return p;
+    }
     int rc = nslab__init();
     if (rc) {
         errno = -rc;
@@ -352,6 +360,10 @@ void numaslab_free(void *ptr)
         if (likely(nslab__tc_push(s->cache, s->nidx, ptr)))
             return;
         nslab__cache_free_slow(NULL, ptr, NULL);
+        return;
+    }
+    if (s && s->type == NSLAB_T_LARGE) {
+        nslab__large_free((struct nslab_large *)s, ptr);
         return;
     }
     nslab__cache_free_slow(NULL, ptr, "numaslab_free");
