@@ -160,7 +160,7 @@ int nslab__options_load(struct nslab_options *o, const struct numaslab_config *c
 
     if ((v = getenv("NUMASLAB_RETAIN_BYTES")) && nslab__parse_size(v, &o->retain_bytes)) {
         nslab__report("numaslab: NUMASLAB_RETAIN_BYTES=\"%s\": not a size (e.g. 8M, 0 for none); "
-                      "using the default 8M", v);
+                      "using the default 32M", v);
         o->retain_bytes = DEFAULT_RETAIN_BYTES;
     }
 
