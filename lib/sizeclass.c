@@ -290,8 +290,11 @@ static void release_one(void *obj, void *arg)
     struct nslab_large *l = obj;
     (void)arg;
     if (l->type == NSLAB_T_LARGE && l->magic == NSLAB_LARGE_MAGIC &&
-        nslab__pagemap_get(l->base) == l)
+        nslab__pagemap_get(l->base) == l) {
         large_release(l, NSLAB_PG_UNMAP);
+        /* The header goes with its cache; the checkers learn it is free. */
+        nslab__take_back(nslab_g.large_hdr, l, "numaslab_fini");
+    }
 }
 
 /* numaslab_fini: every large object, live or not, back to the system.
