@@ -117,7 +117,7 @@ struct nslab_slab {
 
 enum { NSLAB_L_PARTIAL, NSLAB_L_FULL, NSLAB_L_EMPTY };
 
-#define NSLAB_LARGE_MAGIC 0x1a59e0bju
+#define NSLAB_LARGE_MAGIC 0x1a59e0b5u
 
 /*
  * A large object's header: an object of the internal cache
