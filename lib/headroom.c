@@ -23,7 +23,7 @@
  * A reading is refreshed before the decision when
  *   - it is older than STALE_NS (NEAR_NS while short, or within a few
  *     watermarks of it), so that memory other processes take or give back
- *     is seen;
+ *     is seen; within two watermarks of the edge, always;
  *   - since + b is more than half the room it showed (avail - keep): far
  *     from the edge a reading serves many chunks, near it every chunk
  *     reads again.
@@ -164,7 +164,12 @@ static int take(struct nslab_headroom *h, int nidx, size_t bytes, int floor)
     int64_t since = nslab_load_relaxed(&h->since) + b;
     int near = avail - since < 5 * keep || nslab_load_relaxed(&h->short_since);
     uint64_t age = now_coarse() - nslab_load_relaxed(&h->read_ns);
-    if (age >= (near ? NEAR_NS : STALE_NS) || since > (avail - keep) / 2) {
+    /* Within two watermarks of the edge every mapping reads again: another
+     * process taking the node's memory fast (a few GB/s) could otherwise
+     * have emptied it in the ticks a reading serves, and the pages faulted
+     * in on a stale reading push the node to the kernel's OOM killer. */
+    int edge = avail - since < 2 * keep;
+    if (edge || age >= (near ? NEAR_NS : STALE_NS) || since > (avail - keep) / 2) {
         refresh(h, nidx);
         if (!nslab_load_relaxed(&h->known))
             return 0;
