@@ -267,7 +267,7 @@ static void large_release(struct nslab_large *l, unsigned pflags)
     nslab__pages_put(nidx, l->base, l->bytes, pflags | (l->huge ? NSLAB_PG_HUGE : 0));
 }
 
-void nslab__large_free(struct nslab_large *l, void *ptr)
+__attribute__((noinline)) void nslab__large_free(struct nslab_large *l, void *ptr)
 {
     if (ptr != l->base) {
         nslab__bad_free("numaslab_free: %p is inside the large object %p, not its start; ignored",
@@ -358,6 +358,18 @@ void *numaslab_alloc(size_t size, unsigned flags)
     return numaslab_alloc_node(size, flags, NUMASLAB_NODE_LOCAL);
 }
 
+/* Everything numaslab_free's fast path does not take: a large object
+ * goes straight to its own path.  Out of line, so that the fast path's
+ * code is what it is without large objects. */
+__attribute__((noinline)) static void free_other(void *ptr)
+{
+    void *h = nslab__pagemap_get(ptr);
+    if (h && *(uint8_t *)h == NSLAB_T_LARGE)
+        nslab__large_free(h, ptr);
+    else
+        nslab__cache_free_slow(NULL, ptr, "numaslab_free");
+}
+
 void numaslab_free(void *ptr)
 {
     struct nslab_slab *s = nslab__pagemap_get(ptr);
@@ -369,11 +381,7 @@ void numaslab_free(void *ptr)
         nslab__cache_free_slow(NULL, ptr, NULL);
         return;
     }
-    if (s && s->type == NSLAB_T_LARGE) {
-        nslab__large_free((struct nslab_large *)s, ptr);
-        return;
-    }
-    nslab__cache_free_slow(NULL, ptr, "numaslab_free");
+    free_other(ptr);
 }
 
 int numaslab_ptr_node(const void *ptr)

@@ -669,7 +669,8 @@ static int reserve_is_free(struct nslab_slab *s, void *obj)
  * messages; NULL means the fast path already validated obj and took it
  * back, and only missed the thread's array cache.
  */
-void nslab__cache_free_slow(struct numaslab_cache *expect, void *obj, const char *call)
+__attribute__((noinline)) void nslab__cache_free_slow(struct numaslab_cache *expect, void *obj,
+                                                  const char *call)
 {
     if (!obj)
         return;
