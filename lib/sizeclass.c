@@ -27,6 +27,7 @@ const uint32_t nslab_class_size[NSLAB_NCLASSES] = {
  * by nslab__sizeclass_init; all zero before, which the fast path turns
  * into a miss because nslab_g.sc[] is NULL then. */
 static uint8_t class_small[1024 / 8 + 1];
+static size_t large_page = 4096; /* the page size, set at initialisation */
 static uint8_t class_large[NUMASLAB_MAX_SMALL / 128 + 1];
 
 static inline int class_of(size_t size)
@@ -47,6 +48,7 @@ int nslab__size_class(size_t size)
 /* nslab_g.lock held. */
 int nslab__sizeclass_init(void)
 {
+    large_page = nslab__page_size();
     for (size_t i = 0; i < sizeof(class_small); i++)
         class_small[i] = (uint8_t)nslab__size_class(i * 8);
     for (size_t i = 0; i < sizeof(class_large); i++)
@@ -107,37 +109,13 @@ static void large_release(struct nslab_large *l, unsigned pflags);
  * pair of numaslab_alloc and numaslab_free of one size takes no lock and
  * changes no counter: the object stays as it was, pages faulted in, page
  * map entries pointing at its header.  Its node is the node asked for,
- * as the small objects' fast path resolves it.
+ * as the small objects' fast path resolves it.  large_entry and
+ * free_other (below) are its fast paths; tlc_put is the slow path of a
+ * free, which may lease more of the node's retention.
+ *
+ * tlc_put: keep freed l in the thread's cache: 1, or 0 (the caller gives
+ * it back).
  */
-static void *tlc_take(size_t size, size_t bytes, unsigned flags, int node)
-{
-    struct nslab_tlc *tlc = nslab_tls->tlc;
-    int nidx;
-    if (node == NUMASLAB_NODE_LOCAL)
-        nidx = nslab__local_nidx();
-    else if ((unsigned)node < (unsigned)nslab_g.possible)
-        nidx = nslab_g.node_nidx[node];
-    else
-        return NULL;
-    if (nidx < 0)
-        return NULL;
-    struct nslab_tlc *t = &tlc[nidx];
-    for (uint32_t i = t->n; i-- > 0;) {
-        struct nslab_large *l = t->slot[i];
-        if (l->bytes != bytes)
-            continue;
-        t->slot[i] = t->slot[--t->n];
-        t->held -= bytes;
-        l->cached = 0;
-        l->size = size;
-        if (flags & NUMASLAB_ZERO)
-            memset(l->base, 0, size);
-        return l->base;
-    }
-    return NULL;
-}
-
-/* Keep freed l in the thread's cache: 1, or 0 (the caller gives it back). */
 static int tlc_put(struct nslab_large *l)
 {
     struct nslab_tstate *ts = nslab_tls;
@@ -196,11 +174,6 @@ void *nslab__large_alloc(size_t size, unsigned flags, int node)
         return NULL;
     }
     size_t bytes = (size + page - 1) & ~(page - 1);
-    if (nslab_tls->tlc && bytes <= NSLAB_TLC_MAX) {
-        void *p = tlc_take(size, bytes, flags, node);
-        if (p)
-            return p;
-    }
     struct nslab_tstate *ts = nslab__tstate();
     if (!ts) {
         errno = ENOMEM;
@@ -313,24 +286,66 @@ void nslab__large_release_all(void)
  * The public calls
  * ---------------------------------------------------------------------- */
 
-static void *alloc_slow(size_t size, unsigned flags, int node)
+/* The rest of a large request: initialisation, then the page layer. */
+__attribute__((noinline)) static void *large_slow(size_t size, unsigned flags, int node)
 {
-    /* A thread with a cache of freed large objects is past
-     * initialisation: the cache first, then the rest. */
-    if (size > NUMASLAB_MAX_SMALL && nslab_tls->tlc && size <= NSLAB_TLC_MAX) {
-        size_t page = nslab__page_size();
-        void *p = tlc_take(size, (size + page - 1) & ~(page - 1), flags, node);
-        if (p)
-            return p;
-    }
     int rc = nslab__init();
     if (rc) {
         errno = -rc;
         return NULL;
     }
-    if (size > NUMASLAB_MAX_SMALL)
-        return nslab__large_alloc(size, flags, node);
+    return nslab__large_alloc(size, flags, node);
+}
+
+/* A large request: the thread's cache of freed large objects first (a
+ * thread that has one is past initialisation).  Few registers, no call
+ * but the tail call of a miss: a hit costs a few dozen instructions. */
+__attribute__((noinline)) static void *large_entry(size_t size, unsigned flags, int node)
+{
+    struct nslab_tlc *tlc = nslab_tls->tlc;
+    if (likely(tlc != NULL) && size <= NSLAB_TLC_MAX) {
+        int nidx;
+        if (node == NUMASLAB_NODE_LOCAL)
+            nidx = nslab__local_nidx();
+        else if ((unsigned)node < (unsigned)nslab_g.possible)
+            nidx = nslab_g.node_nidx[node];
+        else
+            nidx = -1;
+        if (nidx >= 0) {
+            struct nslab_tlc *t = &tlc[nidx];
+            size_t bytes = (size + large_page - 1) & ~(large_page - 1);
+            for (uint32_t i = t->n; i-- > 0;) {
+                struct nslab_large *l = t->slot[i];
+                if (l->bytes != bytes)
+                    continue;
+                t->slot[i] = t->slot[--t->n];
+                t->held -= bytes;
+                l->cached = 0;
+                l->size = size;
+                if (unlikely(flags & NUMASLAB_ZERO))
+                    memset(l->base, 0, size);
+                return l->base;
+            }
+        }
+    }
+    return large_slow(size, flags, node);
+}
+
+__attribute__((noinline)) static void *small_slow(size_t size, unsigned flags, int node)
+{
+    int rc = nslab__init();
+    if (rc) {
+        errno = -rc;
+        return NULL;
+    }
     return nslab__cache_alloc_slow(nslab_g.sc[class_of(size)], flags, node);
+}
+
+static inline void *alloc_slow(size_t size, unsigned flags, int node)
+{
+    if (size > NUMASLAB_MAX_SMALL)
+        return large_entry(size, flags, node);
+    return small_slow(size, flags, node);
 }
 
 void *numaslab_alloc_node(size_t size, unsigned flags, int node)
@@ -361,13 +376,34 @@ void *numaslab_alloc(size_t size, unsigned flags)
 /* Everything numaslab_free's fast path does not take: a large object
  * goes straight to its own path.  Out of line, so that the fast path's
  * code is what it is without large objects. */
-__attribute__((noinline)) static void free_other(void *ptr)
+__attribute__((noinline)) static void free_other_slow(void *ptr)
 {
     void *h = nslab__pagemap_get(ptr);
     if (h && *(uint8_t *)h == NSLAB_T_LARGE)
         nslab__large_free(h, ptr);
     else
         nslab__cache_free_slow(NULL, ptr, "numaslab_free");
+}
+
+/* Everything numaslab_free's fast path does not take.  Out of line, so
+ * that the fast path's code is what it is without large objects; a large
+ * object the thread's cache has room for (within its lease) goes there
+ * at once, the rest takes the long way. */
+__attribute__((noinline)) static void free_other(void *ptr)
+{
+    struct nslab_large *l = nslab__pagemap_get(ptr);
+    struct nslab_tlc *tlc = nslab_tls->tlc;
+    if (l && l->type == NSLAB_T_LARGE && ptr == l->base && !l->cached && tlc &&
+        l->bytes <= NSLAB_TLC_MAX && !l->huge) {
+        struct nslab_tlc *t = &tlc[l->nidx];
+        if (likely(t->n < NSLAB_TLC_SLOTS && t->held + l->bytes <= t->lease)) {
+            l->cached = 1;
+            t->slot[t->n++] = l;
+            t->held += l->bytes;
+            return;
+        }
+    }
+    free_other_slow(ptr);
 }
 
 void numaslab_free(void *ptr)
