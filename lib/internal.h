@@ -390,7 +390,7 @@ static inline int nslab__local_nidx(void)
 }
 
 /*
- * The per-node locks (cnode, large list, chunk cache) guard a few list and
+ * The per-node locks (cnode, the page layer's node lock) guard a few list and
  * bitmap operations: an adaptive mutex spins a little before it sleeps, as
  * the kernel's spinlocks would, instead of a futex round trip each time
  * two threads of a node meet there.

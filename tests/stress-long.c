@@ -529,7 +529,7 @@ int main(int argc, char **argv)
     struct numaslab_config cfg;
     memset(&cfg, 0, sizeof(cfg));
     cfg.retain = RETAIN;
-    /* A small chunk cache, so that it fills, overflows and is reused. */
+    /* A small page cache, so that it fills, overflows and is reused. */
     setenv("NUMASLAB_RETAIN_BYTES", RETAIN_BYTES_STR, 1);
     int rc = numaslab_init(&cfg);
     REQUIRE(rc == 0 || rc == -EALREADY, "numaslab_init: %d", rc);
@@ -569,7 +569,7 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < nall; i++)
         allowance += (uint64_t)RETAIN * slab_bytes_of(all_caches[i]) * (uint64_t)nactive;
-    allowance += (uint64_t)RETAIN_BYTES * (uint64_t)nactive; /* each node's chunk cache */
+    allowance += (uint64_t)RETAIN_BYTES * (uint64_t)nactive; /* each node's page cache */
     tu_info("%ld operations, %ld threads at a time, seed %llu; %d active node(s), node ids "
             "below %d; %d caches", total_ops, threads, (unsigned long long)seed, nactive,
             possible, nall);

@@ -494,7 +494,7 @@ static void test_stats(void)
 /*
  * numaslab_cache_destroy unmaps every slab of the cache, the ones its
  * flush of the thread caches empties too: none is left in the node's
- * chunk cache.  Runs first, while the chunk cache has room.
+ * page cache.  Runs first, while the page cache has room.
  */
 static void test_destroy_unmaps(void)
 {

@@ -10,7 +10,7 @@
  *                           allocate again (the same object comes back)
  *   test-tools-uaf --clean  the same program without the bad write
  *   test-tools-uaf --cached free the only object of a cache's slab so that
- *                           the empty slab goes to the node's chunk cache
+ *                           the empty slab goes to the node's page cache of free runs
  *                           (NUMASLAB_RETAIN=0), then write into it
  *   test-tools-uaf --cached --clean   the same without the bad write
  *
@@ -38,7 +38,7 @@ __attribute__((noinline)) static void plant_use_after_free(volatile char *p)
     p[8] = 0x5a;
 }
 
-/* A stale pointer into a slab that now waits in the node's chunk cache:
+/* A stale pointer into a slab that now waits in the node's page cache of free runs:
  * the memory is still mapped, so only the annotations make it an error. */
 static int cached(int clean)
 {
@@ -53,9 +53,9 @@ static int cached(int clean)
     if (clean)
         plant_use_after_free(p); /* still live: a valid write */
     numaslab_cache_free(c, p);
-    numaslab_thread_flush(); /* the slab empties and goes to the chunk cache */
+    numaslab_thread_flush(); /* the slab empties and goes to the page cache */
     if (clean) {
-        printf("clean: wrote into %p before its slab went to the chunk cache\n", (void *)p);
+        printf("clean: wrote into %p before its slab went to the page cache\n", (void *)p);
     } else {
         printf("planted: use after free, 1 byte at %p in object %p (its slab in the chunk "
                "cache)\n", (void *)(p + 8), (void *)p);

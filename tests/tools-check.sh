@@ -131,9 +131,9 @@ clean() {
 check "use after free of a slab object" test-tools-uaf
 clean "use after free of a slab object" test-tools-uaf --clean
 if [ "$mode" != debug ]; then
-    # Still mapped, in the node's chunk cache: only the annotations tell.
-    check "use after free into a slab in the chunk cache" test-tools-uaf --cached
-    clean "use after free into a slab in the chunk cache" test-tools-uaf --cached --clean
+    # Still mapped, in the node's page cache of free runs: only the annotations tell.
+    check "use after free into a slab in the page cache" test-tools-uaf --cached
+    clean "use after free into a slab in the page cache" test-tools-uaf --cached --clean
 fi
 check "write past the end of an object, into the next one" test-tools-overflow next
 check "write past the end of an object, into its alignment padding" test-tools-overflow slack
