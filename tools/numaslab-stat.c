@@ -1,6 +1,7 @@
 /*
- * numaslab-stat - per-node reserve levels and slab statistics of running
- * processes, read from the segments they publish in /dev/shm
+ * numaslab-stat - per-node reserve levels, memory headroom, page cache and
+ * slab statistics of running processes, read from the segments they publish
+ * in /dev/shm
  * (include/numaslab-stats.h), without stopping them.  See numaslab-stat(1).
  *
  * Every segment is read into a private copy under its sequence lock and
@@ -925,7 +926,8 @@ static void usage(FILE *f)
             "Usage: %s [--json] [--watch SECONDS [--count N]]\n"
             "       %s -p PID [--caches] [--json] [--watch SECONDS [--count N]]\n"
             "       %s --gc\n"
-            "Per-node reserve levels and slab statistics of processes using numaslab.\n"
+            "Per-node reserve levels, memory headroom, page cache and slab statistics\n"
+            "of processes using numaslab.\n"
             "\n"
             "  (no -p)              list the processes that publish statistics\n"
             "  -p, --pid PID        per-node tables of process PID\n"
