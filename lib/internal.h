@@ -197,7 +197,7 @@ struct nslab_tcc {
  * pages and page map entries intact, the most recently freed last.  What
  * it holds is covered by a lease of the node's retention limit
  * (lib/pages.c), so the limit bounds these caches too:
- *   held <= lease;  n <= NSLAB_TLC_SLOTS
+ *   held <= lease;  n <= NSLAB_TLC_SLOTS (< 256)
  * Only its thread touches it, without a lock (numaslab_fini and the
  * thread's exit excepted).
  */
@@ -205,11 +205,14 @@ struct nslab_tcc {
 #define NSLAB_TLC_MAX ((size_t)1 << 20)
 #define NSLAB_TLC_LEASE ((uint64_t)4 << 20)
 struct nslab_tlc {
-    uint32_t n;
-    uint64_t held;              /* bytes of the objects in slot[] */
+    uint64_t nr;                /* held << 8 | n: one store per push or pop */
     uint64_t lease;             /* bytes of retention leased from the node */
     struct nslab_large *slot[NSLAB_TLC_SLOTS];
 };
+/* n: objects in slot[]; held: their bytes. */
+#define NSLAB_TLC_N(t) ((uint32_t)((t)->nr & 0xff))
+#define NSLAB_TLC_HELD(t) ((t)->nr >> 8)
+#define NSLAB_TLC_ONE(bytes) (((uint64_t)(bytes) << 8) + 1) /* nr of one object */
 
 struct nslab_tstate {
     struct nslab_tcc *cc[NSLAB_MAX_CACHES]; /* by cache id; NULL until used */

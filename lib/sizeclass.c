@@ -124,25 +124,24 @@ static int tlc_put(struct nslab_large *l)
     if (!ts->tlc && !(ts->tlc = calloc((size_t)nslab_g.nactive, sizeof(*ts->tlc))))
         return 0;
     struct nslab_tlc *t = &ts->tlc[l->nidx];
-    if (t->n == NSLAB_TLC_SLOTS) {
+    if (NSLAB_TLC_N(t) == NSLAB_TLC_SLOTS) {
         /* Full: the oldest goes back to the page layer. */
         struct nslab_large *old = t->slot[0];
         memmove(&t->slot[0], &t->slot[1], sizeof(t->slot[0]) * (NSLAB_TLC_SLOTS - 1));
-        t->n--;
-        t->held -= old->bytes;
+        t->nr -= NSLAB_TLC_ONE(old->bytes);
         old->cached = 0;
         large_release(old, 0);
         numaslab_cache_free(nslab_g.large_hdr, old);
     }
-    if (t->held + l->bytes > t->lease) {
+    if (NSLAB_TLC_HELD(t) + l->bytes > t->lease) {
         uint64_t want = l->bytes > NSLAB_TLC_LEASE ? l->bytes : NSLAB_TLC_LEASE;
         t->lease += nslab__pages_lease(l->nidx, want);
-        if (t->held + l->bytes > t->lease)
+        if (NSLAB_TLC_HELD(t) + l->bytes > t->lease)
             return 0;
     }
     l->cached = 1;
-    t->slot[t->n++] = l;
-    t->held += l->bytes;
+    t->slot[NSLAB_TLC_N(t)] = l;
+    t->nr += NSLAB_TLC_ONE(l->bytes);
     return 1;
 }
 
@@ -153,10 +152,10 @@ void nslab__tlc_flush(struct nslab_tstate *ts)
         return;
     for (int i = 0; i < nslab_g.nactive; i++) {
         struct nslab_tlc *t = &ts->tlc[i];
-        while (t->n) {
-            struct nslab_large *l = t->slot[--t->n];
+        while (NSLAB_TLC_N(t)) {
+            struct nslab_large *l = t->slot[NSLAB_TLC_N(t) - 1];
             l->cached = 0;
-            t->held -= l->bytes;
+            t->nr -= NSLAB_TLC_ONE(l->bytes);
             large_release(l, 0);
             nslab__cache_free_home(nslab_g.large_hdr, l);
         }
@@ -314,14 +313,19 @@ __attribute__((noinline)) static void *large_entry(size_t size, unsigned flags, 
         if (nidx >= 0) {
             struct nslab_tlc *t = &tlc[nidx];
             size_t bytes = (size + large_page - 1) & ~(large_page - 1);
-            for (uint32_t i = t->n; i-- > 0;) {
+            uint32_t n = NSLAB_TLC_N(t);
+            for (uint32_t i = n; i-- > 0;) {
                 struct nslab_large *l = t->slot[i];
                 if (l->bytes != bytes)
                     continue;
-                t->slot[i] = t->slot[--t->n];
-                t->held -= bytes;
+                /* Stores are what a pair waits for after the caller wrote
+                 * its pages: only those that change something. */
+                if (i != n - 1)
+                    t->slot[i] = t->slot[n - 1];
+                t->nr -= NSLAB_TLC_ONE(bytes);
                 l->cached = 0;
-                l->size = size;
+                if (l->size != size)
+                    l->size = size;
                 if (unlikely(flags & NUMASLAB_ZERO))
                     memset(l->base, 0, size);
                 return l->base;
@@ -396,10 +400,11 @@ __attribute__((noinline)) static void free_other(void *ptr)
     if (l && l->type == NSLAB_T_LARGE && ptr == l->base && !l->cached && tlc &&
         l->bytes <= NSLAB_TLC_MAX && !l->huge) {
         struct nslab_tlc *t = &tlc[l->nidx];
-        if (likely(t->n < NSLAB_TLC_SLOTS && t->held + l->bytes <= t->lease)) {
+        if (likely(NSLAB_TLC_N(t) < NSLAB_TLC_SLOTS &&
+                   NSLAB_TLC_HELD(t) + l->bytes <= t->lease)) {
             l->cached = 1;
-            t->slot[t->n++] = l;
-            t->held += l->bytes;
+            t->slot[NSLAB_TLC_N(t)] = l;
+            t->nr += NSLAB_TLC_ONE(l->bytes);
             return;
         }
     }
