@@ -299,40 +299,59 @@ __attribute__((noinline)) static void *large_slow(size_t size, unsigned flags, i
 /* A large request: the thread's cache of freed large objects first (a
  * thread that has one is past initialisation).  Few registers, no call
  * but the tail call of a miss: a hit costs a few dozen instructions. */
+/* Not the most recent free: the rest of the thread's cache, then the
+ * long way. */
+__attribute__((noinline)) static void *large_search(size_t size, size_t bytes, unsigned flags,
+                                                    int node, struct nslab_tlc *t)
+{
+    uint32_t n = NSLAB_TLC_N(t);
+    for (uint32_t i = n; i-- > 0;) {
+        struct nslab_large *l = t->slot[i];
+        if (l->bytes != bytes)
+            continue;
+        if (i != n - 1)
+            t->slot[i] = t->slot[n - 1];
+        t->nr -= NSLAB_TLC_ONE(bytes);
+        l->cached = 0;
+        l->size = size;
+        if (flags & NUMASLAB_ZERO)
+            memset(l->base, 0, size);
+        return l->base;
+    }
+    return large_slow(size, flags, node);
+}
+
+/* A large request: the thread's cache of freed large objects first (a
+ * thread that has one is past initialisation); its most recent free is
+ * taken here with a handful of registers and no call.  After the caller
+ * wrote its pages the store buffer is full and every store of the pair
+ * waits: only the stores that change something are made. */
 __attribute__((noinline)) static void *large_entry(size_t size, unsigned flags, int node)
 {
     struct nslab_tlc *tlc = nslab_tls->tlc;
-    if (likely(tlc != NULL) && size <= NSLAB_TLC_MAX) {
-        int nidx;
-        if (node == NUMASLAB_NODE_LOCAL)
-            nidx = nslab__local_nidx();
-        else if ((unsigned)node < (unsigned)nslab_g.possible)
-            nidx = nslab_g.node_nidx[node];
-        else
-            nidx = -1;
-        if (nidx >= 0) {
-            struct nslab_tlc *t = &tlc[nidx];
-            size_t bytes = (size + large_page - 1) & ~(large_page - 1);
-            uint32_t n = NSLAB_TLC_N(t);
-            for (uint32_t i = n; i-- > 0;) {
-                struct nslab_large *l = t->slot[i];
-                if (l->bytes != bytes)
-                    continue;
-                /* Stores are what a pair waits for after the caller wrote
-                 * its pages: only those that change something. */
-                if (i != n - 1)
-                    t->slot[i] = t->slot[n - 1];
-                t->nr -= NSLAB_TLC_ONE(bytes);
-                l->cached = 0;
-                if (l->size != size)
-                    l->size = size;
-                if (unlikely(flags & NUMASLAB_ZERO))
-                    memset(l->base, 0, size);
-                return l->base;
-            }
-        }
+    if (unlikely(tlc == NULL) || size > NSLAB_TLC_MAX)
+        return large_slow(size, flags, node);
+    int nidx;
+    if (node == NUMASLAB_NODE_LOCAL)
+        nidx = nslab__local_nidx();
+    else if ((unsigned)node < (unsigned)nslab_g.possible)
+        nidx = nslab_g.node_nidx[node];
+    else
+        return large_slow(size, flags, node);
+    if (nidx < 0)
+        return large_slow(size, flags, node);
+    struct nslab_tlc *t = &tlc[nidx];
+    size_t bytes = (size + large_page - 1) & ~(large_page - 1);
+    uint32_t n = NSLAB_TLC_N(t);
+    struct nslab_large *top = n ? t->slot[n - 1] : NULL;
+    if (likely(top != NULL) && top->bytes == bytes && !(flags & NUMASLAB_ZERO)) {
+        t->nr -= NSLAB_TLC_ONE(bytes);
+        top->cached = 0;
+        if (top->size != size)
+            top->size = size;
+        return top->base;
     }
-    return large_slow(size, flags, node);
+    return large_search(size, bytes, flags, node, t);
 }
 
 __attribute__((noinline)) static void *small_slow(size_t size, unsigned flags, int node)
