@@ -71,7 +71,7 @@ void nslab__debug_die(const char *what, const char *call, const void *obj, const
 /* Flush and free every array cache of ts.  nslab_g.lock held. */
 static void tstate_drain(struct nslab_tstate *ts)
 {
-    nslab__tlc_flush(ts); /* first: it frees headers into the array caches */
+    nslab__tlc_flush(ts); /* first: its headers go straight to their slabs */
     free(ts->tlc);
     ts->tlc = NULL;
     for (int id = 0; id < NSLAB_MAX_CACHES; id++) {
@@ -248,6 +248,15 @@ static void fork_child(void)
         tstate_drain(ts);
         nslab_list_del(&ts->link);
         free(ts);
+    }
+    /* A lease another thread was taking at the fork is not in any cache
+     * of the child: the nodes' leases are what this thread holds. */
+    if (nslab_g.ready) {
+        uint64_t kept[nslab_g.nactive > 0 ? nslab_g.nactive : 1];
+        const struct nslab_tlc *tlc = nslab_tls->tlc;
+        for (int i = 0; i < nslab_g.nactive; i++)
+            kept[i] = tlc ? tlc[i].lease : 0;
+        nslab__pages_fork_child_leases(kept);
     }
     pthread_mutex_unlock(&nslab_g.lock);
     nslab__export_fork_child(); /* the child publishes under its own pid */

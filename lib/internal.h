@@ -587,6 +587,9 @@ int nslab__pages_init(void);         /* nslab_g.lock held */
 void nslab__pages_fini(void);        /* nslab_g.lock held: unmaps every free run */
 void nslab__pages_fork_lock(void);
 void nslab__pages_fork_unlock(void);
+/* The fork child: the leases are what kept[] (per active node; NULL: none)
+ * says the forking thread holds; other threads' leases died with them. */
+void nslab__pages_fork_child_leases(const uint64_t *kept);
 
 /* lib/slab.c: reserve-backed growth */
 void *nslab__cache_alloc_reserve(struct numaslab_cache *c, unsigned flags, int node,

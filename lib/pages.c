@@ -290,17 +290,18 @@ static void *cache_take(int nidx, size_t bytes, size_t align, int *huge)
     if (r) {
         char *base = (char *)r, *end = base + r->bytes;
         int h = r->huge;
+        /* What is left on either side stays cached, as old as the run was:
+         * in its place in the age list. */
+        struct nslab_list *older = r->age_link.prev;
         run_forget(pn, r);
         pm_ends(base, r->bytes, NULL);
-        /* What is left on either side stays cached, as old as the run was:
-         * it is what the next eviction would have taken anyway. */
         if (s > base) {
             struct nslab_run *head = run_make(pn, nidx, base, (size_t)(s - base), h);
-            nslab_list_add_tail(&pn->age, &head->age_link);
+            nslab_list_add(older, &head->age_link);
         }
         if (s + bytes < end) {
             struct nslab_run *tail = run_make(pn, nidx, s + bytes, (size_t)(end - s - bytes), h);
-            nslab_list_add_tail(&pn->age, &tail->age_link);
+            nslab_list_add(older, &tail->age_link);
         }
         nslab_store_relaxed(&pn->cached, pn->cached - bytes);
         *huge = h;
@@ -383,6 +384,23 @@ static int running_short(int nidx)
  * The layer's calls (lib/internal.h)
  * ---------------------------------------------------------------------- */
 
+/* Could giving the caches back let bytes be mapped, by the last
+ * readings?  A request larger than everything there is (a size typed
+ * wrong) must not empty every node's cache on its way to ENOMEM. */
+static int could_fit(int nidx, size_t bytes, int why)
+{
+    const struct nslab_headroom *h = why == NSLAB_SHORT_CGROUP ? &nslab_g.cg_head
+                                                               : &nslab_g.head[nidx];
+    if (!nslab_load_relaxed(&h->known))
+        return 1;
+    int64_t room = (int64_t)nslab_load_relaxed(&h->avail) - nslab_load_relaxed(&h->since);
+    uint64_t cached = 0;
+    for (int i = 0; i < nslab_g.nactive; i++)
+        if (why == NSLAB_SHORT_CGROUP || i == nidx)
+            cached += nslab_load_relaxed(&pnode[i].cached);
+    return room < 0 ? cached >= bytes : (uint64_t)room + cached >= bytes;
+}
+
 void *nslab__pages_get(int nidx, size_t bytes, unsigned flags, int *zeroed)
 {
     if (!(flags & NSLAB_PG_NOFAULT) && fault_injected(nidx)) {
@@ -405,6 +423,10 @@ void *nslab__pages_get(int nidx, size_t bytes, unsigned flags, int *zeroed)
     }
     int why;
     void *p = map_fresh(nidx, bytes, align, flags, &why);
+    if (!p && !could_fit(nidx, bytes, why)) {
+        errno = ENOMEM; /* larger than all there is: keep the caches */
+        return NULL;
+    }
     if (!p) {
         /* Short of memory: what this layer keeps goes back first, then
          * one more try (also when another thread gave it back a moment
@@ -472,6 +494,10 @@ void nslab__pages_put(int nidx, void *mem, size_t bytes, unsigned flags)
     int n = pn->cached > keep ? evict(pn, keep, ev) : 0;
     pthread_mutex_unlock(&pn->lock);
     unmap_evicted(nidx, ev, n);
+    /* One batch may not have been enough (many small old runs): the rest
+     * goes now, on this free, so that the limit holds after every call. */
+    if (n == EVICT_BATCH && nslab_load_relaxed(&pn->cached) > keep)
+        trim_to(nidx, keep);
 }
 
 uint64_t nslab__pages_lease(int nidx, uint64_t bytes)
@@ -503,8 +529,9 @@ void nslab__pages_set_retain(uint64_t bytes)
     for (int i = 0; pnode && i < nslab_g.nactive; i++) {
         pthread_mutex_lock(&pnode[i].lock);
         pnode[i].retain = bytes;
+        uint64_t keep = bytes > pnode[i].leased ? bytes - pnode[i].leased : 0;
         pthread_mutex_unlock(&pnode[i].lock);
-        trim_to(i, bytes);
+        trim_to(i, keep);
     }
 }
 
@@ -547,6 +574,15 @@ void nslab__pages_fini(void)
     }
     free(pnode);
     pnode = NULL;
+}
+
+void nslab__pages_fork_child_leases(const uint64_t *kept)
+{
+    for (int i = 0; pnode && i < nslab_g.nactive; i++) {
+        pthread_mutex_lock(&pnode[i].lock);
+        pnode[i].leased = kept ? kept[i] : 0;
+        pthread_mutex_unlock(&pnode[i].lock);
+    }
 }
 
 void nslab__pages_fork_lock(void)

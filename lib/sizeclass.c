@@ -168,7 +168,9 @@ void nslab__tlc_flush(struct nslab_tstate *ts)
 void *nslab__large_alloc(size_t size, unsigned flags, int node)
 {
     size_t page = nslab__page_size();
-    if (size > SIZE_MAX / 2) {
+    /* No mapping of 2^47 bytes exists in a user address space: refused
+     * before any counter sees it (they are signed 64-bit sums). */
+    if (size >= (size_t)1 << 47) {
         errno = ENOMEM;
         return NULL;
     }
@@ -296,9 +298,6 @@ __attribute__((noinline)) static void *large_slow(size_t size, unsigned flags, i
     return nslab__large_alloc(size, flags, node);
 }
 
-/* A large request: the thread's cache of freed large objects first (a
- * thread that has one is past initialisation).  Few registers, no call
- * but the tail call of a miss: a hit costs a few dozen instructions. */
 /* Not the most recent free: the rest of the thread's cache, then the
  * long way. */
 __attribute__((noinline)) static void *large_search(size_t size, size_t bytes, unsigned flags,

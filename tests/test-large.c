@@ -212,6 +212,19 @@ static void test_reuse_pages(void)
     msg = refusal(free_it, p);
     CHECK(strstr(msg, "not allocated"), "a double free of it is refused: %s", msg);
     free(msg);
+    /* A request larger than the machine fails, and keeps the caches: no
+     * node's cached runs are given back for it. */
+    errno = 0;
+    void *huge = numaslab_alloc_node((size_t)1 << 45, 0, node);
+    int e = errno;
+    uint64_t kept = nstats(node).page_cached;
+    CHECK(!huge && e == ENOMEM && kept == a.page_cached,
+          "32 TiB: NULL (%s) and the page cache keeps its %llu bytes (%llu)", strerror(e),
+          (unsigned long long)a.page_cached, (unsigned long long)kept);
+    errno = 0;
+    huge = numaslab_alloc_node(SIZE_MAX / 2 + 1, 0, node);
+    CHECK(!huge && errno == ENOMEM, "SIZE_MAX / 2 + 1 bytes: NULL with ENOMEM (%s)",
+          strerror(errno));
     char *q = numaslab_alloc_node(size, NUMASLAB_THISNODE | NUMASLAB_ZERO, node);
     REQUIRE(q, "the same size again");
     struct numaslab_node_stats b = nstats(node);
@@ -265,6 +278,39 @@ static void test_bounded(void)
     churn(6);
     CHECK(within_bound(m0, retain, "after 6 x 48 objects of 64K..3M"),
           "memory is bounded: what stays mapped is within the start plus the retention limit");
+    /* Many small old runs in the cache (every other page of a one-page
+     * pool), then large frees: each free must evict as many of them as
+     * it takes, not a batch of them. */
+    {
+        int node = nodes[0];
+        numaslab_mempool_t *pool = numaslab_page_pool_create(node, 0, 0);
+        REQUIRE(pool, "a page pool of one-page elements on node %d", node);
+        enum { NP = 6000, NL = 40 };
+        static void *pg[NP], *lg[NL];
+        int got = 0;
+        for (int i = 0; i < NP; i++)
+            got += (pg[i] = numaslab_mempool_alloc(pool, 0)) != NULL;
+        for (int i = 0; i < NP; i += 2)
+            if (pg[i])
+                numaslab_mempool_free(pg[i], pool);
+        size_t big = (3u << 19) + 4096; /* past the threads' caches, below 2 MiB */
+        for (int i = 0; i < NL; i++)
+            lg[i] = numaslab_alloc_node(big, NUMASLAB_THISNODE, node);
+        uint64_t peak = 0;
+        for (int i = 0; i < NL; i++) {
+            numaslab_free(lg[i]);
+            uint64_t c = nstats(node).page_cached;
+            peak = c > peak ? c : peak;
+        }
+        CHECK(got == NP && peak <= retain,
+              "with %d one-page runs cached first, %d frees of %zu bytes keep the page cache "
+              "within the limit: at most %llu bytes, limit %llu", NP / 2, NL, big,
+              (unsigned long long)peak, (unsigned long long)retain);
+        for (int i = 1; i < NP; i += 2)
+            if (pg[i])
+                numaslab_mempool_free(pg[i], pool);
+        numaslab_mempool_destroy(pool);
+    }
     /* Break the bound on purpose: a page layer that keeps everything. */
     nslab__pages_set_retain(UINT64_MAX / 4);
     churn(6);
