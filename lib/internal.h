@@ -203,7 +203,7 @@ struct nslab_tcc {
  */
 #define NSLAB_TLC_SLOTS 64
 #define NSLAB_TLC_MAX ((size_t)1 << 20)
-#define NSLAB_TLC_LEASE ((uint64_t)4 << 20)
+#define NSLAB_TLC_LEASE ((uint64_t)1 << 20) /* leased at a time: threads hoard little */
 struct nslab_tlc {
     uint64_t nr;                /* held << 8 | n: one store per push or pop */
     uint64_t lease;             /* bytes of retention leased from the node */

@@ -295,7 +295,14 @@ __attribute__((noinline)) static void *large_slow(size_t size, unsigned flags, i
         errno = -rc;
         return NULL;
     }
-    return nslab__large_alloc(size, flags, node);
+    void *p = nslab__large_alloc(size, flags, node);
+    if (!p && errno == ENOMEM && nslab_tls->tlc) {
+        /* Short: what this thread keeps of freed large objects goes back
+         * too (other threads give theirs at their next flush or exit). */
+        nslab__tlc_flush(nslab_tls);
+        p = nslab__large_alloc(size, flags, node);
+    }
+    return p;
 }
 
 /* Not the most recent free: the rest of the thread's cache, then the

@@ -395,11 +395,40 @@ static void test_thp(int on)
     }
 }
 
+/* NUMASLAB_NODE_LIMIT=16M (a child): freed objects held in this thread's
+ * cache must not make a later request fail for want of their memory. */
+static int short_child(void)
+{
+    REQUIRE(numaslab_init(NULL) == 0, "numaslab_init");
+    int node = numaslab_local_node();
+    void *v[10];
+    for (int i = 0; i < 10; i++) {
+        v[i] = numaslab_alloc_node(1u << 20, NUMASLAB_THISNODE, node);
+        REQUIRE(v[i], "1 MiB object %d under a 16 MiB node limit", i);
+        memset(v[i], 1, 1u << 20);
+    }
+    for (int i = 0; i < 10; i++)
+        numaslab_free(v[i]);
+    struct numaslab_node_stats a = nstats(node);
+    void *big = numaslab_alloc_node(12u << 20, NUMASLAB_THISNODE, node);
+    struct numaslab_node_stats b = nstats(node);
+    CHECK(big != NULL, "with 10 MiB of freed objects in the thread's cache (mapped %llu, large "
+          "%llu), a 12 MiB object still fits under the 16 MiB limit: %s",
+          (unsigned long long)a.bytes_mapped, (unsigned long long)a.large_bytes,
+          big ? "allocated" : strerror(errno));
+    CHECK(b.large_bytes <= (13u << 20), "the cached objects went back for it (large_bytes %llu)",
+          (unsigned long long)b.large_bytes);
+    numaslab_free(big);
+    return tu_exit();
+}
+
 int main(int argc, char **argv)
 {
     tu_init("test-large");
     page = (size_t)tu_pagesize();
     int no_thp = argc > 2 && !strcmp(argv[1], "--child") && !strcmp(argv[2], "--no-thp");
+    if (argc > 2 && !strcmp(argv[1], "--child") && !strcmp(argv[2], "--short"))
+        return short_child();
     if (no_thp) {
         nnodes = tu_active_nodes(nodes, MAXN);
         test_thp(0);
@@ -423,6 +452,14 @@ int main(int argc, char **argv)
     static const char *const thp_off[] = {"NUMASLAB_THP=0"};
     struct tu_child ch = tu_spawn_self("test-large", "--no-thp", thp_off, 1);
     CHECK(ch.status == 0, "NUMASLAB_THP=0 (a child): exit %d%s%s", ch.status,
+          ch.out ? "\n" : "", ch.out ? ch.out : "");
+    free(ch.out);
+    free(ch.err);
+
+    /* A node limit, in a child of its own. */
+    static const char *const limit[] = {"NUMASLAB_NODE_LIMIT=16M"};
+    ch = tu_spawn_self("test-large", "--short", limit, 1);
+    CHECK(ch.status == 0, "NUMASLAB_NODE_LIMIT=16M (a child): exit %d%s%s", ch.status,
           ch.out ? "\n" : "", ch.out ? ch.out : "");
     free(ch.out);
     free(ch.err);
