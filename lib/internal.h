@@ -267,6 +267,13 @@ struct nslab_headroom {
     int known;                  /* 0: no reading possible: never short */
 } __attribute__((aligned(64)));
 
+/* What h's last reading showed there, less what the library mapped since
+ * (negative once more was mapped than the reading saw). */
+static inline int64_t nslab__headroom_left(const struct nslab_headroom *h)
+{
+    return (int64_t)nslab_load_relaxed(&h->avail) - nslab_load_relaxed(&h->since);
+}
+
 enum { NSLAB_CG_NONE = 0, NSLAB_CG_V1 = 1, NSLAB_CG_V2 = 2, NSLAB_CG_UNREADABLE = 3 };
 enum { NSLAB_SHORT_NODE = 1, NSLAB_SHORT_CGROUP = 2 };
 

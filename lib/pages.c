@@ -245,10 +245,14 @@ static struct nslab_run *run_make(struct nslab_pnode *pn, int nidx, char *p, siz
     return r;
 }
 
+/* Take r out of its bin and the age list, and clear its ends' marks: its
+ * pages are about to be handed out, merged or unmapped.  r's header stays
+ * readable until the caller reuses the memory. */
 static void run_forget(struct nslab_pnode *pn, struct nslab_run *r)
 {
     bin_del(pn, r);
     nslab_list_del(&r->age_link);
+    pm_ends((char *)r, r->bytes, NULL);
 }
 
 /* The first free run of pn that holds bytes at an align-aligned address;
@@ -294,7 +298,6 @@ static void *cache_take(int nidx, size_t bytes, size_t align, int *huge)
          * in its place in the age list. */
         struct nslab_list *older = r->age_link.prev;
         run_forget(pn, r);
-        pm_ends(base, r->bytes, NULL);
         if (s > base) {
             struct nslab_run *head = run_make(pn, nidx, base, (size_t)(s - base), h);
             nslab_list_add(older, &head->age_link);
@@ -326,7 +329,6 @@ static int evict(struct nslab_pnode *pn, uint64_t keep, struct evicted *out)
         size_t cut = round_up((size_t)(pn->cached - keep), page_bytes);
         char *base = (char *)r;
         run_forget(pn, r);
-        pm_ends(base, r->bytes, NULL);
         if (cut >= r->bytes) {
             cut = r->bytes;
             out[n].p = base;
@@ -350,6 +352,12 @@ static void unmap_evicted(int nidx, struct evicted *ev, int n)
         run_show(ev[i].p, ev[i].bytes);
         unmap_range(nidx, ev[i].p, ev[i].bytes);
     }
+}
+
+/* What pn's cache may hold: its limit less what threads' caches leased. */
+static uint64_t cache_keep(const struct nslab_pnode *pn)
+{
+    return pn->retain > pn->leased ? pn->retain - pn->leased : 0;
 }
 
 /* Give node nidx's cache down to keep bytes back to the system. */
@@ -393,7 +401,7 @@ static int could_fit(int nidx, size_t bytes, int why)
                                                                : &nslab_g.head[nidx];
     if (!nslab_load_relaxed(&h->known))
         return 1;
-    int64_t room = (int64_t)nslab_load_relaxed(&h->avail) - nslab_load_relaxed(&h->since);
+    int64_t room = nslab__headroom_left(h);
     uint64_t cached = 0;
     for (int i = 0; i < nslab_g.nactive; i++)
         if (why == NSLAB_SHORT_CGROUP || i == nidx)
@@ -474,7 +482,6 @@ void nslab__pages_put(int nidx, void *mem, size_t bytes, unsigned flags)
     if (nslab__pagemap_get(p - page_bytes) == &pn->mark) {
         struct nslab_run *prev = *(struct nslab_run **)(p - sizeof(void *));
         run_forget(pn, prev);
-        pm_ends((char *)prev, prev->bytes, NULL);
         huge &= prev->huge;
         bytes += prev->bytes;
         p = (char *)prev;
@@ -482,7 +489,6 @@ void nslab__pages_put(int nidx, void *mem, size_t bytes, unsigned flags)
     if (nslab__pagemap_get(p + bytes) == &pn->mark) {
         struct nslab_run *next = (struct nslab_run *)(p + bytes);
         run_forget(pn, next);
-        pm_ends((char *)next, next->bytes, NULL);
         huge &= next->huge;
         bytes += next->bytes;
     }
@@ -490,7 +496,7 @@ void nslab__pages_put(int nidx, void *mem, size_t bytes, unsigned flags)
     nslab_list_add(&pn->age, &r->age_link);
     nslab_store_relaxed(&pn->cached, pn->cached + add);
     run_hide(p, bytes);
-    uint64_t keep = pn->retain > pn->leased ? pn->retain - pn->leased : 0;
+    uint64_t keep = cache_keep(pn);
     int n = pn->cached > keep ? evict(pn, keep, ev) : 0;
     pthread_mutex_unlock(&pn->lock);
     unmap_evicted(nidx, ev, n);
@@ -508,7 +514,7 @@ uint64_t nslab__pages_lease(int nidx, uint64_t bytes)
     if (pn->leased + bytes <= pn->retain / 2) {
         pn->leased += bytes;
         got = bytes;
-        keep = pn->retain - pn->leased;
+        keep = cache_keep(pn);
     }
     pthread_mutex_unlock(&pn->lock);
     if (got)
@@ -529,7 +535,7 @@ void nslab__pages_set_retain(uint64_t bytes)
     for (int i = 0; pnode && i < nslab_g.nactive; i++) {
         pthread_mutex_lock(&pnode[i].lock);
         pnode[i].retain = bytes;
-        uint64_t keep = bytes > pnode[i].leased ? bytes - pnode[i].leased : 0;
+        uint64_t keep = cache_keep(&pnode[i]);
         pthread_mutex_unlock(&pnode[i].lock);
         trim_to(i, keep);
     }

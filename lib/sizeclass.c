@@ -104,6 +104,27 @@ static void large_count(int nidx, const struct nslab_large *l, int sign)
 
 static void large_release(struct nslab_large *l, unsigned pflags);
 
+/* Put freed l on top of t, or take slot i (of n; an object of bytes) out
+ * of t, the order filled by moving the top there.  Three stores each: the object's flag,
+ * the slot, the count word. */
+static inline void tlc_push(struct nslab_tlc *t, struct nslab_large *l)
+{
+    l->cached = 1;
+    t->slot[NSLAB_TLC_N(t)] = l;
+    t->nr += NSLAB_TLC_ONE(l->bytes);
+}
+
+static inline struct nslab_large *tlc_remove(struct nslab_tlc *t, uint32_t i, uint32_t n,
+                                             size_t bytes)
+{
+    struct nslab_large *l = t->slot[i];
+    if (i != n - 1)
+        t->slot[i] = t->slot[n - 1];
+    t->nr -= NSLAB_TLC_ONE(bytes);
+    l->cached = 0;
+    return l;
+}
+
 /*
  * The thread's own cache of freed large objects (struct nslab_tlc): a
  * pair of numaslab_alloc and numaslab_free of one size takes no lock and
@@ -139,9 +160,7 @@ static int tlc_put(struct nslab_large *l)
         if (NSLAB_TLC_HELD(t) + l->bytes > t->lease)
             return 0;
     }
-    l->cached = 1;
-    t->slot[NSLAB_TLC_N(t)] = l;
-    t->nr += NSLAB_TLC_ONE(l->bytes);
+    tlc_push(t, l);
     return 1;
 }
 
@@ -152,10 +171,8 @@ void nslab__tlc_flush(struct nslab_tstate *ts)
         return;
     for (int i = 0; i < nslab_g.nactive; i++) {
         struct nslab_tlc *t = &ts->tlc[i];
-        while (NSLAB_TLC_N(t)) {
-            struct nslab_large *l = t->slot[NSLAB_TLC_N(t) - 1];
-            l->cached = 0;
-            t->nr -= NSLAB_TLC_ONE(l->bytes);
+        for (uint32_t n; (n = NSLAB_TLC_N(t)) != 0;) {
+            struct nslab_large *l = tlc_remove(t, n - 1, n, t->slot[n - 1]->bytes);
             large_release(l, 0);
             nslab__cache_free_home(nslab_g.large_hdr, l);
         }
@@ -312,13 +329,9 @@ __attribute__((noinline)) static void *large_search(size_t size, size_t bytes, u
 {
     uint32_t n = NSLAB_TLC_N(t);
     for (uint32_t i = n; i-- > 0;) {
-        struct nslab_large *l = t->slot[i];
-        if (l->bytes != bytes)
+        if (t->slot[i]->bytes != bytes)
             continue;
-        if (i != n - 1)
-            t->slot[i] = t->slot[n - 1];
-        t->nr -= NSLAB_TLC_ONE(bytes);
-        l->cached = 0;
+        struct nslab_large *l = tlc_remove(t, i, n, bytes);
         l->size = size;
         if (flags & NUMASLAB_ZERO)
             memset(l->base, 0, size);
@@ -351,8 +364,7 @@ __attribute__((noinline)) static void *large_entry(size_t size, unsigned flags, 
     uint32_t n = NSLAB_TLC_N(t);
     struct nslab_large *top = n ? t->slot[n - 1] : NULL;
     if (likely(top != NULL) && top->bytes == bytes && !(flags & NUMASLAB_ZERO)) {
-        t->nr -= NSLAB_TLC_ONE(bytes);
-        top->cached = 0;
+        tlc_remove(t, n - 1, n, bytes);
         if (top->size != size)
             top->size = size;
         return top->base;
@@ -427,9 +439,7 @@ __attribute__((noinline)) static void free_other(void *ptr)
         struct nslab_tlc *t = &tlc[l->nidx];
         if (likely(NSLAB_TLC_N(t) < NSLAB_TLC_SLOTS &&
                    NSLAB_TLC_HELD(t) + l->bytes <= t->lease)) {
-            l->cached = 1;
-            t->slot[NSLAB_TLC_N(t)] = l;
-            t->nr += NSLAB_TLC_ONE(l->bytes);
+            tlc_push(t, l);
             return;
         }
     }

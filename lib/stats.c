@@ -54,7 +54,7 @@ static void read_node(int node, struct numaslab_node_stats *st, struct numaslab_
     }
     if (st->active && nslab_g.head) {
         const struct nslab_headroom *h = &nslab_g.head[nslab_g.node_nidx[node]];
-        int64_t est = (int64_t)nslab_load_relaxed(&h->avail) - nslab_load_relaxed(&h->since);
+        int64_t est = nslab__headroom_left(h);
         st->mem_known = nslab_load_relaxed(&h->known);
         st->mem_avail = st->mem_known && est > 0 ? (uint64_t)est : 0;
         st->low_watermark = nslab_load_relaxed(&h->keep);
@@ -78,7 +78,7 @@ int numaslab_stats_process(struct numaslab_process_stats *st)
     st->cgroup_limit = nslab_load_relaxed(&nslab_g.cg_limit);
     st->cgroup_usage = nslab_load_relaxed(&nslab_g.cg_usage);
     st->cgroup_margin = nslab_load_relaxed(&h->keep);
-    int64_t est = (int64_t)nslab_load_relaxed(&h->avail) - nslab_load_relaxed(&h->since);
+    int64_t est = nslab__headroom_left(h);
     st->cgroup_avail = st->cgroup_limit == UINT64_MAX || !nslab_load_relaxed(&h->known)
                            ? UINT64_MAX
                            : est > 0 ? (uint64_t)est : 0;
