@@ -68,17 +68,29 @@ golden stat-sample-caches.table --caches
 golden stat-sample.json --json
 golden stat-sample-caches.json --json --caches
 
+# reads_as SEG EXPECTED OTHER WHAT ARGS...: numaslab-stat --file SEG ARGS
+# prints EXPECTED and exits 0; EXPECTED must differ from OTHER (when not
+# empty), so that a check of an older layout cannot pass on the sample's
+# own output.
+reads_as() {
+    s=$1 expect=$2 other=$3 what=$4
+    shift 4
+    "$tool" --file "$s" "$@" >"$tmp/out" 2>&1
+    rc=$?
+    if [ $rc -eq 0 ] && cmp -s "$tmp/out" "$expect" &&
+        { [ -z "$other" ] || ! cmp -s "$expect" "$other"; }; then
+        ok "$what"
+    else
+        fail "$what: exit $rc, output differs"
+        diff -u "$expect" "$tmp/out" | sed 's/^/  | /'
+    fi
+}
+
 # A later, compatible layout (larger header and records, unknown fields
 # set) reads the same.
 "$gen" --write grown "$tmp/grown.seg" || exit 99
-"$tool" --file "$tmp/grown.seg" --caches >"$tmp/out" 2>&1
-rc=$?
-if [ $rc -eq 0 ] && cmp -s "$tmp/out" "$data/stat-sample-caches.table"; then
-    ok "a segment with larger header and records (compatible growth) reads the same"
-else
-    fail "a segment with larger header and records: exit $rc, output differs"
-    diff -u "$data/stat-sample-caches.table" "$tmp/out" | sed 's/^/  | /'
-fi
+reads_as "$tmp/grown.seg" "$data/stat-sample-caches.table" "" \
+    "a segment with larger header and records (compatible growth) reads the same" --caches
 
 # The same figures in the sizes of the first version-1 layout (header 144,
 # node records 136 bytes): the writer still makes what that layout's made
@@ -98,25 +110,15 @@ awk 'BEGIN { RS = "" }
      /^NODE +AVAIL/ { print "node memory headroom: not in this segment (an older layout)"; next }
      /^CGROUP/ { print "memory cgroup: not in this segment (an older layout)"; next }
      { print }' "$data/stat-sample-caches.table" >"$tmp/v1.table"
-"$tool" --file "$tmp/v1.seg" --caches >"$tmp/out" 2>&1
-rc=$?
-if [ $rc -eq 0 ] && cmp -s "$tmp/out" "$tmp/v1.table"; then
-    ok "a version-1 segment without the running-short and page layer fields reads, marked as an older layout"
-else
-    fail "a version-1 segment without the running-short and page layer fields: exit $rc, output differs"
-    diff -u "$tmp/v1.table" "$tmp/out" | sed 's/^/  | /'
-fi
+reads_as "$tmp/v1.seg" "$tmp/v1.table" "" \
+    "a version-1 segment without the running-short and page layer fields reads, marked as an older layout" \
+    --caches
 sed -e 's/"memory": {[^}]*}/"memory": null/g' -e 's/"pages": {[^}]*}/"pages": null/g' \
     -e 's/"cgroup": {[^}]*}/"cgroup": null/' \
     "$data/stat-sample-caches.json" >"$tmp/v1.json"
-"$tool" --file "$tmp/v1.seg" --json --caches >"$tmp/out" 2>&1
-rc=$?
-if [ $rc -eq 0 ] && cmp -s "$tmp/out" "$tmp/v1.json" && ! cmp -s "$tmp/v1.json" "$data/stat-sample-caches.json"; then
-    ok "its JSON is the sample's with \"memory\", \"pages\" and \"cgroup\" null"
-else
-    fail "a version-1 segment's JSON: exit $rc, output differs"
-    diff -u "$tmp/v1.json" "$tmp/out" | sed 's/^/  | /'
-fi
+reads_as "$tmp/v1.seg" "$tmp/v1.json" "$data/stat-sample-caches.json" \
+    "a version-1 segment's JSON is the sample's with \"memory\", \"pages\" and \"cgroup\" null" \
+    --json --caches
 
 # The same figures in the layout before the page layer's fields (header
 # 216, node records 184 bytes): the writer makes what stat-sample.seg was
@@ -132,23 +134,12 @@ awk 'BEGIN { RS = "" }
      { if (n++) printf "\n" }
      /^NODE +PAGES CACHED/ { print "page layer: not in this segment (an older layout)"; next }
      { print }' "$data/stat-sample-caches.table" >"$tmp/nopages.table"
-"$tool" --file "$tmp/nopages.seg" --caches >"$tmp/out" 2>&1
-rc=$?
-if [ $rc -eq 0 ] && cmp -s "$tmp/out" "$tmp/nopages.table" && ! cmp -s "$tmp/nopages.table" "$data/stat-sample-caches.table"; then
-    ok "a segment with 184-byte node records reads, its page layer marked as an older layout"
-else
-    fail "a segment with 184-byte node records: exit $rc, output differs"
-    diff -u "$tmp/nopages.table" "$tmp/out" | sed 's/^/  | /'
-fi
+reads_as "$tmp/nopages.seg" "$tmp/nopages.table" "$data/stat-sample-caches.table" \
+    "a segment with 184-byte node records reads, its page layer marked as an older layout" --caches
 sed -e 's/"pages": {[^}]*}/"pages": null/g' "$data/stat-sample-caches.json" >"$tmp/nopages.json"
-"$tool" --file "$tmp/nopages.seg" --json --caches >"$tmp/out" 2>&1
-rc=$?
-if [ $rc -eq 0 ] && cmp -s "$tmp/out" "$tmp/nopages.json" && ! cmp -s "$tmp/nopages.json" "$data/stat-sample-caches.json"; then
-    ok "its JSON is the sample's with \"pages\" null, \"memory\" and \"cgroup\" kept"
-else
-    fail "a segment with 184-byte node records: JSON: exit $rc, output differs"
-    diff -u "$tmp/nopages.json" "$tmp/out" | sed 's/^/  | /'
-fi
+reads_as "$tmp/nopages.seg" "$tmp/nopages.json" "$data/stat-sample-caches.json" \
+    "a 184-byte-record segment's JSON is the sample's with \"pages\" null, \"memory\" and \"cgroup\" kept" \
+    --json --caches
 
 # The other cgroup states, and a node whose memory was not read.
 # grep_has NAME FILE PATTERN...: every fixed-string PATTERN is in FILE.
