@@ -118,3 +118,20 @@ AC_DEFUN([NSLAB_ARG_VALGRIND], [
       [AC_DEFINE([NSLAB_VALGRIND], [1], [valgrind client requests on slab objects])],
       [AC_MSG_ERROR([--enable-valgrind needs valgrind/memcheck.h. On Debian: apt-get install valgrind])])])
 ])
+
+# MPI and CMake, for the examples only (doc/examples/local.mk): the MPI
+# examples are built when mpicc is found, run with the mpirun found beside
+# it; the CMake consumer example needs cmake.  Nothing else depends on them.
+AC_DEFUN([NSLAB_CHECK_EXAMPLES], [
+  AC_ARG_VAR([MPICC], [MPI C compiler wrapper, for the MPI examples])
+  AC_ARG_VAR([MPIRUN], [MPI launcher, for make check-examples])
+  AC_ARG_VAR([CMAKE], [cmake, for the CMake consumer example])
+  AC_PATH_PROGS([MPICC], [mpicc])
+  AC_PATH_PROGS([MPIRUN], [mpirun mpiexec])
+  AC_PATH_PROG([CMAKE], [cmake])
+  AS_IF([test -n "$MPICC" && test -n "$MPIRUN"], [nslab_have_mpi="yes ($MPICC)"],
+    [nslab_have_mpi="no (the MPI examples are not built; on Debian: apt-get install openmpi-bin libopenmpi-dev)"])
+  AM_CONDITIONAL([HAVE_MPI], [test -n "$MPICC" && test -n "$MPIRUN"])
+  AS_IF([test -n "$CMAKE"], [nslab_have_cmake="yes ($CMAKE)"],
+    [nslab_have_cmake="no (the CMake consumer example is skipped; on Debian: apt-get install cmake)"])
+])
