@@ -11,6 +11,8 @@
 #   cmake-consumer      doc/examples/cmake, configured against the staged
 #                       install with find_package(numaslab 0.1 CONFIG),
 #                       built and run
+#   cmake-static        the same, linked with numaslab::numaslab_static,
+#                       when libnumaslab.a is installed (--enable-static)
 #   cmake-version       the installed version file accepts 0, 0.1 and
 #                       0.1.0, and refuses 0.2, 0.0.1 (while the major
 #                       version is 0, the minor one must match) and 1
@@ -69,6 +71,7 @@ prefix_staged=$STAGE$PREFIX
 libdir_staged=$STAGE$LIBDIR
 if [ -z "${CMAKE:-}" ]; then
 	skipped cmake-consumer "configure found no cmake"
+	skipped cmake-static "configure found no cmake"
 	skipped cmake-version "configure found no cmake"
 else
 	t=cmake-consumer
@@ -89,6 +92,24 @@ else
 	elif ! LD_LIBRARY_PATH=$libdir_staged ldd "$work/cmake/numaslab-consumer" |
 		grep -q "$libdir_staged/libnumaslab.so"; then
 		failed $t "the consumer is not linked with the staged libnumaslab.so"
+	else
+		ok $t
+	fi
+
+	# A build configured --enable-static installs libnumaslab.a: the static
+	# target must link with nothing but what it carries.
+	t=cmake-static
+	if [ ! -f "$libdir_staged/libnumaslab.a" ]; then
+		skipped $t "no libnumaslab.a installed (configure --enable-static)"
+	elif ! "$CMAKE" -S "$srcdir/doc/examples/cmake" -B "$work/cmake-static" -DCONSUMER_STATIC=ON \
+		-DCMAKE_PREFIX_PATH="$prefix_staged" >"$work/$t.out" 2>&1 ||
+		! "$CMAKE" --build "$work/cmake-static" >>"$work/$t.out" 2>&1; then
+		failed $t "the static consumer did not configure or build"
+	elif ldd "$work/cmake-static/numaslab-consumer-static" 2>&1 | grep -q libnumaslab; then
+		failed $t "the static consumer loads libnumaslab.so"
+	elif ! "$work/cmake-static/numaslab-consumer-static" >>"$work/$t.out" 2>&1 ||
+		! grep -q '^numaslab-consumer: ok: ' "$work/$t.out"; then
+		failed $t "the static consumer failed"
 	else
 		ok $t
 	fi
