@@ -68,8 +68,9 @@ void nslab__debug_die(const char *what, const char *call, const void *obj, const
  * Threads
  * ---------------------------------------------------------------------- */
 
-/* Flush and free every array cache of ts.  nslab_g.lock held. */
-static void tstate_drain(struct nslab_tstate *ts)
+/* Give back every slab ts owns and its cached large objects, and free its
+ * caches' state.  nslab_g.lock held. */
+void nslab__tstate_drain(struct nslab_tstate *ts)
 {
     nslab__tlc_flush(ts); /* first: its headers go straight to their slabs */
     free(ts->tlc);
@@ -78,7 +79,7 @@ static void tstate_drain(struct nslab_tstate *ts)
         if (!ts->cc[id])
             continue;
         if (nslab_g.by_id[id])
-            nslab__tcc_flush(nslab_g.by_id[id], ts->cc[id]);
+            nslab__tcc_flush(nslab_g.by_id[id], ts, 0);
         free(ts->cc[id]);
         ts->cc[id] = NULL;
     }
@@ -89,7 +90,7 @@ static void tstate_exit(void *p)
 {
     struct nslab_tstate *ts = p;
     pthread_mutex_lock(&nslab_g.lock);
-    tstate_drain(ts);
+    nslab__tstate_drain(ts);
     nslab_list_del(&ts->link);
     pthread_mutex_unlock(&nslab_g.lock);
     nslab_tls = &nslab_empty_ts;
@@ -130,7 +131,7 @@ void numaslab_thread_flush(void)
     nslab__tlc_flush(ts);
     for (int id = 0; id < NSLAB_MAX_CACHES; id++)
         if (ts->cc[id] && nslab_g.by_id[id])
-            nslab__tcc_flush(nslab_g.by_id[id], ts->cc[id]);
+            nslab__tcc_flush(nslab_g.by_id[id], ts, 1);
     pthread_mutex_unlock(&nslab_g.lock);
 }
 
@@ -230,42 +231,10 @@ int numaslab_max_node(void)
  * Initialisation and teardown
  * ---------------------------------------------------------------------- */
 
-static void fork_prepare(void) { nslab__fork_lock(); }
-static void fork_parent(void) { nslab__fork_unlock(); }
-
-/* In the child only the forking thread exists: the other threads' cached
- * objects go home so that nothing is lost. */
-static void fork_child(void)
-{
-    nslab__fork_unlock();
-    pthread_mutex_lock(&nslab_g.lock);
-    struct nslab_list *l = nslab_g.threads.next;
-    while (l != &nslab_g.threads) {
-        struct nslab_tstate *ts = nslab_container_of(l, struct nslab_tstate, link);
-        l = l->next;
-        if (ts == nslab_tls)
-            continue;
-        tstate_drain(ts);
-        nslab_list_del(&ts->link);
-        free(ts);
-    }
-    /* A lease another thread was taking at the fork is not in any cache
-     * of the child: the nodes' leases are what this thread holds. */
-    if (nslab_g.ready) {
-        uint64_t kept[nslab_g.nactive > 0 ? nslab_g.nactive : 1];
-        const struct nslab_tlc *tlc = nslab_tls->tlc;
-        for (int i = 0; i < nslab_g.nactive; i++)
-            kept[i] = tlc ? tlc[i].lease : 0;
-        nslab__pages_fork_child_leases(kept);
-    }
-    pthread_mutex_unlock(&nslab_g.lock);
-    nslab__export_fork_child(); /* the child publishes under its own pid */
-}
-
 static void once_init(void)
 {
     nslab_g.key_made = pthread_key_create(&nslab_g.key, tstate_exit) == 0;
-    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    nslab__fork_handlers();
 }
 
 static void free_tables(void)
@@ -389,10 +358,14 @@ void numaslab_fini(void)
     struct nslab_list *l;
     for (l = nslab_g.threads.next; l != &nslab_g.threads; l = l->next) {
         struct nslab_tstate *ts = nslab_container_of(l, struct nslab_tstate, link);
-        /* Its cached large objects are released below with the rest. */
+        /* Its cached large objects are released below with the rest;
+         * its slabs go back to the node lists, where the release finds
+         * them. */
         free(ts->tlc);
         ts->tlc = NULL;
         for (int id = 0; id < NSLAB_MAX_CACHES; id++) {
+            if (ts->cc[id] && nslab_g.by_id[id])
+                nslab__tcc_flush(nslab_g.by_id[id], ts, 0);
             free(ts->cc[id]);
             ts->cc[id] = NULL;
         }

@@ -91,28 +91,53 @@ enum nslab_type {
 
 /*
  * A slab: one chunk of pages bound to one node, holding nobjs objects of
- * one cache.  The header sits at the start of the chunk.  Protected by the
- * (cache, node) lock.
- *   inuse + popcount(freemap) == nobjs
- *   inuse == 0 <=> on the empty list; inuse == nobjs <=> on the full list
- * Objects held by thread array caches count as in use.
+ * one cache, its header at the start.  Ordinary slabs are owned by one
+ * thread at a time (lib/owner.c), or by nobody while they wait on their
+ * (cache, node)'s lists (lib/slab.c); reserve slabs are never owned
+ * (lib/reserve.c).
+ *
+ *   freemap bit i set: object i is free.  Written by the owner only, or
+ *     under the cnode lock while unowned (relaxed atomic stores, so that
+ *     other threads' double-free peeks read it cleanly).
+ *   rmap bit i set: object i was freed by a thread that is not the owner
+ *     and waits for the owner to collect it (atomic OR by the freer,
+ *     exchange by the collector).  freemap & rmap == 0 but for double
+ *     frees, which the collector reports.
+ *   nfree == popcount(freemap), by the same writers as freemap.
+ *   freemap[nwords] == 0 always: the fast path's miss when hint reaches it.
+ * The remote map starts a cache line of its own, and the objects another:
+ * remote freers never write a line the owner writes for its own frees.
  */
 struct nslab_slab {
-    uint8_t type;               /* NSLAB_T_SLAB */
-    uint8_t list;               /* NSLAB_L_* */
+    uint8_t type;               /* NSLAB_T_SLAB or NSLAB_T_RESERVE */
+    uint8_t state;              /* NSLAB_L_*: the state counted in the cnode's statistics */
     uint16_t nidx;              /* dense node index */
     uint32_t magic;             /* NSLAB_SLAB_MAGIC */
     struct numaslab_cache *cache;
     char *objs;                 /* first object */
+    struct nslab_tstate *owner; /* atomic: the owning thread; NULL while unowned */
     uint32_t nobjs;
-    uint32_t inuse;
+    uint32_t nfree;
     uint32_t hint;              /* lowest freemap word that may have a set bit */
+    uint32_t trip;              /* a local free that makes nfree - 2 >= trip (unsigned) takes
+                                   the slow path: nobjs - 2 off the owner's current slab (it
+                                   became partial or empty), UINT32_MAX on it */
     uint32_t nwords;
-    struct nslab_list link;     /* in the cnode's partial/full/empty/reserve list */
+    uint32_t pub_free;          /* nfree as last counted in the cnode's objects in use */
+    uint8_t where;              /* NSLAB_W_*: which list link is on */
+    struct nslab_list link;     /* the owner's lists, or the cnode's */
     struct numaslab_mempool *pool; /* NSLAB_T_RESERVE: where its pages go back */
-    uint64_t freemap[];         /* bit i set: object i is free; changed under the cnode
-                                   lock by relaxed atomic stores, so that the lock-free
-                                   double-free peek of reserve slabs reads it cleanly */
+    uint64_t *rmap;             /* [nwords], cache-line aligned, after freemap */
+    uint64_t freemap[];         /* [nwords + 1] */
+};
+
+/* Where a slab's link is. */
+enum {
+    NSLAB_W_NODE = 0,           /* unowned: the cnode's list for its state (or reserve) */
+    NSLAB_W_CUR = 1,            /* its owner allocates from it; on no list */
+    NSLAB_W_PARTIAL = 2,        /* owned, not current, has free objects */
+    NSLAB_W_FULL = 3,           /* owned, not current, none free when last looked */
+    NSLAB_W_NONE = 4,           /* on no list (being moved) */
 };
 
 enum { NSLAB_L_PARTIAL, NSLAB_L_FULL, NSLAB_L_EMPTY };
@@ -140,16 +165,23 @@ struct nslab_large {
  * Caches
  * ---------------------------------------------------------------------- */
 
-/* One (cache, active node): that node's slab lists. */
+/*
+ * One (cache, active node).  lock protects the lists of unowned slabs and
+ * nr_empty, and the reserve list with nr_reserve.  The statistics are
+ * relaxed atomics, changed on slow paths by whoever changes a slab's
+ * counted state (lib/slab.c, slab_count), read with no lock.
+ */
 struct nslab_cnode {
-    pthread_mutex_t lock;       /* protects everything below */
-    struct nslab_list partial, full, empty;
-    uint64_t nr_partial, nr_full, nr_empty;
-    struct nslab_list reserve;  /* slabs grown from a pool, never empty */
+    pthread_mutex_t lock;
+    struct nslab_list partial, full, empty; /* unowned slabs by state */
+    uint64_t nr_empty;          /* on empty: the retention (NUMASLAB_RETAIN) counts these */
+    struct nslab_list reserve;  /* slabs grown from a pool, never empty, full ones last */
     uint64_t nr_reserve;
     uint64_t reserve_inuse;     /* objects of reserve slabs handed out */
-    uint64_t inuse;             /* objects out of the slabs (users + thread caches) */
-    uint64_t total;             /* objects in all the node's slabs */
+    /* statistics (atomics) */
+    uint64_t st_inuse;          /* objects of ordinary slabs handed out, as last counted */
+    uint64_t st_total;          /* objects in all the node's slabs, reserve slabs included */
+    uint64_t st_slabs[3];       /* ordinary slabs by counted state, NSLAB_L_* */
 } __attribute__((aligned(64)));
 
 struct numaslab_cache {
@@ -161,14 +193,13 @@ struct numaslab_cache {
     uint32_t slab_bytes;        /* bytes of one slab */
     uint32_t nobjs;             /* objects per slab */
     uint32_t obj_offset;        /* first object's offset in the slab */
-    uint32_t limit;             /* thread array cache capacity */
-    uint32_t batch;             /* objects moved per refill / flush */
     uint32_t span;              /* nobjs * size */
+    uint32_t rmap_offset;       /* the remote map's offset in the slab */
     uint32_t rot;               /* size = odd << rot */
     uint64_t inv;               /* odd * inv == 1 (mod 2^64) */
     uint64_t divmax;            /* UINT64_MAX / size */
     int sizeclass;              /* 1 for the numaslab-<n> caches */
-    int dying;                  /* atomic: 1 while destroy flushes: empty slabs are unmapped */
+    int dying;                  /* atomic: 1 while destroy gathers: empty slabs are unmapped */
     void (*ctor)(void *);
     uint64_t warned[NSLAB_MASK_WORDS]; /* inactive nodes reported (atomic OR) */
     struct nslab_list link;     /* in nslab_g.caches, under nslab_g.lock */
@@ -179,16 +210,20 @@ struct numaslab_cache {
  * Per-thread state
  * ---------------------------------------------------------------------- */
 
-/* A thread's free objects of one (cache, node).  0 <= avail <= limit. */
-struct nslab_acache {
-    uint32_t avail;
-    uint32_t limit;
-    void **entry;
+/*
+ * A thread's slabs of one cache (lib/owner.c): for each active node, the
+ * slab it allocates from and the others it owns.  Only its thread touches
+ * it (numaslab_cache_destroy, numaslab_fini and fork excepted, which
+ * need the owners quiescent).
+ */
+struct nslab_own {
+    struct nslab_list partial;  /* NSLAB_W_PARTIAL slabs */
+    struct nslab_list full;     /* NSLAB_W_FULL slabs, oldest first */
+    uint32_t npartial, nfull;
 };
-
-/* A thread's array caches of one cache, one per active node. */
 struct nslab_tcc {
-    struct nslab_acache ac[1];  /* [nactive], entries follow */
+    struct nslab_own *own;      /* [nactive] */
+    struct nslab_slab *cur[];   /* [nactive]: NSLAB_W_CUR, or NULL */
 };
 
 /*
@@ -379,6 +414,7 @@ int nslab__parse_size(const char *s, size_t *out);
 /* lib/core.c */
 int nslab__init(void);                       /* lazy init; 0 or -errno */
 struct nslab_tstate *nslab__tstate(void);    /* the caller's, made on first use */
+void nslab__tstate_drain(struct nslab_tstate *ts); /* nslab_g.lock held: give all back */
 extern struct nslab_tstate nslab_empty_ts;   /* every thread's state until it has one */
 void nslab__refresh_local(struct nslab_tstate *ts);
 int nslab__local_nidx_slow(struct nslab_tstate *ts, int rotate);
@@ -389,13 +425,11 @@ void nslab__report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * reported, then abort() when NUMASLAB_ABORT is on (the debug default). */
 void nslab__bad_free(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Local node's dense index, fast: the rseq CPU number when readable,
- * else the thread's cached value (refreshed on every slow path). */
+/* Local node's dense index, fast: the thread's cached value, refreshed on
+ * every slow path (a thread that moves to another node allocates there
+ * from its next slow path on; see numaslab(7)). */
 static inline int nslab__local_nidx(void)
 {
-    unsigned cpu = nslab__cpu_fast();
-    if (likely(cpu < nslab_g.ncpu_fast))
-        return nslab_g.cpu_nidx[cpu];
     return nslab_tls->cached_nidx;
 }
 
@@ -416,23 +450,59 @@ static inline void nslab__lock_init(pthread_mutex_t *m)
     pthread_mutexattr_destroy(&a);
 }
 
-/* lib/slab.c */
+/* lib/slab.c: slabs, the cnode lists, caches */
 struct numaslab_cache *nslab__cache_new(const char *name, size_t size, size_t align,
                                         void (*ctor)(void *), int sizeclass, unsigned order);
 void nslab__cache_release(struct numaslab_cache *c); /* unmap all, free (fini) */
+void nslab__slabs_trim(void);     /* retained empty slabs go back (a short cgroup) */
+/* Call fn(obj, arg) for every object of c handed out of its slabs.
+ * nslab_g.lock held, every thread's slabs of c given back (quiescent). */
+void nslab__cache_each(struct numaslab_cache *c, void (*fn)(void *obj, void *arg), void *arg);
+/* A new slab of c on node nidx, bound and laid out, unowned and on no
+ * list (type NSLAB_T_SLAB, or NSLAB_T_RESERVE with its pool and mem). */
+struct nslab_slab *nslab__slab_new(struct numaslab_cache *c, int nidx);
+struct nslab_slab *nslab__slab_init(struct numaslab_cache *c, int nidx, char *mem, int type,
+                                    struct numaslab_mempool *pool);
+/* Take a slab of (c, nidx) for the calling thread: an unowned one with
+ * free objects (adopted), or a new one.  NULL with errno ENOMEM when the
+ * node is exhausted. */
+struct nslab_slab *nslab__node_take(struct numaslab_cache *c, int nidx, struct nslab_tstate *ts);
+/* An owned slab leaves its owner (thread exit, flush, destroy, fork):
+ * onto the cnode list its state says; beyond the retention, empty slabs
+ * go back to the page layer.  Its remote frees are collected first. */
+void nslab__node_give(struct numaslab_cache *c, struct nslab_slab *s);
+/* Unowned s had a free left in its remote map: collect it under the cnode
+ * lock and move s to the list of its new state (nothing when s was
+ * adopted meanwhile: its owner collects). */
+void nslab__node_collect(struct numaslab_cache *c, struct nslab_slab *s);
+/* Count s's state and free objects in the cnode's statistics. */
+void nslab__slab_count(struct numaslab_cache *c, struct nslab_slab *s);
+/* Collect s's remote frees into its free map; returns how many.  The
+ * owner, or the cnode lock holder while s is unowned. */
+uint32_t nslab__slab_collect(struct numaslab_cache *c, struct nslab_slab *s);
+/* Is p the start of an object that is free in s?  A racy peek for the
+ * message of a double free from another thread. */
+int nslab__slab_is_free(const struct nslab_slab *s, const void *p);
+
+/* lib/owner.c: thread-owned slabs */
 void *nslab__cache_alloc_slow(struct numaslab_cache *c, unsigned flags, int node);
 void nslab__cache_free_slow(struct numaslab_cache *expect, void *obj, const char *call);
-void nslab__tcc_flush(struct numaslab_cache *c, struct nslab_tcc *tc); /* all nodes, all objects */
+/* The fast free's miss for an object already validated as one of s's
+ * and taken back: another thread's slab, an unowned one, a double free,
+ * or a slab whose state changes. */
+void nslab__free_miss(struct nslab_slab *s, void *obj, const char *call);
+struct nslab_tcc *nslab__tcc_make(struct numaslab_cache *c, struct nslab_tstate *ts);
+/* Give back every slab of c that ts owns (all nodes).  keep_live: slabs
+ * with live objects stay owned (numaslab_thread_flush); else all go. */
+void nslab__tcc_flush(struct numaslab_cache *c, struct nslab_tstate *ts, int keep_live);
+/* Free obj of c to its slab, owned or not: for code that may run under
+ * nslab_g.lock or for another thread (lib/sizeclass.c, lib/core.c). */
+void nslab__cache_free_home(struct numaslab_cache *c, void *obj);
+
+/* lib/fork.c */
 void nslab__fork_lock(void);
 void nslab__fork_unlock(void);
-struct nslab_tcc *nslab__tcc_make(struct numaslab_cache *c, struct nslab_tstate *ts);
-void nslab__slabs_trim(void);     /* retained empty slabs go back (a short cgroup) */
-/* Call fn(obj, arg) for every object of c handed out of its slabs (thread
- * array caches included).  nslab_g.lock held, every thread quiescent. */
-void nslab__cache_each(struct numaslab_cache *c, void (*fn)(void *obj, void *arg), void *arg);
-/* Free obj of c straight to its slab, past every array cache: for code
- * that may run under nslab_g.lock or for another thread (lib/core.c). */
-void nslab__cache_free_home(struct numaslab_cache *c, void *obj);
+void nslab__fork_handlers(void);  /* pthread_atfork, once */
 
 /*
  * ror(off * inv, rot) for p at byte offset off in slab s, with size = odd
@@ -464,33 +534,43 @@ static inline uint32_t nslab__obj_index(const struct nslab_slab *s, const struct
     return (uint32_t)nslab__obj_quot(s, c, p);
 }
 
-/* Pop from the thread's array cache for (c, nidx); NULL on a miss.
- * Entries are never NULL, so NULL tells a miss. */
-static inline void *nslab__tc_pop(struct numaslab_cache *c, int nidx)
+/* An object from the thread's current slab of (c, nidx), with no lock and
+ * no atomic read-modify-write; NULL on a miss (no slab yet, or no free
+ * object left in the word the hint names). */
+static inline void *nslab__own_pop(struct numaslab_cache *c, int nidx)
 {
     struct nslab_tcc *tc = nslab_tls->cc[c->id];
     if (unlikely(tc == NULL))
         return NULL;
-    struct nslab_acache *ac = &tc->ac[nidx];
-    uint32_t n = ac->avail;
-    if (unlikely(n == 0))
+    struct nslab_slab *s = tc->cur[nidx];
+    if (unlikely(s == NULL))
         return NULL;
-    ac->avail = n - 1;
-    return ac->entry[n - 1];
+    uint32_t w = s->hint;
+    uint64_t m = nslab_load_relaxed(&s->freemap[w]);
+    if (unlikely(m == 0))
+        return NULL;
+    nslab_store_relaxed(&s->freemap[w], m & (m - 1));
+    s->nfree--;
+    return s->objs + ((size_t)w * 64 + (unsigned)__builtin_ctzll(m)) * c->size;
 }
 
-/* Push onto it; 0 on a miss (no array cache yet, or full). */
-static inline int nslab__tc_push(struct numaslab_cache *c, int nidx, void *obj)
+/* Free obj (validated: an object of s, of cache c) into its slab when the
+ * calling thread owns it, with no lock and no atomic read-modify-write.
+ * 0 on a miss: another thread's slab or an unowned one, a double free, or
+ * a free that changes the state of a slab other than the current one. */
+static inline int nslab__own_push(struct nslab_slab *s, struct numaslab_cache *c, void *obj)
 {
-    struct nslab_tcc *tc = nslab_tls->cc[c->id];
-    if (unlikely(tc == NULL))
+    if (unlikely(nslab_load_relaxed(&s->owner) != nslab_tls))
         return 0;
-    struct nslab_acache *ac = &tc->ac[nidx];
-    uint32_t n = ac->avail;
-    if (unlikely(n >= ac->limit))
+    uint32_t idx = nslab__obj_index(s, c, obj);
+    uint32_t w = idx / 64, n = s->nfree + 1;
+    uint64_t bit = 1ull << (idx % 64), m = nslab_load_relaxed(&s->freemap[w]);
+    if (unlikely((m & bit) != 0 || n - 2 >= s->trip))
         return 0;
-    ac->entry[n] = obj;
-    ac->avail = n + 1;
+    nslab_store_relaxed(&s->freemap[w], m | bit);
+    s->nfree = n;
+    if (w < s->hint)
+        s->hint = w;
     return 1;
 }
 
@@ -598,9 +678,12 @@ void nslab__pages_fork_unlock(void);
  * says the forking thread holds; other threads' leases died with them. */
 void nslab__pages_fork_child_leases(const uint64_t *kept);
 
-/* lib/slab.c: reserve-backed growth */
+/* lib/reserve.c: reserve slabs */
 void *nslab__cache_alloc_reserve(struct numaslab_cache *c, unsigned flags, int node,
                                  struct numaslab_mempool *pool);
+void *nslab__reserve_take(struct numaslab_cache *c, unsigned flags, int node,
+                          struct numaslab_mempool *pool);
 void nslab__reserve_free(struct nslab_slab *s, void *obj, const char *call);
+void nslab__reserve_release(struct numaslab_cache *c, struct nslab_slab *s); /* fini */
 
 #endif /* NSLAB_INTERNAL_H */

@@ -401,7 +401,7 @@ void *numaslab_alloc_node(size_t size, unsigned flags, int node)
         else
             return alloc_slow(size, flags, node);
         if (likely(c != NULL && nidx >= 0)) {
-            void *obj = nslab__tc_pop(c, nidx);
+            void *obj = nslab__own_pop(c, nidx);
             if (likely(obj != NULL))
                 return nslab__hand_out(c, obj, flags);
         }
@@ -452,9 +452,9 @@ void numaslab_free(void *ptr)
     if (likely(s && s->type == NSLAB_T_SLAB && nslab__obj_ok(s, s->cache, ptr))) {
         if (unlikely(!nslab__take_back(s->cache, ptr, "numaslab_free")))
             return;
-        if (likely(nslab__tc_push(s->cache, s->nidx, ptr)))
+        if (likely(nslab__own_push(s, s->cache, ptr)))
             return;
-        nslab__cache_free_slow(NULL, ptr, NULL);
+        nslab__free_miss(s, ptr, "numaslab_free");
         return;
     }
     free_other(ptr);

@@ -3,18 +3,20 @@
  * include/numaslab-stats.h (for the segment lib/export.c publishes), and
  * numaslab_stats_print.
  *
- * Nothing here is on a fast path, and nothing on a fast path counts: a hit
- * in a thread's array cache changes no counter.  The figures come from
+ * Nothing here is on a fast path, and nothing on a fast path counts: an
+ * allocation or free in a thread's own slab changes no counter.  The
+ * figures come from
  *   - per-node relaxed atomics (nslab_g.nstat) written on slow paths;
- *   - per-(cache, node) counters, read under that cnode's lock;
+ *   - per-(cache, node) relaxed atomics, read with no lock: a thread's
+ *     slabs are counted when they change state, when it refills and when
+ *     it flushes (numaslab_thread_flush), so objects in use are exact
+ *     after a flush and otherwise as of the owners' last slow paths;
  *   - the node reserves' own counters, read under the pool's lock.
- * Objects in thread array caches count as in use until their thread
- * flushes.  Two figures read one after the other may come from slightly
- * different moments; each one is exact for its moment.
+ * Two figures read one after the other may come from slightly different
+ * moments; each one is exact for its moment.
  *
  * Locks (lib/internal.h): a snapshot runs under nslab_g.lock (level 1) to
- * walk the cache list, takes one cnode->lock (level 2) at a time, and the
- * reserve pool's lock (a leaf) with no level-2 lock held.
+ * walk the cache list, and the reserve pool's lock (a leaf).
  */
 #include "lib/internal.h"
 #include "lib/statfmt.h"
@@ -102,21 +104,19 @@ int numaslab_stats_node(int node, struct numaslab_node_stats *st)
     return 0;
 }
 
-/* One (cache, active node); takes its cnode lock. */
+/* One (cache, active node): its relaxed counters, no lock. */
 static void read_cache(struct numaslab_cache *c, int nidx, struct numaslab_cache_stats *st)
 {
     struct nslab_cnode *cn = &c->cnode[nidx];
     memset(st, 0, sizeof(*st));
     st->node = nslab_g.topo.active[nidx];
-    pthread_mutex_lock(&cn->lock);
-    st->objects_inuse = cn->inuse;
-    st->objects_total = cn->total;
-    st->slabs_full = cn->nr_full;
-    st->slabs_partial = cn->nr_partial;
-    st->slabs_empty = cn->nr_empty;
-    st->slabs_reserve = cn->nr_reserve;
-    st->objects_reserve = cn->reserve_inuse;
-    pthread_mutex_unlock(&cn->lock);
+    st->objects_inuse = nslab_load_relaxed(&cn->st_inuse);
+    st->objects_total = nslab_load_relaxed(&cn->st_total);
+    st->slabs_full = nslab_load_relaxed(&cn->st_slabs[NSLAB_L_FULL]);
+    st->slabs_partial = nslab_load_relaxed(&cn->st_slabs[NSLAB_L_PARTIAL]);
+    st->slabs_empty = nslab_load_relaxed(&cn->st_slabs[NSLAB_L_EMPTY]);
+    st->slabs_reserve = nslab_load_relaxed(&cn->nr_reserve);
+    st->objects_reserve = nslab_load_relaxed(&cn->reserve_inuse);
     st->slab_bytes = c->slab_bytes;
 }
 

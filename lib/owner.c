@@ -1,0 +1,387 @@
+/*
+ * lib/owner.c - thread-owned slabs: how a thread allocates from its own
+ * slabs and how any thread frees into them.
+ *
+ * For each (cache, node) a thread has a current slab, which its
+ * allocations take objects from (the first set bit of the free map word
+ * the hint names), and the other slabs it owns: partial ones, which have
+ * free objects, and full ones, which had none when last looked at.  The
+ * slab is found from the object through the page map (lib/pagemap.c).
+ *
+ *   alloc, fast:  the current slab's free map, no lock, no atomic RMW
+ *   free by the owner, fast: a bit set in the free map, the same
+ *   free by another thread: one atomic OR into the slab's remote map,
+ *         which the owner collects when its slab runs dry (and when it
+ *         looks for a slab among its full ones: a few each time, oldest
+ *         first, so a producer's slabs come back as its consumer frees)
+ *   slow: the next word; the current slab's remote frees; an owned
+ *         partial slab; a full one with remote frees; a slab from the
+ *         node (lib/slab.c: adopted, or new); then fallback and reserve
+ *
+ * A slab leaves its owner (lib/slab.c, nslab__node_give) when it becomes
+ * empty and is not the current one, and when the thread gives all back:
+ * at its exit, for numaslab_thread_flush (empty ones only),
+ * numaslab_cache_destroy and fork.  Objects handed to two threads are
+ * never in one slab, so they never share a cache line, except where a
+ * slab was adopted from a thread that gave it back with live objects.
+ *
+ * A free into a slab that has no owner is left in its remote map too; the
+ * freer then sees the owner NULL and collects it under the cnode lock
+ * (nslab__node_collect).  The owner's store of NULL (giving back) and the
+ * freer's OR are ordered by sequential consistency: either the freer sees
+ * the NULL, or the one who gives back sees the bit.
+ *
+ * Every list here is the owning thread's and is touched without a lock;
+ * numaslab_cache_destroy, numaslab_fini and the fork child touch other
+ * threads' lists, which the API documents as needing them quiescent.
+ */
+#include "lib/internal.h"
+#include "lib/debug.h"
+
+#include <stdlib.h>
+
+#define POLL_FULL 4 /* full slabs looked at for remote frees per refill */
+
+struct nslab_tcc *nslab__tcc_make(struct numaslab_cache *c, struct nslab_tstate *ts)
+{
+    size_t n = (size_t)nslab_g.nactive;
+    size_t head = (sizeof(struct nslab_tcc) + n * sizeof(struct nslab_slab *) + 15) & ~(size_t)15;
+    struct nslab_tcc *tc = calloc(1, head + n * sizeof(struct nslab_own));
+    if (!tc)
+        return NULL;
+    tc->own = (struct nslab_own *)((char *)tc + head);
+    for (size_t i = 0; i < n; i++) {
+        nslab_list_init(&tc->own[i].partial);
+        nslab_list_init(&tc->own[i].full);
+    }
+    /* Under the lock: destroy and fini walk every thread's cc[]. */
+    pthread_mutex_lock(&nslab_g.lock);
+    ts->cc[c->id] = tc;
+    pthread_mutex_unlock(&nslab_g.lock);
+    return tc;
+}
+
+/* The owner's lists.  s is on none of them when put there. */
+static void own_put(struct nslab_own *o, struct nslab_slab *s, int where)
+{
+    s->where = (uint8_t)where;
+    s->trip = s->nobjs - 2;
+    if (where == NSLAB_W_PARTIAL) {
+        nslab_list_add(&o->partial, &s->link);
+        o->npartial++;
+    } else {
+        nslab_list_add_tail(&o->full, &s->link); /* the oldest first */
+        o->nfull++;
+    }
+}
+
+static void own_del(struct nslab_own *o, struct nslab_slab *s)
+{
+    nslab_list_del(&s->link);
+    if (s->where == NSLAB_W_PARTIAL)
+        o->npartial--;
+    else
+        o->nfull--;
+    s->where = NSLAB_W_NONE;
+}
+
+static struct nslab_slab *make_cur(struct numaslab_cache *c, struct nslab_tcc *tc, int nidx,
+                                   struct nslab_slab *s)
+{
+    s->where = NSLAB_W_CUR;
+    s->trip = UINT32_MAX;
+    while (s->hint < s->nwords && !nslab_load_relaxed(&s->freemap[s->hint]))
+        s->hint++;
+    nslab__slab_count(c, s);
+    tc->cur[nidx] = s;
+    return s;
+}
+
+/*
+ * A current slab of (c, nidx) with a free object at its hint, or NULL with
+ * errno ENOMEM when the node is exhausted.  The thread's own slabs first,
+ * then the node.
+ */
+static struct nslab_slab *refill(struct numaslab_cache *c, struct nslab_tstate *ts,
+                                 struct nslab_tcc *tc, int nidx)
+{
+    struct nslab_own *o = &tc->own[nidx];
+    struct nslab_slab *s = tc->cur[nidx];
+    if (s) {
+        while (s->hint < s->nwords && !nslab_load_relaxed(&s->freemap[s->hint]))
+            s->hint++;
+        if (s->hint < s->nwords || nslab__slab_collect(c, s))
+            return make_cur(c, tc, nidx, s);
+        nslab__slab_count(c, s);
+        tc->cur[nidx] = NULL;
+        own_put(o, s, NSLAB_W_FULL);
+    }
+    if ((s = nslab_list_first(&o->partial, struct nslab_slab, link))) {
+        own_del(o, s);
+        nslab__slab_collect(c, s);
+        return make_cur(c, tc, nidx, s);
+    }
+    for (int k = 0; k < POLL_FULL && o->nfull; k++) {
+        s = nslab_list_first(&o->full, struct nslab_slab, link);
+        own_del(o, s);
+        if (nslab__slab_collect(c, s))
+            return make_cur(c, tc, nidx, s);
+        own_put(o, s, NSLAB_W_FULL); /* to the back: the next refill looks further */
+    }
+    s = nslab__node_take(c, nidx, ts);
+    return s ? make_cur(c, tc, nidx, s) : NULL;
+}
+
+/* An object of (c, nidx) from the thread's slabs; NULL/ENOMEM. */
+static void *alloc_at(struct numaslab_cache *c, struct nslab_tstate *ts, struct nslab_tcc *tc,
+                      int nidx)
+{
+    void *obj = nslab__own_pop(c, nidx);
+    if (obj || !refill(c, ts, tc, nidx))
+        return obj;
+    return nslab__own_pop(c, nidx);
+}
+
+/*
+ * Everything the fast path does not: first use of the cache by this
+ * thread, a current slab run dry, node resolution for inactive and bad
+ * ids, fallback to the nearest nodes, the reserve.  The thread's local
+ * node is read again here (numaslab(7): a thread that moved allocates on
+ * its new node from its next slow path on).
+ */
+void *nslab__cache_alloc_slow(struct numaslab_cache *c, unsigned flags, int node)
+{
+    struct nslab_tstate *ts = nslab__tstate();
+    if (!ts) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    nslab__refresh_local(ts);
+    int nidx, rc = nslab__resolve_node(c->warned, c->name, node, flags, &nidx);
+    if (rc) {
+        errno = -rc;
+        return NULL;
+    }
+    struct nslab_tcc *tc = ts->cc[c->id];
+    if (!tc && !(tc = nslab__tcc_make(c, ts))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *obj = alloc_at(c, ts, tc, nidx);
+    if (obj)
+        return nslab__hand_out(c, obj, flags);
+    if (!(flags & NUMASLAB_THISNODE)) {
+        /* The node is exhausted: nearest active nodes first. */
+        const int *order = &nslab_g.topo.order[nidx * nslab_g.nactive];
+        for (int k = 1; k < nslab_g.nactive; k++) {
+            int alt = order[k];
+            if ((obj = alloc_at(c, ts, tc, alt))) {
+                nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].fallback_out, 1);
+                nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[alt]].fallback_in, 1);
+                return nslab__hand_out(c, obj, flags);
+            }
+        }
+    }
+    if (flags & NUMASLAB_CRITICAL)
+        return nslab__reserve_take(c, flags, node, NULL);
+    errno = ENOMEM;
+    return NULL;
+}
+
+/* Another thread's slab, or an unowned one: into the remote map. */
+static void free_remote(struct numaslab_cache *c, struct nslab_slab *s, void *obj,
+                        const char *call)
+{
+    uint32_t idx = nslab__obj_index(s, c, obj);
+    uint64_t bit = 1ull << (idx % 64);
+    /* A racy peek catches a double free of an object already collected;
+     * the OR catches one still waiting; the collector, the rest but one
+     * raced by a new allocation of the object. */
+    if (nslab_load_relaxed(&s->freemap[idx / 64]) & bit) {
+        nslab__bad_free("%s: double free of %p (cache %s); ignored", call, obj, c->name);
+        return;
+    }
+    uint64_t old = __atomic_fetch_or(&s->rmap[idx / 64], bit, __ATOMIC_SEQ_CST);
+    if (old & bit) {
+        nslab__bad_free("%s: double free of %p (cache %s); ignored", call, obj, c->name);
+        return;
+    }
+    if (__atomic_load_n(&s->owner, __ATOMIC_SEQ_CST) == NULL)
+        nslab__node_collect(c, s);
+}
+
+void nslab__free_miss(struct nslab_slab *s, void *obj, const char *call)
+{
+    struct numaslab_cache *c = s->cache;
+    struct nslab_tstate *ts = nslab_tls;
+    if (nslab_load_relaxed(&s->owner) != ts) {
+        free_remote(c, s, obj, call);
+        return;
+    }
+    uint32_t idx = nslab__obj_index(s, c, obj), w = idx / 64;
+    uint64_t bit = 1ull << (idx % 64), m = nslab_load_relaxed(&s->freemap[w]);
+    if (m & bit) {
+        nslab__bad_free("%s: double free of %p (cache %s); ignored", call, obj, c->name);
+        return;
+    }
+    nslab_store_relaxed(&s->freemap[w], m | bit);
+    s->nfree++;
+    if (w < s->hint)
+        s->hint = w;
+    if (s->where == NSLAB_W_CUR)
+        return;
+    /* A slab other than the current one changes state. */
+    struct nslab_own *o = &ts->cc[c->id]->own[s->nidx];
+    if (s->nfree == s->nobjs) {
+        own_del(o, s);
+        nslab__node_give(c, s);
+        return;
+    }
+    if (s->where == NSLAB_W_FULL) {
+        own_del(o, s);
+        own_put(o, s, NSLAB_W_PARTIAL);
+    }
+    nslab__slab_count(c, s);
+}
+
+/*
+ * Everything the fast free does not: it validates obj in full (call names
+ * the API call for messages).
+ */
+__attribute__((noinline)) void nslab__cache_free_slow(struct numaslab_cache *expect, void *obj,
+                                                      const char *call)
+{
+    if (!obj)
+        return;
+    void *h = nslab__pagemap_get(obj);
+    if (!h) {
+        nslab__bad_free("%s: %p was not allocated by numaslab; ignored", call, obj);
+        return;
+    }
+    if (*(uint8_t *)h == NSLAB_T_FREE) {
+        nslab__bad_free("%s: %p is not allocated: it was freed already, or never handed out; "
+                        "ignored", call, obj);
+        return;
+    }
+    if (*(uint8_t *)h == NSLAB_T_LARGE) {
+        if (expect) {
+            nslab__bad_free("%s(%s): %p is a large object of numaslab_alloc, not an object of "
+                            "cache %s; ignored", call, expect->name, obj, expect->name);
+            return;
+        }
+        nslab__large_free(h, obj);
+        return;
+    }
+    struct nslab_slab *s = h;
+    struct numaslab_cache *c = s->cache;
+    if (s->magic != NSLAB_SLAB_MAGIC) {
+        nslab__bad_free("%s: %p: its slab header is corrupt; ignored", call, obj);
+        return;
+    }
+    if (expect && c != expect) {
+        nslab__bad_free("%s(%s): %p belongs to cache %s, not to cache %s; ignored", call,
+                        expect->name, obj, c->name, expect->name);
+        return;
+    }
+    if (!nslab__obj_ok(s, c, obj)) {
+        nslab__bad_free("%s: %p is not the start of an object of cache %s; ignored", call, obj,
+                        c->name);
+        return;
+    }
+    if (nslab__slab_is_free(s, obj)) {
+        nslab__bad_free("%s: double free of %p (cache %s%s); ignored", call, obj, c->name,
+                        s->type == NSLAB_T_RESERVE ? ", reserve slab" : "");
+        return;
+    }
+    if (!nslab__take_back(c, obj, call))
+        return;
+    if (s->type == NSLAB_T_RESERVE)
+        nslab__reserve_free(s, obj, call);
+    else
+        nslab__free_miss(s, obj, call);
+}
+
+void nslab__cache_free_home(struct numaslab_cache *c, void *obj)
+{
+    struct nslab_slab *s = nslab__pagemap_get(obj);
+    if (nslab__take_back(c, obj, "numaslab_free"))
+        nslab__free_miss(s, obj, "numaslab_free");
+}
+
+/* Give back s, one of ts's slabs of (c, nidx), unless keep_live and it
+ * has live objects (then its counts are brought up to date). */
+static void flush_one(struct numaslab_cache *c, struct nslab_tcc *tc, int nidx,
+                      struct nslab_slab *s, int keep_live)
+{
+    nslab__slab_collect(c, s);
+    if (keep_live && s->nfree != s->nobjs) {
+        if (s->where == NSLAB_W_FULL && s->nfree) {
+            own_del(&tc->own[nidx], s);
+            own_put(&tc->own[nidx], s, NSLAB_W_PARTIAL);
+        }
+        nslab__slab_count(c, s);
+        return;
+    }
+    if (s->where == NSLAB_W_CUR)
+        tc->cur[nidx] = NULL;
+    else
+        own_del(&tc->own[nidx], s);
+    s->where = NSLAB_W_NONE;
+    nslab__node_give(c, s);
+}
+
+void nslab__tcc_flush(struct numaslab_cache *c, struct nslab_tstate *ts, int keep_live)
+{
+    struct nslab_tcc *tc = ts->cc[c->id];
+    if (!tc)
+        return;
+    for (int i = 0; i < nslab_g.nactive; i++) {
+        struct nslab_own *o = &tc->own[i];
+        if (tc->cur[i])
+            flush_one(c, tc, i, tc->cur[i], keep_live);
+        struct nslab_list *heads[] = {&o->partial, &o->full};
+        for (int h = 0; h < 2; h++)
+            for (struct nslab_list *l = heads[h]->next; l != heads[h];) {
+                struct nslab_slab *s = nslab_container_of(l, struct nslab_slab, link);
+                l = l->next;
+                flush_one(c, tc, i, s, keep_live);
+            }
+    }
+}
+
+void *numaslab_cache_alloc_node(numaslab_cache_t *c, unsigned flags, int node)
+{
+    int nidx;
+    if (node == NUMASLAB_NODE_LOCAL)
+        nidx = nslab__local_nidx();
+    else if ((unsigned)node < (unsigned)nslab_g.possible && (nidx = nslab_g.node_nidx[node]) >= 0)
+        ;
+    else
+        return nslab__cache_alloc_slow(c, flags, node);
+    void *obj = nslab__own_pop(c, nidx);
+    if (likely(obj != NULL))
+        return nslab__hand_out(c, obj, flags);
+    return nslab__cache_alloc_slow(c, flags, node);
+}
+
+void *numaslab_cache_alloc(numaslab_cache_t *c, unsigned flags)
+{
+    void *obj = nslab__own_pop(c, nslab__local_nidx());
+    if (likely(obj != NULL))
+        return nslab__hand_out(c, obj, flags);
+    return nslab__cache_alloc_slow(c, flags, NUMASLAB_NODE_LOCAL);
+}
+
+void numaslab_cache_free(numaslab_cache_t *c, void *obj)
+{
+    struct nslab_slab *s = nslab__pagemap_get(obj);
+    if (likely(s && s->type == NSLAB_T_SLAB && s->cache == c && nslab__obj_ok(s, c, obj))) {
+        if (unlikely(!nslab__take_back(c, obj, "numaslab_cache_free")))
+            return;
+        if (likely(nslab__own_push(s, c, obj)))
+            return;
+        nslab__free_miss(s, obj, "numaslab_cache_free");
+        return;
+    }
+    nslab__cache_free_slow(c, obj, "numaslab_cache_free");
+}
