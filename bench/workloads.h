@@ -10,7 +10,7 @@
  *   NSB_MAPPED_BYTES()    optional: the bytes the allocator itself reports
  *                         mapped, all nodes together (numaslab's statistics)
  * It defines static bodies pair_<A>, live_<A>, batch_<A>, xfree_<A>,
- * large_pair_<A> and large_batch_<A>, and nsb_register_common_<A>(name of
+ * ring_<A>, large_pair_<A> and large_batch_<A>, and nsb_register_common_<A>(name of
  * the allocator, opts) registering them.  The calls are direct (no function
  * pointers) so that every allocator is measured the way a program would
  * call it.
@@ -22,6 +22,7 @@
  * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <fcntl.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -82,6 +83,29 @@ static inline void *nsb_ring_get(struct nsb_ring *r, uint64_t *tail, uint64_t *h
     *tail = t + 1;
     return p;
 }
+
+/* A barrier for the threads of one multi-threaded run (sense-reversing;
+ * waiters yield, so that runs with more threads than cores progress).  n
+ * must be the same for every thread of a run and every run resets it at
+ * its end (all arrive with the same generation). */
+struct nsb_barrier {
+    _Alignas(64) _Atomic int count;
+    _Alignas(64) _Atomic unsigned gen;
+};
+
+static inline void nsb_barrier_wait(struct nsb_barrier *b, int n)
+{
+    unsigned g = atomic_load_explicit(&b->gen, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&b->count, 1, memory_order_acq_rel) == n - 1) {
+        atomic_store_explicit(&b->count, 0, memory_order_relaxed);
+        atomic_store_explicit(&b->gen, g + 1, memory_order_release);
+        return;
+    }
+    while (atomic_load_explicit(&b->gen, memory_order_acquire) == g)
+        sched_yield();
+}
+
+#define NSB_RING_MAX 64 /* threads of the ring workload, at most */
 
 #define NSB_PAGE 4096 /* the large workloads write one byte per page of this size */
 
@@ -235,6 +259,47 @@ static void NSB_FN(xfree)(nsb_state *st)
     nsb_set_items(st, nsb_iterations(st));
 }
 
+/* Ring of remote frees: every thread allocates and writes a batch of count
+ * objects, then frees the batch its left neighbour allocated (thread i
+ * frees thread i - 1's), then all start again.  Each thread counts its own
+ * count objects per turn, so the per-thread figure is wall time per object
+ * allocated and freed by another thread. */
+static void NSB_FN(ring)(nsb_state *st)
+{
+    static struct nsb_barrier bar;
+    static void **batches[NSB_RING_MAX];
+    size_t size = (size_t)nsb_range(st, 0);
+    long count = (long)nsb_range(st, 1);
+    int n = nsb_threads(st), me = nsb_thread_index(st);
+    NSB_SETUP();
+    if (n < 2 || n > NSB_RING_MAX) {
+        nsb_skip(st, "ring needs 2 to 64 threads");
+        return;
+    }
+    void **v = calloc((size_t)count, sizeof(*v));
+    batches[me] = v;
+    nsb_barrier_wait(&bar, n);
+    if (!v) {
+        nsb_skip(st, "no memory for the pointer array");
+        return;
+    }
+    void **left = batches[(me + n - 1) % n];
+    while (nsb_keep_running(st)) {
+        for (long i = 0; i < count; i++) {
+            uint64_t *p = NSB_ALLOC(size);
+            *p = (uint64_t)i;
+            v[i] = p;
+        }
+        nsb_barrier_wait(&bar, n); /* every batch is full */
+        for (long i = 0; i < count; i++)
+            NSB_FREE(left[i], size);
+        nsb_barrier_wait(&bar, n); /* every batch is freed: v may be refilled */
+    }
+    nsb_set_items(st, nsb_iterations(st) * count);
+    nsb_barrier_wait(&bar, n);
+    free(v);
+}
+
 /* Large pair: allocate a buffer of whole pages, write one byte per page,
  * free it.  Sizes from 16 KiB to 1 MiB: numaslab serves them as whole
  * pages (above NUMASLAB_MAX_SMALL), the peers from their largest size
@@ -331,7 +396,10 @@ static void NSB_CAT(nsb_register_common, NSB_A)(const char *name, long batch_cou
               .args = {{64}, {256}, {4096}}, .iterations = pair_iterations);
     snprintf(n, sizeof(n), "batch/%s", name);
     NSB_BENCH(n, NSB_FN(batch), .argnames = {"size", "count"}, .nargs = 2, .nrows = 1,
-              .args = {{64, batch_count}}, .threads = {1, 2});
+              .args = {{64, batch_count}}, .threads = {1, 2, 8});
+    snprintf(n, sizeof(n), "ring/%s", name);
+    NSB_BENCH(n, NSB_FN(ring), .argnames = {"size", "count"}, .nargs = 2, .nrows = 1,
+              .args = {{64, batch_count / 10}}, .threads = {8});
     snprintf(n, sizeof(n), "xfree/%s", name);
     NSB_BENCH(n, NSB_FN(xfree), .argnames = {"size"}, .nargs = 1, .nrows = 1, .args = {{64}},
               .threads = {2}, .iterations = pair_iterations);

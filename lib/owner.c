@@ -132,14 +132,18 @@ static struct nslab_slab *refill(struct numaslab_cache *c, struct nslab_tstate *
     return s ? make_cur(c, tc, nidx, s) : NULL;
 }
 
-/* An object of (c, nidx) from the thread's slabs; NULL/ENOMEM. */
+/* An object of (c, nidx) from the thread's slabs; NULL/ENOMEM.  The
+ * current slab is counted after it, so that the statistics include what
+ * the thread took since its last slow path. */
 static void *alloc_at(struct numaslab_cache *c, struct nslab_tstate *ts, struct nslab_tcc *tc,
                       int nidx)
 {
     void *obj = nslab__own_pop(c, nidx);
-    if (obj || !refill(c, ts, tc, nidx))
-        return obj;
-    return nslab__own_pop(c, nidx);
+    if (!obj && refill(c, ts, tc, nidx))
+        obj = nslab__own_pop(c, nidx);
+    if (obj)
+        nslab__slab_count(c, tc->cur[nidx]);
+    return obj;
 }
 
 /*

@@ -121,11 +121,11 @@ static int engine(int rank, int inject)
     numaslab_mempool_t *pool = numaslab_mempool_create_node(POOL_MIN, buf_alloc, buf_free, NULL, node);
     if (!reqs || !pool) {
         fprintf(stderr, "rank %d: cannot set up the engine: %s\n", rank, strerror(errno));
-        return 1;
+        MPI_Abort(MPI_COMM_WORLD, 1); /* rank 0 would wait in MPI_Send for ever */
     }
     if (inject && numaslab_fail_pages("after=0") != 0) {
         fprintf(stderr, "rank %d: numaslab_fail_pages refused\n", rank);
-        return 1;
+        MPI_Abort(MPI_COMM_WORLD, 1);
     }
 
     struct request *queue = NULL;
@@ -209,15 +209,18 @@ static int engine(int rank, int inject)
 /* --hold DIR: say who we are, wait to be released. */
 static void hold(const char *dir, int rank)
 {
-    char path[4096];
+    char path[4096], tmp[4100];
     snprintf(path, sizeof(path), "%s/rank-%d.pid", dir, rank);
-    FILE *f = fopen(path, "w");
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
     if (!f) {
-        fprintf(stderr, "rank %d: %s: %s\n", rank, path, strerror(errno));
+        fprintf(stderr, "rank %d: %s: %s\n", rank, tmp, strerror(errno));
         return;
     }
     fprintf(f, "%ld\n", (long)getpid());
-    fclose(f);
+    /* Whole or not at all: the file appears under its name once written. */
+    if (fclose(f) != 0 || rename(tmp, path) != 0)
+        fprintf(stderr, "rank %d: %s: %s\n", rank, path, strerror(errno));
     snprintf(path, sizeof(path), "%s/release", dir);
     for (int i = 0; i < 1200 && access(path, F_OK) != 0; i++)
         nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
