@@ -5,10 +5,14 @@
  * Lock order (outermost first); no other nesting exists:
  *   1. nslab_g.lock       - the cache list, the thread list, cache ids,
  *                           initialisation and teardown.
- *   2. cnode->lock        - one (cache, node)'s slab lists and counters.
- *                           Only one lock of level 2 is held at a time,
- *                           except by the fork handler, which takes them
- *                           all in cache-list order, then node order.
+ *   2. cnode->lock        - one (cache, node)'s lists of unowned slabs
+ *                           and its reserve slabs (lib/slab.c,
+ *                           lib/reserve.c); taken when a slab changes
+ *                           hands, never by a thread's own allocations
+ *                           and frees.  Only one lock of level 2 is held
+ *                           at a time, except by the fork handler, which
+ *                           takes them all in cache-list order, then node
+ *                           order.
  *   2b. page layer node lock (lib/pages.c: one node's free runs), taken
  *                           with no lock held but, at most, nslab_g.lock:
  *                           slabs and large objects are made and given up
@@ -30,8 +34,10 @@
  *   run wherever a page is mapped.
  * Per-node statistics are atomics updated on slow paths only.
  *
- * Fast paths (a hit in the thread's array cache) take no lock and no
- * atomic read-modify-write: the array cache belongs to its thread.
+ * Fast paths (an allocation from the thread's current slab, a free into a
+ * slab the thread owns) take no lock and no atomic read-modify-write: the
+ * slab's free map belongs to its thread (lib/owner.c).  A free into
+ * another thread's slab is one atomic OR.
  */
 #ifndef NSLAB_INTERNAL_H
 #define NSLAB_INTERNAL_H
