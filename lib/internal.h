@@ -29,7 +29,7 @@
  *   - each pool's lock (lib/mempool.c), whose allocator runs outside it.
  *   The fork handler takes nslab_g.lock, every cnode lock, the node
  *   reserves' pool locks, the page layer's node locks, the pagemap lock,
- *   the headroom locks and fail_lock, in that order (lib/slab.c).
+ *   the headroom locks and fail_lock, in that order (lib/fork.c).
  *   nslab__slabs_trim (a short cgroup) only tries nslab_g.lock, so it may
  *   run wherever a page is mapped.
  * Per-node statistics are atomics updated on slow paths only.
