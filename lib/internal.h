@@ -477,10 +477,9 @@ struct nslab_slab *nslab__node_take(struct numaslab_cache *c, int nidx, struct n
  * onto the cnode list its state says; beyond the retention, empty slabs
  * go back to the page layer.  Its remote frees are collected first. */
 void nslab__node_give(struct numaslab_cache *c, struct nslab_slab *s);
-/* Unowned s had a free left in its remote map: collect it under the cnode
- * lock and move s to the list of its new state (nothing when s was
- * adopted meanwhile: its owner collects). */
-void nslab__node_collect(struct numaslab_cache *c, struct nslab_slab *s);
+/* A free into unowned s (of a thread that gave it back), under the cnode
+ * lock; into its remote map if it was adopted meanwhile. */
+void nslab__node_free(struct numaslab_cache *c, struct nslab_slab *s, void *obj, const char *call);
 /* Count s's state and free objects in the cnode's statistics. */
 void nslab__slab_count(struct numaslab_cache *c, struct nslab_slab *s);
 /* Collect s's remote frees into its free map; returns how many.  The
@@ -525,12 +524,13 @@ static inline uint64_t nslab__obj_quot(const struct nslab_slab *s, const struct 
 }
 
 /* Is p the start of an object of slab s (of cache c)?  The quotient above
- * is an object index inside the slab. */
+ * is below nobjs: an offset past the objects (or before them, which wraps)
+ * gives a quotient of nobjs or more, and one that is not a multiple of the
+ * size gives one above divmax, which is far above nobjs. */
 static inline int nslab__obj_ok(const struct nslab_slab *s, const struct numaslab_cache *c,
                                 const void *p)
 {
-    uint64_t off = (uint64_t)(uintptr_t)p - (uint64_t)(uintptr_t)s->objs;
-    return off < c->span && nslab__obj_quot(s, c, p) <= c->divmax;
+    return nslab__obj_quot(s, c, p) < s->nobjs;
 }
 
 /* The index in s of an object that passed nslab__obj_ok. */

@@ -25,11 +25,9 @@
  * never in one slab, so they never share a cache line, except where a
  * slab was adopted from a thread that gave it back with live objects.
  *
- * A free into a slab that has no owner is left in its remote map too; the
- * freer then sees the owner NULL and collects it under the cnode lock
- * (nslab__node_collect).  The owner's store of NULL (giving back) and the
- * freer's OR are ordered by sequential consistency: either the freer sees
- * the NULL, or the one who gives back sees the bit.
+ * A free into a slab that has no owner takes the cnode lock and marks the
+ * object free there (nslab__node_free).  A remote free never reads its
+ * slab after the OR that makes its object free (see free_remote).
  *
  * Every list here is the owning thread's and is touched without a lock;
  * numaslab_cache_destroy, numaslab_fini and the fork child touch other
@@ -192,7 +190,16 @@ void *nslab__cache_alloc_slow(struct numaslab_cache *c, unsigned flags, int node
     return NULL;
 }
 
-/* Another thread's slab, or an unowned one: into the remote map. */
+/*
+ * Another thread's slab, or an unowned one.  The free must not read s
+ * after its object counts as free: from then on the owner may collect it,
+ * find the slab empty and give it to the page layer.  So everything is
+ * decided before: an owned slab gets the bit in its remote map (the last
+ * touch of s); an unowned one takes the cnode lock (nslab__node_free).
+ * If the owner gives the slab back between the read of the owner and the
+ * OR, the bit waits in an unowned slab until a thread adopts it or takes a
+ * slab of that node (lib/slab.c collects there).
+ */
 static void free_remote(struct numaslab_cache *c, struct nslab_slab *s, void *obj,
                         const char *call)
 {
@@ -205,13 +212,13 @@ static void free_remote(struct numaslab_cache *c, struct nslab_slab *s, void *ob
         nslab__bad_free("%s: double free of %p (cache %s); ignored", call, obj, c->name);
         return;
     }
-    uint64_t old = __atomic_fetch_or(&s->rmap[idx / 64], bit, __ATOMIC_SEQ_CST);
-    if (old & bit) {
-        nslab__bad_free("%s: double free of %p (cache %s); ignored", call, obj, c->name);
+    if (nslab_load_acquire(&s->owner) == NULL) {
+        nslab__node_free(c, s, obj, call);
         return;
     }
-    if (__atomic_load_n(&s->owner, __ATOMIC_SEQ_CST) == NULL)
-        nslab__node_collect(c, s);
+    /* Release: the object's last writes come before the owner's collect. */
+    if (__atomic_fetch_or(&s->rmap[idx / 64], bit, __ATOMIC_RELEASE) & bit)
+        nslab__bad_free("%s: double free of %p (cache %s); ignored", call, obj, c->name);
 }
 
 void nslab__free_miss(struct nslab_slab *s, void *obj, const char *call)

@@ -16,8 +16,10 @@
  *          NUMASLAB_RETAIN go back to the page layer
  *
  * So the cnode lock is taken only when a slab changes hands, and by a
- * free into an unowned slab (lib/owner.c: such a free is left in the
- * remote map like any other thread's, then collected under the lock).  Invariants, for each (cache, node):
+ * free into an unowned slab (nslab__node_free).  A free that reached an
+ * unowned slab through its remote map (its owner gave it back meanwhile)
+ * is collected when the slab is adopted, or by node_sweep when a thread
+ * takes a slab of the node, or before destroy and fini count what is live.  Invariants, for each (cache, node):
  *   an ordinary slab is owned (owner != NULL, where != NSLAB_W_NODE), or
  *   on exactly one cnode list, the one of its state (where == NSLAB_W_NODE)
  *   st_total == objects of all its slabs; st_slabs[k] == ordinary slabs
@@ -271,16 +273,16 @@ static void slabs_destroy(struct numaslab_cache *c, struct nslab_list *dead, int
     }
 }
 
-/* s becomes ts's.  The owner is published before the remote map is
- * collected: a freer that still saw no owner takes the cnode lock, which
- * the caller holds. */
+static void node_sweep(struct numaslab_cache *c, struct nslab_cnode *cn, int n);
+
+/* s becomes ts's, with what waits in its remote map.  cnode lock held. */
 static void adopt(struct numaslab_cache *c, struct nslab_slab *s, struct nslab_tstate *ts)
 {
     nslab_list_del(&s->link);
     if (s->state == NSLAB_L_EMPTY && s->where == NSLAB_W_NODE)
         c->cnode[s->nidx].nr_empty--;
     s->where = NSLAB_W_NONE;
-    __atomic_store_n(&s->owner, ts, __ATOMIC_SEQ_CST);
+    nslab_store_release(&s->owner, ts);
     nslab__slab_collect(c, s);
     SLAB_CHECK(c, s);
 }
@@ -290,6 +292,7 @@ struct nslab_slab *nslab__node_take(struct numaslab_cache *c, int nidx, struct n
     struct nslab_cnode *cn = &c->cnode[nidx];
     struct nslab_slab *s;
     pthread_mutex_lock(&cn->lock);
+    node_sweep(c, cn, 4);
     s = nslab_list_first(&cn->partial, struct nslab_slab, link);
     if (!s)
         s = nslab_list_first(&cn->empty, struct nslab_slab, link);
@@ -314,11 +317,10 @@ void nslab__node_give(struct numaslab_cache *c, struct nslab_slab *s)
     struct nslab_list dead;
     nslab_list_init(&dead);
     pthread_mutex_lock(&cn->lock);
-    /* No owner from here on: a remote freer that reads NULL after its
-     * OR takes this lock and collects; one that read the old owner has
-     * ORed before this store, and the collect below sees it. */
-    __atomic_store_n(&s->owner, NULL, __ATOMIC_SEQ_CST);
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    /* No owner from here on: a remote freer that reads NULL takes this
+     * lock; one that read the old owner and ORs after the collect below
+     * leaves its bit for node_sweep or the next adopter. */
+    nslab_store_release(&s->owner, NULL);
     nslab__slab_collect(c, s);
     s->trip = s->nobjs - 2;
     s->where = NSLAB_W_NONE;
@@ -330,23 +332,82 @@ void nslab__node_give(struct numaslab_cache *c, struct nslab_slab *s)
     slabs_destroy(c, &dead, !nslab_load_relaxed(&c->dying));
 }
 
-void nslab__node_collect(struct numaslab_cache *c, struct nslab_slab *s)
+void nslab__node_free(struct numaslab_cache *c, struct nslab_slab *s, void *obj, const char *call)
 {
     struct nslab_cnode *cn = &c->cnode[s->nidx];
     struct nslab_list dead;
     nslab_list_init(&dead);
+    uint32_t idx = nslab__obj_index(s, c, obj), w = idx / 64;
+    uint64_t bit = 1ull << (idx % 64);
     pthread_mutex_lock(&cn->lock);
-    if (nslab_load_relaxed(&s->owner) == NULL && s->where == NSLAB_W_NODE) {
-        nslab__slab_collect(c, s);
-        SLAB_CHECK(c, s);
-        node_file(cn, s);
-        empties_detach(cn, nslab_g.opt.retain, &dead);
+    if (nslab_load_relaxed(&s->owner) != NULL) {
+        /* Adopted meanwhile: the new owner collects it.  s stays (the
+         * object is live until this OR), and the OR is the last touch. */
+        pthread_mutex_unlock(&cn->lock);
+        if (__atomic_fetch_or(&s->rmap[w], bit, __ATOMIC_RELEASE) & bit)
+            nslab__bad_free("%s: double free of %p (cache %s); ignored", call, obj, c->name);
+        return;
     }
-    /* else adopted meanwhile (its owner collects), or on its way to the
-     * page layer, which only empty slabs take: then nothing was freed */
+    nslab__slab_collect(c, s); /* what freers left before the owner went */
+    uint64_t m = nslab_load_relaxed(&s->freemap[w]);
+    if (m & bit) {
+        pthread_mutex_unlock(&cn->lock);
+        nslab__bad_free("%s: double free of %p (cache %s); ignored", call, obj, c->name);
+        return;
+    }
+    nslab_store_relaxed(&s->freemap[w], m | bit);
+    s->nfree++;
+    if (w < s->hint)
+        s->hint = w;
+    SLAB_CHECK(c, s);
+    node_file(cn, s);
+    empties_detach(cn, nslab_g.opt.retain, &dead);
     CNODE_CHECK(c, cn);
     pthread_mutex_unlock(&cn->lock);
     slabs_destroy(c, &dead, !nslab_load_relaxed(&c->dying));
+}
+
+/* Frees that reached unowned slabs through their remote maps (a freer
+ * that saw the owner just before it gave the slab back): collect them on
+ * up to n slabs of the full list, oldest first, and refile those.  cnode
+ * lock held. */
+static void node_sweep(struct numaslab_cache *c, struct nslab_cnode *cn, int n)
+{
+    for (int k = 0; k < n && !nslab_list_empty(&cn->full); k++) {
+        struct nslab_slab *s = nslab_container_of(cn->full.next, struct nslab_slab, link);
+        nslab_list_move(cn->full.prev, &s->link); /* to the back: the next sweep looks further */
+        if (nslab__slab_collect(c, s))
+            node_file(cn, s);
+    }
+}
+
+/* Every unowned slab of c collects what waits in its remote map.  Every
+ * thread quiescent (destroy, fini). */
+static void collect_all(struct numaslab_cache *c)
+{
+    struct nslab_list dead;
+    for (int i = 0; i < nslab_g.nactive; i++) {
+        struct nslab_cnode *cn = &c->cnode[i];
+        nslab_list_init(&dead);
+        pthread_mutex_lock(&cn->lock);
+        struct nslab_list *heads[] = {&cn->partial, &cn->full};
+        for (int h = 0; h < 2; h++) {
+            struct nslab_list todo;
+            nslab_list_init(&todo);
+            while (!nslab_list_empty(heads[h])) /* refiling may put s back on this list */
+                nslab_list_move(&todo, heads[h]->next);
+            while (!nslab_list_empty(&todo)) {
+                struct nslab_slab *s = nslab_container_of(todo.next, struct nslab_slab, link);
+                nslab_list_move(node_list(cn, state_of(s)), &s->link);
+                if (nslab__slab_collect(c, s))
+                    node_file(cn, s);
+            }
+        }
+        empties_detach(cn, nslab_g.opt.retain, &dead);
+        CNODE_CHECK(c, cn);
+        pthread_mutex_unlock(&cn->lock);
+        slabs_destroy(c, &dead, !nslab_load_relaxed(&c->dying));
+    }
 }
 
 /*
@@ -511,6 +572,7 @@ void nslab__cache_release(struct numaslab_cache *c)
 
 void nslab__cache_each(struct numaslab_cache *c, void (*fn)(void *obj, void *arg), void *arg)
 {
+    collect_all(c);
     for (int i = 0; i < nslab_g.nactive; i++) {
         struct nslab_cnode *cn = &c->cnode[i];
         struct nslab_list *heads[] = {&cn->partial, &cn->full};
@@ -565,6 +627,7 @@ int numaslab_cache_destroy(numaslab_cache_t *c)
         if (ts->cc[c->id])
             nslab__tcc_flush(c, ts, 0);
     }
+    collect_all(c);
     uint64_t live = 0;
     for (int i = 0; i < nslab_g.nactive; i++) {
         pthread_mutex_lock(&c->cnode[i].lock);
