@@ -115,25 +115,30 @@ enum nslab_type {
  * remote freers never write a line the owner writes for its own frees.
  */
 struct nslab_slab {
+    /* Read by every freer: written when the slab is made, and on slow
+     * paths (owner, state, link). */
     uint8_t type;               /* NSLAB_T_SLAB or NSLAB_T_RESERVE */
     uint8_t state;              /* NSLAB_L_*: the state counted in the cnode's statistics */
-    uint16_t nidx;              /* dense node index */
+    uint8_t where;              /* NSLAB_W_*: which list link is on */
+    uint8_t pad0;
     uint32_t magic;             /* NSLAB_SLAB_MAGIC */
     struct numaslab_cache *cache;
     char *objs;                 /* first object */
     struct nslab_tstate *owner; /* atomic: the owning thread; NULL while unowned */
     uint32_t nobjs;
-    uint32_t nfree;
+    uint32_t nwords;
+    uint16_t nidx;              /* dense node index */
+    struct nslab_list link;     /* the owner's lists, or the cnode's */
+    struct numaslab_mempool *pool; /* NSLAB_T_RESERVE: where its pages go back */
+    uint64_t *rmap;             /* [nwords], cache-line aligned, after freemap */
+    /* Written by the owner's allocations and frees: a line of its own, so
+     * that other threads' frees read the line above without a miss. */
+    uint32_t nfree __attribute__((aligned(64)));
     uint32_t hint;              /* lowest freemap word that may have a set bit */
     uint32_t trip;              /* a local free that makes nfree - 2 >= trip (unsigned) takes
                                    the slow path: nobjs - 2 off the owner's current slab (it
                                    became partial or empty), UINT32_MAX on it */
-    uint32_t nwords;
     uint32_t pub_free;          /* nfree as last counted in the cnode's objects in use */
-    uint8_t where;              /* NSLAB_W_*: which list link is on */
-    struct nslab_list link;     /* the owner's lists, or the cnode's */
-    struct numaslab_mempool *pool; /* NSLAB_T_RESERVE: where its pages go back */
-    uint64_t *rmap;             /* [nwords], cache-line aligned, after freemap */
     uint64_t freemap[];         /* [nwords + 1] */
 };
 
@@ -227,9 +232,22 @@ struct nslab_own {
     struct nslab_list full;     /* NSLAB_W_FULL slabs, oldest first */
     uint32_t npartial, nfull;
 };
+/* An object the thread freed into its own slab of a node while the slot
+ * was empty, kept out of the free map for its next allocation there: a
+ * free and the allocation that follows it touch this slot only, and the
+ * free map, which the next allocation would read, waits for nothing.  It
+ * counts as in use; a free of it again, or of an object free in the map,
+ * is refused. */
+struct nslab_slot {
+    void *obj;                  /* NULL: empty */
+    struct nslab_slab *s;       /* obj's slab */
+    struct nslab_slab *cur;     /* the node's current slab (NSLAB_W_CUR), or NULL */
+    uint64_t pad;
+};
 struct nslab_tcc {
     struct nslab_own *own;      /* [nactive] */
-    struct nslab_slab *cur[];   /* [nactive]: NSLAB_W_CUR, or NULL */
+    uint64_t pad;
+    struct nslab_slot slot[];   /* [nactive] */
 };
 
 /*
@@ -543,12 +561,9 @@ static inline uint32_t nslab__obj_index(const struct nslab_slab *s, const struct
 /* An object from the thread's current slab of (c, nidx), with no lock and
  * no atomic read-modify-write; NULL on a miss (no slab yet, or no free
  * object left in the word the hint names). */
-static inline void *nslab__own_pop(struct numaslab_cache *c, int nidx)
+static inline void *nslab__own_take(struct numaslab_cache *c, struct nslab_tcc *tc, int nidx)
 {
-    struct nslab_tcc *tc = nslab_tls->cc[c->id];
-    if (unlikely(tc == NULL))
-        return NULL;
-    struct nslab_slab *s = tc->cur[nidx];
+    struct nslab_slab *s = tc->slot[nidx].cur;
     if (unlikely(s == NULL))
         return NULL;
     uint32_t w = s->hint;
@@ -560,18 +575,45 @@ static inline void *nslab__own_pop(struct numaslab_cache *c, int nidx)
     return s->objs + ((size_t)w * 64 + (unsigned)__builtin_ctzll(m)) * c->size;
 }
 
-/* Free obj (validated: an object of s, of cache c) into its slab when the
- * calling thread owns it, with no lock and no atomic read-modify-write.
+/* An object of (c, nidx) for the calling thread, fast: its slot, then its
+ * current slab; NULL on a miss. */
+static inline void *nslab__own_pop(struct numaslab_cache *c, int nidx)
+{
+    struct nslab_tcc *tc = nslab_tls->cc[c->id];
+    if (unlikely(tc == NULL))
+        return NULL;
+    struct nslab_slot *sl = &tc->slot[nidx];
+    void *obj = sl->obj;
+    if (likely(obj != NULL)) {
+        sl->obj = NULL;
+        return obj;
+    }
+    return nslab__own_take(c, tc, nidx);
+}
+
+/* Free obj (validated: an object of s, of cache c) when the calling thread
+ * owns its slab, with no lock and no atomic read-modify-write: into the
+ * thread's slot for the node when it is empty, else into the free map.
  * 0 on a miss: another thread's slab or an unowned one, a double free, or
  * a free that changes the state of a slab other than the current one. */
 static inline int nslab__own_push(struct nslab_slab *s, struct numaslab_cache *c, void *obj)
 {
-    if (unlikely(nslab_load_relaxed(&s->owner) != nslab_tls))
+    struct nslab_tstate *ts = nslab_tls;
+    if (unlikely(nslab_load_relaxed(&s->owner) != ts))
         return 0;
+    struct nslab_slot *sl = &ts->cc[c->id]->slot[s->nidx];
     uint32_t idx = nslab__obj_index(s, c, obj);
     uint32_t w = idx / 64, n = s->nfree + 1;
     uint64_t bit = 1ull << (idx % 64), m = nslab_load_relaxed(&s->freemap[w]);
-    if (unlikely((m & bit) != 0 || n - 2 >= s->trip))
+    void *held = sl->obj;
+    if (unlikely((m & bit) != 0 || held == obj))
+        return 0;
+    if (held == NULL) {
+        sl->obj = obj;
+        sl->s = s;
+        return 1;
+    }
+    if (unlikely(n - 2 >= s->trip))
         return 0;
     nslab_store_relaxed(&s->freemap[w], m | bit);
     s->nfree = n;

@@ -8,8 +8,11 @@
  * free objects, and full ones, which had none when last looked at.  The
  * slab is found from the object through the page map (lib/pagemap.c).
  *
- *   alloc, fast:  the current slab's free map, no lock, no atomic RMW
- *   free by the owner, fast: a bit set in the free map, the same
+ *   alloc, fast:  the thread's slot (the object it freed last there,
+ *         struct nslab_slot), else the current slab's free map: no lock,
+ *         no atomic RMW
+ *   free by the owner, fast: into the slot when it is empty, else a bit
+ *         set in the free map, the same
  *   free by another thread: one atomic OR into the slab's remote map,
  *         which the owner collects when its slab runs dry (and when it
  *         looks for a slab among its full ones: a few each time, oldest
@@ -43,11 +46,11 @@
 struct nslab_tcc *nslab__tcc_make(struct numaslab_cache *c, struct nslab_tstate *ts)
 {
     size_t n = (size_t)nslab_g.nactive;
-    size_t head = (sizeof(struct nslab_tcc) + n * sizeof(struct nslab_slab *) + 15) & ~(size_t)15;
-    struct nslab_tcc *tc = calloc(1, head + n * sizeof(struct nslab_own));
+    size_t owns = sizeof(struct nslab_tcc) + n * sizeof(struct nslab_slot);
+    struct nslab_tcc *tc = calloc(1, owns + n * sizeof(struct nslab_own));
     if (!tc)
         return NULL;
-    tc->own = (struct nslab_own *)((char *)tc + head);
+    tc->own = (struct nslab_own *)((char *)tc + owns);
     for (size_t i = 0; i < n; i++) {
         nslab_list_init(&tc->own[i].partial);
         nslab_list_init(&tc->own[i].full);
@@ -91,7 +94,7 @@ static struct nslab_slab *make_cur(struct numaslab_cache *c, struct nslab_tcc *t
     while (s->hint < s->nwords && !nslab_load_relaxed(&s->freemap[s->hint]))
         s->hint++;
     nslab__slab_count(c, s);
-    tc->cur[nidx] = s;
+    tc->slot[nidx].cur = s;
     return s;
 }
 
@@ -104,14 +107,14 @@ static struct nslab_slab *refill(struct numaslab_cache *c, struct nslab_tstate *
                                  struct nslab_tcc *tc, int nidx)
 {
     struct nslab_own *o = &tc->own[nidx];
-    struct nslab_slab *s = tc->cur[nidx];
+    struct nslab_slab *s = tc->slot[nidx].cur;
     if (s) {
         while (s->hint < s->nwords && !nslab_load_relaxed(&s->freemap[s->hint]))
             s->hint++;
         if (s->hint < s->nwords || nslab__slab_collect(c, s))
             return make_cur(c, tc, nidx, s);
         nslab__slab_count(c, s);
-        tc->cur[nidx] = NULL;
+        tc->slot[nidx].cur = NULL;
         own_put(o, s, NSLAB_W_FULL);
     }
     if ((s = nslab_list_first(&o->partial, struct nslab_slab, link))) {
@@ -138,9 +141,9 @@ static void *alloc_at(struct numaslab_cache *c, struct nslab_tstate *ts, struct 
 {
     void *obj = nslab__own_pop(c, nidx);
     if (!obj && refill(c, ts, tc, nidx))
-        obj = nslab__own_pop(c, nidx);
-    if (obj)
-        nslab__slab_count(c, tc->cur[nidx]);
+        obj = nslab__own_take(c, tc, nidx);
+    if (obj && tc->slot[nidx].cur)
+        nslab__slab_count(c, tc->slot[nidx].cur);
     return obj;
 }
 
@@ -221,14 +224,11 @@ static void free_remote(struct numaslab_cache *c, struct nslab_slab *s, void *ob
         nslab__bad_free("%s: double free of %p (cache %s); ignored", call, obj, c->name);
 }
 
-void nslab__free_miss(struct nslab_slab *s, void *obj, const char *call)
+/* obj back into the free map of s, its thread's own slab; a slab other than
+ * the current one may change state.  Every caller validated obj. */
+static void free_local(struct numaslab_cache *c, struct nslab_tstate *ts, struct nslab_slab *s,
+                       void *obj, const char *call)
 {
-    struct numaslab_cache *c = s->cache;
-    struct nslab_tstate *ts = nslab_tls;
-    if (nslab_load_relaxed(&s->owner) != ts) {
-        free_remote(c, s, obj, call);
-        return;
-    }
     uint32_t idx = nslab__obj_index(s, c, obj), w = idx / 64;
     uint64_t bit = 1ull << (idx % 64), m = nslab_load_relaxed(&s->freemap[w]);
     if (m & bit) {
@@ -241,7 +241,6 @@ void nslab__free_miss(struct nslab_slab *s, void *obj, const char *call)
         s->hint = w;
     if (s->where == NSLAB_W_CUR)
         return;
-    /* A slab other than the current one changes state. */
     struct nslab_own *o = &ts->cc[c->id]->own[s->nidx];
     if (s->nfree == s->nobjs) {
         own_del(o, s);
@@ -253,6 +252,43 @@ void nslab__free_miss(struct nslab_slab *s, void *obj, const char *call)
         own_put(o, s, NSLAB_W_PARTIAL);
     }
     nslab__slab_count(c, s);
+}
+
+/* The thread's slot for a node goes back to its free map. */
+static void slot_flush(struct numaslab_cache *c, struct nslab_tstate *ts, struct nslab_slot *sl)
+{
+    void *obj = sl->obj;
+    if (obj) {
+        sl->obj = NULL;
+        free_local(c, ts, sl->s, obj, "numaslab_free");
+    }
+}
+
+void nslab__free_miss(struct nslab_slab *s, void *obj, const char *call)
+{
+    struct numaslab_cache *c = s->cache;
+    struct nslab_tstate *ts = nslab_tls;
+    if (nslab_load_relaxed(&s->owner) != ts) {
+        free_remote(c, s, obj, call);
+        return;
+    }
+    struct nslab_slot *sl = &ts->cc[c->id]->slot[s->nidx];
+    if (sl->obj == obj) {
+        nslab__bad_free("%s: double free of %p (cache %s); ignored", call, obj, c->name);
+        return;
+    }
+    /* A free map bit set already is reported by free_local. */
+    uint32_t idx = nslab__obj_index(s, c, obj);
+    if (nslab_load_relaxed(&s->freemap[idx / 64]) & (1ull << (idx % 64))) {
+        nslab__bad_free("%s: double free of %p (cache %s); ignored", call, obj, c->name);
+        return;
+    }
+    if (sl->obj == NULL) {
+        sl->obj = obj;
+        sl->s = s;
+        return;
+    }
+    free_local(c, ts, s, obj, call);
 }
 
 /*
@@ -334,7 +370,7 @@ static void flush_one(struct numaslab_cache *c, struct nslab_tcc *tc, int nidx,
         return;
     }
     if (s->where == NSLAB_W_CUR)
-        tc->cur[nidx] = NULL;
+        tc->slot[nidx].cur = NULL;
     else
         own_del(&tc->own[nidx], s);
     s->where = NSLAB_W_NONE;
@@ -346,10 +382,12 @@ void nslab__tcc_flush(struct numaslab_cache *c, struct nslab_tstate *ts, int kee
     struct nslab_tcc *tc = ts->cc[c->id];
     if (!tc)
         return;
+    for (int i = 0; i < nslab_g.nactive; i++)
+        slot_flush(c, ts, &tc->slot[i]);
     for (int i = 0; i < nslab_g.nactive; i++) {
         struct nslab_own *o = &tc->own[i];
-        if (tc->cur[i])
-            flush_one(c, tc, i, tc->cur[i], keep_live);
+        if (tc->slot[i].cur)
+            flush_one(c, tc, i, tc->slot[i].cur, keep_live);
         struct nslab_list *heads[] = {&o->partial, &o->full};
         for (int h = 0; h < 2; h++)
             for (struct nslab_list *l = heads[h]->next; l != heads[h];) {
