@@ -132,6 +132,9 @@ void numaslab_thread_flush(void)
     for (int id = 0; id < NSLAB_MAX_CACHES; id++)
         if (ts->cc[id] && nslab_g.by_id[id])
             nslab__tcc_flush(nslab_g.by_id[id], ts, 1);
+    /* Frees that reached slabs after their owners gave them back. */
+    for (struct nslab_list *l = nslab_g.caches.next; l != &nslab_g.caches; l = l->next)
+        nslab__cache_sweep(nslab_container_of(l, struct numaslab_cache, link));
     pthread_mutex_unlock(&nslab_g.lock);
 }
 

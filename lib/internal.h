@@ -246,7 +246,13 @@ struct nslab_slot {
 };
 struct nslab_tcc {
     struct nslab_own *own;      /* [nactive] */
-    uint64_t pad;
+    /* Frees of objects of another thread's slab, one remote-map word of
+     * it at a time, not yet ORed in (lib/owner.c): they count as in use,
+     * so that slab stays. */
+    struct nslab_slab *rb_s;    /* NULL: none */
+    uint64_t rb_bits;
+    uint32_t rb_w;
+    uint32_t pad;
     struct nslab_slot slot[];   /* [nactive] */
 };
 
@@ -495,9 +501,12 @@ struct nslab_slab *nslab__node_take(struct numaslab_cache *c, int nidx, struct n
  * onto the cnode list its state says; beyond the retention, empty slabs
  * go back to the page layer.  Its remote frees are collected first. */
 void nslab__node_give(struct numaslab_cache *c, struct nslab_slab *s);
-/* A free into unowned s (of a thread that gave it back), under the cnode
- * lock; into its remote map if it was adopted meanwhile. */
-void nslab__node_free(struct numaslab_cache *c, struct nslab_slab *s, void *obj, const char *call);
+/* Frees into unowned s (of a thread that gave it back): the objects of
+ * bits in free-map word w, under the cnode lock; into its remote map if it
+ * was adopted meanwhile. */
+void nslab__node_free(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w, uint64_t bits,
+                      const char *call);
+void nslab__cache_sweep(struct numaslab_cache *c); /* nslab_g.lock held */
 /* Count s's state and free objects in the cnode's statistics. */
 void nslab__slab_count(struct numaslab_cache *c, struct nslab_slab *s);
 /* Collect s's remote frees into its free map; returns how many.  The

@@ -13,7 +13,8 @@
  *         no atomic RMW
  *   free by the owner, fast: into the slot when it is empty, else a bit
  *         set in the free map, the same
- *   free by another thread: one atomic OR into the slab's remote map,
+ *   free by another thread: one atomic OR into the slab's remote map
+ *         (gathered per map word in the freeing thread: see free_remote),
  *         which the owner collects when its slab runs dry (and when it
  *         looks for a slab among its full ones: a few each time, oldest
  *         first, so a producer's slabs come back as its consumer frees)
@@ -43,7 +44,9 @@
 
 #define POLL_FULL 4 /* full slabs looked at for remote frees per refill */
 
-struct nslab_tcc *nslab__tcc_make(struct numaslab_cache *c, struct nslab_tstate *ts)
+/* nolock: nslab_g.lock is only tried (a free may run under it), NULL when
+ * it is taken. */
+static struct nslab_tcc *tcc_make(struct numaslab_cache *c, struct nslab_tstate *ts, int nolock)
 {
     size_t n = (size_t)nslab_g.nactive;
     size_t owns = sizeof(struct nslab_tcc) + n * sizeof(struct nslab_slot);
@@ -56,10 +59,18 @@ struct nslab_tcc *nslab__tcc_make(struct numaslab_cache *c, struct nslab_tstate 
         nslab_list_init(&tc->own[i].full);
     }
     /* Under the lock: destroy and fini walk every thread's cc[]. */
-    pthread_mutex_lock(&nslab_g.lock);
+    if (nolock ? pthread_mutex_trylock(&nslab_g.lock) != 0 : pthread_mutex_lock(&nslab_g.lock)) {
+        free(tc);
+        return NULL;
+    }
     ts->cc[c->id] = tc;
     pthread_mutex_unlock(&nslab_g.lock);
     return tc;
+}
+
+struct nslab_tcc *nslab__tcc_make(struct numaslab_cache *c, struct nslab_tstate *ts)
+{
+    return tcc_make(c, ts, 0);
 }
 
 /* The owner's lists.  s is on none of them when put there. */
@@ -193,35 +204,90 @@ void *nslab__cache_alloc_slow(struct numaslab_cache *c, unsigned flags, int node
     return NULL;
 }
 
+/* The remote frees tc gathered go into their slab's remote map: one atomic
+ * OR, the last touch of that slab (its objects are free from then on). */
+static void rb_flush(struct numaslab_cache *c, struct nslab_tcc *tc)
+{
+    struct nslab_slab *s = tc->rb_s;
+    if (!s)
+        return;
+    uint64_t bits = tc->rb_bits;
+    uint32_t w = tc->rb_w;
+    char *first = s->objs + (size_t)w * 64 * c->size; /* read before the OR */
+    uint64_t *inuse = &c->cnode[s->nidx].st_inuse;
+    tc->rb_s = NULL;
+    tc->rb_bits = 0;
+    if (nslab_load_acquire(&s->owner) == NULL) {
+        /* Given back while the bits waited here: under the lock. */
+        nslab__node_free(c, s, w, bits, "numaslab_free");
+        return;
+    }
+    /* Release: the objects' last writes come before the owner's collect. */
+    uint64_t dup = __atomic_fetch_or(&s->rmap[w], bits, __ATOMIC_RELEASE) & bits;
+    /* Counted free now, by the freer: the statistics are exact once every
+     * thread has flushed, whatever the order (the collector leaves them). */
+    nslab_sub_relaxed(inuse, (uint64_t)__builtin_popcountll(bits & ~dup));
+    while (dup) {
+        unsigned b = (unsigned)__builtin_ctzll(dup);
+        dup &= dup - 1;
+        nslab__bad_free("numaslab_free: double free of %p (cache %s); ignored",
+                        (void *)(first + (size_t)b * c->size), c->name);
+    }
+}
+
 /*
- * Another thread's slab, or an unowned one.  The free must not read s
- * after its object counts as free: from then on the owner may collect it,
- * find the slab empty and give it to the page layer.  So everything is
- * decided before: an owned slab gets the bit in its remote map (the last
- * touch of s); an unowned one takes the cnode lock (nslab__node_free).
- * If the owner gives the slab back between the read of the owner and the
- * OR, the bit waits in an unowned slab until a thread adopts it or takes a
- * slab of that node (lib/slab.c collects there).
+ * Another thread's slab, or an unowned one.  A free must not read its slab
+ * after the OR that makes its object free: from then on the owner may
+ * collect it, find the slab empty and give it to the page layer.  So
+ * everything is decided before: an unowned slab takes the cnode lock
+ * (nslab__node_free); an owned one gets the bit in its remote map.  The
+ * bits of one remote-map word are gathered in the freeing thread (tc->rb_*)
+ * while its frees stay in that word, and ORed in at once, so that a thread
+ * freeing another's objects in the order they were made pays one atomic
+ * operation per 64 of them, and never more than one per free.  If the
+ * owner gives the slab back before the OR, the bits wait in an unowned
+ * slab until a thread adopts it or takes a slab of that node (lib/slab.c
+ * collects there).
  */
 static void free_remote(struct numaslab_cache *c, struct nslab_slab *s, void *obj,
                         const char *call)
 {
-    uint32_t idx = nslab__obj_index(s, c, obj);
+    uint32_t idx = nslab__obj_index(s, c, obj), w = idx / 64;
     uint64_t bit = 1ull << (idx % 64);
-    /* A racy peek catches a double free of an object already collected;
-     * the OR catches one still waiting; the collector, the rest but one
-     * raced by a new allocation of the object. */
-    if (nslab_load_relaxed(&s->freemap[idx / 64]) & bit) {
-        nslab__bad_free("%s: double free of %p (cache %s); ignored", call, obj, c->name);
-        return;
-    }
     if (nslab_load_acquire(&s->owner) == NULL) {
-        nslab__node_free(c, s, obj, call);
+        nslab__node_free(c, s, w, bit, call);
         return;
     }
-    /* Release: the object's last writes come before the owner's collect. */
-    if (__atomic_fetch_or(&s->rmap[idx / 64], bit, __ATOMIC_RELEASE) & bit)
-        nslab__bad_free("%s: double free of %p (cache %s); ignored", call, obj, c->name);
+    struct nslab_tstate *ts = nslab_tls;
+    struct nslab_tcc *tc = ts->cc[c->id];
+    if (!tc && ts == &nslab_empty_ts && pthread_mutex_trylock(&nslab_g.lock) == 0) {
+        /* A thread that never used the library: its state, unless this
+         * free runs under nslab_g.lock (then the trylock failed). */
+        pthread_mutex_unlock(&nslab_g.lock);
+        ts = nslab__tstate();
+        if (!ts)
+            ts = &nslab_empty_ts;
+    }
+    if (!tc && ts != &nslab_empty_ts)
+        tc = tcc_make(c, ts, 1); /* a thread that never allocated from c */
+    if (!tc) { /* no memory for the thread's state, or the lock taken */
+        uint64_t *inuse = &c->cnode[s->nidx].st_inuse;
+        if (__atomic_fetch_or(&s->rmap[w], bit, __ATOMIC_RELEASE) & bit)
+            nslab__bad_free("%s: double free of %p (cache %s); ignored", call, obj, c->name);
+        else
+            nslab_sub_relaxed(inuse, 1);
+        return;
+    }
+    if (tc->rb_s == s && tc->rb_w == w) {
+        if (tc->rb_bits & bit)
+            nslab__bad_free("%s: double free of %p (cache %s); ignored", call, obj, c->name);
+        tc->rb_bits |= bit;
+        return;
+    }
+    rb_flush(c, tc);
+    tc->rb_s = s;
+    tc->rb_w = w;
+    tc->rb_bits = bit;
 }
 
 /* obj back into the free map of s, its thread's own slab; a slab other than
@@ -382,6 +448,7 @@ void nslab__tcc_flush(struct numaslab_cache *c, struct nslab_tstate *ts, int kee
     struct nslab_tcc *tc = ts->cc[c->id];
     if (!tc)
         return;
+    rb_flush(c, tc);
     for (int i = 0; i < nslab_g.nactive; i++)
         slot_flush(c, ts, &tc->slot[i]);
     for (int i = 0; i < nslab_g.nactive; i++) {

@@ -153,6 +153,8 @@ uint32_t nslab__slab_collect(struct numaslab_cache *c, struct nslab_slab *s)
         /* Acquire: the freer's last writes to the objects come before. */
         uint64_t x = __atomic_exchange_n(&s->rmap[w], 0, __ATOMIC_ACQUIRE);
         uint64_t m = nslab_load_relaxed(&s->freemap[w]), dup = x & m;
+        if (dup) /* the freer counted them free: they were already */
+            nslab_add_relaxed(&c->cnode[s->nidx].st_inuse, (uint64_t)__builtin_popcountll(dup));
         while (dup) {
             unsigned b = (unsigned)__builtin_ctzll(dup);
             dup &= dup - 1;
@@ -169,6 +171,7 @@ uint32_t nslab__slab_collect(struct numaslab_cache *c, struct nslab_slab *s)
             s->hint = w;
     }
     s->nfree += got;
+    s->pub_free += got; /* their freers counted them in the statistics */
     return got;
 }
 
@@ -332,32 +335,35 @@ void nslab__node_give(struct numaslab_cache *c, struct nslab_slab *s)
     slabs_destroy(c, &dead, !nslab_load_relaxed(&c->dying));
 }
 
-void nslab__node_free(struct numaslab_cache *c, struct nslab_slab *s, void *obj, const char *call)
+void nslab__node_free(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w, uint64_t bits,
+                      const char *call)
 {
     struct nslab_cnode *cn = &c->cnode[s->nidx];
     struct nslab_list dead;
     nslab_list_init(&dead);
-    uint32_t idx = nslab__obj_index(s, c, obj), w = idx / 64;
-    uint64_t bit = 1ull << (idx % 64);
+    char *first = s->objs + (size_t)w * 64 * c->size;
     pthread_mutex_lock(&cn->lock);
     if (nslab_load_relaxed(&s->owner) != NULL) {
-        /* Adopted meanwhile: the new owner collects it.  s stays (the
-         * object is live until this OR), and the OR is the last touch. */
+        /* Adopted meanwhile: the new owner collects them.  s stays (the
+         * objects are live until this OR), and the OR is the last touch. */
         pthread_mutex_unlock(&cn->lock);
-        if (__atomic_fetch_or(&s->rmap[w], bit, __ATOMIC_RELEASE) & bit)
-            nslab__bad_free("%s: double free of %p (cache %s); ignored", call, obj, c->name);
+        uint64_t dup = __atomic_fetch_or(&s->rmap[w], bits, __ATOMIC_RELEASE) & bits;
+        /* counted free by their freer, as every remote free (lib/owner.c) */
+        nslab_sub_relaxed(&cn->st_inuse, (uint64_t)__builtin_popcountll(bits & ~dup));
+        for (; dup; dup &= dup - 1)
+            nslab__bad_free("%s: double free of %p (cache %s); ignored", call,
+                            (void *)(first + (size_t)__builtin_ctzll(dup) * c->size), c->name);
         return;
     }
     nslab__slab_collect(c, s); /* what freers left before the owner went */
     uint64_t m = nslab_load_relaxed(&s->freemap[w]);
-    if (m & bit) {
-        pthread_mutex_unlock(&cn->lock);
-        nslab__bad_free("%s: double free of %p (cache %s); ignored", call, obj, c->name);
-        return;
-    }
-    nslab_store_relaxed(&s->freemap[w], m | bit);
-    s->nfree++;
-    if (w < s->hint)
+    for (uint64_t dup = m & bits; dup; dup &= dup - 1)
+        nslab__bad_free("%s: double free of %p (cache %s); ignored", call,
+                        (void *)(first + (size_t)__builtin_ctzll(dup) * c->size), c->name);
+    bits &= ~m;
+    nslab_store_relaxed(&s->freemap[w], m | bits);
+    s->nfree += (uint32_t)__builtin_popcountll(bits);
+    if (bits && w < s->hint)
         s->hint = w;
     SLAB_CHECK(c, s);
     node_file(cn, s);
@@ -381,9 +387,10 @@ static void node_sweep(struct numaslab_cache *c, struct nslab_cnode *cn, int n)
     }
 }
 
-/* Every unowned slab of c collects what waits in its remote map.  Every
- * thread quiescent (destroy, fini). */
-static void collect_all(struct numaslab_cache *c)
+/* Every unowned slab of c collects what waits in its remote map (frees
+ * that reached it after its owner gave it back), and those that become
+ * empty go as the retention says.  nslab_g.lock held. */
+void nslab__cache_sweep(struct numaslab_cache *c)
 {
     struct nslab_list dead;
     for (int i = 0; i < nslab_g.nactive; i++) {
@@ -572,7 +579,7 @@ void nslab__cache_release(struct numaslab_cache *c)
 
 void nslab__cache_each(struct numaslab_cache *c, void (*fn)(void *obj, void *arg), void *arg)
 {
-    collect_all(c);
+    nslab__cache_sweep(c);
     for (int i = 0; i < nslab_g.nactive; i++) {
         struct nslab_cnode *cn = &c->cnode[i];
         struct nslab_list *heads[] = {&cn->partial, &cn->full};
@@ -627,7 +634,7 @@ int numaslab_cache_destroy(numaslab_cache_t *c)
         if (ts->cc[c->id])
             nslab__tcc_flush(c, ts, 0);
     }
-    collect_all(c);
+    nslab__cache_sweep(c);
     uint64_t live = 0;
     for (int i = 0; i < nslab_g.nactive; i++) {
         pthread_mutex_lock(&c->cnode[i].lock);
