@@ -507,6 +507,8 @@ void nslab__node_give(struct numaslab_cache *c, struct nslab_slab *s);
 void nslab__node_free(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w, uint64_t bits,
                       const char *call);
 void nslab__cache_sweep(struct numaslab_cache *c); /* nslab_g.lock held */
+/* Report a double free for each bit of dup, objects from first on. */
+void nslab__report_doubles(struct numaslab_cache *c, const char *call, char *first, uint64_t dup);
 /* Count s's state and free objects in the cnode's statistics. */
 void nslab__slab_count(struct numaslab_cache *c, struct nslab_slab *s);
 /* Collect s's remote frees into its free map; returns how many.  The

@@ -227,12 +227,7 @@ static void rb_flush(struct numaslab_cache *c, struct nslab_tcc *tc)
     /* Counted free now, by the freer: the statistics are exact once every
      * thread has flushed, whatever the order (the collector leaves them). */
     nslab_sub_relaxed(inuse, (uint64_t)__builtin_popcountll(bits & ~dup));
-    while (dup) {
-        unsigned b = (unsigned)__builtin_ctzll(dup);
-        dup &= dup - 1;
-        nslab__bad_free("numaslab_free: double free of %p (cache %s); ignored",
-                        (void *)(first + (size_t)b * c->size), c->name);
-    }
+    nslab__report_doubles(c, "numaslab_free", first, dup);
 }
 
 /*

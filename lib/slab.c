@@ -155,13 +155,7 @@ uint32_t nslab__slab_collect(struct numaslab_cache *c, struct nslab_slab *s)
         uint64_t m = nslab_load_relaxed(&s->freemap[w]), dup = x & m;
         if (dup) /* the freer counted them free: they were already */
             nslab_add_relaxed(&c->cnode[s->nidx].st_inuse, (uint64_t)__builtin_popcountll(dup));
-        while (dup) {
-            unsigned b = (unsigned)__builtin_ctzll(dup);
-            dup &= dup - 1;
-            nslab__bad_free("numaslab_free: double free of %p (cache %s), seen when its slab "
-                            "collected it; ignored",
-                            (void *)(s->objs + ((size_t)w * 64 + b) * c->size), c->name);
-        }
+        nslab__report_doubles(c, "numaslab_free", s->objs + (size_t)w * 64 * c->size, dup);
         x &= ~m;
         if (!x)
             continue;
@@ -278,6 +272,27 @@ static void slabs_destroy(struct numaslab_cache *c, struct nslab_list *dead, int
 
 static void node_sweep(struct numaslab_cache *c, struct nslab_cnode *cn, int n);
 
+/* Put unowned s on the list its state says, release the empty slabs
+ * beyond the retention, and drop the cnode lock (held on entry). */
+static void node_file_unlock(struct numaslab_cache *c, struct nslab_cnode *cn, struct nslab_slab *s)
+{
+    struct nslab_list dead;
+    nslab_list_init(&dead);
+    SLAB_CHECK(c, s);
+    node_file(cn, s);
+    empties_detach(cn, nslab_g.opt.retain, &dead);
+    CNODE_CHECK(c, cn);
+    pthread_mutex_unlock(&cn->lock);
+    slabs_destroy(c, &dead, !nslab_load_relaxed(&c->dying));
+}
+
+void nslab__report_doubles(struct numaslab_cache *c, const char *call, char *first, uint64_t dup)
+{
+    for (; dup; dup &= dup - 1)
+        nslab__bad_free("%s: double free of %p (cache %s); ignored", call,
+                        (void *)(first + (size_t)__builtin_ctzll(dup) * c->size), c->name);
+}
+
 /* s becomes ts's, with what waits in its remote map.  cnode lock held. */
 static void adopt(struct numaslab_cache *c, struct nslab_slab *s, struct nslab_tstate *ts)
 {
@@ -317,8 +332,6 @@ struct nslab_slab *nslab__node_take(struct numaslab_cache *c, int nidx, struct n
 void nslab__node_give(struct numaslab_cache *c, struct nslab_slab *s)
 {
     struct nslab_cnode *cn = &c->cnode[s->nidx];
-    struct nslab_list dead;
-    nslab_list_init(&dead);
     pthread_mutex_lock(&cn->lock);
     /* No owner from here on: a remote freer that reads NULL takes this
      * lock; one that read the old owner and ORs after the collect below
@@ -327,20 +340,13 @@ void nslab__node_give(struct numaslab_cache *c, struct nslab_slab *s)
     nslab__slab_collect(c, s);
     s->trip = s->nobjs - 2;
     s->where = NSLAB_W_NONE;
-    SLAB_CHECK(c, s);
-    node_file(cn, s);
-    empties_detach(cn, nslab_g.opt.retain, &dead);
-    CNODE_CHECK(c, cn);
-    pthread_mutex_unlock(&cn->lock);
-    slabs_destroy(c, &dead, !nslab_load_relaxed(&c->dying));
+    node_file_unlock(c, cn, s);
 }
 
 void nslab__node_free(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w, uint64_t bits,
                       const char *call)
 {
     struct nslab_cnode *cn = &c->cnode[s->nidx];
-    struct nslab_list dead;
-    nslab_list_init(&dead);
     char *first = s->objs + (size_t)w * 64 * c->size;
     pthread_mutex_lock(&cn->lock);
     if (nslab_load_relaxed(&s->owner) != NULL) {
@@ -350,27 +356,18 @@ void nslab__node_free(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w
         uint64_t dup = __atomic_fetch_or(&s->rmap[w], bits, __ATOMIC_RELEASE) & bits;
         /* counted free by their freer, as every remote free (lib/owner.c) */
         nslab_sub_relaxed(&cn->st_inuse, (uint64_t)__builtin_popcountll(bits & ~dup));
-        for (; dup; dup &= dup - 1)
-            nslab__bad_free("%s: double free of %p (cache %s); ignored", call,
-                            (void *)(first + (size_t)__builtin_ctzll(dup) * c->size), c->name);
+        nslab__report_doubles(c, call, first, dup);
         return;
     }
     nslab__slab_collect(c, s); /* what freers left before the owner went */
     uint64_t m = nslab_load_relaxed(&s->freemap[w]);
-    for (uint64_t dup = m & bits; dup; dup &= dup - 1)
-        nslab__bad_free("%s: double free of %p (cache %s); ignored", call,
-                        (void *)(first + (size_t)__builtin_ctzll(dup) * c->size), c->name);
+    nslab__report_doubles(c, call, first, m & bits);
     bits &= ~m;
     nslab_store_relaxed(&s->freemap[w], m | bits);
     s->nfree += (uint32_t)__builtin_popcountll(bits);
     if (bits && w < s->hint)
         s->hint = w;
-    SLAB_CHECK(c, s);
-    node_file(cn, s);
-    empties_detach(cn, nslab_g.opt.retain, &dead);
-    CNODE_CHECK(c, cn);
-    pthread_mutex_unlock(&cn->lock);
-    slabs_destroy(c, &dead, !nslab_load_relaxed(&c->dying));
+    node_file_unlock(c, cn, s);
 }
 
 /* Frees that reached unowned slabs through their remote maps (a freer
