@@ -46,10 +46,12 @@
 #define NSB_INNER 64
 #define NSB_RING 1024 /* slots of the producer/consumer ring, a power of two */
 
-/* A bounded single-producer single-consumer ring.  head is written by the
- * producer only, tail by the consumer only; each publishes with a release
+/* A bounded single-producer single-consumer ring, filled and emptied a
+ * batch of NSB_INNER slots at a time.  head is written by the producer
+ * only, tail by the consumer only, each once per batch with a release
  * store that the other's acquire load pairs with, so a slot is written
- * before the consumer reads it and read before the producer reuses it.
+ * before the consumer reads it and read before the producer reuses it;
+ * the counters' cache lines cross once per batch, not once per object.
  * Both counters only grow:  0 <= head - tail <= NSB_RING. */
 struct nsb_ring {
     _Alignas(64) _Atomic uint64_t head;
@@ -57,31 +59,24 @@ struct nsb_ring {
     _Alignas(64) void *slot[NSB_RING];
 };
 
-static inline void nsb_ring_put(struct nsb_ring *r, uint64_t *head, uint64_t *tail_seen, void *p)
+/* The producer: wait for room for n slots from *head on. */
+static inline void nsb_ring_room(struct nsb_ring *r, uint64_t head, uint64_t *tail_seen, uint64_t n)
 {
-    uint64_t h = *head;
-    while (h - *tail_seen >= NSB_RING) {
+    while (head + n - *tail_seen > NSB_RING) {
         *tail_seen = atomic_load_explicit(&r->tail, memory_order_acquire);
-        if (h - *tail_seen >= NSB_RING)
+        if (head + n - *tail_seen > NSB_RING)
             nsb_cpu_relax();
     }
-    r->slot[h & (NSB_RING - 1)] = p;
-    atomic_store_explicit(&r->head, h + 1, memory_order_release);
-    *head = h + 1;
 }
 
-static inline void *nsb_ring_get(struct nsb_ring *r, uint64_t *tail, uint64_t *head_seen)
+/* The consumer: wait until n slots from tail on are filled. */
+static inline void nsb_ring_wait(struct nsb_ring *r, uint64_t tail, uint64_t *head_seen, uint64_t n)
 {
-    uint64_t t = *tail;
-    while (t == *head_seen) {
+    while (*head_seen - tail < n) {
         *head_seen = atomic_load_explicit(&r->head, memory_order_acquire);
-        if (t == *head_seen)
+        if (*head_seen - tail < n)
             nsb_cpu_relax();
     }
-    void *p = r->slot[t & (NSB_RING - 1)];
-    atomic_store_explicit(&r->tail, t + 1, memory_order_release);
-    *tail = t + 1;
-    return p;
 }
 
 /* A barrier for the threads of one multi-threaded run (sense-reversing;
@@ -222,8 +217,9 @@ static void NSB_FN(batch)(nsb_state *st)
 }
 
 /* Cross-thread free: thread 0 allocates and writes each object and passes
- * it through the ring; thread 1 frees it.  Run with 2 threads; both count
- * every object, so the per-thread figure is wall time per object. */
+ * it through the ring, NSB_INNER at a time; thread 1 frees them a batch at
+ * a time.  Run with 2 threads; both count every object, so the per-thread
+ * figure is wall time per object. */
 static void NSB_FN(xfree)(nsb_state *st)
 {
     static struct nsb_ring ring; /* empty between runs: both sides move the same count */
@@ -244,16 +240,20 @@ static void NSB_FN(xfree)(nsb_state *st)
     }
     while (nsb_keep_running_batch(st, NSB_INNER)) {
         if (producer) {
+            nsb_ring_room(&ring, mine, &seen, NSB_INNER);
             for (int k = 0; k < NSB_INNER; k++) {
                 uint64_t *p = NSB_ALLOC(size);
                 *p = (uint64_t)k;
-                nsb_ring_put(&ring, &mine, &seen, p);
+                ring.slot[(mine + (uint64_t)k) & (NSB_RING - 1)] = p;
             }
+            mine += NSB_INNER;
+            atomic_store_explicit(&ring.head, mine, memory_order_release);
         } else {
-            for (int k = 0; k < NSB_INNER; k++) {
-                void *p = nsb_ring_get(&ring, &mine, &seen);
-                NSB_FREE(p, size);
-            }
+            nsb_ring_wait(&ring, mine, &seen, NSB_INNER);
+            for (int k = 0; k < NSB_INNER; k++)
+                NSB_FREE(ring.slot[(mine + (uint64_t)k) & (NSB_RING - 1)], size);
+            mine += NSB_INNER;
+            atomic_store_explicit(&ring.tail, mine, memory_order_release);
         }
     }
     nsb_set_items(st, nsb_iterations(st));

@@ -570,8 +570,8 @@ static inline uint32_t nslab__obj_index(const struct nslab_slab *s, const struct
 }
 
 /* An object from the thread's current slab of (c, nidx), with no lock and
- * no atomic read-modify-write; NULL on a miss (no slab yet, or no free
- * object left in the word the hint names). */
+ * no atomic read-modify-write; NULL on a miss (no slab yet, or none free
+ * left in its map from the hint on). */
 static inline void *nslab__own_take(struct numaslab_cache *c, struct nslab_tcc *tc, int nidx)
 {
     struct nslab_slab *s = tc->slot[nidx].cur;
@@ -579,8 +579,13 @@ static inline void *nslab__own_take(struct numaslab_cache *c, struct nslab_tcc *
         return NULL;
     uint32_t w = s->hint;
     uint64_t m = nslab_load_relaxed(&s->freemap[w]);
-    if (unlikely(m == 0))
-        return NULL;
+    if (unlikely(m == 0)) { /* the next word with a free object, if any */
+        do {
+            if (++w >= s->nwords)
+                return NULL;
+        } while (!(m = nslab_load_relaxed(&s->freemap[w])));
+        s->hint = w;
+    }
     nslab_store_relaxed(&s->freemap[w], m & (m - 1));
     s->nfree--;
     return s->objs + ((size_t)w * 64 + (unsigned)__builtin_ctzll(m)) * c->size;
