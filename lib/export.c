@@ -64,6 +64,7 @@ static struct {
     size_t bytes;
     long owner; /* pid whose name the segment has; 0: none */
     int told;   /* a failure to publish was reported */
+    int asked;  /* NUMASLAB_STATS=1: a failure to publish is reported */
     /* set by start before the thread exists, read-only while it runs */
     unsigned interval_ms;
     int print_at_exit; /* NUMASLAB_STATS_PRINT=1 */
@@ -277,8 +278,11 @@ static void publish_locked(void)
 }
 
 /* Publish now, making the segment if there is none; nslab_g.lock held.
- * 0 or -errno (the first failure of the process is reported). */
-static int update_locked(void)
+ * 0 or -errno.  The first failure of the process is reported when
+ * statistics were asked for (NUMASLAB_STATS=1, or numaslab_stats_publish:
+ * asked); a process left to the default stays silent, so that a machine
+ * without /dev/shm does not print a line for every program. */
+static int update_locked(int asked)
 {
     int rc = 0;
     if (!nslab_g.ready)
@@ -286,7 +290,7 @@ static int update_locked(void)
     if (!ex.enabled)
         return -ENOTSUP;
     if (!ex.seg && (rc = seg_create()) != 0) {
-        if (!ex.told) {
+        if (!ex.told && (asked || ex.asked)) {
             ex.told = 1;
             nslab__report("numaslab: cannot publish statistics in %s/%s%ld: %s "
                           "(NUMASLAB_STATS=0 turns publishing off)",
@@ -304,7 +308,7 @@ int numaslab_stats_publish(void)
     if (rc)
         return rc;
     pthread_mutex_lock(&nslab_g.lock);
-    rc = update_locked();
+    rc = update_locked(1);
     pthread_mutex_unlock(&nslab_g.lock);
     return rc;
 }
@@ -344,7 +348,7 @@ static void *publisher(void *arg)
         if (last_thread())
             return NULL; /* the process exits (exit(0)); the atexit hook cleans up */
         pthread_mutex_lock(&nslab_g.lock);
-        update_locked();
+        update_locked(0);
         pthread_mutex_unlock(&nslab_g.lock);
         pthread_mutex_lock(&ex.lock);
     }
@@ -426,10 +430,11 @@ void nslab__export_start(void)
     ex.print_at_exit = env_bool("NUMASLAB_STATS_PRINT", 0);
     ex.interval_ms = env_interval();
     ex.enabled = env_bool("NUMASLAB_STATS", 1) && NSLAB_STATS;
+    ex.asked = getenv("NUMASLAB_STATS") && !strcmp(getenv("NUMASLAB_STATS"), "1");
     if (!ex.enabled || ex.running)
         return;
     /* The segment is there, complete, when initialisation returns. */
-    if (update_locked() == 0)
+    if (update_locked(0) == 0)
         thread_start();
 }
 

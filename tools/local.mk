@@ -25,7 +25,7 @@ tests_test_stat_corrupt_SOURCES = tests/test-stat-corrupt.c
 tests_test_stat_corrupt_CFLAGS = $(NSLAB_TCFLAGS)
 tests_test_stat_corrupt_LDADD = $(NSLAB_TEST_LIBS)
 tests_test_stat_corrupt_LDFLAGS = $(NSLAB_TLDFLAGS)
-dist_check_SCRIPTS += tests/test-stat-golden.sh tests/test-stat-badinput.sh
+dist_check_SCRIPTS += tests/test-stat-golden.sh tests/test-stat-badinput.sh tests/test-stat-quiet.sh
 EXTRA_DIST += tests/data/stat-sample.seg tests/data/stat-sample.table \
 	tests/data/stat-sample-caches.table tests/data/stat-sample.json \
 	tests/data/stat-sample-caches.json
