@@ -4,9 +4,10 @@
  *
  * A process publishes in the POSIX shared-memory object "/numaslab.<pid>"
  * (the file /dev/shm/numaslab.<pid>, mode 0600), made when the library
- * initialises unless NUMASLAB_STATS=0, refreshed every
- * NUMASLAB_STATS_INTERVAL milliseconds and by numaslab_stats_publish(),
- * and removed at normal exit and by numaslab_fini().  A process killed by
+ * initialises unless NUMASLAB_STATS=0, written by the library's slow paths
+ * as they change the figures (a live segment: interval_ms 0; earlier
+ * versions refreshed it every interval_ms from a thread), and removed at
+ * normal exit and by numaslab_fini().  A process killed by
  * a signal leaves its segment behind: a reader recognises it as stale
  * (see "Staleness" below) and `numaslab-stat --gc` removes it.
  *
@@ -57,9 +58,15 @@
  * /proc/<pid>/stat), or that has executed another program since (exe_dev
  * and exe_ino differ from stat("/proc/<pid>/exe")) is stale.
  *
- * How old a reading is: update_ns is CLOCK_MONOTONIC at the last update;
- * figures are at most interval_ms old while the process runs.  Objects
- * held in threads' array caches count as in use.
+ * How old a reading is: update_ns is CLOCK_MONOTONIC at the last write.
+ * A live segment (interval_ms 0) holds the library's counters as they are:
+ * its sequence count stays even, so a reader's copy is accepted at once;
+ * each field is whole, and two fields may be a few nanoseconds apart.  Its
+ * cache records sit at cache id * nactive + node index, cache_count is
+ * cache_cap, and an id no cache has is all zero (a reader skips it).  With
+ * interval_ms > 0 (earlier versions), figures are at most interval_ms old.
+ * Threads count their own slabs on their slow paths and when they flush
+ * (numaslab(7), "Thread-owned slabs").
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -93,7 +100,7 @@ struct numaslab_stats_header {
     uint64_t total_size;       /* bytes of the segment */
     uint64_t seq;              /* sequence lock: odd while an update is under way */
     int32_t pid;               /* the publishing process */
-    uint32_t interval_ms;      /* refresh period */
+    uint32_t interval_ms;      /* 0: live; else the refresh period of earlier versions */
     uint64_t start_time;       /* its start, clock ticks after boot (/proc/PID/stat field 22) */
     uint64_t exe_dev, exe_ino; /* stat(/proc/PID/exe) at creation; 0 when unknown */
     char comm[16];             /* its command name at creation, NUL-terminated */
@@ -201,7 +208,7 @@ struct numaslab_stats_cache_rec {
     uint32_t object_size; /* bytes asked for */
     uint32_t objects_per_slab;
     uint64_t slab_bytes;
-    uint64_t objects_inuse; /* of ordinary slabs: handed out, or in threads' array caches */
+    uint64_t objects_inuse; /* of ordinary slabs: handed out, as their owners last counted */
     uint64_t objects_total; /* capacity of the node's slabs, reserve slabs included */
     uint64_t slabs_full, slabs_partial, slabs_empty;
     uint64_t slabs_reserve;   /* slabs grown from a reserve pool */

@@ -190,6 +190,7 @@ int nslab__resolve_node(uint64_t *warned, const char *name, int node, unsigned f
         return 0;
     }
     nslab_add_relaxed(&nslab_g.nstat[node].inactive, 1);
+    nslab__pub_node(node);
     if (flags & NUMASLAB_THISNODE)
         return -ENODEV;
     if (!(flags & NUMASLAB_NOWARN)) {
@@ -200,6 +201,7 @@ int nslab__resolve_node(uint64_t *warned, const char *name, int node, unsigned f
     *nidx = nslab__local_nidx_slow(ts, 0);
     /* The reason split of the statistics: asked for node, served here. */
     nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[*nidx]].inactive_served, 1);
+    nslab__pub_node(nslab_g.topo.active[*nidx]);
     return 0;
 }
 

@@ -1,40 +1,47 @@
 /*
  * lib/export.c - the statistics segment /dev/shm/numaslab.<pid>, in the
- * layout of include/numaslab-stats.h, and the thread that refreshes it.
+ * layout of include/numaslab-stats.h, kept live by the code that changes
+ * the figures: no thread of ours, no lock of the allocator taken for it.
  *
  * Lifetime:
- *   init_locked -> nslab__export_start: options, the segment, its first
- *     update, the publisher thread.
- *   numaslab_fini and exit (an atexit hook) -> nslab__export_stop: the
- *     thread stopped and joined, the segment unlinked.
+ *   init_locked -> nslab__export_start: options, the segment made and
+ *     filled from a snapshot (nslab__stats_snapshot), then published for
+ *     the live writers (ex_live).
+ *   numaslab_fini -> nslab__export_stop: unpublished, unmapped, unlinked.
+ *   exit (an atexit hook): unpublished and unlinked, not unmapped: other
+ *     threads may still be on a slow path that writes it.
  *   a fork child -> nslab__export_fork_child: the parent's mapping is
- *     dropped (its name stays the parent's), and a new publisher thread
- *     makes the child's own segment at its first tick, so that a child
- *     that execs or _exits at once leaves nothing behind.
- *   The publisher quits when it is the last live thread (the main thread
- *   left through pthread_exit): it must not keep the process alive.
+ *     dropped (its name stays the parent's); the child's own segment is
+ *     made at its first write (nslab__pub_*), so that a child that execs
+ *     or _exits at once leaves nothing behind.
  *
- * Writer side of the sequence lock; the reader side is described in
- * numaslab-stats.h and done by tools/numaslab-stat.c.  An update builds
- * the snapshot in private memory first (taking the library's locks), so
- * that seq stays odd only for the memcpy into the segment.
+ * Writers: every slow path that changes a figure writes the records it
+ * changed with relaxed stores, reading the library's relaxed counters:
+ *   nslab__pub_cache   one (cache, node) record: lib/slab.c, lib/reserve.c
+ *   nslab__pub_node    one node record but its reserve fields: the page
+ *                      layer, large objects, fallback, inactive requests,
+ *                      headroom, and with every cache record
+ *   nslab__pub_reserve a node reserve's fields, by lib/mempool.c under the
+ *                      pool's own lock
+ *   nslab__pub_process the header's cgroup fields: lib/headroom.c
+ * Two threads may write one record at once: each record has a combining
+ * flag (struct pubflag) instead of a lock: a writer that finds it taken
+ * leaves a request, and the one holding it writes again before it leaves,
+ * so the last figures are always the ones written.
  *
- * Locks:
- *   nslab_g.lock (level 1) is held by every update: writers of the
- *     segment are serialised, the cache list holds still, and it guards
- *     ex.seg, ex.snap, ex.bytes, ex.owner and ex.enabled.  The snapshot
- *     takes level-2 locks and the reserve pools' leaf locks under it.
- *   ex.lock is a leaf: it guards ex.stop and is the mutex the publisher
- *     sleeps on.  It is never held while another lock is taken.
- *   ex.thread / ex.running are written by start, stop and the fork child
- *     handler only, which the API serialises (numaslab_fini and exit must
- *     not race with other calls).
+ * Readers: the sequence count stays even once the segment is complete
+ * (magic stored last), so a reader's copy is accepted at once; each field
+ * is whole, and two fields may come from a few nanoseconds apart.
+ * update_ns is the time of the last write; interval_ms is 0 ("live").
+ *
+ * Locks: nslab_g.lock (level 1) guards ex.* and the making and unmaking
+ * of the segment; the writers take none (a fork child's first writer only
+ * tries nslab_g.lock to make its segment).
  */
 #include "lib/internal.h"
 #include "numaslab-stats.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -42,8 +49,8 @@
 #include <time.h>
 #include <unistd.h>
 
-/* 0 compiles publishing out (no segment, no thread); the code stays
- * type-checked.  The in-process statistics are not affected. */
+/* 0 compiles publishing out (no segment); the code stays type-checked.
+ * The in-process statistics are not affected. */
 #ifndef NSLAB_STATS
 #define NSLAB_STATS 1
 #endif
@@ -51,31 +58,30 @@
 #define DEFAULT_INTERVAL_MS 200u
 #define MIN_INTERVAL_MS     10u
 #define MAX_INTERVAL_MS     600000u
-#define THREAD_STACK        (128u << 10)
 
-/* The one fence the sequence lock needs, under a name like the others. */
-#define nslab_fence_release() __atomic_thread_fence(__ATOMIC_RELEASE)
+/* A record's combining flag: busy while one writer writes it; want counts
+ * the requests, so that the writer sees one that came meanwhile. */
+struct pubflag {
+    int busy;
+    unsigned want;
+};
 
 static struct {
     /* under nslab_g.lock */
     int enabled;                        /* publishing is on (NUMASLAB_STATS) */
     struct numaslab_stats_header *seg;  /* our mapping of the segment, NULL when none */
-    struct numaslab_stats_header *snap; /* private snapshot, ex.bytes long */
     size_t bytes;
-    long owner; /* pid whose name the segment has; 0: none */
-    int told;   /* a failure to publish was reported */
-    int asked;  /* NUMASLAB_STATS=1: a failure to publish is reported */
-    /* set by start before the thread exists, read-only while it runs */
-    unsigned interval_ms;
+    long owner;    /* pid whose name the segment has; 0: none */
+    int told;      /* a failure to publish was reported */
+    int asked;     /* NUMASLAB_STATS=1: a failure to publish is reported */
+    int pending;   /* a fork child: its segment is made at its first write */
     int print_at_exit; /* NUMASLAB_STATS_PRINT=1 */
-    /* under ex.lock */
-    pthread_mutex_t lock;
-    pthread_cond_t cond; /* CLOCK_MONOTONIC */
-    int stop;
-    /* start, stop and the fork child handler only */
-    pthread_t thread;
-    int running;
-} ex = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    struct pubflag *flags; /* [node_cap + cache_cap + 1] */
+    int16_t *node_rec;     /* [possible]: node id -> record index, -1: none */
+} ex;
+
+/* The segment the writers write, NULL while none (acquire/release). */
+static struct numaslab_stats_header *ex_live;
 
 static pthread_once_t ex_once = PTHREAD_ONCE_INIT;
 
@@ -162,7 +168,7 @@ static void fill_identity(struct numaslab_stats_header *h)
 {
     struct stat st;
     h->pid = (int32_t)getpid();
-    h->interval_ms = ex.interval_ms;
+    h->interval_ms = 0; /* live: written by the slow paths, not refreshed */
     if (self_stat(NULL, NULL, &h->start_time))
         h->start_time = 0;
     if (stat("/proc/self/exe", &st) == 0) {
@@ -179,27 +185,32 @@ static void fill_identity(struct numaslab_stats_header *h)
     }
 }
 
-/* Make and map this process's segment; nslab_g.lock held.  The first
- * update (publish_locked) makes it readable: until then it is all zero
- * and seq is 0, which readers take for "not ready yet".  0 or -errno. */
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Make, map and fill this process's segment, then publish it to the
+ * writers; nslab_g.lock held.  Until its magic is stored it is all zero
+ * but its layout, which readers take for "not ready yet".  0 or -errno. */
 static int seg_create(void)
 {
     char name[48];
     long pid = (long)getpid();
     struct numaslab_stats_header lay;
-    size_t bytes = nslab__stats_layout(&lay, nslab__stats_node_cap(),
-                                       NSLAB_MAX_CACHES * (uint32_t)nslab_g.nactive);
+    uint32_t node_cap = nslab__stats_node_cap(), cache_cap = NSLAB_MAX_CACHES * (uint32_t)nslab_g.nactive;
+    size_t bytes = nslab__stats_layout(&lay, node_cap, cache_cap);
 
-    if (!ex.snap || ex.bytes != bytes) {
-        free(ex.snap);
-        ex.snap = calloc(1, bytes);
-        ex.bytes = ex.snap ? bytes : 0;
-        if (!ex.snap)
-            return -ENOMEM;
-    }
+    free(ex.flags);
+    free(ex.node_rec);
+    ex.flags = calloc((size_t)node_cap + cache_cap + 1, sizeof(*ex.flags));
+    ex.node_rec = malloc((size_t)nslab_g.possible * sizeof(*ex.node_rec));
+    if (!ex.flags || !ex.node_rec)
+        return -ENOMEM;
     fill_identity(&lay);
-    lay.magic = NUMASLAB_STATS_MAGIC;
-    *ex.snap = lay;
+    lay.interval_ms = 0; /* live */
 
     shm_name(name, sizeof(name), pid);
     int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
@@ -213,26 +224,47 @@ static int seg_create(void)
     if (fd < 0)
         return -errno;
     int rc = 0;
-    void *m = MAP_FAILED;
+    struct numaslab_stats_header *h = MAP_FAILED;
     if (ftruncate(fd, (off_t)bytes) != 0)
         rc = -errno;
-    else if ((m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED)
+    else if ((h = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED)
         rc = -errno;
     close(fd);
     if (rc) {
         shm_unlink(name);
         return rc;
     }
-    ex.seg = m;
+    *h = lay;
+    nslab__stats_snapshot(h);
+    /* Every cache id gets its records (nslab__pub_cache_new writes the
+     * caches made later), and the absent nodes the snapshot found keep
+     * theirs. */
+    h->cache_count = cache_cap;
+    for (int n = 0; n < nslab_g.possible; n++)
+        ex.node_rec[n] = (int16_t)(n <= nslab_g.topo.max_node ? n : -1);
+    const struct numaslab_stats_node_rec *nodes = (const void *)((char *)h + h->node_off);
+    for (uint32_t i = (uint32_t)nslab_g.topo.max_node + 1; i < h->node_count; i++)
+        if (nodes[i].node >= 0 && nodes[i].node < nslab_g.possible)
+            ex.node_rec[nodes[i].node] = (int16_t)i;
+    h->update_ns = now_ns();
+    h->updates = 1;
+    nslab_store_relaxed(&h->seq, 2);
+    nslab_store_release(&h->magic, NUMASLAB_STATS_MAGIC);
+    ex.seg = h;
+    ex.bytes = bytes;
     ex.owner = pid;
+    nslab_store_relaxed(&ex.pending, 0);
+    nslab_store_release(&ex_live, h);
     return 0;
 }
 
-/* Unmap, and unlink when the name is ours; nslab_g.lock held. */
-static void seg_destroy(void)
+/* Unpublish; unmap unless keep_mapped; unlink when the name is ours.
+ * nslab_g.lock held. */
+static void seg_destroy(int keep_mapped)
 {
     char name[48];
-    if (ex.seg)
+    nslab_store_release(&ex_live, NULL);
+    if (ex.seg && !keep_mapped)
         munmap(ex.seg, ex.bytes);
     ex.seg = NULL;
     if (ex.owner && ex.owner == (long)getpid()) {
@@ -242,47 +274,12 @@ static void seg_destroy(void)
     ex.owner = 0;
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* One update; nslab_g.lock held, ex.seg mapped. */
-static void publish_locked(void)
-{
-    struct numaslab_stats_header *seg = ex.seg, *s = ex.snap;
-    const size_t fixed = offsetof(struct numaslab_stats_header, pid);
-
-    nslab__stats_snapshot(s); /* the library's locks, before seq goes odd */
-    s->update_ns = now_ns();
-    s->updates++;
-
-    uint64_t seq = nslab_load_relaxed(&seg->seq);
-    nslab_add_relaxed(&seg->seq, 1); /* odd: an update is under way */
-    /* The odd seq is visible before any byte below; partner: the acquire
-     * fence a reader puts between its copy and its second read of seq. */
-    nslab_fence_release();
-    /* Readers copy while we write: a torn copy is what seq tells them to
-     * throw away, and they validate every size before using it. */
-    memcpy(seg, s, offsetof(struct numaslab_stats_header, seq));
-    memcpy((char *)seg + fixed, (char *)s + fixed, sizeof(*s) - fixed);
-    memcpy((char *)seg + s->node_off, (char *)s + s->node_off,
-           (size_t)s->node_count * s->node_rec_size);
-    memcpy((char *)seg + s->cache_off, (char *)s + s->cache_off,
-           (size_t)s->cache_count * s->cache_rec_size);
-    /* Even again, and every byte above visible first; partner: the
-     * reader's acquire load of seq before its copy. */
-    nslab_store_release(&seg->seq, seq + 2);
-}
-
-/* Publish now, making the segment if there is none; nslab_g.lock held.
- * 0 or -errno.  The first failure of the process is reported when
- * statistics were asked for (NUMASLAB_STATS=1, or numaslab_stats_publish:
- * asked); a process left to the default stays silent, so that a machine
- * without /dev/shm does not print a line for every program. */
-static int update_locked(int asked)
+/* Make the segment if there is none; nslab_g.lock held.  0 or -errno.
+ * The first failure of the process is reported when statistics were
+ * asked for (NUMASLAB_STATS=1, or numaslab_stats_publish: asked); a
+ * process left to the default stays silent, so that a machine without
+ * /dev/shm does not print a line for every program. */
+static int ensure_locked(int asked)
 {
     int rc = 0;
     if (!nslab_g.ready)
@@ -296,10 +293,192 @@ static int update_locked(int asked)
                           "(NUMASLAB_STATS=0 turns publishing off)",
                           NUMASLAB_STATS_DIR, NUMASLAB_STATS_PREFIX, (long)getpid(), strerror(-rc));
         }
+        nslab_store_relaxed(&ex.pending, 0);
         return rc;
     }
-    publish_locked();
     return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * The writers
+ * ---------------------------------------------------------------------- */
+
+/* The live segment, or NULL.  A fork child's first writer makes its own
+ * (only tries nslab_g.lock: a writer may hold a cnode lock, or run under
+ * nslab_g.lock itself). */
+static struct numaslab_stats_header *live(void)
+{
+    struct numaslab_stats_header *h = nslab_load_acquire(&ex_live);
+    if (likely(h != NULL) || !nslab_load_relaxed(&ex.pending))
+        return h;
+    if (pthread_mutex_trylock(&nslab_g.lock) != 0)
+        return NULL;
+    if (ex.pending)
+        ensure_locked(0);
+    pthread_mutex_unlock(&nslab_g.lock);
+    return nslab_load_acquire(&ex_live);
+}
+
+/* 1 when the caller holds f and must write; else another writer does. */
+static int pub_enter(struct pubflag *f, unsigned *ticket)
+{
+    __atomic_fetch_add(&f->want, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_exchange_n(&f->busy, 1, __ATOMIC_ACQUIRE))
+        return 0;
+    *ticket = __atomic_load_n(&f->want, __ATOMIC_SEQ_CST);
+    return 1;
+}
+
+/* After a write: 1 when a request came meanwhile and the caller, holding
+ * f again, must write once more. */
+static int pub_again(struct pubflag *f, unsigned *ticket)
+{
+    __atomic_store_n(&f->busy, 0, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&f->want, __ATOMIC_SEQ_CST) == *ticket)
+        return 0;
+    if (__atomic_exchange_n(&f->busy, 1, __ATOMIC_ACQUIRE))
+        return 0; /* taken: that writer writes */
+    *ticket = __atomic_load_n(&f->want, __ATOMIC_SEQ_CST);
+    return 1;
+}
+
+static void touched(struct numaslab_stats_header *h)
+{
+    nslab_store_relaxed(&h->update_ns, nslab__now_ns());
+    nslab_store_relaxed(&h->updates, nslab_load_relaxed(&h->updates) + 1);
+}
+
+/* The record of node id node (< possible), or NULL: an absent id gets one
+ * of the spare records the first time, when nslab_g.lock is free. */
+static struct numaslab_stats_node_rec *node_rec(struct numaslab_stats_header *h, int node)
+{
+    struct numaslab_stats_node_rec *nodes = (void *)((char *)h + h->node_off);
+    int i = nslab_load_relaxed(&ex.node_rec[node]);
+    if (i >= 0)
+        return &nodes[i];
+    if (pthread_mutex_trylock(&nslab_g.lock) != 0)
+        return NULL;
+    if (ex_live == h && (i = ex.node_rec[node]) < 0 && h->node_count < h->node_cap) {
+        i = (int)h->node_count;
+        nslab__stats_fill_node(&nodes[i], node);
+        nslab_store_relaxed(&ex.node_rec[node], (int16_t)i);
+        nslab_store_release(&h->node_count, h->node_count + 1);
+    }
+    pthread_mutex_unlock(&nslab_g.lock);
+    return i >= 0 ? &nodes[i] : NULL;
+}
+
+void nslab__pub_node(int node)
+{
+    struct numaslab_stats_header *h = live();
+    if (!h || node < 0 || node >= nslab_g.possible)
+        return;
+    struct numaslab_stats_node_rec *r = node_rec(h, node);
+    if (!r)
+        return;
+    struct pubflag *f = &ex.flags[r - (struct numaslab_stats_node_rec *)((char *)h + h->node_off)];
+    unsigned t;
+    if (!pub_enter(f, &t))
+        return;
+    do
+        nslab__stats_write_node(r, node);
+    while (pub_again(f, &t));
+    touched(h);
+}
+
+void nslab__pub_cache(struct numaslab_cache *c, int nidx)
+{
+    struct numaslab_stats_header *h = live();
+    if (!h)
+        return;
+    uint32_t i = c->id * (uint32_t)nslab_g.nactive + (uint32_t)nidx;
+    struct numaslab_stats_cache_rec *r =
+        (struct numaslab_stats_cache_rec *)((char *)h + h->cache_off) + i;
+    struct pubflag *f = &ex.flags[h->node_cap + i];
+    unsigned t;
+    if (!pub_enter(f, &t))
+        return;
+    do
+        nslab__stats_write_cache(r, c, nidx);
+    while (pub_again(f, &t));
+    nslab__pub_node(nslab_g.topo.active[nidx]);
+}
+
+void nslab__pub_reserve(struct numaslab_mempool *pool)
+{
+    /* Not live(): with the pool's lock held, making a segment (which
+     * reads this pool) must wait for another writer. */
+    struct numaslab_stats_header *h = nslab_load_acquire(&ex_live);
+    if (!h || pool->page_nidx < 0 || pool->page_nidx >= nslab_g.nactive || !nslab_g.reserve ||
+        nslab_g.reserve[pool->page_nidx] != pool)
+        return;
+    int i = nslab_load_relaxed(&ex.node_rec[nslab_g.topo.active[pool->page_nidx]]);
+    if (i < 0)
+        return;
+    /* The pool's lock serialises these fields. */
+    nslab__stats_write_reserve((struct numaslab_stats_node_rec *)((char *)h + h->node_off) + i, pool);
+    touched(h);
+}
+
+void nslab__pub_process(void)
+{
+    struct numaslab_stats_header *h = live();
+    if (!h)
+        return;
+    struct pubflag *f = &ex.flags[h->node_cap + h->cache_cap];
+    unsigned t;
+    if (!pub_enter(f, &t))
+        return;
+    do
+        nslab__stats_write_process(h);
+    while (pub_again(f, &t));
+    touched(h);
+}
+
+void nslab__pub_cache_new(struct numaslab_cache *c)
+{
+    struct numaslab_stats_header *h = nslab_load_acquire(&ex_live);
+    if (!h)
+        return;
+    for (int i = 0; i < nslab_g.nactive; i++) {
+        struct numaslab_stats_cache_rec *r =
+            (struct numaslab_stats_cache_rec *)((char *)h + h->cache_off) +
+            c->id * (uint32_t)nslab_g.nactive + (uint32_t)i;
+        nslab__stats_write_cache(r, c, i);
+    }
+    touched(h);
+}
+
+void nslab__pub_cache_gone(struct numaslab_cache *c)
+{
+    struct numaslab_stats_header *h = nslab_load_acquire(&ex_live);
+    if (!h)
+        return;
+    struct numaslab_stats_cache_rec *r =
+        (struct numaslab_stats_cache_rec *)((char *)h + h->cache_off) + c->id * (uint32_t)nslab_g.nactive;
+    memset(r, 0, sizeof(*r) * (size_t)nslab_g.nactive);
+    touched(h);
+}
+
+/* Every record written again from the counters; nslab_g.lock held. */
+static void pub_all(void)
+{
+    struct numaslab_stats_header *h = nslab_load_acquire(&ex_live);
+    if (!h)
+        return;
+    for (int n = 0; n < nslab_g.possible; n++)
+        if (ex.node_rec[n] >= 0)
+            nslab__pub_node(n);
+    for (struct nslab_list *l = nslab_g.caches.next; l != &nslab_g.caches; l = l->next)
+        for (int i = 0; i < nslab_g.nactive; i++)
+            nslab__pub_cache(nslab_container_of(l, struct numaslab_cache, link), i);
+    for (int i = 0; nslab_g.reserve && i < nslab_g.nactive; i++)
+        if (nslab_g.reserve[i]) {
+            pthread_mutex_lock(&nslab_g.reserve[i]->lock);
+            nslab__pub_reserve(nslab_g.reserve[i]);
+            pthread_mutex_unlock(&nslab_g.reserve[i]->lock);
+        }
+    nslab__pub_process();
 }
 
 int numaslab_stats_publish(void)
@@ -308,119 +487,31 @@ int numaslab_stats_publish(void)
     if (rc)
         return rc;
     pthread_mutex_lock(&nslab_g.lock);
-    rc = update_locked(1);
+    rc = ensure_locked(1);
+    if (rc == 0)
+        pub_all();
     pthread_mutex_unlock(&nslab_g.lock);
     return rc;
-}
-
-/* ------------------------------------------------------------------------
- * The publisher thread
- * ---------------------------------------------------------------------- */
-
-/* The main thread has left through pthread_exit and no other thread but
- * us is alive: the process would live on only for our sake. */
-static int last_thread(void)
-{
-    char state = 0;
-    long threads = 0;
-    /* The zombie leader still counts in num_threads. */
-    return self_stat(&state, &threads, NULL) == 0 && state == 'Z' && threads <= 2;
-}
-
-static void *publisher(void *arg)
-{
-    (void)arg;
-    pthread_mutex_lock(&ex.lock);
-    for (;;) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += ex.interval_ms / 1000;
-        until.tv_nsec += (long)(ex.interval_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        while (!ex.stop && pthread_cond_timedwait(&ex.cond, &ex.lock, &until) != ETIMEDOUT)
-            ;
-        if (ex.stop)
-            break;
-        pthread_mutex_unlock(&ex.lock); /* a leaf: not held across the update */
-        if (last_thread())
-            return NULL; /* the process exits (exit(0)); the atexit hook cleans up */
-        pthread_mutex_lock(&nslab_g.lock);
-        update_locked(0);
-        pthread_mutex_unlock(&nslab_g.lock);
-        pthread_mutex_lock(&ex.lock);
-    }
-    pthread_mutex_unlock(&ex.lock);
-    return NULL;
-}
-
-static void thread_start(void)
-{
-    pthread_attr_t attr;
-    sigset_t all, old;
-    int rc;
-
-    ex.stop = 0;
-    /* Every signal blocked: a process-directed signal must go to the
-     * application's threads, which may be waiting for it. */
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, THREAD_STACK);
-    rc = pthread_create(&ex.thread, &attr, publisher, NULL);
-    pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc) {
-        nslab__report("numaslab: cannot start the statistics publisher thread (%s); the "
-                      "segment is refreshed by numaslab_stats_publish() only",
-                      strerror(rc));
-        return;
-    }
-    pthread_setname_np(ex.thread, "numaslab-stats");
-    ex.running = 1;
-}
-
-static void thread_stop(void)
-{
-    if (!ex.running)
-        return;
-    pthread_mutex_lock(&ex.lock);
-    ex.stop = 1;
-    pthread_cond_signal(&ex.cond);
-    pthread_mutex_unlock(&ex.lock);
-    if (pthread_equal(pthread_self(), ex.thread))
-        pthread_detach(ex.thread); /* exit() run by the last thread, ours */
-    else
-        pthread_join(ex.thread, NULL);
-    ex.running = 0;
 }
 
 /* ------------------------------------------------------------------------
  * Start, stop, exit, fork
  * ---------------------------------------------------------------------- */
 
-static void cond_init(void)
-{
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&ex.cond, &ca);
-    pthread_condattr_destroy(&ca);
-}
-
 /* Normal exit: the tables if asked, then no segment left behind. */
 static void export_atexit(void)
 {
     if (ex.print_at_exit && nslab_load_acquire(&nslab_g.ready))
         numaslab_stats_print(stderr);
-    nslab__export_stop();
+    pthread_mutex_lock(&nslab_g.lock);
+    ex.enabled = 0;
+    nslab_store_relaxed(&ex.pending, 0);
+    seg_destroy(1); /* other threads may still be writing it */
+    pthread_mutex_unlock(&nslab_g.lock);
 }
 
 static void ex_once_init(void)
 {
-    cond_init();
     atexit(export_atexit);
 }
 
@@ -428,43 +519,36 @@ void nslab__export_start(void)
 {
     pthread_once(&ex_once, ex_once_init);
     ex.print_at_exit = env_bool("NUMASLAB_STATS_PRINT", 0);
-    ex.interval_ms = env_interval();
+    (void)env_interval(); /* checked and reported; no effect: the segment is live */
     ex.enabled = env_bool("NUMASLAB_STATS", 1) && NSLAB_STATS;
     ex.asked = getenv("NUMASLAB_STATS") && !strcmp(getenv("NUMASLAB_STATS"), "1");
-    if (!ex.enabled || ex.running)
-        return;
-    /* The segment is there, complete, when initialisation returns. */
-    if (update_locked(0) == 0)
-        thread_start();
+    if (ex.enabled && !ex.seg)
+        ensure_locked(0); /* there, complete, when initialisation returns */
 }
 
 void nslab__export_stop(void)
 {
-    thread_stop();
     pthread_mutex_lock(&nslab_g.lock);
     ex.enabled = 0;
-    seg_destroy();
-    free(ex.snap);
-    ex.snap = NULL;
+    nslab_store_relaxed(&ex.pending, 0);
+    seg_destroy(0);
+    free(ex.flags);
+    free(ex.node_rec);
+    ex.flags = NULL;
+    ex.node_rec = NULL;
     ex.bytes = 0;
     pthread_mutex_unlock(&nslab_g.lock);
 }
 
 void nslab__export_fork_child(void)
 {
-    /* Only the forking thread lives on: the publisher is gone, and it may
-     * have held ex.lock at the fork. */
-    pthread_mutex_init(&ex.lock, NULL);
-    cond_init();
-    ex.running = 0;
     pthread_mutex_lock(&nslab_g.lock);
+    nslab_store_release(&ex_live, NULL);
     if (ex.seg)
         munmap(ex.seg, ex.bytes); /* the parent's; so is its name */
     ex.seg = NULL;
     ex.owner = 0;
     ex.told = 0;
-    int go = ex.enabled && nslab_g.ready;
+    nslab_store_relaxed(&ex.pending, ex.enabled && nslab_g.ready);
     pthread_mutex_unlock(&nslab_g.lock);
-    if (go)
-        thread_start();
 }

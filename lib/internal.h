@@ -303,6 +303,8 @@ struct nslab_nstat {            /* per OS node id; atomics */
     uint64_t large_bytes;       /* their runs' bytes */
     uint64_t huge_bytes;        /* of those, offered to transparent huge pages */
     uint64_t reserve_allowance; /* bytes of the node's full reserve: outside the node limit */
+    uint64_t objects_inuse;     /* every cache's on the node, reserve slabs' included */
+    uint64_t objects_total;     /* their capacity */
 };
 
 /* A watermark or margin option: the default, bytes, or a percentage. */
@@ -509,6 +511,18 @@ void nslab__node_free(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w
 void nslab__cache_sweep(struct numaslab_cache *c); /* nslab_g.lock held */
 /* Report a double free for each bit of dup, objects from first on. */
 void nslab__report_doubles(struct numaslab_cache *c, const char *call, char *first, uint64_t dup);
+/* Objects in use and in all slabs of (c, nidx): the cnode's counters and
+ * the node's sums (relaxed atomics; a slow path writes the segment after). */
+static inline void nslab__count_inuse(struct numaslab_cache *c, int nidx, int64_t delta)
+{
+    nslab_add_relaxed(&c->cnode[nidx].st_inuse, (uint64_t)delta);
+    nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].objects_inuse, (uint64_t)delta);
+}
+static inline void nslab__count_total(struct numaslab_cache *c, int nidx, int64_t delta)
+{
+    nslab_add_relaxed(&c->cnode[nidx].st_total, (uint64_t)delta);
+    nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].objects_total, (uint64_t)delta);
+}
 /* Count s's state and free objects in the cnode's statistics. */
 void nslab__slab_count(struct numaslab_cache *c, struct nslab_slab *s);
 /* Collect s's remote frees into its free map; returns how many.  The
@@ -692,14 +706,35 @@ size_t nslab__stats_layout(struct numaslab_stats_header *h, uint32_t node_cap,
                            uint32_t cache_cap);
 /* Fill h's records and counts from the counters.  nslab_g.lock held. */
 void nslab__stats_snapshot(struct numaslab_stats_header *h);
+struct numaslab_stats_node_rec;
+struct numaslab_stats_cache_rec;
+/* One record from the counters, relaxed loads and plain stores (lib/export.c
+ * serialises the writers of a record).  write_node leaves the reserve's
+ * fields, write_reserve writes them (the pool's lock held); fill_node is
+ * both, from zero. */
+void nslab__stats_write_node(struct numaslab_stats_node_rec *r, int node);
+void nslab__stats_write_reserve(struct numaslab_stats_node_rec *r, const struct numaslab_mempool *p);
+void nslab__stats_fill_node(struct numaslab_stats_node_rec *r, int node);
+void nslab__stats_write_cache(struct numaslab_stats_cache_rec *r, struct numaslab_cache *c, int nidx);
+void nslab__stats_write_process(struct numaslab_stats_header *h);
 
 /* ------------------------------------------------------------------------
- * lib/export.c: the statistics segment /dev/shm/numaslab.<pid> and its
- * publisher thread.  Its lock is a leaf (it guards the thread's stop flag).
+ * lib/export.c: the statistics segment /dev/shm/numaslab.<pid>, written
+ * live by the slow paths that change the figures (no thread, no lock).
  * ---------------------------------------------------------------------- */
 void nslab__export_start(void);      /* init_locked, nslab_g.lock held, library ready */
-void nslab__export_stop(void);       /* numaslab_fini, nslab_g.lock NOT held: joins the thread */
+void nslab__export_stop(void);       /* numaslab_fini, nslab_g.lock NOT held */
 void nslab__export_fork_child(void); /* the fork child handler, nslab_g.lock NOT held */
+/* Write what changed into the segment, when there is one: a node's record
+ * (node id), a (cache, node)'s record and its node's, a node reserve's
+ * fields (its pool's lock held), the process's cgroup fields; a cache's
+ * records made or cleared (nslab_g.lock held). */
+void nslab__pub_node(int node);
+void nslab__pub_cache(struct numaslab_cache *c, int nidx);
+void nslab__pub_reserve(struct numaslab_mempool *pool);
+void nslab__pub_process(void);
+void nslab__pub_cache_new(struct numaslab_cache *c);
+void nslab__pub_cache_gone(struct numaslab_cache *c);
 
 /* lib/fault.c: fault injection of ordinary page allocation */
 extern int nslab_fail_on;         /* read on the slow path only */

@@ -13,6 +13,14 @@
  */
 #include "lib/internal.h"
 
+/* Every section that holds a pool's lock ends here: a node reserve's
+ * levels go to the statistics segment first (lib/export.c). */
+static void pool_unlock(struct numaslab_mempool *p)
+{
+    nslab__pub_reserve(p);
+    pthread_mutex_unlock(&p->lock);
+}
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -85,7 +93,7 @@ static int fill(struct numaslab_mempool *p)
     for (;;) {
         pthread_mutex_lock(&p->lock);
         int missing = p->min_nr - p->curr_nr;
-        pthread_mutex_unlock(&p->lock);
+        pool_unlock(p);
         if (missing <= 0)
             return 0;
         void *elem = p->alloc_fn(p->elem_bytes ? NSLAB_F_FILL : 0, p->node, p->pool_data);
@@ -96,7 +104,7 @@ static int fill(struct numaslab_mempool *p)
             push(p, elem);
             elem = NULL;
         }
-        pthread_mutex_unlock(&p->lock);
+        pool_unlock(p);
         if (elem) /* raced with frees that filled it */
             p->free_fn(elem, p->pool_data);
     }
@@ -182,7 +190,7 @@ void *numaslab_mempool_alloc(numaslab_mempool_t *p, unsigned flags)
         }
         p->empty++;
         if (!(flags & NUMASLAB_WAIT)) {
-            pthread_mutex_unlock(&p->lock);
+            pool_unlock(p);
             errno = ENOMEM;
             return NULL;
         }
@@ -201,13 +209,13 @@ void *numaslab_mempool_alloc(numaslab_mempool_t *p, unsigned flags)
         if (p->curr_nr > 0)
             continue;
         if (rc == ETIMEDOUT) {
-            pthread_mutex_unlock(&p->lock);
+            pool_unlock(p);
             elem = p->alloc_fn(flags & ~NUMASLAB_WAIT, p->node, p->pool_data);
             pthread_mutex_lock(&p->lock);
         }
     }
     p->out++;
-    pthread_mutex_unlock(&p->lock);
+    pool_unlock(p);
     return elem;
 }
 
@@ -226,7 +234,7 @@ void *numaslab_mempool_alloc_preallocated(numaslab_mempool_t *p)
     } else {
         p->empty++;
     }
-    pthread_mutex_unlock(&p->lock);
+    pool_unlock(p);
     if (!elem)
         errno = ENOMEM;
     return elem;
@@ -239,14 +247,14 @@ int numaslab_mempool_alloc_bulk(numaslab_mempool_t *p, void **elems, int n)
     pthread_mutex_lock(&p->lock);
     if (p->curr_nr < n) {
         p->empty++;
-        pthread_mutex_unlock(&p->lock);
+        pool_unlock(p);
         return -ENOMEM;
     }
     for (int i = 0; i < n; i++)
         elems[i] = pop(p);
     p->used += (uint64_t)n;
     p->out += n;
-    pthread_mutex_unlock(&p->lock);
+    pool_unlock(p);
     return 0;
 }
 
@@ -259,10 +267,10 @@ void numaslab_mempool_free(void *elem, numaslab_mempool_t *p)
     if (p->curr_nr < p->min_nr && p->curr_nr < p->cap) {
         push(p, elem);
         pthread_cond_signal(&p->cond);
-        pthread_mutex_unlock(&p->lock);
+        pool_unlock(p);
         return;
     }
-    pthread_mutex_unlock(&p->lock);
+    pool_unlock(p);
     p->free_fn(elem, p->pool_data);
 }
 
@@ -272,7 +280,7 @@ int numaslab_mempool_resize(numaslab_mempool_t *p, int new_min_nr)
         return -EINVAL;
     pthread_mutex_lock(&p->lock);
     if (reserve_room(p, new_min_nr)) {
-        pthread_mutex_unlock(&p->lock);
+        pool_unlock(p);
         return -ENOMEM;
     }
     p->min_nr = new_min_nr;
@@ -281,7 +289,7 @@ int numaslab_mempool_resize(numaslab_mempool_t *p, int new_min_nr)
     if (surplus > 0 && (gone = malloc(sizeof(void *) * (size_t)surplus)))
         for (int i = 0; i < surplus; i++)
             gone[i] = pop(p);
-    pthread_mutex_unlock(&p->lock);
+    pool_unlock(p);
     if (gone) {
         for (int i = 0; i < surplus; i++)
             p->free_fn(gone[i], p->pool_data);
@@ -297,10 +305,10 @@ int numaslab_mempool_destroy(numaslab_mempool_t *p)
         return -EINVAL;
     pthread_mutex_lock(&p->lock);
     if (p->out > 0 || p->waiters > 0) {
-        pthread_mutex_unlock(&p->lock);
+        pool_unlock(p);
         return -EBUSY;
     }
-    pthread_mutex_unlock(&p->lock);
+    pool_unlock(p);
     while (p->curr_nr)
         p->free_fn(pop(p), p->pool_data);
     pool_free_struct(p);
@@ -320,7 +328,7 @@ int numaslab_mempool_stats(numaslab_mempool_t *p, struct numaslab_mempool_stats 
     st->elem_bytes = p->elem_bytes;
     st->used = p->used;
     st->empty = p->empty;
-    pthread_mutex_unlock(&p->lock);
+    pool_unlock(p);
     return 0;
 }
 

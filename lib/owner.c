@@ -194,6 +194,8 @@ void *nslab__cache_alloc_slow(struct numaslab_cache *c, unsigned flags, int node
             if ((obj = alloc_at(c, ts, tc, alt))) {
                 nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].fallback_out, 1);
                 nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[alt]].fallback_in, 1);
+                nslab__pub_node(nslab_g.topo.active[nidx]);
+                nslab__pub_node(nslab_g.topo.active[alt]);
                 return nslab__hand_out(c, obj, flags);
             }
         }
@@ -214,7 +216,7 @@ static void rb_flush(struct numaslab_cache *c, struct nslab_tcc *tc)
     uint64_t bits = tc->rb_bits;
     uint32_t w = tc->rb_w;
     char *first = s->objs + (size_t)w * 64 * c->size; /* read before the OR */
-    uint64_t *inuse = &c->cnode[s->nidx].st_inuse;
+    int nidx = s->nidx;
     tc->rb_s = NULL;
     tc->rb_bits = 0;
     if (nslab_load_acquire(&s->owner) == NULL) {
@@ -226,7 +228,8 @@ static void rb_flush(struct numaslab_cache *c, struct nslab_tcc *tc)
     uint64_t dup = __atomic_fetch_or(&s->rmap[w], bits, __ATOMIC_RELEASE) & bits;
     /* Counted free now, by the freer: the statistics are exact once every
      * thread has flushed, whatever the order (the collector leaves them). */
-    nslab_sub_relaxed(inuse, (uint64_t)__builtin_popcountll(bits & ~dup));
+    nslab__count_inuse(c, nidx, -(int64_t)__builtin_popcountll(bits & ~dup));
+    nslab__pub_cache(c, nidx);
     nslab__report_doubles(c, "numaslab_free", first, dup);
 }
 
@@ -266,11 +269,13 @@ static void free_remote(struct numaslab_cache *c, struct nslab_slab *s, void *ob
     if (!tc && ts != &nslab_empty_ts)
         tc = tcc_make(c, ts, 1); /* a thread that never allocated from c */
     if (!tc) { /* no memory for the thread's state, or the lock taken */
-        uint64_t *inuse = &c->cnode[s->nidx].st_inuse;
-        if (__atomic_fetch_or(&s->rmap[w], bit, __ATOMIC_RELEASE) & bit)
+        int nidx = s->nidx;
+        if (__atomic_fetch_or(&s->rmap[w], bit, __ATOMIC_RELEASE) & bit) {
             nslab__bad_free("%s: double free of %p (cache %s); ignored", call, obj, c->name);
-        else
-            nslab_sub_relaxed(inuse, 1);
+        } else {
+            nslab__count_inuse(c, nidx, -1);
+            nslab__pub_cache(c, nidx);
+        }
         return;
     }
     if (tc->rb_s == s && tc->rb_w == w) {
@@ -485,8 +490,12 @@ void *numaslab_cache_alloc(numaslab_cache_t *c, unsigned flags)
 
 void numaslab_cache_free(numaslab_cache_t *c, void *obj)
 {
-    struct nslab_slab *s = nslab__pagemap_get(obj);
-    if (likely(s && s->type == NSLAB_T_SLAB && s->cache == c && nslab__obj_ok(s, c, obj))) {
+    void *h = nslab__pagemap_get(obj);
+    struct nslab_slab *s = h;
+    /* The type byte first, as a byte: h may be another header, less
+     * aligned than a slab's. */
+    if (likely(h && *(const uint8_t *)h == NSLAB_T_SLAB && s->cache == c &&
+               nslab__obj_ok(s, c, obj))) {
         if (unlikely(!nslab__take_back(c, obj, "numaslab_cache_free")))
             return;
         if (likely(nslab__own_push(s, c, obj)))

@@ -375,7 +375,7 @@ static void trim_to(int nidx, uint64_t keep)
     }
 }
 
-void nslab__pages_drain(int nidx)
+static void pages_drain(int nidx)
 {
     if (pnode)
         trim_to(nidx, 0);
@@ -409,7 +409,7 @@ static int could_fit(int nidx, size_t bytes, int why)
     return room < 0 ? cached >= bytes : (uint64_t)room + cached >= bytes;
 }
 
-void *nslab__pages_get(int nidx, size_t bytes, unsigned flags, int *zeroed)
+static void *pages_get(int nidx, size_t bytes, unsigned flags, int *zeroed)
 {
     if (!(flags & NSLAB_PG_NOFAULT) && fault_injected(nidx)) {
         errno = ENOMEM;
@@ -441,10 +441,11 @@ void *nslab__pages_get(int nidx, size_t bytes, unsigned flags, int *zeroed)
          * ago).  A short cgroup spans every node: all of it. */
         if (why == NSLAB_SHORT_CGROUP) {
             nslab_add_relaxed(&nslab_g.drains, 1);
+            nslab__pub_process();
             for (int i = 0; i < nslab_g.nactive; i++)
-                nslab__pages_drain(i);
+                pages_drain(i);
         } else {
-            nslab__pages_drain(nidx);
+            pages_drain(nidx);
         }
         p = map_fresh(nidx, bytes, align, flags, &why);
     }
@@ -453,7 +454,7 @@ void *nslab__pages_get(int nidx, size_t bytes, unsigned flags, int *zeroed)
     return p;
 }
 
-void nslab__pages_put(int nidx, void *mem, size_t bytes, unsigned flags)
+static void pages_put(int nidx, void *mem, size_t bytes, unsigned flags)
 {
     struct nslab_pnode *pn = &pnode[nidx];
     char *p = mem;
@@ -539,6 +540,30 @@ void nslab__pages_set_retain(uint64_t bytes)
         pthread_mutex_unlock(&pnode[i].lock);
         trim_to(i, keep);
     }
+}
+
+/* The calls, then the node's figures to the statistics segment (bytes
+ * mapped, the cache of free runs). */
+void *nslab__pages_get(int nidx, size_t bytes, unsigned flags, int *zeroed)
+{
+    void *p = pages_get(nidx, bytes, flags, zeroed);
+    nslab__pub_node(nslab_g.topo.active[nidx]);
+    nslab__pub_process(); /* the memory cgroup's headroom */
+    return p;
+}
+
+void nslab__pages_put(int nidx, void *mem, size_t bytes, unsigned flags)
+{
+    pages_put(nidx, mem, bytes, flags);
+    nslab__pub_node(nslab_g.topo.active[nidx]);
+    nslab__pub_process();
+}
+
+void nslab__pages_drain(int nidx)
+{
+    pages_drain(nidx);
+    if (pnode)
+        nslab__pub_node(nslab_g.topo.active[nidx]);
 }
 
 uint64_t nslab__pages_cached(int nidx)

@@ -77,6 +77,7 @@ void *nslab__reserve_take(struct numaslab_cache *c, unsigned flags, int node,
     }
     void *obj = take_one(c, s);
     nslab_store_relaxed(&cn->reserve_inuse, cn->reserve_inuse + 1);
+    nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[at]].objects_inuse, 1);
     if (s->nfree == 0) {
         nslab_list_del(&s->link); /* full ones at the tail */
         nslab_list_add_tail(&cn->reserve, &s->link);
@@ -85,7 +86,9 @@ void *nslab__reserve_take(struct numaslab_cache *c, unsigned flags, int node,
     if (at != nidx) {
         nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].fallback_out, 1);
         nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[at]].fallback_in, 1);
+        nslab__pub_node(nslab_g.topo.active[nidx]);
     }
+    nslab__pub_cache(c, at);
     return nslab__hand_out(c, obj, flags);
 }
 
@@ -103,10 +106,12 @@ void *nslab__cache_alloc_reserve(struct numaslab_cache *c, unsigned flags, int n
  * or abandoned (fini). */
 static void reserve_slab_free(struct numaslab_cache *c, struct nslab_slab *s)
 {
-    nslab_sub_relaxed(&c->cnode[s->nidx].st_total, s->nobjs);
+    int nidx = s->nidx;
+    nslab__count_total(c, nidx, -(int64_t)s->nobjs);
     nslab__debug_slab_fini(c, s->objs);
     nslab__pagemap_clear(s, c->slab_bytes);
     numaslab_mempool_free(s, s->pool);
+    nslab__pub_cache(c, nidx);
 }
 
 void nslab__reserve_free(struct nslab_slab *s, void *obj, const char *call)
@@ -129,9 +134,11 @@ void nslab__reserve_free(struct nslab_slab *s, void *obj, const char *call)
         s->hint = idx / 64;
     s->nfree++;
     nslab_store_relaxed(&cn->reserve_inuse, cn->reserve_inuse - 1);
+    nslab_sub_relaxed(&nslab_g.nstat[nslab_g.topo.active[s->nidx]].objects_inuse, 1);
     if (s->nfree < s->nobjs) {
         nslab_list_move(&cn->reserve, &s->link); /* has room: to the head */
         pthread_mutex_unlock(&cn->lock);
+        nslab__pub_cache(c, s->nidx); /* s stays: it has live objects */
         return;
     }
     nslab_list_del(&s->link);
@@ -144,6 +151,8 @@ void nslab__reserve_release(struct numaslab_cache *c, struct nslab_slab *s)
 {
     struct nslab_cnode *cn = &c->cnode[s->nidx];
     nslab_store_relaxed(&cn->reserve_inuse, cn->reserve_inuse - (s->nobjs - s->nfree));
+    nslab_sub_relaxed(&nslab_g.nstat[nslab_g.topo.active[s->nidx]].objects_inuse,
+                      s->nobjs - s->nfree);
     nslab_store_relaxed(&cn->nr_reserve, cn->nr_reserve - 1);
     reserve_slab_free(c, s);
 }

@@ -100,6 +100,7 @@ static void large_count(int nidx, const struct nslab_large *l, int sign)
         if (huge)
             nslab_sub_relaxed(&st->huge_bytes, huge);
     }
+    nslab__pub_node(nslab_g.topo.active[nidx]);
 }
 
 static void large_release(struct nslab_large *l, unsigned pflags);
@@ -217,6 +218,8 @@ void *nslab__large_alloc(size_t size, unsigned flags, int node)
         if (p) {
             nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].fallback_out, 1);
             nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[at]].fallback_in, 1);
+            nslab__pub_node(nslab_g.topo.active[nidx]);
+            nslab__pub_node(nslab_g.topo.active[at]);
         }
     }
     if (!p) {
@@ -448,8 +451,11 @@ __attribute__((noinline)) static void free_other(void *ptr)
 
 void numaslab_free(void *ptr)
 {
-    struct nslab_slab *s = nslab__pagemap_get(ptr);
-    if (likely(s && s->type == NSLAB_T_SLAB && nslab__obj_ok(s, s->cache, ptr))) {
+    void *h = nslab__pagemap_get(ptr);
+    struct nslab_slab *s = h;
+    /* The type byte first, as a byte: h may be a large object's header,
+     * less aligned than a slab's. */
+    if (likely(h && *(const uint8_t *)h == NSLAB_T_SLAB && nslab__obj_ok(s, s->cache, ptr))) {
         if (unlikely(!nslab__take_back(s->cache, ptr, "numaslab_free")))
             return;
         if (likely(nslab__own_push(s, s->cache, ptr)))

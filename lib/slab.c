@@ -61,9 +61,12 @@ void nslab__slab_count(struct numaslab_cache *c, struct nslab_slab *s)
         s->state = (uint8_t)st;
     }
     if (s->nfree != s->pub_free) {
-        nslab_add_relaxed(&cn->st_inuse, (uint64_t)s->pub_free - s->nfree);
+        nslab__count_inuse(c, s->nidx, (int64_t)s->pub_free - s->nfree);
         s->pub_free = s->nfree;
+    } else if (st == s->state) {
+        return; /* nothing changed: nothing to write */
     }
+    nslab__pub_cache(c, s->nidx);
 }
 
 /* Lay a slab of c out in mem (c->slab_bytes bound to node nidx) and enter
@@ -108,9 +111,10 @@ struct nslab_slab *nslab__slab_init(struct numaslab_cache *c, int nidx, char *me
         return NULL;
     }
     struct nslab_cnode *cn = &c->cnode[nidx];
-    nslab_add_relaxed(&cn->st_total, s->nobjs);
+    nslab__count_total(c, nidx, s->nobjs);
     if (type == NSLAB_T_SLAB)
         nslab_add_relaxed(&cn->st_slabs[NSLAB_L_EMPTY], 1);
+    nslab__pub_cache(c, nidx);
     return s;
 }
 
@@ -137,11 +141,13 @@ struct nslab_slab *nslab__slab_new(struct numaslab_cache *c, int nidx)
 static void slab_destroy(struct numaslab_cache *c, struct nslab_slab *s, int keep)
 {
     struct nslab_cnode *cn = &c->cnode[s->nidx];
-    nslab_sub_relaxed(&cn->st_total, s->nobjs);
+    int nidx = s->nidx;
+    nslab__count_total(c, nidx, -(int64_t)s->nobjs);
     nslab_sub_relaxed(&cn->st_slabs[s->state], 1);
-    nslab_add_relaxed(&cn->st_inuse, (uint64_t)s->pub_free - s->nobjs);
+    nslab__count_inuse(c, nidx, (int64_t)s->pub_free - s->nobjs);
     nslab__debug_slab_fini(c, s->objs);
-    nslab__pages_put(s->nidx, s, c->slab_bytes, keep ? 0 : NSLAB_PG_UNMAP);
+    nslab__pages_put(nidx, s, c->slab_bytes, keep ? 0 : NSLAB_PG_UNMAP);
+    nslab__pub_cache(c, nidx);
 }
 
 uint32_t nslab__slab_collect(struct numaslab_cache *c, struct nslab_slab *s)
@@ -154,7 +160,7 @@ uint32_t nslab__slab_collect(struct numaslab_cache *c, struct nslab_slab *s)
         uint64_t x = __atomic_exchange_n(&s->rmap[w], 0, __ATOMIC_ACQUIRE);
         uint64_t m = nslab_load_relaxed(&s->freemap[w]), dup = x & m;
         if (dup) /* the freer counted them free: they were already */
-            nslab_add_relaxed(&c->cnode[s->nidx].st_inuse, (uint64_t)__builtin_popcountll(dup));
+            nslab__count_inuse(c, s->nidx, __builtin_popcountll(dup));
         nslab__report_doubles(c, "numaslab_free", s->objs + (size_t)w * 64 * c->size, dup);
         x &= ~m;
         if (!x)
@@ -346,7 +352,8 @@ void nslab__node_give(struct numaslab_cache *c, struct nslab_slab *s)
 void nslab__node_free(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w, uint64_t bits,
                       const char *call)
 {
-    struct nslab_cnode *cn = &c->cnode[s->nidx];
+    int nidx = s->nidx;
+    struct nslab_cnode *cn = &c->cnode[nidx];
     char *first = s->objs + (size_t)w * 64 * c->size;
     pthread_mutex_lock(&cn->lock);
     if (nslab_load_relaxed(&s->owner) != NULL) {
@@ -355,7 +362,8 @@ void nslab__node_free(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w
         pthread_mutex_unlock(&cn->lock);
         uint64_t dup = __atomic_fetch_or(&s->rmap[w], bits, __ATOMIC_RELEASE) & bits;
         /* counted free by their freer, as every remote free (lib/owner.c) */
-        nslab_sub_relaxed(&cn->st_inuse, (uint64_t)__builtin_popcountll(bits & ~dup));
+        nslab__count_inuse(c, nidx, -(int64_t)__builtin_popcountll(bits & ~dup));
+        nslab__pub_cache(c, nidx);
         nslab__report_doubles(c, call, first, dup);
         return;
     }
@@ -546,6 +554,7 @@ struct numaslab_cache *nslab__cache_new(const char *name, size_t size, size_t al
     }
     nslab_g.by_id[id] = c;
     nslab_list_add(&nslab_g.caches, &c->link);
+    nslab__pub_cache_new(c);
     return c;
 }
 
@@ -560,6 +569,12 @@ void nslab__cache_release(struct numaslab_cache *c)
             while (!nslab_list_empty(heads[h])) {
                 struct nslab_slab *s = nslab_container_of(heads[h]->next, struct nslab_slab, link);
                 nslab_list_del(&s->link);
+                /* Objects still handed out end here: valgrind is told, or
+                 * the next blocks made at these addresses would overlap
+                 * them in its books. */
+                for (uint32_t k = 0; NSLAB_VALGRIND && k < s->nobjs; k++)
+                    if (!(nslab_load_relaxed(&s->freemap[k / 64]) & (1ull << (k % 64))))
+                        VALGRIND_FREELIKE_BLOCK(s->objs + (size_t)k * c->size, 0);
                 if (s->type == NSLAB_T_RESERVE)
                     nslab__reserve_release(c, s);
                 else
@@ -568,6 +583,7 @@ void nslab__cache_release(struct numaslab_cache *c)
         pthread_mutex_destroy(&cn->lock);
     }
     nslab_list_del(&c->link);
+    nslab__pub_cache_gone(c);
     nslab_g.by_id[c->id] = NULL;
     id_put((int)c->id);
     free(c->cnode);

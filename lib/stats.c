@@ -32,7 +32,8 @@ static void read_node(int node, struct numaslab_node_stats *st, struct numaslab_
 {
     const struct nslab_nstat *n = &nslab_g.nstat[node];
     memset(st, 0, sizeof(*st));
-    memset(ps, 0, sizeof(*ps));
+    if (ps)
+        memset(ps, 0, sizeof(*ps));
     st->node = node;
     st->active = nslab_g.node_nidx[node] >= 0;
     st->bytes_mapped = nslab_load_relaxed(&n->bytes_mapped);
@@ -45,7 +46,7 @@ static void read_node(int node, struct numaslab_node_stats *st, struct numaslab_
     st->huge_bytes = nslab_load_relaxed(&n->huge_bytes);
     if (st->active)
         st->page_cached = nslab__pages_cached(nslab_g.node_nidx[node]);
-    if (st->active && nslab_g.reserve && nslab_g.reserve[nslab_g.node_nidx[node]]) {
+    if (ps && st->active && nslab_g.reserve && nslab_g.reserve[nslab_g.node_nidx[node]]) {
         numaslab_mempool_stats(nslab_g.reserve[nslab_g.node_nidx[node]], ps);
         st->reserve_cur = ps->curr_nr;
         st->reserve_min = ps->min_nr;
@@ -178,30 +179,23 @@ size_t nslab__stats_layout(struct numaslab_stats_header *h, uint32_t node_cap, u
     return total;
 }
 
-static void fill_node(struct numaslab_stats_node_rec *r, int node)
+/* r's fields but the reserve's, from node's counters (relaxed loads). */
+void nslab__stats_write_node(struct numaslab_stats_node_rec *r, int node)
 {
     struct numaslab_node_stats st;
-    struct numaslab_mempool_stats ps;
-    read_node(node, &st, &ps);
-    memset(r, 0, sizeof(*r));
+    read_node(node, &st, NULL);
+    const struct nslab_nstat *n = &nslab_g.nstat[node];
     r->node = node;
     r->flags = (st.active ? NUMASLAB_STATS_NODE_ACTIVE : 0) |
                (node <= nslab_g.topo.max_node ? NUMASLAB_STATS_NODE_PRESENT : 0);
-    r->reserve_cur = st.reserve_cur;
-    r->reserve_min = st.reserve_min;
-    r->reserve_waiters = st.reserve_waiters;
-    r->reserve_elem_bytes = ps.elem_bytes;
-    r->reserve_bytes = st.reserve_bytes;
-    r->reserve_min_bytes = (uint64_t)ps.min_nr * ps.elem_bytes;
-    r->reserve_used = st.reserve_used;
-    r->reserve_empty = st.reserve_empty;
-    r->reserve_out = ps.out > 0 ? (uint64_t)ps.out : 0;
     r->bytes_mapped = st.bytes_mapped;
     r->large_objects = st.large_allocs;
     r->fallback_out = st.fallback_out;
     r->fallback_in = st.fallback_in;
     r->inactive_requests = st.inactive_requests;
     r->inactive_served = st.inactive_served;
+    r->objects_inuse = nslab_load_relaxed(&n->objects_inuse);
+    r->objects_total = nslab_load_relaxed(&n->objects_total);
     r->mem_known = st.mem_known != 0;
     r->mem_short = st.mem_short != 0;
     r->mem_avail = st.mem_avail;
@@ -214,6 +208,54 @@ static void fill_node(struct numaslab_stats_node_rec *r, int node)
     r->huge_bytes = st.huge_bytes;
 }
 
+/* r's reserve fields from pool, a node's reserve; its lock held. */
+void nslab__stats_write_reserve(struct numaslab_stats_node_rec *r, const struct numaslab_mempool *p)
+{
+    r->reserve_cur = p->curr_nr;
+    r->reserve_min = p->min_nr;
+    r->reserve_waiters = p->waiters;
+    r->reserve_elem_bytes = p->elem_bytes;
+    r->reserve_bytes = (uint64_t)p->curr_nr * p->elem_bytes;
+    r->reserve_min_bytes = (uint64_t)p->min_nr * p->elem_bytes;
+    r->reserve_used = p->used;
+    r->reserve_empty = p->empty;
+    r->reserve_out = p->out > 0 ? (uint64_t)p->out : 0;
+}
+
+void nslab__stats_fill_node(struct numaslab_stats_node_rec *r, int node)
+{
+    memset(r, 0, sizeof(*r));
+    nslab__stats_write_node(r, node);
+    int nidx = nslab_g.node_nidx[node];
+    struct numaslab_mempool *pool = nidx >= 0 && nslab_g.reserve ? nslab_g.reserve[nidx] : NULL;
+    if (pool) {
+        pthread_mutex_lock(&pool->lock);
+        nslab__stats_write_reserve(r, pool);
+        pthread_mutex_unlock(&pool->lock);
+    }
+}
+
+/* r from (c, nidx)'s counters (relaxed loads). */
+void nslab__stats_write_cache(struct numaslab_stats_cache_rec *r, struct numaslab_cache *c, int nidx)
+{
+    struct numaslab_cache_stats st;
+    read_cache(c, nidx, &st);
+    memcpy(r->name, c->name, sizeof(r->name));
+    r->name[sizeof(r->name) - 1] = '\0';
+    r->node = st.node;
+    r->flags = c->sizeclass ? NUMASLAB_STATS_CACHE_SIZECLASS : 0;
+    r->object_size = c->obj_size;
+    r->objects_per_slab = c->nobjs;
+    r->slab_bytes = st.slab_bytes;
+    r->objects_inuse = st.objects_inuse;
+    r->objects_total = st.objects_total;
+    r->slabs_full = st.slabs_full;
+    r->slabs_partial = st.slabs_partial;
+    r->slabs_empty = st.slabs_empty;
+    r->slabs_reserve = st.slabs_reserve;
+    r->objects_reserve = st.objects_reserve;
+}
+
 _Static_assert(NUMASLAB_STATS_CGROUP_NONE == NUMASLAB_CGROUP_NONE &&
                    NUMASLAB_STATS_CGROUP_V1 == NUMASLAB_CGROUP_V1 &&
                    NUMASLAB_STATS_CGROUP_V2 == NUMASLAB_CGROUP_V2 &&
@@ -223,7 +265,7 @@ _Static_assert(NUMASLAB_STATS_CGROUP_NONE == NUMASLAB_CGROUP_NONE &&
 /* The process's memory cgroup, in the header's fields that change with
  * every update.  The library is initialised (both callers see ready), so
  * numaslab_stats_process takes no lock. */
-static void fill_process(struct numaslab_stats_header *h)
+void nslab__stats_write_process(struct numaslab_stats_header *h)
 {
     struct numaslab_process_stats ps;
     if (numaslab_stats_process(&ps) != 0) {
@@ -252,44 +294,29 @@ void nslab__stats_snapshot(struct numaslab_stats_header *h)
 
     /* Every node the machine has, at index == node id (caps are made so). */
     for (int node = 0; node <= nslab_g.topo.max_node && nn < h->node_cap; node++)
-        fill_node(&nodes[nn++], node);
+        nslab__stats_fill_node(&nodes[nn++], node);
     /* Absent ids that requests named: a 4-socket code on a laptop. */
     for (int node = nslab_g.topo.max_node + 1; node < nslab_g.possible && nn < h->node_cap; node++)
         if (nslab_load_relaxed(&nslab_g.nstat[node].inactive))
-            fill_node(&nodes[nn++], node);
+            nslab__stats_fill_node(&nodes[nn++], node);
 
-    /* Caches in creation order: the list has the newest first. */
+    /* Caches: at id * nactive + node index when the records are that
+     * many (the live segment, lib/export.c), else in creation order. */
+    int by_id = h->cache_cap >= NSLAB_MAX_CACHES * (uint32_t)nslab_g.nactive;
     struct nslab_list *l;
     for (l = nslab_g.caches.prev; l != &nslab_g.caches; l = l->prev) {
         struct numaslab_cache *c = nslab_container_of(l, struct numaslab_cache, link);
-        for (int i = 0; i < nslab_g.nactive && nc < h->cache_cap; i++) {
-            struct numaslab_cache_stats st;
-            struct numaslab_stats_cache_rec *r = &caches[nc++];
-            read_cache(c, i, &st);
-            memset(r, 0, sizeof(*r));
-            memcpy(r->name, c->name, sizeof(r->name));
-            r->name[sizeof(r->name) - 1] = '\0';
-            r->node = st.node;
-            r->flags = c->sizeclass ? NUMASLAB_STATS_CACHE_SIZECLASS : 0;
-            r->object_size = c->obj_size;
-            r->objects_per_slab = c->nobjs;
-            r->slab_bytes = st.slab_bytes;
-            r->objects_inuse = st.objects_inuse;
-            r->objects_total = st.objects_total;
-            r->slabs_full = st.slabs_full;
-            r->slabs_partial = st.slabs_partial;
-            r->slabs_empty = st.slabs_empty;
-            r->slabs_reserve = st.slabs_reserve;
-            r->objects_reserve = st.objects_reserve;
-            if ((uint32_t)st.node < h->node_cap) {
-                nodes[st.node].objects_inuse += st.objects_inuse + st.objects_reserve;
-                nodes[st.node].objects_total += st.objects_total;
-            }
+        for (int i = 0; i < nslab_g.nactive; i++) {
+            uint32_t at = by_id ? c->id * (uint32_t)nslab_g.nactive + (uint32_t)i : nc;
+            if (at >= h->cache_cap)
+                continue;
+            nslab__stats_write_cache(&caches[at], c, i);
+            nc = by_id ? (at + 1 > nc ? at + 1 : nc) : nc + 1;
         }
     }
     h->node_count = nn;
     h->cache_count = nc;
-    fill_process(h);
+    nslab__stats_write_process(h);
 }
 
 /* ------------------------------------------------------------------------

@@ -371,8 +371,15 @@ out:
     munmap((void *)map, (size_t)size);
     if (rc == EX_OK) {
         s->h.comm[sizeof(s->h.comm) - 1] = '\0';
-        for (uint32_t i = 0; i < s->h.cache_count; i++)
+        /* A live segment keeps a record per cache id and node; an id no
+         * cache has is all zero: left out. */
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < s->h.cache_count; i++) {
             s->caches[i].name[sizeof(s->caches[i].name) - 1] = '\0';
+            if (s->caches[i].name[0] || s->caches[i].object_size)
+                s->caches[k++] = s->caches[i];
+        }
+        s->h.cache_count = k;
     }
     return rc;
 }
@@ -492,11 +499,14 @@ static void print_title(const struct snap *s, const char *state, int show_age)
 {
     char comm[32];
     const struct numaslab_stats_header *h = &s->h;
+    char every[32] = "live";
+    if (h->interval_ms) /* a segment refreshed by a publisher thread (older versions) */
+        snprintf(every, sizeof(every), "every %" PRIu32 " ms", h->interval_ms);
     printf("pid %" PRId32 " (%s), numaslab %u.%u.%u: %" PRIu32 " of %lld nodes active; "
-           "update %" PRIu64 " (every %" PRIu32 " ms)",
+           "update %" PRIu64 " (%s)",
            h->pid, plain(comm, sizeof(comm), h->comm), (h->lib_version >> 16) & 0xff,
            (h->lib_version >> 8) & 0xff, h->lib_version & 0xff, h->nactive,
-           (long long)h->max_node + 1, h->updates, h->interval_ms);
+           (long long)h->max_node + 1, h->updates, every);
     if (show_age) {
         uint64_t now = now_ns();
         if (h->update_ns <= now)
