@@ -130,11 +130,12 @@ void numaslab_thread_flush(void)
     pthread_mutex_lock(&nslab_g.lock);
     nslab__tlc_flush(ts);
     for (int id = 0; id < NSLAB_MAX_CACHES; id++)
-        if (ts->cc[id] && nslab_g.by_id[id])
+        if (ts->cc[id] && nslab_g.by_id[id]) {
             nslab__tcc_flush(nslab_g.by_id[id], ts, 1);
-    /* Frees that reached slabs after their owners gave them back. */
-    for (struct nslab_list *l = nslab_g.caches.next; l != &nslab_g.caches; l = l->next)
-        nslab__cache_sweep(nslab_container_of(l, struct numaslab_cache, link));
+            /* Frees that reached slabs after their owners gave them
+             * back: a few of the full ones (oldest first) each time. */
+            nslab__cache_sweep_some(nslab_g.by_id[id], 8);
+        }
     pthread_mutex_unlock(&nslab_g.lock);
 }
 

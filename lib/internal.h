@@ -509,6 +509,8 @@ void nslab__node_give(struct numaslab_cache *c, struct nslab_slab *s);
 void nslab__node_free(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w, uint64_t bits,
                       const char *call);
 void nslab__cache_sweep(struct numaslab_cache *c); /* nslab_g.lock held */
+/* The same on up to n full unowned slabs of each node, oldest first. */
+void nslab__cache_sweep_some(struct numaslab_cache *c, int n);
 /* Report a double free for each bit of dup, objects from first on. */
 void nslab__report_doubles(struct numaslab_cache *c, const char *call, char *first, uint64_t dup);
 /* Objects in use and in all slabs of (c, nidx): the cnode's counters and

@@ -392,6 +392,19 @@ static void node_sweep(struct numaslab_cache *c, struct nslab_cnode *cn, int n)
     }
 }
 
+void nslab__cache_sweep_some(struct numaslab_cache *c, int n)
+{
+    for (int i = 0; i < nslab_g.nactive; i++) {
+        struct nslab_cnode *cn = &c->cnode[i];
+        if (nslab_list_empty(&cn->full))
+            continue;
+        pthread_mutex_lock(&cn->lock);
+        node_sweep(c, cn, n);
+        CNODE_CHECK(c, cn);
+        pthread_mutex_unlock(&cn->lock);
+    }
+}
+
 /* Every unowned slab of c collects what waits in its remote map (frees
  * that reached it after its owner gave it back), and those that become
  * empty go as the retention says.  nslab_g.lock held. */
@@ -562,6 +575,7 @@ struct numaslab_cache *nslab__cache_new(const char *name, size_t size, size_t al
  * every thread gave its slabs of c back. */
 void nslab__cache_release(struct numaslab_cache *c)
 {
+    nslab__cache_sweep(c); /* frees waiting in remote maps are frees */
     for (int i = 0; i < nslab_g.nactive; i++) {
         struct nslab_cnode *cn = &c->cnode[i];
         struct nslab_list *heads[] = {&cn->partial, &cn->full, &cn->empty, &cn->reserve};
@@ -569,12 +583,6 @@ void nslab__cache_release(struct numaslab_cache *c)
             while (!nslab_list_empty(heads[h])) {
                 struct nslab_slab *s = nslab_container_of(heads[h]->next, struct nslab_slab, link);
                 nslab_list_del(&s->link);
-                /* Objects still handed out end here: valgrind is told, or
-                 * the next blocks made at these addresses would overlap
-                 * them in its books. */
-                for (uint32_t k = 0; NSLAB_VALGRIND && k < s->nobjs; k++)
-                    if (!(nslab_load_relaxed(&s->freemap[k / 64]) & (1ull << (k % 64))))
-                        VALGRIND_FREELIKE_BLOCK(s->objs + (size_t)k * c->size, 0);
                 if (s->type == NSLAB_T_RESERVE)
                     nslab__reserve_release(c, s);
                 else

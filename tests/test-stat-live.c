@@ -19,6 +19,8 @@
  *
  *   test-stat-live --hold   publish, print our pid, wait to be killed
  *                           (test-stat-badinput.sh kills it with SIGKILL)
+ *   test-stat-live --print  allocate and exit (NUMASLAB_STATS_PRINT=1 set
+ *                           by the test prints the tables at exit)
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -442,18 +444,25 @@ static int child_stats_off(void *arg)
 }
 
 /* The tables at exit: written to the file named by arg. */
+/* A fresh process (this program again, --print), not a re-initialised
+ * fork child: the child's copies of our objects would still be live in
+ * valgrind's books when its new slabs reuse their addresses. */
 static int child_print(void *arg)
 {
     int fd = open(arg, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0 || dup2(fd, 2) != 2)
         return 99;
-    numaslab_fini();
     setenv("NUMASLAB_STATS_PRINT", "1", 1);
-    if (numaslab_init(NULL) != 0)
-        return 2;
+    execl(tu_self_exe(), "test-stat-live", "--print", (char *)NULL);
+    return 98;
+}
+
+/* --print: allocate, exit: the atexit hook prints the tables. */
+static int print_at_exit(void)
+{
     void *p = numaslab_alloc(100, 0);
     (void)p;
-    return 0; /* exit(): the atexit hook prints */
+    return 0;
 }
 
 static void *sleeper(void *arg)
@@ -500,6 +509,8 @@ int main(int argc, char **argv)
 {
     if (argc == 2 && !strcmp(argv[1], "--hold"))
         return hold();
+    if (argc == 2 && !strcmp(argv[1], "--print"))
+        return print_at_exit();
     tu_init("test-stat-live");
 
     const char *top = getenv("top_builddir");

@@ -29,7 +29,8 @@
 #                       QEMU)
 # Prints PASS/FAIL/SKIP per step, the output of a failed one, and last
 #   check-examples: N passed, N failed, N skipped
-# Exit 1 when a step failed.
+# Exit 1 when a step failed.  (No "cmd | grep -q" under pipefail: grep's
+# early exit can fail the pipeline with the writer's SIGPIPE.)
 #
 # SPDX-License-Identifier: BSD-2-Clause
 
@@ -90,8 +91,8 @@ else
 	elif ! grep -q '^numaslab-consumer: ok: numaslab 0\.1' "$work/$t.out"; then
 		failed $t "the consumer printed no ok line"
 	elif [ -f "$libdir_staged/libnumaslab.so" ] &&
-		! LD_LIBRARY_PATH=$libdir_staged ldd "$work/cmake/numaslab-consumer" |
-		grep -q "$libdir_staged/libnumaslab.so"; then
+		! LD_LIBRARY_PATH=$libdir_staged ldd "$work/cmake/numaslab-consumer" >"$work/$t.ldd" 2>&1 ||
+		! grep -q "$libdir_staged/libnumaslab.so" "$work/$t.ldd"; then
 		failed $t "the consumer is not linked with the staged libnumaslab.so"
 	else
 		ok $t
@@ -106,7 +107,8 @@ else
 		-DCMAKE_PREFIX_PATH="$prefix_staged" >"$work/$t.out" 2>&1 ||
 		! "$CMAKE" --build "$work/cmake-static" >>"$work/$t.out" 2>&1; then
 		failed $t "the static consumer did not configure or build"
-	elif ldd "$work/cmake-static/numaslab-consumer-static" 2>&1 | grep -q libnumaslab; then
+	elif ldd "$work/cmake-static/numaslab-consumer-static" >"$work/$t.ldd" 2>&1;
+		grep -q libnumaslab "$work/$t.ldd"; then
 		failed $t "the static consumer loads libnumaslab.so"
 	elif ! "$work/cmake-static/numaslab-consumer-static" >>"$work/$t.out" 2>&1 ||
 		! grep -q '^numaslab-consumer: ok: ' "$work/$t.out"; then
@@ -142,7 +144,7 @@ fi
 # ---- MPI ----------------------------------------------------------------------------
 mpi_steps="hybrid progress progress-fail"
 why_no_mpi="configure found no mpicc and mpirun"
-if [ "${HAVE_MPI:-0}" = 1 ] && ! "$MPIRUN" --version 2>&1 | grep -q 'Open MPI'; then
+if [ "${HAVE_MPI:-0}" = 1 ] && ! grep -q 'Open MPI' <<<"$("$MPIRUN" --version 2>&1)"; then
 	HAVE_MPI=0 # the options below are Open MPI's
 	why_no_mpi="$MPIRUN is not Open MPI's"
 fi
@@ -188,7 +190,7 @@ engine_line() { grep -E '^rank 1: node [0-9]+: [0-9]+ messages' "$1"; }
 t=progress
 if mpirun_ -np 2 ./doc/examples/progress-engine --bursts 10 >"$work/$t.out" 2>&1 &&
 	line=$(engine_line "$work/$t.out") &&
-	echo "$line" | grep -q ": 480 messages, 0 dropped, payloads ok, 0 off the node; buffers: 0 from the pool's reserve; descriptors: 0 slab(s) from the node's reserve; fault injection off\$" &&
+	grep -q ": 480 messages, 0 dropped, payloads ok, 0 off the node; buffers: 0 from the pool's reserve; descriptors: 0 slab(s) from the node's reserve; fault injection off\$" <<<"$line" &&
 	grep -q '^progress-engine: all ranks done$' "$work/$t.out"; then
 	ok $t
 else
@@ -255,7 +257,7 @@ if [ -z "$why" ]; then
 	line=$(engine_line "$work/$t.out")
 	used=$(echo "$line" | sed -n "s/.*buffers: \([0-9]*\) from the pool's reserve.*/\1/p")
 	slabs=$(echo "$line" | sed -n "s/.*descriptors: \([0-9]*\) slab(s) from the node's reserve.*/\1/p")
-	if ! echo "$line" | grep -q ": 480 messages, 0 dropped, payloads ok, 0 off the node;.*fault injection on\$"; then
+	if ! grep -q ": 480 messages, 0 dropped, payloads ok, 0 off the node;.*fault injection on\$" <<<"$line"; then
 		why="the engine lost or spoiled messages under fault injection"
 	elif [ "${used:-0}" -le 0 ]; then
 		why="the buffer pool's reserve did not serve"
