@@ -380,28 +380,39 @@ void nslab__node_free(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w
 
 /* Frees that reached unowned slabs through their remote maps (a freer
  * that saw the owner just before it gave the slab back): collect them on
- * up to n slabs of the full list, oldest first, and refile those.  cnode
+ * up to n slabs of the list head, oldest first, and refile those.  cnode
  * lock held. */
-static void node_sweep(struct numaslab_cache *c, struct nslab_cnode *cn, int n)
+static void list_sweep(struct numaslab_cache *c, struct nslab_cnode *cn, struct nslab_list *head,
+                       int n)
 {
-    for (int k = 0; k < n && !nslab_list_empty(&cn->full); k++) {
-        struct nslab_slab *s = nslab_container_of(cn->full.next, struct nslab_slab, link);
-        nslab_list_move(cn->full.prev, &s->link); /* to the back: the next sweep looks further */
+    for (int k = 0; k < n && !nslab_list_empty(head); k++) {
+        struct nslab_slab *s = nslab_container_of(head->next, struct nslab_slab, link);
+        nslab_list_move(head->prev, &s->link); /* to the back: the next sweep looks further */
         if (nslab__slab_collect(c, s))
             node_file(cn, s);
     }
+}
+
+static void node_sweep(struct numaslab_cache *c, struct nslab_cnode *cn, int n)
+{
+    list_sweep(c, cn, &cn->full, n);
 }
 
 void nslab__cache_sweep_some(struct numaslab_cache *c, int n)
 {
     for (int i = 0; i < nslab_g.nactive; i++) {
         struct nslab_cnode *cn = &c->cnode[i];
-        if (nslab_list_empty(&cn->full))
+        struct nslab_list dead;
+        if (nslab_list_empty(&cn->full) && nslab_list_empty(&cn->partial))
             continue;
+        nslab_list_init(&dead);
         pthread_mutex_lock(&cn->lock);
-        node_sweep(c, cn, n);
+        list_sweep(c, cn, &cn->full, n);
+        list_sweep(c, cn, &cn->partial, n);
+        empties_detach(cn, nslab_g.opt.retain, &dead);
         CNODE_CHECK(c, cn);
         pthread_mutex_unlock(&cn->lock);
+        slabs_destroy(c, &dead, !nslab_load_relaxed(&c->dying));
     }
 }
 

@@ -111,7 +111,11 @@ static void read_cache(struct numaslab_cache *c, int nidx, struct numaslab_cache
     struct nslab_cnode *cn = &c->cnode[nidx];
     memset(st, 0, sizeof(*st));
     st->node = nslab_g.topo.active[nidx];
-    st->objects_inuse = nslab_load_relaxed(&cn->st_inuse);
+    /* Other threads' frees are counted when they publish them, the owner's
+     * allocations on its slow paths: between the two the difference may
+     * dip below zero for a moment, shown as none. */
+    int64_t inuse = (int64_t)nslab_load_relaxed(&cn->st_inuse);
+    st->objects_inuse = inuse > 0 ? (uint64_t)inuse : 0;
     st->objects_total = nslab_load_relaxed(&cn->st_total);
     st->slabs_full = nslab_load_relaxed(&cn->st_slabs[NSLAB_L_FULL]);
     st->slabs_partial = nslab_load_relaxed(&cn->st_slabs[NSLAB_L_PARTIAL]);
@@ -194,7 +198,8 @@ void nslab__stats_write_node(struct numaslab_stats_node_rec *r, int node)
     r->fallback_in = st.fallback_in;
     r->inactive_requests = st.inactive_requests;
     r->inactive_served = st.inactive_served;
-    r->objects_inuse = nslab_load_relaxed(&n->objects_inuse);
+    int64_t inuse = (int64_t)nslab_load_relaxed(&n->objects_inuse); /* see read_cache */
+    r->objects_inuse = inuse > 0 ? (uint64_t)inuse : 0;
     r->objects_total = nslab_load_relaxed(&n->objects_total);
     r->mem_known = st.mem_known != 0;
     r->mem_short = st.mem_short != 0;

@@ -820,10 +820,14 @@ static void free_obj(int i, unsigned how, int remote)
     }
 }
 
+/* A thread's frees of the other's objects are published by its flush and
+ * collected by the owner's next one (numaslab(7), "Thread-owned slabs"):
+ * the thread that flushed first flushes again. */
 static void flush_both(void)
 {
     numaslab_thread_flush();
     helper_run(H_FLUSH);
+    numaslab_thread_flush();
 }
 
 /* ------------------------------------------------------------------------
