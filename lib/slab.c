@@ -403,8 +403,6 @@ void nslab__cache_sweep_some(struct numaslab_cache *c, int n)
     for (int i = 0; i < nslab_g.nactive; i++) {
         struct nslab_cnode *cn = &c->cnode[i];
         struct nslab_list dead;
-        if (nslab_list_empty(&cn->full) && nslab_list_empty(&cn->partial))
-            continue;
         nslab_list_init(&dead);
         pthread_mutex_lock(&cn->lock);
         list_sweep(c, cn, &cn->full, n);
