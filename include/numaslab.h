@@ -334,9 +334,9 @@ NUMASLAB_API uint64_t numaslab_bytes_mapped(void);
 NUMASLAB_API int numaslab_stats_print(FILE *f);
 
 /*
- * Refresh the statistics segment /dev/shm/numaslab.<pid> now, making it
- * if it does not exist yet (the publisher thread refreshes it every
- * NUMASLAB_STATS_INTERVAL milliseconds anyway).  0, -ENOTSUP when
+ * Write every record of the statistics segment /dev/shm/numaslab.<pid>
+ * again now, making it if it does not exist yet (the library's slow paths
+ * keep it live anyway: see numaslab(3)).  0, -ENOTSUP when
  * publishing is off (NUMASLAB_STATS=0), or the negative errno of the
  * failed shm_open, ftruncate or mmap.  Thread-safe; never blocks for long.
  */

@@ -351,7 +351,7 @@ int numaslab_init(const struct numaslab_config *cfg)
 
 void numaslab_fini(void)
 {
-    nslab__export_stop(); /* first: the publisher thread takes nslab_g.lock */
+    nslab__export_stop(); /* first: it takes nslab_g.lock itself */
     pthread_mutex_lock(&nslab_g.lock);
     if (!nslab_g.ready) {
         pthread_mutex_unlock(&nslab_g.lock);
