@@ -342,10 +342,18 @@ static int pub_again(struct pubflag *f, unsigned *ticket)
     return 1;
 }
 
+/* The time of the last write, to a few milliseconds (the coarse clock,
+ * and no store while it has not moved): every writer of every record
+ * comes here, and the header's line is shared by all. */
 static void touched(struct numaslab_stats_header *h)
 {
-    nslab_store_relaxed(&h->update_ns, nslab__now_ns());
-    nslab_store_relaxed(&h->updates, nslab_load_relaxed(&h->updates) + 1);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    if (nslab_load_relaxed(&h->update_ns) < now) {
+        nslab_store_relaxed(&h->update_ns, now);
+        nslab_store_relaxed(&h->updates, nslab_load_relaxed(&h->updates) + 1);
+    }
 }
 
 /* The record of node id node (< possible), or NULL: an absent id gets one

@@ -546,9 +546,18 @@ void nslab__pages_set_retain(uint64_t bytes)
  * mapped, the cache of free runs). */
 void *nslab__pages_get(int nidx, size_t bytes, unsigned flags, int *zeroed)
 {
+    /* A failure that changed nothing (fault injection, a node limit)
+     * writes nothing: the reserve's callers come here on every request. */
+    uint64_t before = nslab_load_relaxed(&nslab_g.head[nidx].refused) +
+                      nslab_load_relaxed(&nslab_g.cg_head.refused) +
+                      nslab_load_relaxed(&pnode[nidx].cached);
     void *p = pages_get(nidx, bytes, flags, zeroed);
-    nslab__pub_node(nslab_g.topo.active[nidx]);
-    nslab__pub_process(); /* the memory cgroup's headroom */
+    if (p || before != nslab_load_relaxed(&nslab_g.head[nidx].refused) +
+                          nslab_load_relaxed(&nslab_g.cg_head.refused) +
+                          nslab_load_relaxed(&pnode[nidx].cached)) {
+        nslab__pub_node(nslab_g.topo.active[nidx]);
+        nslab__pub_process(); /* the memory cgroup's headroom */
+    }
     return p;
 }
 
