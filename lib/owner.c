@@ -215,22 +215,12 @@ static void rb_flush(struct numaslab_cache *c, struct nslab_tcc *tc)
         return;
     uint64_t bits = tc->rb_bits;
     uint32_t w = tc->rb_w;
-    char *first = s->objs + (size_t)w * 64 * c->size; /* read before the OR */
-    int nidx = s->nidx;
     tc->rb_s = NULL;
     tc->rb_bits = 0;
-    if (nslab_load_acquire(&s->owner) == NULL) {
-        /* Given back while the bits waited here: under the lock. */
-        nslab__node_free(c, s, w, bits, "numaslab_free");
-        return;
-    }
-    /* Release: the objects' last writes come before the owner's collect. */
-    uint64_t dup = __atomic_fetch_or(&s->rmap[w], bits, __ATOMIC_RELEASE) & bits;
-    /* Counted free now, by the freer: the statistics are exact once every
-     * thread has flushed, whatever the order (the collector leaves them). */
-    nslab__count_inuse(c, nidx, -(int64_t)__builtin_popcountll(bits & ~dup));
-    nslab__pub_cache(c, nidx);
-    nslab__report_doubles(c, "numaslab_free", first, dup);
+    if (nslab_load_acquire(&s->owner) == NULL)
+        nslab__node_free(c, s, w, bits, "numaslab_free"); /* given back meanwhile */
+    else
+        nslab__remote_or(c, s, w, bits, "numaslab_free");
 }
 
 /*
@@ -269,13 +259,7 @@ static void free_remote(struct numaslab_cache *c, struct nslab_slab *s, void *ob
     if (!tc && ts != &nslab_empty_ts)
         tc = tcc_make(c, ts, 1); /* a thread that never allocated from c */
     if (!tc) { /* no memory for the thread's state, or the lock taken */
-        int nidx = s->nidx;
-        if (__atomic_fetch_or(&s->rmap[w], bit, __ATOMIC_RELEASE) & bit) {
-            nslab__bad_free("%s: double free of %p (cache %s); ignored", call, obj, c->name);
-        } else {
-            nslab__count_inuse(c, nidx, -1);
-            nslab__pub_cache(c, nidx);
-        }
+        nslab__remote_or(c, s, w, bit, call);
         return;
     }
     if (tc->rb_s == s && tc->rb_w == w) {
@@ -343,18 +327,17 @@ void nslab__free_miss(struct nslab_slab *s, void *obj, const char *call)
         nslab__bad_free("%s: double free of %p (cache %s); ignored", call, obj, c->name);
         return;
     }
-    /* A free map bit set already is reported by free_local. */
+    if (sl->obj != NULL) {
+        free_local(c, ts, s, obj, call); /* it refuses an object free in the map */
+        return;
+    }
     uint32_t idx = nslab__obj_index(s, c, obj);
     if (nslab_load_relaxed(&s->freemap[idx / 64]) & (1ull << (idx % 64))) {
         nslab__bad_free("%s: double free of %p (cache %s); ignored", call, obj, c->name);
         return;
     }
-    if (sl->obj == NULL) {
-        sl->obj = obj;
-        sl->s = s;
-        return;
-    }
-    free_local(c, ts, s, obj, call);
+    sl->obj = obj;
+    sl->s = s;
 }
 
 /*

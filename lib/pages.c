@@ -544,17 +544,21 @@ void nslab__pages_set_retain(uint64_t bytes)
 
 /* The calls, then the node's figures to the statistics segment (bytes
  * mapped, the cache of free runs). */
+/* What a failed request may change on node nidx: the refusals of the node
+ * and the cgroup, the cache of free runs (drained). */
+static uint64_t failure_marks(int nidx)
+{
+    return nslab_load_relaxed(&nslab_g.head[nidx].refused) +
+           nslab_load_relaxed(&nslab_g.cg_head.refused) + nslab_load_relaxed(&pnode[nidx].cached);
+}
+
 void *nslab__pages_get(int nidx, size_t bytes, unsigned flags, int *zeroed)
 {
     /* A failure that changed nothing (fault injection, a node limit)
      * writes nothing: the reserve's callers come here on every request. */
-    uint64_t before = nslab_load_relaxed(&nslab_g.head[nidx].refused) +
-                      nslab_load_relaxed(&nslab_g.cg_head.refused) +
-                      nslab_load_relaxed(&pnode[nidx].cached);
+    uint64_t before = failure_marks(nidx);
     void *p = pages_get(nidx, bytes, flags, zeroed);
-    if (p || before != nslab_load_relaxed(&nslab_g.head[nidx].refused) +
-                          nslab_load_relaxed(&nslab_g.cg_head.refused) +
-                          nslab_load_relaxed(&pnode[nidx].cached)) {
+    if (p || before != failure_marks(nidx)) {
         nslab__pub_node(nslab_g.topo.active[nidx]);
         nslab__pub_process(); /* the memory cgroup's headroom */
     }

@@ -18,7 +18,7 @@
  * So the cnode lock is taken only when a slab changes hands, and by a
  * free into an unowned slab (nslab__node_free).  A free that reached an
  * unowned slab through its remote map (its owner gave it back meanwhile)
- * is collected when the slab is adopted, or by node_sweep when a thread
+ * is collected when the slab is adopted, or by list_sweep when a thread
  * takes a slab of the node, or before destroy and fini count what is live.  Invariants, for each (cache, node):
  *   an ordinary slab is owned (owner != NULL, where != NSLAB_W_NODE), or
  *   on exactly one cnode list, the one of its state (where == NSLAB_W_NODE)
@@ -276,8 +276,6 @@ static void slabs_destroy(struct numaslab_cache *c, struct nslab_list *dead, int
     }
 }
 
-static void node_sweep(struct numaslab_cache *c, struct nslab_cnode *cn, int n);
-
 /* Put unowned s on the list its state says, release the empty slabs
  * beyond the retention, and drop the cnode lock (held on entry). */
 static void node_file_unlock(struct numaslab_cache *c, struct nslab_cnode *cn, struct nslab_slab *s)
@@ -299,6 +297,21 @@ void nslab__report_doubles(struct numaslab_cache *c, const char *call, char *fir
                         (void *)(first + (size_t)__builtin_ctzll(dup) * c->size), c->name);
 }
 
+/* Frees that reached unowned slabs through their remote maps (a freer
+ * that saw the owner just before it gave the slab back): collect them on
+ * up to n slabs of the list head, oldest first, and refile those.  cnode
+ * lock held. */
+static void list_sweep(struct numaslab_cache *c, struct nslab_cnode *cn, struct nslab_list *head,
+                       int n)
+{
+    for (int k = 0; k < n && !nslab_list_empty(head); k++) {
+        struct nslab_slab *s = nslab_container_of(head->next, struct nslab_slab, link);
+        nslab_list_move(head->prev, &s->link); /* to the back: the next sweep looks further */
+        if (nslab__slab_collect(c, s))
+            node_file(cn, s);
+    }
+}
+
 /* s becomes ts's, with what waits in its remote map.  cnode lock held. */
 static void adopt(struct numaslab_cache *c, struct nslab_slab *s, struct nslab_tstate *ts)
 {
@@ -316,7 +329,7 @@ struct nslab_slab *nslab__node_take(struct numaslab_cache *c, int nidx, struct n
     struct nslab_cnode *cn = &c->cnode[nidx];
     struct nslab_slab *s;
     pthread_mutex_lock(&cn->lock);
-    node_sweep(c, cn, 4);
+    list_sweep(c, cn, &cn->full, 4);
     s = nslab_list_first(&cn->partial, struct nslab_slab, link);
     if (!s)
         s = nslab_list_first(&cn->empty, struct nslab_slab, link);
@@ -341,12 +354,26 @@ void nslab__node_give(struct numaslab_cache *c, struct nslab_slab *s)
     pthread_mutex_lock(&cn->lock);
     /* No owner from here on: a remote freer that reads NULL takes this
      * lock; one that read the old owner and ORs after the collect below
-     * leaves its bit for node_sweep or the next adopter. */
+     * leaves its bit for list_sweep or the next adopter. */
     nslab_store_release(&s->owner, NULL);
     nslab__slab_collect(c, s);
     s->trip = s->nobjs - 2;
     s->where = NSLAB_W_NONE;
     node_file_unlock(c, cn, s);
+}
+
+void nslab__remote_or(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w, uint64_t bits,
+                      const char *call)
+{
+    int nidx = s->nidx;
+    char *first = s->objs + (size_t)w * 64 * c->size; /* read before the OR */
+    /* Release: the objects' last writes come before the owner's collect. */
+    uint64_t dup = __atomic_fetch_or(&s->rmap[w], bits, __ATOMIC_RELEASE) & bits;
+    /* Counted free now, by the freer: the statistics are exact once every
+     * thread has flushed, whatever the order (the collector leaves them). */
+    nslab__count_inuse(c, nidx, -(int64_t)__builtin_popcountll(bits & ~dup));
+    nslab__pub_cache(c, nidx);
+    nslab__report_doubles(c, call, first, dup);
 }
 
 void nslab__node_free(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w, uint64_t bits,
@@ -358,13 +385,9 @@ void nslab__node_free(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w
     pthread_mutex_lock(&cn->lock);
     if (nslab_load_relaxed(&s->owner) != NULL) {
         /* Adopted meanwhile: the new owner collects them.  s stays (the
-         * objects are live until this OR), and the OR is the last touch. */
+         * objects are live until the OR). */
         pthread_mutex_unlock(&cn->lock);
-        uint64_t dup = __atomic_fetch_or(&s->rmap[w], bits, __ATOMIC_RELEASE) & bits;
-        /* counted free by their freer, as every remote free (lib/owner.c) */
-        nslab__count_inuse(c, nidx, -(int64_t)__builtin_popcountll(bits & ~dup));
-        nslab__pub_cache(c, nidx);
-        nslab__report_doubles(c, call, first, dup);
+        nslab__remote_or(c, s, w, bits, call);
         return;
     }
     nslab__slab_collect(c, s); /* what freers left before the owner went */
@@ -378,25 +401,7 @@ void nslab__node_free(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w
     node_file_unlock(c, cn, s);
 }
 
-/* Frees that reached unowned slabs through their remote maps (a freer
- * that saw the owner just before it gave the slab back): collect them on
- * up to n slabs of the list head, oldest first, and refile those.  cnode
- * lock held. */
-static void list_sweep(struct numaslab_cache *c, struct nslab_cnode *cn, struct nslab_list *head,
-                       int n)
-{
-    for (int k = 0; k < n && !nslab_list_empty(head); k++) {
-        struct nslab_slab *s = nslab_container_of(head->next, struct nslab_slab, link);
-        nslab_list_move(head->prev, &s->link); /* to the back: the next sweep looks further */
-        if (nslab__slab_collect(c, s))
-            node_file(cn, s);
-    }
-}
 
-static void node_sweep(struct numaslab_cache *c, struct nslab_cnode *cn, int n)
-{
-    list_sweep(c, cn, &cn->full, n);
-}
 
 void nslab__cache_sweep_some(struct numaslab_cache *c, int n)
 {
