@@ -134,6 +134,29 @@ NUMASLAB_API int numaslab_ptr_node(const void *ptr);
 /* The usable size of an object, 0 for a pointer numaslab did not hand out. */
 NUMASLAB_API size_t numaslab_usable_size(const void *ptr);
 
+/*
+ * Resize an object of numaslab_alloc, numaslab_alloc_node or
+ * numaslab_alloc_aligned_node.  The object stays on its node: in place
+ * when its memory still fits (large objects grow into the node's free
+ * pages right after them), else moved to a new object of the same node
+ * (large objects are remapped, not copied).  ptr NULL: numaslab_alloc.
+ * size 0: ptr is freed and NULL returned.  NUMASLAB_ZERO zeroes the bytes
+ * past the old usable size.  NULL with errno ENOMEM (ptr is untouched) or
+ * EINVAL (ptr is not a live object of a size class or a large object; a
+ * message names it).  The alignment of an aligned object is kept only
+ * while it stays in place.
+ */
+NUMASLAB_API void *numaslab_realloc(void *ptr, size_t size, unsigned flags);
+
+/*
+ * size bytes at an address that is a multiple of align, on node as
+ * numaslab_alloc_node places them; freed by numaslab_free.  align: a
+ * power of two, else NULL with EINVAL; any size (0 gives a unique
+ * object).  ENOMEM when size + align overflows, or memory is short.
+ */
+NUMASLAB_API void *numaslab_alloc_aligned_node(size_t size, size_t align, unsigned flags,
+                                               int node);
+
 /* ------------------------------------------------------------------------
  * Fixed-size caches
  * ---------------------------------------------------------------------- */

@@ -24,6 +24,7 @@ struct nslab_global nslab_g = {
 struct nslab_tstate nslab_empty_ts;
 __thread struct nslab_tstate *nslab_tls __attribute__((tls_model("initial-exec"))) =
     &nslab_empty_ts;
+__thread unsigned char nslab_busy __attribute__((tls_model("initial-exec")));
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -89,6 +90,10 @@ void nslab__tstate_drain(struct nslab_tstate *ts)
 static void tstate_exit(void *p)
 {
     struct nslab_tstate *ts = p;
+    /* For good: what this thread's later destructors allocate is not
+     * numaslab's (lib/malloc.c), so nothing is left owned by a thread
+     * that is gone. */
+    nslab_busy = 1;
     pthread_mutex_lock(&nslab_g.lock);
     nslab__tstate_drain(ts);
     nslab_list_del(&ts->link);
@@ -351,6 +356,11 @@ int numaslab_init(const struct numaslab_config *cfg)
 
 void numaslab_fini(void)
 {
+    if (nslab_g.pinned) {
+        nslab__report("numaslab_fini: libnumaslab-malloc serves this process's malloc; "
+                      "nothing is released");
+        return;
+    }
     nslab__export_stop(); /* first: it takes nslab_g.lock itself */
     pthread_mutex_lock(&nslab_g.lock);
     if (!nslab_g.ready) {

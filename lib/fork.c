@@ -52,8 +52,20 @@ void nslab__fork_unlock(void)
     pthread_mutex_unlock(&nslab_g.lock);
 }
 
-static void fork_prepare(void) { nslab__fork_lock(); }
-static void fork_parent(void) { nslab__fork_unlock(); }
+/* Between prepare and the parent's or child's handler every lock is held:
+ * a malloc then (another fork handler's) is the C library's
+ * (nslab_busy, lib/internal.h). */
+static void fork_prepare(void)
+{
+    nslab_busy++;
+    nslab__fork_lock();
+}
+
+static void fork_parent(void)
+{
+    nslab__fork_unlock();
+    nslab_busy--;
+}
 
 static void fork_child(void)
 {
@@ -80,6 +92,7 @@ static void fork_child(void)
     }
     pthread_mutex_unlock(&nslab_g.lock);
     nslab__export_fork_child(); /* the child publishes under its own pid */
+    nslab_busy--;
 }
 
 void nslab__fork_handlers(void)

@@ -392,10 +392,22 @@ struct nslab_global {
     struct nslab_list threads;
     pthread_key_t key;
     int key_made;
+    int pinned;                 /* 1: the drop-in malloc serves the process (lib/malloc.c):
+                                   numaslab_fini releases nothing */
 };
 
 extern struct nslab_global nslab_g;
 extern __thread struct nslab_tstate *nslab_tls __attribute__((tls_model("initial-exec")));
+/*
+ * Non-zero while the calling thread runs inside the library's own slow
+ * paths, its fork handlers, or after its thread state was given back at
+ * exit.  The drop-in malloc (lib/malloc.c) serves any malloc call made
+ * then from the C library's allocator: the core's metadata, hwloc's and
+ * libnuma's allocations during discovery, and late destructors never
+ * re-enter the slab caches they are working on.  The native calls do not
+ * look at it.
+ */
+extern __thread unsigned char nslab_busy __attribute__((tls_model("initial-exec")));
 
 /* ------------------------------------------------------------------------
  * lib/pagemap.c: address -> header, O(1), lock-free reads.
@@ -661,11 +673,21 @@ static inline int nslab__own_push(struct nslab_slab *s, struct numaslab_cache *c
 
 /* lib/sizeclass.c */
 extern const uint32_t nslab_class_size[NSLAB_NCLASSES];
+extern uint8_t nslab_class_small[1024 / 8 + 1];
+extern uint8_t nslab_class_large[NUMASLAB_MAX_SMALL / 128 + 1];
+/* size (<= NUMASLAB_MAX_SMALL) -> class index, by table. */
+static inline int nslab__class_of(size_t size)
+{
+    return size <= 1024 ? nslab_class_small[(size + 7) >> 3] : nslab_class_large[(size + 127) >> 7];
+}
 int nslab__size_class(size_t size);          /* class index, -1 above the largest */
 int nslab__sizeclass_init(void);
 int nslab__large_init(void);                 /* nslab_g.lock held */
-void *nslab__large_alloc(size_t size, unsigned flags, int node);
+/* align: 0, or a power of two above the page size that the object's
+ * start must be a multiple of. */
+void *nslab__large_alloc(size_t size, size_t align, unsigned flags, int node);
 void nslab__large_free(struct nslab_large *l, void *ptr);
+void nslab__large_count(int nidx, const struct nslab_large *l, int sign); /* +1 made, -1 gone */
 void nslab__large_release_all(void); /* numaslab_fini, before the caches go */
 void nslab__tlc_flush(struct nslab_tstate *ts); /* its cached large objects and leases go back */
 
@@ -768,7 +790,15 @@ int nslab__fail_parse(const char *spec);
 void *nslab__pages_get(int nidx, size_t bytes, unsigned flags, int *zeroed);
 /* Give back what nslab__pages_get returned (same nidx and bytes); clears
  * its page map entries. */
+/* The same at an align-aligned address (align: 0 or a power of two). */
+void *nslab__pages_get_aligned(int nidx, size_t bytes, size_t align, unsigned flags, int *zeroed);
 void nslab__pages_put(int nidx, void *p, size_t bytes, unsigned flags);
+/* A handed-out run made longer: in place from the free run after it (1,
+ * or 0), or moved by remapping (the new address, or NULL; flags:
+ * NSLAB_PG_HUGE).  The page map entries are the caller's. */
+int nslab__pages_grow(int nidx, void *p, size_t bytes, size_t more);
+void *nslab__pages_move(int nidx, void *p, size_t bytes, size_t newbytes, size_t align,
+                        unsigned flags);
 void nslab__pages_drain(int nidx);   /* unmaps every free run of node nidx */
 uint64_t nslab__pages_cached(int nidx); /* bytes of node nidx's free runs */
 void nslab__pages_set_retain(uint64_t bytes); /* every node's limit (tests/test-large.c) */

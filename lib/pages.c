@@ -135,42 +135,57 @@ static int fault_injected(int nidx)
 
 /* Unmap [p, p+bytes) of node nidx; its page map entries are cleared
  * already (or were never set). */
+static void uncharge(int nidx, size_t bytes);
 static void unmap_range(int nidx, void *p, size_t bytes)
 {
     nslab__pages_unmap(p, bytes);
+    uncharge(nidx, bytes);
+}
+
+/*
+ * Count bytes more as mapped on node nidx, with the node limit and the
+ * headroom of the node and of the memory cgroup checked first (floor: a
+ * reserve fill, past the limit and the low watermark).  0, or the
+ * shortage (NSLAB_SHORT_NODE, NSLAB_SHORT_CGROUP): nothing is counted.
+ */
+static int charge(int nidx, size_t bytes, int floor)
+{
+    int node = nslab_g.topo.active[nidx];
+    uint64_t *mapped = &nslab_g.nstat[node].bytes_mapped;
+    uint64_t old = nslab_add_relaxed(mapped, bytes);
+    int why = NSLAB_SHORT_NODE;
+    /* The node's reserve is mapped too, but the limit is for ordinary
+     * memory: the reserve's full size is allowed on top of it. */
+    if (!nslab_g.opt.node_limit || floor ||
+        old + bytes <= nslab_g.opt.node_limit + nslab_g.nstat[node].reserve_allowance)
+        why = nslab__headroom_take(nidx, bytes, floor);
+    if (why)
+        nslab_sub_relaxed(mapped, bytes);
+    return why;
+}
+
+static void uncharge(int nidx, size_t bytes)
+{
     nslab__headroom_give(nidx, bytes);
     nslab_sub_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].bytes_mapped, bytes);
 }
 
 /*
- * bytes mapped fresh on node nidx, bound and faulted in, with the node
- * limit, the headroom of the node and of the memory cgroup checked first.
- * NULL with errno ENOMEM when the node is exhausted; *why then says
- * whether it was the cgroup (NSLAB_SHORT_CGROUP) or the node.
+ * bytes mapped fresh on node nidx, bound and faulted in, once charge()
+ * allows them.  NULL with errno ENOMEM when the node is exhausted; *why
+ * then says whether it was the cgroup (NSLAB_SHORT_CGROUP) or the node.
  */
 static void *map_fresh(int nidx, size_t bytes, size_t align, unsigned flags, int *why)
 {
-    int node = nslab_g.topo.active[nidx];
-    uint64_t *mapped = &nslab_g.nstat[node].bytes_mapped;
-    int floor = (flags & NSLAB_PG_NOLIMIT) != 0;
-    uint64_t old = nslab_add_relaxed(mapped, bytes);
     void *p = NULL;
-    *why = NSLAB_SHORT_NODE;
-    /* The node's reserve is mapped too, but the limit is for ordinary
-     * memory: the reserve's full size is allowed on top of it. */
-    if (!nslab_g.opt.node_limit || floor ||
-        old + bytes <= nslab_g.opt.node_limit + nslab_g.nstat[node].reserve_allowance) {
-        *why = nslab__headroom_take(nidx, bytes, floor);
-        if (!*why && !(p = nslab__pages_map_aligned(node, bytes, align,
-                                                    (flags & NSLAB_PG_HUGE) != 0))) {
-            nslab__headroom_give(nidx, bytes);
-            *why = NSLAB_SHORT_NODE;
-        }
+    *why = charge(nidx, bytes, (flags & NSLAB_PG_NOLIMIT) != 0);
+    if (!*why && !(p = nslab__pages_map_aligned(nslab_g.topo.active[nidx], bytes, align,
+                                                (flags & NSLAB_PG_HUGE) != 0))) {
+        uncharge(nidx, bytes);
+        *why = NSLAB_SHORT_NODE;
     }
-    if (!p) {
-        nslab_sub_relaxed(mapped, bytes);
+    if (!p)
         errno = ENOMEM;
-    }
     return p;
 }
 
@@ -409,13 +424,15 @@ static int could_fit(int nidx, size_t bytes, int why)
     return room < 0 ? cached >= bytes : (uint64_t)room + cached >= bytes;
 }
 
-static void *pages_get(int nidx, size_t bytes, unsigned flags, int *zeroed)
+static void *pages_get(int nidx, size_t bytes, size_t align, unsigned flags, int *zeroed)
 {
     if (!(flags & NSLAB_PG_NOFAULT) && fault_injected(nidx)) {
         errno = ENOMEM;
         return NULL;
     }
-    size_t align = (flags & NSLAB_PG_HUGE) ? NSLAB_HUGE_PAGE : page_bytes;
+    size_t least = (flags & NSLAB_PG_HUGE) ? NSLAB_HUGE_PAGE : page_bytes;
+    if (align < least)
+        align = least;
     struct nslab_pnode *pn = &pnode[nidx];
     if (nslab_load_relaxed(&pn->cached) >= bytes) {
         int huge = 0;
@@ -554,10 +571,15 @@ static uint64_t failure_marks(int nidx)
 
 void *nslab__pages_get(int nidx, size_t bytes, unsigned flags, int *zeroed)
 {
+    return nslab__pages_get_aligned(nidx, bytes, 0, flags, zeroed);
+}
+
+void *nslab__pages_get_aligned(int nidx, size_t bytes, size_t align, unsigned flags, int *zeroed)
+{
     /* A failure that changed nothing (fault injection, a node limit)
      * writes nothing: the reserve's callers come here on every request. */
     uint64_t before = failure_marks(nidx);
-    void *p = pages_get(nidx, bytes, flags, zeroed);
+    void *p = pages_get(nidx, bytes, align, flags, zeroed);
     if (p || before != failure_marks(nidx)) {
         nslab__pub_node(nslab_g.topo.active[nidx]);
         nslab__pub_process(); /* the memory cgroup's headroom */
@@ -570,6 +592,75 @@ void nslab__pages_put(int nidx, void *mem, size_t bytes, unsigned flags)
     pages_put(nidx, mem, bytes, flags);
     nslab__pub_node(nslab_g.topo.active[nidx]);
     nslab__pub_process();
+}
+
+/*
+ * Grow the run [p, p+bytes) of node nidx, handed out, by more bytes in
+ * place: from the free run of the node that starts where it ends.  1 when
+ * done (the new pages' page map entries are the caller's to set), 0 when
+ * no such run holds enough.
+ */
+int nslab__pages_grow(int nidx, void *mem, size_t bytes, size_t more)
+{
+    struct nslab_pnode *pn = &pnode[nidx];
+    char *end = (char *)mem + bytes;
+    int done = 0;
+    if (nslab__pagemap_get(end) != &pn->mark) /* a hint: checked again below */
+        return 0;
+    pthread_mutex_lock(&pn->lock);
+    if (nslab__pagemap_get(end) == &pn->mark) {
+        struct nslab_run *r = (struct nslab_run *)end;
+        if (r->bytes >= more) {
+            struct nslab_list *older = r->age_link.prev;
+            size_t rbytes = r->bytes;
+            int h = r->huge;
+            run_forget(pn, r);
+            if (rbytes > more) {
+                struct nslab_run *tail = run_make(pn, nidx, end + more, rbytes - more, h);
+                nslab_list_add(older, &tail->age_link);
+            }
+            nslab_store_relaxed(&pn->cached, pn->cached - more);
+            done = 1;
+        }
+    }
+    pthread_mutex_unlock(&pn->lock);
+    if (done) {
+        run_show(end, more);
+        nslab__pub_node(nslab_g.topo.active[nidx]);
+    }
+    return done;
+}
+
+/*
+ * Move the run [p, p+bytes) of node nidx, handed out, to a new address
+ * where it is newbytes long: its pages are remapped, not copied, and only
+ * the new part is faulted in.  The new address (align-aligned), or NULL
+ * with errno ENOMEM and the run untouched.  The page map is the caller's.
+ */
+void *nslab__pages_move(int nidx, void *mem, size_t bytes, size_t newbytes, size_t align,
+                        unsigned flags)
+{
+    size_t more = newbytes - bytes;
+    if (fault_injected(nidx) || charge(nidx, more, 0)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *q = nslab__pages_reserve(newbytes, align > page_bytes ? align : page_bytes);
+    /* The page map's leaves for the new place exist before anything
+     * moves: the caller's entries there cannot fail. */
+    if (q && nslab__pagemap_set(q, newbytes, NULL)) {
+        nslab__pages_unmap(q, newbytes);
+        q = NULL;
+    }
+    if (!q || nslab__pages_remap(nslab_g.topo.active[nidx], mem, bytes, q, newbytes,
+                                 (flags & NSLAB_PG_HUGE) != 0)) {
+        uncharge(nidx, more);
+        errno = ENOMEM;
+        return NULL;
+    }
+    nslab__pub_node(nslab_g.topo.active[nidx]);
+    nslab__pub_process();
+    return q;
 }
 
 void nslab__pages_drain(int nidx)

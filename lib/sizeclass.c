@@ -26,14 +26,10 @@ const uint32_t nslab_class_size[NSLAB_NCLASSES] = {
 /* size -> class: by 8 bytes up to 1024, by 128 bytes up to 8192.  Filled
  * by nslab__sizeclass_init; all zero before, which the fast path turns
  * into a miss because nslab_g.sc[] is NULL then. */
-static uint8_t class_small[1024 / 8 + 1];
+uint8_t nslab_class_small[1024 / 8 + 1];
+uint8_t nslab_class_large[NUMASLAB_MAX_SMALL / 128 + 1];
 static size_t large_page = 4096; /* the page size, set at initialisation */
-static uint8_t class_large[NUMASLAB_MAX_SMALL / 128 + 1];
-
-static inline int class_of(size_t size)
-{
-    return size <= 1024 ? class_small[(size + 7) >> 3] : class_large[(size + 127) >> 7];
-}
+#define class_of nslab__class_of
 
 int nslab__size_class(size_t size)
 {
@@ -49,10 +45,10 @@ int nslab__size_class(size_t size)
 int nslab__sizeclass_init(void)
 {
     large_page = nslab__page_size();
-    for (size_t i = 0; i < sizeof(class_small); i++)
-        class_small[i] = (uint8_t)nslab__size_class(i * 8);
-    for (size_t i = 0; i < sizeof(class_large); i++)
-        class_large[i] = (uint8_t)nslab__size_class(i * 128 > 1024 ? i * 128 : 1025);
+    for (size_t i = 0; i < sizeof(nslab_class_small); i++)
+        nslab_class_small[i] = (uint8_t)nslab__size_class(i * 8);
+    for (size_t i = 0; i < sizeof(nslab_class_large); i++)
+        nslab_class_large[i] = (uint8_t)nslab__size_class(i * 128 > 1024 ? i * 128 : 1025);
     for (int i = 0; i < NSLAB_NCLASSES; i++) {
         char name[NSLAB_NAME_MAX];
         snprintf(name, sizeof(name), "numaslab-%u", nslab_class_size[i]);
@@ -85,7 +81,7 @@ int nslab__large_init(void)
     return nslab_g.large_hdr ? 0 : -ENOMEM;
 }
 
-static void large_count(int nidx, const struct nslab_large *l, int sign)
+void nslab__large_count(int nidx, const struct nslab_large *l, int sign)
 {
     struct nslab_nstat *st = &nslab_g.nstat[nslab_g.topo.active[nidx]];
     uint64_t huge = l->huge ? l->bytes & ~(uint64_t)(NSLAB_HUGE_PAGE - 1) : 0;
@@ -183,7 +179,7 @@ void nslab__tlc_flush(struct nslab_tstate *ts)
     }
 }
 
-void *nslab__large_alloc(size_t size, unsigned flags, int node)
+void *nslab__large_alloc(size_t size, size_t align, unsigned flags, int node)
 {
     size_t page = nslab__page_size();
     /* No mapping of 2^47 bytes exists in a user address space: refused
@@ -206,15 +202,15 @@ void *nslab__large_alloc(size_t size, unsigned flags, int node)
     }
     unsigned pflags = nslab_g.opt.thp && bytes >= NSLAB_HUGE_PAGE ? NSLAB_PG_HUGE : 0;
     int at = nidx, zeroed = 0;
-    void *p = nslab__pages_get(at, bytes, pflags, &zeroed);
+    void *p = nslab__pages_get_aligned(at, bytes, align, pflags, &zeroed);
     if (!p && errno == ENOMEM && nslab_load_relaxed(&nslab_g.cg_head.short_since)) {
         nslab__slabs_trim(); /* a short cgroup: retained empty slabs too */
-        p = nslab__pages_get(at, bytes, pflags, &zeroed);
+        p = nslab__pages_get_aligned(at, bytes, align, pflags, &zeroed);
     }
     if (!p && !(flags & NUMASLAB_THISNODE)) {
         const int *order = &nslab_g.topo.order[nidx * nslab_g.nactive];
         for (int k = 1; !p && k < nslab_g.nactive; k++)
-            p = nslab__pages_get(at = order[k], bytes, pflags, &zeroed);
+            p = nslab__pages_get_aligned(at = order[k], bytes, align, pflags, &zeroed);
         if (p) {
             nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].fallback_out, 1);
             nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[at]].fallback_in, 1);
@@ -245,7 +241,7 @@ void *nslab__large_alloc(size_t size, unsigned flags, int node)
     l->base = p;
     l->bytes = bytes;
     l->size = size;
-    large_count(at, l, 1);
+    nslab__large_count(at, l, 1);
     if ((flags & NUMASLAB_ZERO) && !zeroed)
         memset(p, 0, size);
     return p;
@@ -257,7 +253,7 @@ static void large_release(struct nslab_large *l, unsigned pflags)
     int nidx = l->nidx;
     l->type = 0;
     l->magic = 0;
-    large_count(nidx, l, -1);
+    nslab__large_count(nidx, l, -1);
     nslab__pages_put(nidx, l->base, l->bytes, pflags | (l->huge ? NSLAB_PG_HUGE : 0));
 }
 
@@ -315,12 +311,12 @@ __attribute__((noinline)) static void *large_slow(size_t size, unsigned flags, i
         errno = -rc;
         return NULL;
     }
-    void *p = nslab__large_alloc(size, flags, node);
+    void *p = nslab__large_alloc(size, 0, flags, node);
     if (!p && errno == ENOMEM && nslab_tls->tlc) {
         /* Short: what this thread keeps of freed large objects goes back
          * too (other threads give theirs at their next flush or exit). */
         nslab__tlc_flush(nslab_tls);
-        p = nslab__large_alloc(size, flags, node);
+        p = nslab__large_alloc(size, 0, flags, node);
     }
     return p;
 }
@@ -497,6 +493,6 @@ void *numaslab_alloc_node_mempool(size_t size, unsigned flags, int node, numasla
         return NULL;
     }
     if (size > NUMASLAB_MAX_SMALL) /* whole pages never come from a reserve */
-        return nslab__large_alloc(size, flags, node);
+        return nslab__large_alloc(size, 0, flags, node);
     return nslab__cache_alloc_reserve(nslab_g.sc[class_of(size)], flags, node, pool);
 }

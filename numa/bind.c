@@ -12,7 +12,7 @@
  *
  * No state but the cached page size; every function is thread-safe.
  */
-#include "config.h"
+#include "config.h" /* _GNU_SOURCE: mremap */
 
 #include "numa/numa.h"
 
@@ -72,27 +72,15 @@ static void touch_pages(void *p, size_t size, size_t page)
  *   ENOMEM  the mapping failed, or the node has no free memory for it.
  * May block in page reclaim.  Thread-safe.
  */
-void *nslab__pages_map_aligned(int node, size_t size, size_t align, int huge)
+/* Address space for size bytes at a multiple of align (at least a page),
+ * nothing faulted in: over-mapped by align less a page, ends cut off.
+ * NULL when the kernel has no room. */
+static char *reserve_span(size_t size, size_t align, size_t page)
 {
-    size_t page = nslab__page_size();
-    unsigned long mask[MASK_BITS / ULONG_BITS] = {0};
-    char *p;
-
-    if (align < page)
-        align = page;
-    if (node < 0 || node >= MASK_BITS || size == 0 || size % page != 0 ||
-        (align & (align - 1)) != 0 || size > SIZE_MAX - align) {
-        errno = EINVAL;
-        return NULL;
-    }
-    /* Over-map by align less a page, then cut the ends off: the address
-     * space is reserved, nothing is faulted in before the cut. */
     size_t span = size + align - page;
-    p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) {
-        errno = ENOMEM;
+    char *p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
         return NULL;
-    }
     if (align > page) {
         char *a = (char *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
         if (a > p)
@@ -101,7 +89,14 @@ void *nslab__pages_map_aligned(int node, size_t size, size_t align, int huge)
             munmap(a + size, (size_t)(p + span - (a + size)));
         p = a;
     }
+    return p;
+}
 
+/* Bind [p, p+size) to node and fault it in.  0, or an errno value (the
+ * range is left to the caller to unmap). */
+static int bind_fill(int node, char *p, size_t size, size_t page, int huge)
+{
+    unsigned long mask[MASK_BITS / ULONG_BITS] = {0};
     mask[(unsigned)node / ULONG_BITS] = 1UL << ((unsigned)node % ULONG_BITS);
     /* maxnode is one more than the bits passed: the kernel drops the last
      * bit (a historical off-by-one that libnuma compensates the same way).
@@ -110,29 +105,80 @@ void *nslab__pages_map_aligned(int node, size_t size, size_t align, int huge)
         int e = errno;
         /* A kernel without NUMA has one node, 0, and no mbind: all its
          * memory is on the node asked for. */
-        if (!(e == ENOSYS && node == 0)) {
-            munmap(p, size);
-            errno = (e == EINVAL || e == ENOSYS) ? EINVAL : ENOMEM;
-            return NULL;
-        }
+        if (!(e == ENOSYS && node == 0))
+            return (e == EINVAL || e == ENOSYS) ? EINVAL : ENOMEM;
     }
     if (huge)
         nslab__pages_advise_huge(p, size);
-
     if (madvise(p, size, MADV_POPULATE_WRITE) != 0) {
-        if (errno == EINVAL) {
-            /* Before Linux 5.14 the advice is unknown. */
-            touch_pages(p, size, page);
-        } else {
+        if (errno != EINVAL)
             /* ENOMEM: the node is full; EFAULT: a fault failed (SIGBUS
              * territory); EINTR: a fatal signal is pending.  None leaves
              * usable memory. */
-            munmap(p, size);
-            errno = ENOMEM;
-            return NULL;
-        }
+            return ENOMEM;
+        /* Before Linux 5.14 the advice is unknown. */
+        touch_pages(p, size, page);
+    }
+    return 0;
+}
+
+void *nslab__pages_map_aligned(int node, size_t size, size_t align, int huge)
+{
+    size_t page = nslab__page_size();
+    if (align < page)
+        align = page;
+    if (node < 0 || node >= MASK_BITS || size == 0 || size % page != 0 ||
+        (align & (align - 1)) != 0 || size > SIZE_MAX - align) {
+        errno = EINVAL;
+        return NULL;
+    }
+    char *p = reserve_span(size, align, page);
+    if (!p) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    int e = bind_fill(node, p, size, page, huge);
+    if (e) {
+        munmap(p, size);
+        errno = e;
+        return NULL;
     }
     return p;
+}
+
+void *nslab__pages_reserve(size_t size, size_t align)
+{
+    size_t page = nslab__page_size();
+    if (align < page)
+        align = page;
+    if (size == 0 || size % page != 0 || (align & (align - 1)) != 0 || size > SIZE_MAX - align) {
+        errno = EINVAL;
+        return NULL;
+    }
+    char *p = reserve_span(size, align, page);
+    if (!p)
+        errno = ENOMEM;
+    return p;
+}
+
+int nslab__pages_remap(int node, void *p, size_t size, void *q, size_t newsize, int huge)
+{
+    size_t page = nslab__page_size();
+    char *to = q;
+    int e = EINVAL;
+    /* The new part first: when it cannot be had, nothing has moved.  The
+     * old pages keep their binding when they move. */
+    if (node >= 0 && node < MASK_BITS && size < newsize && size % page == 0 &&
+        (e = bind_fill(node, to + size, newsize - size, page, huge)) == 0 &&
+        mremap(p, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, to) == MAP_FAILED)
+        e = ENOMEM;
+    if (e) {
+        munmap(q, newsize);
+        return -e;
+    }
+    if (huge)
+        nslab__pages_advise_huge(q, size);
+    return 0;
 }
 
 void *nslab__pages_map(int node, size_t size)

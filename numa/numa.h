@@ -115,6 +115,15 @@ void *nslab__pages_map(int node, size_t size);
 void *nslab__pages_map_aligned(int node, size_t size, size_t align, int huge);
 int nslab__pages_advise_huge(void *p, size_t size);
 void nslab__pages_unmap(void *p, size_t size);
+/* Address space for size bytes (a page multiple) at a multiple of align,
+ * nothing bound or faulted in: the target of nslab__pages_remap.  NULL
+ * with errno EINVAL or ENOMEM. */
+void *nslab__pages_reserve(size_t size, size_t align);
+/* Move the mapping [p, p+size) into q (newsize bytes from
+ * nslab__pages_reserve), where it is newsize long: the new part is bound
+ * to node and faulted in first, then the old pages are remapped, not
+ * copied.  0; or -ENOMEM / -EINVAL with q unmapped and p untouched. */
+int nslab__pages_remap(int node, void *p, size_t size, void *q, size_t newsize, int huge);
 int nslab__page_node_kernel(const void *p);
 int nslab__cpu_current(void);
 size_t nslab__page_size(void);

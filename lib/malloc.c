@@ -1,0 +1,281 @@
+/*
+ * lib/malloc.c - libnumaslab-malloc: the C library's malloc family served
+ * by numaslab, for programs that load it with LD_PRELOAD or link it first
+ * (numaslab-malloc(3)).
+ *
+ * The front end calls the core's own fast paths (lib/internal.h): a
+ * malloc of up to NUMASLAB_MAX_SMALL bytes pops an object of the local
+ * node's size class from the thread's current slab, a free pushes it back
+ * into a slab the thread owns, with the same single page-map lookup that
+ * numaslab_free makes; everything else goes through the native calls.
+ *
+ * Memory that is not numaslab's.  Until this library's constructor has
+ * run, libnuma and hwloc may not be initialised (their own constructors
+ * allocate), so a call is served by the C library's allocator
+ * (__libc_malloc and its kin).  So is every call made while the thread is
+ * inside numaslab (nslab_busy, lib/internal.h): hwloc's allocations
+ * during discovery, the core's own metadata, fork handlers, destructors
+ * that run after the thread's numaslab state was given back.  Such
+ * memory is recognised when it comes back by the page map, which does
+ * not know its address, and is handed to the C library's free.  So
+ * nothing recurses, nothing is lost, and what was handed out during
+ * start-up is freed correctly later.  Should numaslab fail to start (no
+ * allowed node with memory, a malformed NUMASLAB_* variable), it says so
+ * once and the C library serves the process from then on.
+ *
+ * numaslab_fini is refused in a process this library serves: every
+ * malloc'ed object would go with it.
+ *
+ * Locks: none of its own.
+ */
+#include "lib/internal.h"
+#include "lib/debug.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define NSLAB_EXPORT __attribute__((visibility("default")))
+
+/* The C library's allocator, under the names glibc exports for it. */
+extern void *__libc_malloc(size_t size);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *ptr, size_t size);
+extern void *__libc_memalign(size_t align, size_t size);
+extern void __libc_free(void *ptr);
+
+enum { DROPIN_EARLY, DROPIN_LIVE, DROPIN_OFF };
+static int state = DROPIN_EARLY; /* written by the constructor and by a failed start */
+static size_t (*libc_usable)(void *);
+
+__attribute__((constructor)) static void dropin_start(void)
+{
+    /* Our dependencies, libnuma and hwloc, have run their constructors. */
+    libc_usable = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+    nslab_g.pinned = 1;
+    nslab_store_release(&state, DROPIN_LIVE);
+}
+
+/* 1 when numaslab may serve the calling thread now. */
+static inline int serving(void)
+{
+    return !nslab_busy && nslab_load_acquire(&state) == DROPIN_LIVE;
+}
+
+/* numaslab could not start: the C library serves from now on. */
+static void give_up(int err)
+{
+    if (nslab_load_relaxed(&state) == DROPIN_OFF)
+        return;
+    nslab_store_relaxed(&state, DROPIN_OFF);
+    nslab_busy++;
+    nslab__report("numaslab-malloc: numaslab could not start (%s); the C library's malloc serves "
+                  "this process",
+                  strerror(err));
+    nslab_busy--;
+}
+
+/* A size-class object for size bytes from the thread's own slabs of the
+ * local node, or NULL: the fast path of every allocation call. */
+static inline void *small_fast(size_t size)
+{
+    struct numaslab_cache *c = nslab_g.sc[nslab__class_of(size)];
+    if (likely(c != NULL && !nslab_busy)) {
+        void *obj = nslab__own_pop(c, nslab__local_nidx());
+        if (likely(obj != NULL))
+            return nslab__hand_out(c, obj, 0);
+    }
+    return NULL;
+}
+
+/* Everything small_fast does not serve.  errno is kept on success: the
+ * slow path makes system calls that may set it. */
+__attribute__((noinline)) static void *alloc_slow(size_t size, unsigned flags)
+{
+    if (!serving())
+        return (flags & NUMASLAB_ZERO) ? __libc_calloc(1, size) : __libc_malloc(size);
+    int saved = errno;
+    nslab_busy++;
+    void *p = numaslab_alloc(size, flags);
+    nslab_busy--;
+    if (p) {
+        errno = saved;
+        return p;
+    }
+    if (errno == ENOMEM)
+        return NULL;
+    give_up(errno);
+    return (flags & NUMASLAB_ZERO) ? __libc_calloc(1, size) : __libc_malloc(size);
+}
+
+NSLAB_EXPORT void *malloc(size_t size)
+{
+    if (likely(size <= NUMASLAB_MAX_SMALL)) {
+        void *p = small_fast(size);
+        if (likely(p != NULL))
+            return p;
+    }
+    return alloc_slow(size, 0);
+}
+
+NSLAB_EXPORT void *calloc(size_t n, size_t size)
+{
+    size_t bytes;
+    if (unlikely(__builtin_mul_overflow(n, size, &bytes))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (likely(bytes <= NUMASLAB_MAX_SMALL)) {
+        void *p = small_fast(bytes);
+        if (likely(p != NULL))
+            return memset(p, 0, bytes);
+    }
+    return alloc_slow(bytes, NUMASLAB_ZERO);
+}
+
+/* Everything free's fast path does not take: a slab another thread owns
+ * or nobody does, a large object, memory that is not numaslab's. */
+__attribute__((noinline)) static void free_slow(void *ptr, const void *h)
+{
+    if (!h) {
+        __libc_free(ptr); /* NULL, or the C library's */
+        return;
+    }
+    nslab_busy++;
+    numaslab_free(ptr);
+    nslab_busy--;
+}
+
+__attribute__((noinline)) static void free_miss(struct nslab_slab *s, void *ptr)
+{
+    nslab_busy++;
+    nslab__free_miss(s, ptr, "free");
+    nslab_busy--;
+}
+
+NSLAB_EXPORT void free(void *ptr)
+{
+    void *h = nslab__pagemap_get(ptr);
+    struct nslab_slab *s = h;
+    /* The type byte first, as a byte: h may be a large object's header. */
+    if (likely(h && *(const uint8_t *)h == NSLAB_T_SLAB && !nslab_busy &&
+               nslab__obj_ok(s, s->cache, ptr))) {
+        if (unlikely(!nslab__take_back(s->cache, ptr, "free")))
+            return;
+        if (likely(nslab__own_push(s, s->cache, ptr)))
+            return;
+        free_miss(s, ptr);
+        return;
+    }
+    free_slow(ptr, h);
+}
+
+NSLAB_EXPORT void *realloc(void *ptr, size_t size)
+{
+    if (!ptr)
+        return malloc(size);
+    const uint8_t *h = nslab__pagemap_get(ptr);
+    if (!h)
+        return __libc_realloc(ptr, size); /* the C library's stays there */
+    if (size == 0) {                      /* as glibc: freed, NULL */
+        free(ptr);
+        return NULL;
+    }
+    const struct nslab_slab *s = (const struct nslab_slab *)(uintptr_t)h;
+    if (*h == NSLAB_T_SLAB && size <= NUMASLAB_MAX_SMALL && nslab__obj_ok(s, s->cache, ptr) &&
+        nslab_g.sc[nslab__class_of(size)] == s->cache)
+        return ptr; /* the same class */
+    int saved = errno;
+    nslab_busy++;
+    void *q = numaslab_realloc(ptr, size, 0);
+    nslab_busy--;
+    if (q)
+        errno = saved;
+    return q;
+}
+
+NSLAB_EXPORT void *reallocarray(void *ptr, size_t n, size_t size)
+{
+    size_t bytes;
+    if (__builtin_mul_overflow(n, size, &bytes)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc(ptr, bytes);
+}
+
+/* align: a power of two.  Every size class of 16 bytes and more is
+ * 16-byte aligned (lib/resize.c), as glibc's malloc is. */
+static void *aligned(size_t align, size_t size)
+{
+    if (align <= 8 || (align <= 16 && size > 8))
+        return malloc(size);
+    if (!serving())
+        return __libc_memalign(align, size);
+    int saved = errno;
+    nslab_busy++;
+    void *p = numaslab_alloc_aligned_node(size, align, 0, NUMASLAB_NODE_LOCAL);
+    nslab_busy--;
+    if (p)
+        errno = saved;
+    return p;
+}
+
+NSLAB_EXPORT int posix_memalign(void **out, size_t align, size_t size)
+{
+    if (align < sizeof(void *) || (align & (align - 1)) != 0)
+        return EINVAL;
+    int saved = errno;
+    void *p = aligned(align, size);
+    if (!p) {
+        int e = errno == EINVAL ? EINVAL : ENOMEM;
+        errno = saved;
+        return e;
+    }
+    *out = p;
+    return 0;
+}
+
+/* As glibc: an alignment that is not a power of two is rounded up to
+ * one; one above half the address space is EINVAL. */
+NSLAB_EXPORT void *memalign(size_t align, size_t size)
+{
+    if (align > SIZE_MAX / 2 + 1) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (align & (align - 1))
+        align = (size_t)1 << (64 - __builtin_clzll((unsigned long long)align));
+    return aligned(align ? align : 1, size);
+}
+
+NSLAB_EXPORT void *aligned_alloc(size_t align, size_t size)
+{
+    return memalign(align, size);
+}
+
+NSLAB_EXPORT void *valloc(size_t size)
+{
+    return memalign(nslab__page_size(), size);
+}
+
+NSLAB_EXPORT void *pvalloc(size_t size)
+{
+    size_t page = nslab__page_size();
+    if (size > SIZE_MAX - page) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t bytes = size ? (size + page - 1) & ~(page - 1) : page;
+    return memalign(page, bytes);
+}
+
+NSLAB_EXPORT size_t malloc_usable_size(void *ptr)
+{
+    if (!ptr)
+        return 0;
+    if (!nslab__pagemap_get(ptr))
+        return libc_usable ? libc_usable(ptr) : 0;
+    return numaslab_usable_size(ptr);
+}
