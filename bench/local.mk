@@ -149,3 +149,21 @@ bench_headroom_cost_LDFLAGS = -no-install
 bench-headroom: bench/headroom-cost$(EXEEXT)
 	./bench/headroom-cost$(EXEEXT)
 .PHONY: bench-headroom
+
+# Drop-in malloc workloads (larson, xmalloc, mstress, rptest): one program,
+# plain libc, run by bench/malloc-run.sh without a preload (glibc) and under
+# LD_PRELOAD of jemalloc, tcmalloc, mimalloc (each where its .so is found)
+# and libnumaslab-malloc; the table of medians, peak RSS and numaslab's
+# ratio to the fastest peer goes to the terminal and $(NSB_OUT)/malloc.md.
+# NSB_MALLOC_FLAGS passes options, e.g. make bench-malloc NSB_MALLOC_FLAGS='-r 3'.
+EXTRA_PROGRAMS += bench/malloc-bench
+dist_noinst_SCRIPTS += bench/malloc-run.sh
+bench_malloc_bench_SOURCES = bench/malloc-bench.c
+bench_malloc_bench_CFLAGS = $(AM_CFLAGS) -pthread
+bench_malloc_bench_LDADD = -lpthread
+NSB_MALLOC_SO = .libs/libnumaslab-malloc.so
+NSB_MALLOC_FLAGS =
+bench-malloc: bench/malloc-bench$(EXEEXT) libnumaslab-malloc.la
+	$(SHELL) $(srcdir)/bench/malloc-run.sh -b bench/malloc-bench$(EXEEXT) \
+	  -o $(NSB_OUT)/malloc.md $(NSB_MALLOC_FLAGS) $(NSB_MALLOC_SO)
+.PHONY: bench-malloc

@@ -1,0 +1,369 @@
+/*
+ * test-dropin - libnumaslab-malloc at the edges of the C and POSIX calls,
+ * and in the life of a process (numaslab-malloc(3)).  The program links
+ * no numaslab library and runs itself under LD_PRELOAD:
+ *   - malloc is numaslab's (numaslab_ptr_node knows the objects), on the
+ *     thread's local node;
+ *   - malloc(0), free(NULL), malloc(SIZE_MAX); calloc zeroes reused
+ *     memory and refuses n * size overflow with ENOMEM;
+ *   - realloc grows and shrinks across size classes, into large objects
+ *     and back, contents kept; realloc(p, 0) frees; reallocarray refuses
+ *     overflow and keeps the object;
+ *   - posix_memalign, aligned_alloc, memalign at 8 B ... 1 MiB alignment,
+ *     valloc, pvalloc: aligned, usable for what was asked; bad alignments
+ *     refused as the C library does; errno kept by successful calls;
+ *   - malloc_usable_size >= the size asked, every usable byte writable;
+ *   - threads: objects freed by another thread, 200 threads one after the
+ *     other, a thread-specific destructor that allocates after the
+ *     library's own one ran;
+ *   - fork while other threads allocate (the child allocates, frees the
+ *     parent's objects, exits cleanly), fork + exec, dlopen/dlclose,
+ *     allocation in an atexit handler.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+#include "dropin.h"
+
+#include <malloc.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/wait.h>
+
+static size_t usable(void *p) { return malloc_usable_size(p); }
+
+/* Sizes the compiler cannot see, so that it lets the calls through. */
+static volatile size_t v_max = SIZE_MAX, v_half = SIZE_MAX / 2, v_big = (size_t)1 << 33;
+
+static void served(void)
+{
+    void *p = malloc(24), *q = malloc(100000);
+    CHECK(dropin_serves(p) && dropin_serves(q), "malloc(24) and malloc(100000) are numaslab's");
+    int (*local)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "numaslab_local_node");
+    int (*node_of)(const void *) =
+        (int (*)(const void *))dlsym(RTLD_DEFAULT, "numaslab_ptr_node");
+    CHECK(local && node_of && node_of(p) == local(), "on the thread's local node (%d)",
+          local ? local() : -1);
+    free(p);
+    free(q);
+}
+
+static void edges(void)
+{
+    void *a = malloc(0), *b = malloc(0);
+    CHECK(a && b && a != b, "malloc(0) twice: two unique pointers");
+    free(a);
+    free(b);
+    free(NULL);
+    errno = 0;
+    CHECK(malloc(v_max) == NULL && errno == ENOMEM, "malloc(SIZE_MAX): NULL, ENOMEM");
+    errno = 0;
+    CHECK(calloc(v_half, 3) == NULL && errno == ENOMEM, "calloc overflow: NULL, ENOMEM");
+    errno = 0;
+    CHECK(calloc(v_big, v_big / 4) == NULL && errno == ENOMEM,
+          "calloc(2^33, 2^31): NULL, ENOMEM");
+    static const size_t sizes[] = {16, 1000, 8192, 100000, 3 << 20};
+    int zero = 1;
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+        for (int round = 0; round < 3; round++) {
+            unsigned char *p = calloc(1, sizes[i]);
+            if (!p) {
+                zero = 0;
+                continue;
+            }
+            for (size_t k = 0; k < sizes[i]; k++)
+                if (p[k])
+                    zero = 0;
+            memset(p, 0xee, sizes[i]); /* dirty, for the next round to reuse */
+            free(p);
+        }
+    CHECK(zero, "calloc of 16 B ... 3 MiB, reusing dirtied memory: all zero");
+}
+
+static void reallocs(void)
+{
+    static const size_t steps[] = {1, 8, 100, 5000, 9000, 70000, 2 << 20, 300, 10, 600000, 40};
+    unsigned char *p = realloc(NULL, 4);
+    REQUIRE(p, "realloc(NULL, 4)");
+    for (size_t k = 0; k < 4; k++)
+        p[k] = (unsigned char)(k * 13 + 1);
+    size_t have = 4;
+    int ok = 1;
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        unsigned char *q = realloc(p, steps[i]);
+        if (!q) {
+            ok = 0;
+            break;
+        }
+        size_t keep = have < steps[i] ? have : steps[i];
+        for (size_t k = 0; k < keep; k++)
+            if (q[k] != (unsigned char)(k * 13 + 1))
+                ok = 0;
+        for (size_t k = 0; k < steps[i]; k++)
+            q[k] = (unsigned char)(k * 13 + 1);
+        have = steps[i];
+        p = q;
+    }
+    CHECK(ok, "realloc through 1 B ... 2 MiB and back: contents kept");
+    CHECK(dropin_serves(p), "the reallocated object is numaslab's");
+    errno = 0;
+    CHECK(realloc(p, 0) == NULL, "realloc(p, 0) frees and returns NULL");
+    p = malloc(64);
+    REQUIRE(p, "malloc");
+    memset(p, 7, 64);
+    errno = 0;
+    unsigned char *volatile same = p; /* still p's when the call fails */
+    CHECK(reallocarray(same, v_half / 2, 8) == NULL && errno == ENOMEM,
+          "reallocarray overflow: NULL, ENOMEM");
+    CHECK(p[0] == 7 && p[63] == 7 && usable(p) >= 64, "and the object is untouched");
+    unsigned char *q = reallocarray(p, 100, 3);
+    CHECK(q && q[0] == 7 && q[63] == 7 && usable(q) >= 300, "reallocarray(p, 100, 3) grows it");
+    free(q);
+}
+
+static void aligned(void)
+{
+    static const size_t sizes[] = {1, 100, 5000, 70000};
+    int bad = 0, n = 0;
+    for (size_t a = 8; a <= (1 << 20); a <<= 1)
+        for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+            void *p[3] = {NULL, NULL, NULL};
+            errno = 12345;
+            int rc = posix_memalign(&p[0], a, sizes[i]);
+            p[1] = aligned_alloc(a, sizes[i]);
+            p[2] = memalign(a, sizes[i]);
+            if (rc != 0 || errno != 12345)
+                bad++;
+            for (int k = 0; k < 3; k++) {
+                n++;
+                if (!p[k] || (uintptr_t)p[k] % a || usable(p[k]) < sizes[i] ||
+                    !dropin_serves(p[k])) {
+                    if (bad++ < 5)
+                        printf("# align %zu size %zu call %d: %p\n", a, sizes[i], k, p[k]);
+                } else {
+                    memset(p[k], 1, sizes[i]);
+                }
+                free(p[k]);
+            }
+        }
+    CHECK(bad == 0, "%d objects of posix_memalign, aligned_alloc, memalign at 8 B ... 1 MiB: "
+                    "aligned, usable, numaslab's, errno kept (%d wrong)",
+          n, bad);
+    void *p = NULL;
+    errno = 0;
+    CHECK(posix_memalign(&p, 24, 10) == EINVAL && errno == 0,
+          "posix_memalign(24): EINVAL returned, errno untouched");
+    CHECK(posix_memalign(&p, 4, 10) == EINVAL, "posix_memalign(4): EINVAL (below sizeof(void *))");
+    errno = 0;
+    CHECK(posix_memalign(&p, 4096, SIZE_MAX - 100) == ENOMEM && errno == 0,
+          "posix_memalign of SIZE_MAX - 100 bytes: ENOMEM returned, errno untouched");
+    void *m = memalign(24, 100);
+    CHECK(m && (uintptr_t)m % 32 == 0, "memalign(24): rounded up to 32, as glibc");
+    free(m);
+    errno = 0;
+    CHECK(memalign(SIZE_MAX / 2 + 2, 10) == NULL && errno == EINVAL,
+          "memalign above half the address space: EINVAL");
+    long page = tu_pagesize();
+    void *v = valloc(100), *pv = pvalloc(100), *pz = pvalloc(0);
+    CHECK(v && (uintptr_t)v % (uintptr_t)page == 0, "valloc: page-aligned");
+    CHECK(pv && (uintptr_t)pv % (uintptr_t)page == 0 && usable(pv) >= (size_t)page,
+          "pvalloc(100): page-aligned, a whole page usable");
+    CHECK(pz && usable(pz) >= (size_t)page, "pvalloc(0): a whole page");
+    free(v);
+    free(pv);
+    free(pz);
+}
+
+static void usable_sizes(void)
+{
+    int bad = 0;
+    CHECK(malloc_usable_size(NULL) == 0, "malloc_usable_size(NULL) == 0");
+    for (size_t n = 1; n < 300000; n = n * 3 / 2 + 1) {
+        unsigned char *p = malloc(n);
+        size_t u = p ? usable(p) : 0;
+        if (u < n)
+            bad++;
+        else
+            memset(p, 0x5a, u); /* every usable byte is the caller's */
+        free(p);
+    }
+    CHECK(bad == 0, "malloc_usable_size >= the size asked, 1 B ... 300 KB (%d short)", bad);
+}
+
+/* ---- threads ---------------------------------------------------------- */
+
+#define XOBJS 20000
+static void *xobj[XOBJS];
+
+static void *producer(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < XOBJS; i++) {
+        xobj[i] = malloc((size_t)(16 + i % 500));
+        if (xobj[i])
+            memset(xobj[i], i & 0xff, 16);
+    }
+    return NULL;
+}
+
+static pthread_key_t late_key;
+static void *late_kept[200];
+
+/* Runs at thread exit, before or after numaslab's own destructor. */
+static void late_destructor(void *v)
+{
+    intptr_t i = (intptr_t)v - 1;
+    char *p = malloc(1000);
+    if (p)
+        memset(p, 1, 1000);
+    free(p);
+    late_kept[i] = malloc(48);
+}
+
+static void *churner(void *arg)
+{
+    pthread_setspecific(late_key, arg);
+    void *keep[64];
+    for (int k = 0; k < 64; k++)
+        keep[k] = malloc((size_t)(k * 37 + 1));
+    for (int k = 0; k < 64; k += 2)
+        free(keep[k]);
+    return keep[1]; /* freed by the main thread */
+}
+
+static void threads(void)
+{
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, producer, NULL) == 0, "pthread_create");
+    pthread_join(t, NULL);
+    int ok = 1;
+    for (int i = 0; i < XOBJS; i++) {
+        unsigned char *p = xobj[i];
+        if (!p || p[0] != (unsigned char)(i & 0xff) || p[15] != (unsigned char)(i & 0xff))
+            ok = 0;
+        free(p);
+    }
+    CHECK(ok, "%d objects of an exited thread, freed by the main thread", XOBJS);
+
+    REQUIRE(pthread_key_create(&late_key, late_destructor) == 0, "pthread_key_create");
+    int fine = 1;
+    for (intptr_t i = 0; i < 200; i++) {
+        void *r = NULL;
+        if (pthread_create(&t, NULL, churner, (void *)(i + 1)) != 0 || pthread_join(t, &r) != 0)
+            fine = 0;
+        free(r);
+    }
+    for (int i = 0; i < 200; i++) {
+        if (!late_kept[i])
+            fine = 0;
+        free(late_kept[i]);
+    }
+    CHECK(fine, "200 threads one after the other, each with a destructor that allocates late");
+}
+
+/* ---- fork, exec, dlopen, exit ----------------------------------------- */
+
+static volatile int spin_stop;
+
+static void *spinner(void *arg)
+{
+    (void)arg;
+    while (!spin_stop) {
+        void *p[16];
+        for (int i = 0; i < 16; i++)
+            p[i] = malloc((size_t)(i * 100 + 8));
+        for (int i = 0; i < 16; i++)
+            free(p[i]);
+    }
+    return NULL;
+}
+
+static void forks(void)
+{
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++)
+        REQUIRE(pthread_create(&t[i], NULL, spinner, NULL) == 0, "pthread_create");
+    int clean = 0;
+    for (int round = 0; round < 20; round++) {
+        char *mine = malloc(5000);
+        REQUIRE(mine, "malloc");
+        memset(mine, 'x', 5000);
+        pid_t pid = fork();
+        REQUIRE(pid >= 0, "fork: %s", strerror(errno));
+        if (pid == 0) {
+            int ok = mine[0] == 'x' && mine[4999] == 'x';
+            free(mine);
+            for (int i = 0; i < 10000; i++) {
+                char *p = malloc((size_t)(i % 3000 + 1));
+                if (!p)
+                    ok = 0;
+                else
+                    p[0] = 1;
+                free(p);
+            }
+            _exit(ok ? 0 : 1);
+        }
+        int st;
+        waitpid(pid, &st, 0);
+        clean += WIFEXITED(st) && WEXITSTATUS(st) == 0;
+        free(mine);
+    }
+    spin_stop = 1;
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    CHECK(clean == 20, "20 forks while three threads allocate: every child allocates, frees the "
+                       "parent's object and exits 0 (%d did)",
+          clean);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", "exit 3", (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 3, "fork + exec of /bin/sh under the drop-in");
+
+    void *h = dlopen("libm.so.6", RTLD_NOW);
+    double (*cosine)(double) = h ? (double (*)(double))dlsym(h, "cos") : NULL;
+    CHECK(cosine && cosine(0.0) == 1.0, "dlopen of libm, dlsym of cos");
+    if (h)
+        dlclose(h);
+    CHECK(dlopen("libnumaslab-no-such-library.so", RTLD_NOW) == NULL && dlerror() != NULL,
+          "dlopen of a missing library: dlerror has the message");
+}
+
+static void at_exit(void)
+{
+    char *p = malloc(3000);
+    char *q = p ? realloc(p, 30000) : NULL;
+    printf("atexit: allocated %s\n", q && dropin_serves(q) ? "by numaslab" : "elsewhere");
+    free(q);
+    fflush(stdout);
+}
+
+static int child(void)
+{
+    served();
+    edges();
+    reallocs();
+    aligned();
+    usable_sizes();
+    threads();
+    forks();
+    atexit(at_exit);
+    return tu_exit();
+}
+
+int main(int argc, char **argv)
+{
+    tu_init("test-dropin");
+    if (argc > 1 && strcmp(argv[1], "--child") == 0)
+        return child();
+    struct tu_child ch = dropin_run_child("test-dropin", NULL, NULL);
+    CHECK(WIFEXITED(ch.status) && WEXITSTATUS(ch.status) == 0,
+          "the program under the drop-in exits 0 (status %#x)", ch.status);
+    CHECK(strstr(ch.out, "atexit: allocated by numaslab") != NULL,
+          "an atexit handler allocates and reallocates, from numaslab");
+    CHECK(strstr(ch.err, "numaslab") == NULL, "no message from numaslab on stderr");
+    return tu_exit();
+}
