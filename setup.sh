@@ -21,7 +21,8 @@ trap 'fail "command \"$BASH_COMMAND\" exited with status $?"' ERR
 packages=(build-essential autoconf automake libtool pkg-config libnuma-dev libhwloc-dev
           numactl hwloc-nox libbenchmark-dev valgrind
           qemu-system-x86 busybox-static cpio xz-utils
-          openmpi-bin libopenmpi-dev cmake)
+          openmpi-bin libopenmpi-dev cmake
+          python3 git)
 
 # ---- packages ------------------------------------------------------------
 step="install packages"
