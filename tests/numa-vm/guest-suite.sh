@@ -37,7 +37,7 @@ step() {
 	shift
 	echo "==== $T $name: $*"
 	if [ "$1" = env ] || [ "$1" = numactl ]; then
-		prog=$(for w in "$@"; do case $w in */*) echo "$w"; break ;; esac; done)
+		prog=$(for w in "$@"; do case $w in *=*) ;; */*) echo "$w"; break ;; esac; done)
 	else
 		prog=$1
 	fi
@@ -228,6 +228,26 @@ set -- $MEMLESS
 if [ -n "$a" ] && [ -n "$1" ]; then
 	step remote-free-$a,$1 $POLICY --remote-free=$a,$1
 fi
+
+# The drop-in malloc (numaslab-malloc(3)) under numactl: an unmodified
+# program's malloc'd pages where the policy says, every thread's on its
+# node, and objects freed on another node going home.
+DROPIN=$(pwd)/.libs/libnumaslab-malloc.so
+DPOL=tests/numa-vm/test-dropin-policy
+for n in $MEMNODES; do
+	[ "$n" = "$FIRSTMEM" ] && continue
+	step dropin-membind-$n numactl --membind=$n env LD_PRELOAD=$DROPIN $DPOL --node=$n
+	step dropin-preferred-$n numactl --preferred=$n env LD_PRELOAD=$DROPIN $DPOL --node=$n
+done
+set -- $MEMNODES
+step dropin-interleave-$1,$2 numactl --interleave=$1,$2 env LD_PRELOAD=$DROPIN $DPOL \
+	--interleave=$1,$2
+step dropin-local env LD_PRELOAD=$DROPIN $DPOL --local
+a=
+for n in $CPUNODES; do
+	case " $MEMNODES " in *" $n "*) ;; *) continue ;; esac
+	if [ -z "$a" ]; then a=$n; else step dropin-home-$a,$n env LD_PRELOAD=$DROPIN $DPOL --home=$a,$n; break; fi
+done
 
 step reserve $POLICY --reserve
 step critical $POLICY --critical
