@@ -35,6 +35,28 @@ static inline const char *dropin_path(void)
     return path;
 }
 
+/* 1 when the library at path needs a sanitizer's runtime (its name is in
+ * the dynamic string table): it cannot be preloaded into a program that
+ * is not built with that sanitizer. */
+static inline int dropin_needs_sanitizer(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char buf[65536];
+    size_t n, keep = 0;
+    int found = 0;
+    if (!f)
+        return 0;
+    while (!found && (n = fread(buf + keep, 1, sizeof(buf) - keep, f)) > 0) {
+        n += keep;
+        for (size_t i = 0; i + 11 <= n && !found; i++)
+            found = memcmp(buf + i, "libasan.so.", 11) == 0 || memcmp(buf + i, "libtsan.so.", 11) == 0;
+        keep = n < 16 ? n : 16;
+        memmove(buf, buf + n - keep, keep);
+    }
+    fclose(f);
+    return found;
+}
+
 /* Run this program as "--child" under the drop-in; after: libraries to
  * preload after it (or NULL).  Its output is passed on; the result is
  * its wait status and output, to judge. */
@@ -46,6 +68,9 @@ static inline struct tu_child dropin_run_child(const char *name, const char *arg
 #endif
     static char pre[16384], lib[4096];
     const char *so = dropin_path();
+    if (dropin_needs_sanitizer(so))
+        tu_skip("%s is built with a sanitizer, whose runtime must be the process's first library",
+                so);
     if (so[0] != '/') {
         char cwd[3000];
         REQUIRE(getcwd(cwd, sizeof(cwd)), "getcwd: %s", strerror(errno));

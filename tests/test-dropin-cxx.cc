@@ -33,6 +33,22 @@ static void check(bool ok, const char *what)
     std::printf("%s %s\n", ok ? "ok:  " : "FAIL:", what);
 }
 
+/* The drop-in needs a sanitizer's runtime (its name is in the library's
+ * dynamic string table): it cannot be preloaded into this program. */
+static bool needs_sanitizer(const char *path)
+{
+    std::FILE *f = std::fopen(path, "rb");
+    if (!f)
+        return false;
+    std::string all;
+    char buf[65536];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0)
+        all.append(buf, n);
+    std::fclose(f);
+    return all.find("libasan.so.") != std::string::npos || all.find("libtsan.so.") != std::string::npos;
+}
+
 static bool numaslabs(const void *p)
 {
     auto ptr_node = reinterpret_cast<int (*)(const void *)>(dlsym(RTLD_DEFAULT, "numaslab_ptr_node"));
@@ -112,6 +128,10 @@ int main(int argc, char **argv)
     if (access(pre, R_OK) != 0) {
         std::printf("ERROR: %s: %s\n", pre, std::strerror(errno));
         return 99;
+    }
+    if (needs_sanitizer(pre)) {
+        std::printf("SKIP: %s is built with a sanitizer, whose runtime must come first\n", pre);
+        return 77;
     }
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     if (n <= 0)

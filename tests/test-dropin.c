@@ -33,6 +33,7 @@ static size_t usable(void *p) { return malloc_usable_size(p); }
 
 /* Sizes the compiler cannot see, so that it lets the calls through. */
 static volatile size_t v_max = SIZE_MAX, v_half = SIZE_MAX / 2, v_big = (size_t)1 << 33;
+static volatile size_t v_24 = 24, v_huge_align = SIZE_MAX / 2 + 2;
 
 static void served(void)
 {
@@ -150,17 +151,17 @@ static void aligned(void)
           n, bad);
     void *p = NULL;
     errno = 0;
-    CHECK(posix_memalign(&p, 24, 10) == EINVAL && errno == 0,
+    CHECK(posix_memalign(&p, v_24, 10) == EINVAL && errno == 0,
           "posix_memalign(24): EINVAL returned, errno untouched");
     CHECK(posix_memalign(&p, 4, 10) == EINVAL, "posix_memalign(4): EINVAL (below sizeof(void *))");
     errno = 0;
     CHECK(posix_memalign(&p, 4096, SIZE_MAX - 100) == ENOMEM && errno == 0,
           "posix_memalign of SIZE_MAX - 100 bytes: ENOMEM returned, errno untouched");
-    void *m = memalign(24, 100);
+    void *m = memalign(v_24, 100);
     CHECK(m && (uintptr_t)m % 32 == 0, "memalign(24): rounded up to 32, as glibc");
     free(m);
     errno = 0;
-    CHECK(memalign(SIZE_MAX / 2 + 2, 10) == NULL && errno == EINVAL,
+    CHECK(memalign(v_huge_align, 10) == NULL && errno == EINVAL,
           "memalign above half the address space: EINVAL");
     long page = tu_pagesize();
     void *v = valloc(100), *pv = pvalloc(100), *pz = pvalloc(0);
