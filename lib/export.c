@@ -64,6 +64,7 @@
 struct pubflag {
     int busy;
     unsigned want;
+    int full; /* node records: a request for the whole record came (else objects only) */
 };
 
 static struct {
@@ -376,7 +377,11 @@ static struct numaslab_stats_node_rec *node_rec(struct numaslab_stats_header *h,
     return i >= 0 ? &nodes[i] : NULL;
 }
 
-void nslab__pub_node(int node)
+/* Write node's record, all of it (full) or its object counts, the only
+ * fields a cache's counts change.  A request for the whole record that
+ * reaches the writer holding the flag makes that writer's next round a
+ * whole one. */
+static void pub_node_rec(int node, int full)
 {
     struct numaslab_stats_header *h = live();
     if (!h || node < 0 || node >= nslab_g.possible)
@@ -386,12 +391,22 @@ void nslab__pub_node(int node)
         return;
     struct pubflag *f = &ex.flags[r - (struct numaslab_stats_node_rec *)((char *)h + h->node_off)];
     unsigned t;
+    if (full)
+        nslab_store_relaxed(&f->full, 1); /* before the request (pub_enter) */
     if (!pub_enter(f, &t))
         return;
-    do
-        nslab__stats_write_node(r, node);
-    while (pub_again(f, &t));
+    do {
+        if (__atomic_exchange_n(&f->full, 0, __ATOMIC_RELAXED))
+            nslab__stats_write_node(r, node);
+        else
+            nslab__stats_write_node_objects(r, node);
+    } while (pub_again(f, &t));
     touched(h);
+}
+
+void nslab__pub_node(int node)
+{
+    pub_node_rec(node, 1);
 }
 
 void nslab__pub_cache(struct numaslab_cache *c, int nidx)
@@ -409,7 +424,7 @@ void nslab__pub_cache(struct numaslab_cache *c, int nidx)
     do
         nslab__stats_write_cache(r, c, nidx);
     while (pub_again(f, &t));
-    nslab__pub_node(nslab_g.topo.active[nidx]);
+    pub_node_rec(nslab_g.topo.active[nidx], 0);
 }
 
 void nslab__pub_reserve(struct numaslab_mempool *pool)

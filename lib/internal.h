@@ -742,6 +742,7 @@ struct numaslab_stats_cache_rec;
  * fields, write_reserve writes them (the pool's lock held); fill_node is
  * both, from zero. */
 void nslab__stats_write_node(struct numaslab_stats_node_rec *r, int node);
+void nslab__stats_write_node_objects(struct numaslab_stats_node_rec *r, int node);
 void nslab__stats_write_reserve(struct numaslab_stats_node_rec *r, const struct numaslab_mempool *p);
 void nslab__stats_fill_node(struct numaslab_stats_node_rec *r, int node);
 void nslab__stats_write_cache(struct numaslab_stats_cache_rec *r, struct numaslab_cache *c, int nidx);

@@ -188,7 +188,6 @@ void nslab__stats_write_node(struct numaslab_stats_node_rec *r, int node)
 {
     struct numaslab_node_stats st;
     read_node(node, &st, NULL);
-    const struct nslab_nstat *n = &nslab_g.nstat[node];
     r->node = node;
     r->flags = (st.active ? NUMASLAB_STATS_NODE_ACTIVE : 0) |
                (node <= nslab_g.topo.max_node ? NUMASLAB_STATS_NODE_PRESENT : 0);
@@ -198,9 +197,7 @@ void nslab__stats_write_node(struct numaslab_stats_node_rec *r, int node)
     r->fallback_in = st.fallback_in;
     r->inactive_requests = st.inactive_requests;
     r->inactive_served = st.inactive_served;
-    int64_t inuse = (int64_t)nslab_load_relaxed(&n->objects_inuse); /* see read_cache */
-    r->objects_inuse = inuse > 0 ? (uint64_t)inuse : 0;
-    r->objects_total = nslab_load_relaxed(&n->objects_total);
+    nslab__stats_write_node_objects(r, node);
     r->mem_known = st.mem_known != 0;
     r->mem_short = st.mem_short != 0;
     r->mem_avail = st.mem_avail;
@@ -211,6 +208,15 @@ void nslab__stats_write_node(struct numaslab_stats_node_rec *r, int node)
     r->page_cached = st.page_cached;
     r->large_bytes = st.large_bytes;
     r->huge_bytes = st.huge_bytes;
+}
+
+/* The object counts of r, node's record: what a cache's counts change. */
+void nslab__stats_write_node_objects(struct numaslab_stats_node_rec *r, int node)
+{
+    const struct nslab_nstat *n = &nslab_g.nstat[node];
+    int64_t inuse = (int64_t)nslab_load_relaxed(&n->objects_inuse); /* see read_cache */
+    r->objects_inuse = inuse > 0 ? (uint64_t)inuse : 0;
+    r->objects_total = nslab_load_relaxed(&n->objects_total);
 }
 
 /* r's reserve fields from pool, a node's reserve; its lock held. */

@@ -82,5 +82,7 @@ int main(int argc, char **argv)
     CHECK(WIFEXITED(ch.status) && WEXITSTATUS(ch.status) == 0,
           "the program under the drop-in exits 0 (status %#x)", ch.status);
     CHECK(strstr(ch.err, "numaslab") == NULL, "no message from numaslab on stderr");
+    free(ch.out);
+    free(ch.err);
     return tu_exit();
 }

@@ -366,5 +366,7 @@ int main(int argc, char **argv)
     CHECK(strstr(ch.out, "atexit: allocated by numaslab") != NULL,
           "an atexit handler allocates and reallocates, from numaslab");
     CHECK(strstr(ch.err, "numaslab") == NULL, "no message from numaslab on stderr");
+    free(ch.out);
+    free(ch.err);
     return tu_exit();
 }
