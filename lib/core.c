@@ -81,6 +81,9 @@ void nslab__tstate_drain(struct nslab_tstate *ts)
             continue;
         if (nslab_g.by_id[id])
             nslab__tcc_flush(nslab_g.by_id[id], ts, 0);
+    }
+    nslab__pub_dirty(ts); /* before its caches' state goes */
+    for (int id = 0; id < NSLAB_MAX_CACHES; id++) {
         free(ts->cc[id]);
         ts->cc[id] = NULL;
     }
@@ -141,6 +144,7 @@ void numaslab_thread_flush(void)
              * back: a few of the full ones (oldest first) each time. */
             nslab__cache_sweep_some(nslab_g.by_id[id], 8);
         }
+    nslab__pub_dirty(ts);
     pthread_mutex_unlock(&nslab_g.lock);
 }
 

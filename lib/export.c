@@ -377,10 +377,34 @@ static struct numaslab_stats_node_rec *node_rec(struct numaslab_stats_header *h,
     return i >= 0 ? &nodes[i] : NULL;
 }
 
-/* Write node's record, all of it (full) or its object counts, the only
- * fields a cache's counts change.  A request for the whole record that
- * reaches the writer holding the flag makes that writer's next round a
- * whole one. */
+/*
+ * Write a record through its flag: all of it (full) or only its object
+ * counts, the fields a free or an allocation counted by another thread
+ * changes.  A request for the whole record that reaches the writer holding
+ * the flag makes that writer's next round a whole one.  Node records:
+ * node set, c NULL; cache records: c and nidx.
+ */
+static void pub_rec(struct pubflag *f, int full, void *r, int node, struct numaslab_cache *c,
+                    int nidx)
+{
+    unsigned t;
+    if (full)
+        nslab_store_relaxed(&f->full, 1); /* before the request (pub_enter) */
+    if (!pub_enter(f, &t))
+        return;
+    do {
+        int whole = __atomic_exchange_n(&f->full, 0, __ATOMIC_RELAXED);
+        if (!c && whole)
+            nslab__stats_write_node(r, node);
+        else if (!c)
+            nslab__stats_write_node_objects(r, node);
+        else if (whole)
+            nslab__stats_write_cache(r, c, nidx);
+        else
+            nslab__stats_write_cache_objects(r, c, nidx);
+    } while (pub_again(f, &t));
+}
+
 static void pub_node_rec(int node, int full)
 {
     struct numaslab_stats_header *h = live();
@@ -389,18 +413,8 @@ static void pub_node_rec(int node, int full)
     struct numaslab_stats_node_rec *r = node_rec(h, node);
     if (!r)
         return;
-    struct pubflag *f = &ex.flags[r - (struct numaslab_stats_node_rec *)((char *)h + h->node_off)];
-    unsigned t;
-    if (full)
-        nslab_store_relaxed(&f->full, 1); /* before the request (pub_enter) */
-    if (!pub_enter(f, &t))
-        return;
-    do {
-        if (__atomic_exchange_n(&f->full, 0, __ATOMIC_RELAXED))
-            nslab__stats_write_node(r, node);
-        else
-            nslab__stats_write_node_objects(r, node);
-    } while (pub_again(f, &t));
+    pub_rec(&ex.flags[r - (struct numaslab_stats_node_rec *)((char *)h + h->node_off)], full, r,
+            node, NULL, 0);
     touched(h);
 }
 
@@ -409,22 +423,58 @@ void nslab__pub_node(int node)
     pub_node_rec(node, 1);
 }
 
-void nslab__pub_cache(struct numaslab_cache *c, int nidx)
+static void pub_cache_rec(struct numaslab_cache *c, int nidx, int full)
 {
     struct numaslab_stats_header *h = live();
     if (!h)
         return;
     uint32_t i = c->id * (uint32_t)nslab_g.nactive + (uint32_t)nidx;
-    struct numaslab_stats_cache_rec *r =
-        (struct numaslab_stats_cache_rec *)((char *)h + h->cache_off) + i;
-    struct pubflag *f = &ex.flags[h->node_cap + i];
-    unsigned t;
-    if (!pub_enter(f, &t))
-        return;
-    do
-        nslab__stats_write_cache(r, c, nidx);
-    while (pub_again(f, &t));
+    pub_rec(&ex.flags[h->node_cap + i], full,
+            (struct numaslab_stats_cache_rec *)((char *)h + h->cache_off) + i, 0, c, nidx);
     pub_node_rec(nslab_g.topo.active[nidx], 0);
+}
+
+void nslab__pub_cache(struct numaslab_cache *c, int nidx)
+{
+    pub_cache_rec(c, nidx, 1);
+}
+
+void nslab__pub_cache_counts(struct numaslab_cache *c, int nidx)
+{
+    pub_cache_rec(c, nidx, 0);
+}
+
+/* Frees into other threads' slabs come one map word at a time, at the
+ * freeing thread's pace: writing each would cost more than the free.  A
+ * thread writes them at most once per tick of the coarse clock (a few
+ * milliseconds), and what it left at its next flush or exit. */
+void nslab__pub_remote(struct numaslab_cache *c, int nidx)
+{
+    struct nslab_tstate *ts = nslab_tls;
+    if (!nslab_load_acquire(&ex_live))
+        return;
+    if (ts != &nslab_empty_ts) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+        uint64_t now = (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+        if (now == ts->pub_ns) {
+            ts->pub_dirty = 1;
+            return;
+        }
+        ts->pub_ns = now;
+    }
+    nslab__pub_cache_counts(c, nidx);
+}
+
+void nslab__pub_dirty(struct nslab_tstate *ts)
+{
+    if (!ts->pub_dirty)
+        return;
+    ts->pub_dirty = 0;
+    for (int id = 0; id < NSLAB_MAX_CACHES; id++)
+        if (ts->cc[id] && nslab_g.by_id[id])
+            for (int i = 0; i < nslab_g.nactive; i++)
+                nslab__pub_cache_counts(nslab_g.by_id[id], i);
 }
 
 void nslab__pub_reserve(struct numaslab_mempool *pool)

@@ -287,6 +287,9 @@ struct nslab_tstate {
     unsigned gen;               /* nslab_g.gen this state was set up for */
     int registered;
     struct nslab_list link;     /* in nslab_g.threads */
+    uint64_t pub_ns;            /* when its frees into other threads' slabs were last
+                                   written to the statistics segment (coarse clock) */
+    int pub_dirty;              /* 1: some were not written since (lib/export.c) */
 };
 
 /* ------------------------------------------------------------------------
@@ -743,6 +746,8 @@ struct numaslab_stats_cache_rec;
  * both, from zero. */
 void nslab__stats_write_node(struct numaslab_stats_node_rec *r, int node);
 void nslab__stats_write_node_objects(struct numaslab_stats_node_rec *r, int node);
+void nslab__stats_write_cache_objects(struct numaslab_stats_cache_rec *r, struct numaslab_cache *c,
+                                      int nidx);
 void nslab__stats_write_reserve(struct numaslab_stats_node_rec *r, const struct numaslab_mempool *p);
 void nslab__stats_fill_node(struct numaslab_stats_node_rec *r, int node);
 void nslab__stats_write_cache(struct numaslab_stats_cache_rec *r, struct numaslab_cache *c, int nidx);
@@ -761,6 +766,11 @@ void nslab__export_fork_child(void); /* the fork child handler, nslab_g.lock NOT
  * records made or cleared (nslab_g.lock held). */
 void nslab__pub_node(int node);
 void nslab__pub_cache(struct numaslab_cache *c, int nidx);
+void nslab__pub_cache_counts(struct numaslab_cache *c, int nidx); /* its object counts changed */
+/* A free into another thread's slab, counted: written at most once per
+ * tick of the coarse clock per thread, the rest at its flush or exit. */
+void nslab__pub_remote(struct numaslab_cache *c, int nidx);
+void nslab__pub_dirty(struct nslab_tstate *ts); /* what pub_remote left, written now */
 void nslab__pub_reserve(struct numaslab_mempool *pool);
 void nslab__pub_process(void);
 void nslab__pub_cache_new(struct numaslab_cache *c);

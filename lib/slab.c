@@ -54,8 +54,8 @@ void nslab__slab_count(struct numaslab_cache *c, struct nslab_slab *s)
     if (s->type != NSLAB_T_SLAB)
         return;
     struct nslab_cnode *cn = &c->cnode[s->nidx];
-    int st = state_of(s);
-    if (st != s->state) {
+    int st = state_of(s), moved = st != s->state;
+    if (moved) {
         nslab_sub_relaxed(&cn->st_slabs[s->state], 1);
         nslab_add_relaxed(&cn->st_slabs[st], 1);
         s->state = (uint8_t)st;
@@ -63,10 +63,13 @@ void nslab__slab_count(struct numaslab_cache *c, struct nslab_slab *s)
     if (s->nfree != s->pub_free) {
         nslab__count_inuse(c, s->nidx, (int64_t)s->pub_free - s->nfree);
         s->pub_free = s->nfree;
-    } else if (st == s->state) {
+    } else if (!moved) {
         return; /* nothing changed: nothing to write */
     }
-    nslab__pub_cache(c, s->nidx);
+    if (moved)
+        nslab__pub_cache(c, s->nidx);
+    else
+        nslab__pub_cache_counts(c, s->nidx);
 }
 
 /* Lay a slab of c out in mem (c->slab_bytes bound to node nidx) and enter
@@ -372,7 +375,7 @@ void nslab__remote_or(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w
     /* Counted free now, by the freer: the statistics are exact once every
      * thread has flushed, whatever the order (the collector leaves them). */
     nslab__count_inuse(c, nidx, -(int64_t)__builtin_popcountll(bits & ~dup));
-    nslab__pub_cache(c, nidx);
+    nslab__pub_remote(c, nidx);
     nslab__report_doubles(c, call, first, dup);
 }
 

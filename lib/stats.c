@@ -247,6 +247,16 @@ void nslab__stats_fill_node(struct numaslab_stats_node_rec *r, int node)
 }
 
 /* r from (c, nidx)'s counters (relaxed loads). */
+/* The object counts of r, (c, nidx)'s record (see read_cache). */
+void nslab__stats_write_cache_objects(struct numaslab_stats_cache_rec *r, struct numaslab_cache *c,
+                                      int nidx)
+{
+    const struct nslab_cnode *cn = &c->cnode[nidx];
+    int64_t inuse = (int64_t)nslab_load_relaxed(&cn->st_inuse);
+    r->objects_inuse = inuse > 0 ? (uint64_t)inuse : 0;
+    r->objects_total = nslab_load_relaxed(&cn->st_total);
+}
+
 void nslab__stats_write_cache(struct numaslab_stats_cache_rec *r, struct numaslab_cache *c, int nidx)
 {
     struct numaslab_cache_stats st;
