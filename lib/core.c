@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 struct nslab_global nslab_g = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -25,6 +26,7 @@ struct nslab_tstate nslab_empty_ts;
 __thread struct nslab_tstate *nslab_tls __attribute__((tls_model("initial-exec"))) =
     &nslab_empty_ts;
 __thread unsigned char nslab_busy __attribute__((tls_model("initial-exec")));
+uintptr_t nslab_cookie = 1;
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -264,9 +266,22 @@ static void free_tables(void)
 }
 
 /* nslab_g.lock held. */
+/* A value no live object holds unless its user wrote it there: the free
+ * cookie (lib/internal.h), from the clock and the address space layout,
+ * mixed (splitmix64), odd so that no aligned pointer equals it. */
+static uintptr_t make_cookie(void)
+{
+    uint64_t x = nslab__now_ns() ^ ((uint64_t)(uintptr_t)&x << 16) ^ (uint64_t)getpid();
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return (uintptr_t)(x ^ (x >> 31)) | 1;
+}
+
 static int init_locked(const struct numaslab_config *cfg)
 {
     struct nslab_topo *t = &nslab_g.topo;
+    nslab_cookie = make_cookie();
     int rc = nslab__options_load(&nslab_g.opt, cfg);
     if (rc)
         return rc;

@@ -23,35 +23,6 @@
 
 #include <stdlib.h>
 
-#if NSLAB_VALGRIND
-#include <valgrind/memcheck.h>
-#else
-#define VALGRIND_MALLOCLIKE_BLOCK(a, s, r, z) ((void)0)
-#define VALGRIND_FREELIKE_BLOCK(a, r) ((void)0)
-#define VALGRIND_MAKE_MEM_NOACCESS(a, s) ((void)0)
-#define VALGRIND_MAKE_MEM_DEFINED(a, s) ((void)0)
-#define VALGRIND_MAKE_MEM_UNDEFINED(a, s) ((void)0)
-#endif
-
-#if defined(__SANITIZE_ADDRESS__)
-#define NSLAB_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NSLAB_ASAN 1
-#endif
-#endif
-#ifndef NSLAB_ASAN
-#define NSLAB_ASAN 0
-#endif
-#if NSLAB_ASAN
-#include <sanitizer/asan_interface.h>
-#define nslab_asan_poison(a, s) ASAN_POISON_MEMORY_REGION((a), (s))
-#define nslab_asan_unpoison(a, s) ASAN_UNPOISON_MEMORY_REGION((a), (s))
-#else
-#define nslab_asan_poison(a, s) ((void)(a), (void)(s))
-#define nslab_asan_unpoison(a, s) ((void)(a), (void)(s))
-#endif
-
 #define NSLAB_POISON_FREE 0x6b
 #define NSLAB_POISON_END 0xa5
 #define NSLAB_RZ_ACTIVE 0xbb
@@ -144,6 +115,8 @@ static inline void *nslab__hand_out(struct numaslab_cache *c, void *obj, unsigne
     nslab_asan_unpoison(obj, c->obj_size);
     if (c->ctor)
         VALGRIND_MAKE_MEM_DEFINED(obj, c->obj_size);
+    if (c->mag)
+        ((void **)obj)[1] = NULL; /* the free cookie (lib/internal.h): handed out now */
     if (flags & NUMASLAB_ZERO)
         memset(obj, 0, c->obj_size);
     return obj;

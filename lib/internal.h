@@ -54,6 +54,41 @@
 #include "numa/numa.h"
 #include "lib/list.h"
 
+/* The annotations that tell valgrind (--enable-valgrind) and
+ * AddressSanitizer which bytes of slab memory a user may touch
+ * (lib/debug.h uses them; the fast paths below too). */
+#ifndef NSLAB_VALGRIND
+#define NSLAB_VALGRIND 0
+#endif
+#if NSLAB_VALGRIND
+#include <valgrind/memcheck.h>
+#else
+#define VALGRIND_MALLOCLIKE_BLOCK(a, s, r, z) ((void)0)
+#define VALGRIND_FREELIKE_BLOCK(a, r) ((void)0)
+#define VALGRIND_MAKE_MEM_NOACCESS(a, s) ((void)0)
+#define VALGRIND_MAKE_MEM_DEFINED(a, s) ((void)0)
+#define VALGRIND_MAKE_MEM_UNDEFINED(a, s) ((void)0)
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define NSLAB_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NSLAB_ASAN 1
+#endif
+#endif
+#ifndef NSLAB_ASAN
+#define NSLAB_ASAN 0
+#endif
+#if NSLAB_ASAN
+#include <sanitizer/asan_interface.h>
+#define nslab_asan_poison(a, s) ASAN_POISON_MEMORY_REGION((a), (s))
+#define nslab_asan_unpoison(a, s) ASAN_UNPOISON_MEMORY_REGION((a), (s))
+#else
+#define nslab_asan_poison(a, s) ((void)(a), (void)(s))
+#define nslab_asan_unpoison(a, s) ((void)(a), (void)(s))
+#endif
+
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -66,10 +101,6 @@
 #else
 #define NSLAB_REDZONE 0
 #endif
-#ifndef NSLAB_VALGRIND
-#define NSLAB_VALGRIND 0
-#endif
-
 /* Atomics only through these names. */
 #define nslab_load_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define nslab_store_relaxed(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
@@ -208,6 +239,8 @@ struct numaslab_cache {
     uint32_t rmap_offset;       /* the remote map's offset in the slab */
     uint32_t rot;               /* size = odd << rot */
     uint64_t inv;               /* odd * inv == 1 (mod 2^64) */
+    uint32_t mag;               /* objects a thread's free list of it holds per node
+                                   (struct nslab_slot); 0: none, frees go to the map */
     uint64_t divmax;            /* UINT64_MAX / size */
     int sizeclass;              /* 1 for the numaslab-<n> caches */
     int dying;                  /* atomic: 1 while destroy gathers: empty slabs are unmapped */
@@ -232,17 +265,31 @@ struct nslab_own {
     struct nslab_list full;     /* NSLAB_W_FULL slabs, oldest first */
     uint32_t npartial, nfull;
 };
-/* An object the thread freed into its own slab of a node while the slot
- * was empty, kept out of the free map for its next allocation there: a
- * free and the allocation that follows it touch this slot only, and the
- * free map, which the next allocation would read, waits for nothing.  It
- * counts as in use; a free of it again, or of an object free in the map,
- * is refused. */
+/*
+ * A thread's free list of one (cache, node): up to the cache's mag objects
+ * it freed into its own slabs, kept out of their free maps for its next
+ * allocations there, most recent first.  A free and the allocation that
+ * follows touch this slot and the object, which the caller touches
+ * anyway; the slab's maps wait.  They count as in use until the list goes
+ * back to the maps (a full list sends further frees to the map; the
+ * thread's flush, its exit, numaslab_cache_destroy, fork).
+ *
+ * The free cookie.  Every free object of a cache with a list (mag != 0:
+ * objects of 16 bytes and more, no constructor, not a debug build)
+ * carries nslab_cookie in its second word, on the list, in the free map,
+ * waiting in a remote map: written when a slab is made and by every free,
+ * cleared when the object is handed out (lib/debug.h).  A free that finds
+ * it is a double free, or a free of an object never handed out, and is
+ * refused: the list needs no look at the free map.  A live object holds
+ * the cookie only if its user wrote that random value there.
+ */
 struct nslab_slot {
-    void *obj;                  /* NULL: empty */
-    struct nslab_slab *s;       /* obj's slab */
+    void **head;                /* the thread's free list: objects of its own slabs,
+                                   linked through their first word */
+    uint32_t n;                 /* objects on it, at most the cache's mag */
+    uint32_t pad;
     struct nslab_slab *cur;     /* the node's current slab (NSLAB_W_CUR), or NULL */
-    uint64_t pad;
+    uint64_t pad2;
 };
 struct nslab_tcc {
     struct nslab_own *own;      /* [nactive] */
@@ -627,50 +674,102 @@ static inline void *nslab__own_take(struct numaslab_cache *c, struct nslab_tcc *
     return s->objs + ((size_t)w * 64 + (unsigned)__builtin_ctzll(m)) * c->size;
 }
 
-/* An object of (c, nidx) for the calling thread, fast: its slot, then its
- * current slab; NULL on a miss. */
+/* Reading and writing the two words of a free object that the lists and
+ * the cookie use, where the tools keep it out of bounds. */
+#define NSLAB_MAG_OPEN(o)                                   \
+    do {                                                    \
+        VALGRIND_MAKE_MEM_DEFINED((o), 2 * sizeof(void *)); \
+        nslab_asan_unpoison((o), 2 * sizeof(void *));       \
+    } while (0)
+#define NSLAB_MAG_SHUT(o)                                   \
+    do {                                                    \
+        VALGRIND_MAKE_MEM_NOACCESS((o), 2 * sizeof(void *)); \
+        nslab_asan_poison((o), 2 * sizeof(void *));         \
+    } while (0)
+
+extern uintptr_t nslab_cookie; /* set at initialisation; never 0 */
+
+/* Mark free object obj of c with the cookie (c->mag != 0). */
+static inline void nslab__cookie_set(void *obj)
+{
+    void **o = obj;
+    NSLAB_MAG_OPEN(o);
+    o[1] = (void *)nslab_cookie;
+    NSLAB_MAG_SHUT(o);
+}
+
+/* 1 when obj, of a cache with a list, carries the cookie: it is free. */
+static inline int nslab__cookie_is(const struct numaslab_cache *c, void *obj)
+{
+    if (!c->mag)
+        return 0;
+    void **o = obj;
+    NSLAB_MAG_OPEN(o);
+    int is = o[1] == (void *)nslab_cookie;
+    NSLAB_MAG_SHUT(o);
+    return is;
+}
+
+/* An object of (c, nidx) for the calling thread, fast: its free list,
+ * then its current slab; NULL on a miss.  The caller hands it out
+ * (lib/debug.h), which clears the cookie. */
 static inline void *nslab__own_pop(struct numaslab_cache *c, int nidx)
 {
     struct nslab_tcc *tc = nslab_tls->cc[c->id];
     if (unlikely(tc == NULL))
         return NULL;
     struct nslab_slot *sl = &tc->slot[nidx];
-    void *obj = sl->obj;
+    void **obj = sl->head;
     if (likely(obj != NULL)) {
-        sl->obj = NULL;
+        NSLAB_MAG_OPEN(obj);
+        sl->head = (void **)obj[0];
+        NSLAB_MAG_SHUT(obj);
+        sl->n--;
         return obj;
     }
     return nslab__own_take(c, tc, nidx);
 }
 
 /* Free obj (validated: an object of s, of cache c) when the calling thread
- * owns its slab, with no lock and no atomic read-modify-write: into the
- * thread's slot for the node when it is empty, else into the free map.
- * 0 on a miss: another thread's slab or an unowned one, a double free, or
- * a free that changes the state of a slab other than the current one. */
+ * owns its slab, with no lock and no atomic read-modify-write: onto the
+ * thread's free list for the node while it has room, else into the free
+ * map.  0 on a miss: another thread's slab or an unowned one, a double
+ * free, or a free that changes the state of a slab other than the
+ * current one. */
 static inline int nslab__own_push(struct nslab_slab *s, struct numaslab_cache *c, void *obj)
 {
     struct nslab_tstate *ts = nslab_tls;
     if (unlikely(nslab_load_relaxed(&s->owner) != ts))
         return 0;
     struct nslab_slot *sl = &ts->cc[c->id]->slot[s->nidx];
+    void **o = obj;
+    if (likely(c->mag)) {
+        NSLAB_MAG_OPEN(o);
+        if (unlikely(o[1] == (void *)nslab_cookie)) {
+            NSLAB_MAG_SHUT(o); /* free already: the slow path says so */
+            return 0;
+        }
+        if (likely(sl->n < c->mag)) {
+            o[0] = (void *)sl->head;
+            o[1] = (void *)nslab_cookie;
+            NSLAB_MAG_SHUT(o);
+            sl->head = o;
+            sl->n++;
+            return 1;
+        }
+        NSLAB_MAG_SHUT(o);
+    }
     uint32_t idx = nslab__obj_index(s, c, obj);
     uint32_t w = idx / 64, n = s->nfree + 1;
     uint64_t bit = 1ull << (idx % 64), m = nslab_load_relaxed(&s->freemap[w]);
-    void *held = sl->obj;
-    if (unlikely((m & bit) != 0 || held == obj))
-        return 0;
-    if (held == NULL) {
-        sl->obj = obj;
-        sl->s = s;
-        return 1;
-    }
-    if (unlikely(n - 2 >= s->trip))
+    if (unlikely((m & bit) != 0 || n - 2 >= s->trip))
         return 0;
     nslab_store_relaxed(&s->freemap[w], m | bit);
     s->nfree = n;
     if (w < s->hint)
         s->hint = w;
+    if (c->mag)
+        nslab__cookie_set(obj);
     return 1;
 }
 

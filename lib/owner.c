@@ -8,11 +8,11 @@
  * free objects, and full ones, which had none when last looked at.  The
  * slab is found from the object through the page map (lib/pagemap.c).
  *
- *   alloc, fast:  the thread's slot (the object it freed last there,
- *         struct nslab_slot), else the current slab's free map: no lock,
- *         no atomic RMW
- *   free by the owner, fast: into the slot when it is empty, else a bit
- *         set in the free map, the same
+ *   alloc, fast:  the thread's free list of the node (the objects it
+ *         freed there last, struct nslab_slot), else the current slab's
+ *         free map: no lock, no atomic RMW
+ *   free by the owner, fast: onto that list while it has room, else a
+ *         bit set in the free map, the same
  *   free by another thread: one atomic OR into the slab's remote map
  *         (gathered per map word in the freeing thread: see free_remote),
  *         which the owner collects when its slab runs dry (and when it
@@ -289,6 +289,8 @@ static void free_local(struct numaslab_cache *c, struct nslab_tstate *ts, struct
     s->nfree++;
     if (w < s->hint)
         s->hint = w;
+    if (c->mag)
+        nslab__cookie_set(obj);
     if (s->where == NSLAB_W_CUR)
         return;
     struct nslab_own *o = &ts->cc[c->id]->own[s->nidx];
@@ -304,13 +306,20 @@ static void free_local(struct numaslab_cache *c, struct nslab_tstate *ts, struct
     nslab__slab_count(c, s);
 }
 
-/* The thread's slot for a node goes back to its free map. */
+/* The thread's free list for a node goes back to the free maps of its
+ * objects' slabs, all the thread's own (a slab with an object on the list
+ * has a live object, so it stays). */
 static void slot_flush(struct numaslab_cache *c, struct nslab_tstate *ts, struct nslab_slot *sl)
 {
-    void *obj = sl->obj;
-    if (obj) {
-        sl->obj = NULL;
-        free_local(c, ts, sl->s, obj, "numaslab_free");
+    void **obj = sl->head;
+    sl->head = NULL;
+    sl->n = 0;
+    while (obj) {
+        NSLAB_MAG_OPEN(obj);
+        void **next = (void **)obj[0];
+        NSLAB_MAG_SHUT(obj);
+        free_local(c, ts, nslab__pagemap_get(obj), obj, "numaslab_free");
+        obj = next;
     }
 }
 
@@ -318,26 +327,17 @@ void nslab__free_miss(struct nslab_slab *s, void *obj, const char *call)
 {
     struct numaslab_cache *c = s->cache;
     struct nslab_tstate *ts = nslab_tls;
+    if (nslab__cookie_is(c, obj)) {
+        nslab__bad_free("%s: double free of %p (cache %s); ignored", call, obj, c->name);
+        return;
+    }
     if (nslab_load_relaxed(&s->owner) != ts) {
+        if (c->mag)
+            nslab__cookie_set(obj); /* the object is the freer's until its bit is ORed */
         free_remote(c, s, obj, call);
         return;
     }
-    struct nslab_slot *sl = &ts->cc[c->id]->slot[s->nidx];
-    if (sl->obj == obj) {
-        nslab__bad_free("%s: double free of %p (cache %s); ignored", call, obj, c->name);
-        return;
-    }
-    if (sl->obj != NULL) {
-        free_local(c, ts, s, obj, call); /* it refuses an object free in the map */
-        return;
-    }
-    uint32_t idx = nslab__obj_index(s, c, obj);
-    if (nslab_load_relaxed(&s->freemap[idx / 64]) & (1ull << (idx % 64))) {
-        nslab__bad_free("%s: double free of %p (cache %s); ignored", call, obj, c->name);
-        return;
-    }
-    sl->obj = obj;
-    sl->s = s;
+    free_local(c, ts, s, obj, call); /* it refuses an object free in the map */
 }
 
 /*

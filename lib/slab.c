@@ -107,6 +107,9 @@ struct nslab_slab *nslab__slab_init(struct numaslab_cache *c, int nidx, char *me
     if (c->ctor)
         for (uint32_t i = 0; i < c->nobjs; i++)
             c->ctor(s->objs + (size_t)i * c->size);
+    if (c->mag) /* every free object carries the cookie (lib/internal.h) */
+        for (uint32_t i = 0; i < c->nobjs; i++)
+            ((void **)(s->objs + (size_t)i * c->size))[1] = (void *)nslab_cookie;
     nslab__debug_slab_init(c, s->objs);
     if (nslab__pagemap_set(mem, c->slab_bytes, s)) {
         nslab__debug_slab_fini(c, s->objs);
@@ -558,6 +561,13 @@ struct numaslab_cache *nslab__cache_new(const char *name, size_t size, size_t al
     for (int i = 0; i < 5; i++)
         inv *= 2 - odd * inv;
     c->inv = inv;
+    /* The threads' free lists (struct nslab_slot): objects that have room
+     * for the link and the cookie, and no constructed state to keep; a
+     * few KiB of each per thread and node (NUMASLAB_TCACHE sets it). */
+    if (!NSLAB_DEBUG && !ctor && size >= 2 * sizeof(void *)) {
+        uint32_t m = (uint32_t)(2048 / c->size);
+        c->mag = nslab_g.opt.tcache ? nslab_g.opt.tcache : m < 4 ? 4 : m > 32 ? 32 : m;
+    }
     c->divmax = UINT64_MAX / c->size;
     if (cache_geometry(c, order)) {
         free(c);
