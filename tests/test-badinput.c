@@ -138,6 +138,40 @@ static void test_double_free(void)
     for (int i = 0; i < N; i++)
         numaslab_free(v[i]);
 
+    /* Freed twice with nothing between, at sizes with and without the
+     * threads' free lists (8 B has none): refused at the second free
+     * itself, and then handed out once only. */
+    static const size_t twice[] = {8, 24, 200, 3000};
+    for (size_t k = 0; k < sizeof(twice) / sizeof(twice[0]); k++) {
+        size_t n = twice[k];
+        p = numaslab_alloc(n, 0);
+        REQUIRE(p, "numaslab_alloc: %s", strerror(errno));
+        memset(p, 2, n);
+        numaslab_free(p);
+        tu_capture_begin(&cap);
+        numaslab_free(p);
+        err = tu_capture_end(&cap);
+        CHECK(tu_line_has_all(err, "double free", "numaslab_free", tu_ptrstr(p, buf, sizeof(buf)),
+                              (char *)NULL),
+              "%zu B freed twice in a row: the second free is refused at once, naming "
+              "numaslab_free and %s",
+              n, buf);
+        tu_show("stderr", err);
+        free(err);
+        again = 0;
+        for (int i = 0; i < N; i++) {
+            w[i] = v[i] = numaslab_alloc(n, 0);
+            again += v[i] == p;
+        }
+        dups = tu_duplicates(w, N);
+        CHECK(dups == 0 && again <= 1,
+              "then %d allocations of %zu B, no flush between: none handed out twice (the "
+              "doubly freed one came back %zu times)",
+              N, n, again);
+        for (int i = 0; i < N; i++)
+            numaslab_free(v[i]);
+    }
+
     /* A cache object freed twice. */
     p = numaslab_cache_alloc(ca, 0);
     REQUIRE(p, "cache_alloc: %s", strerror(errno));

@@ -190,6 +190,30 @@ static int child_badcfg(void)
     return tu_exit();
 }
 
+/* 100 objects of a fresh cache of 64-byte objects, freed in the order they
+ * were made, then one allocation: which one comes back says how many the
+ * thread's free list held (it returns the last one it took; the free map,
+ * the lowest).  Prints "tcache-index N". */
+static int child_tcache(void)
+{
+    numaslab_cache_t *c = numaslab_cache_create("env-tcache", 64, 0, 0, NULL);
+    void *a[100];
+    REQUIRE(c, "numaslab_cache_create: %s", strerror(errno));
+    for (int i = 0; i < 100; i++)
+        REQUIRE((a[i] = numaslab_cache_alloc(c, 0)), "numaslab_cache_alloc: %s", strerror(errno));
+    for (int i = 0; i < 100; i++)
+        numaslab_cache_free(c, a[i]);
+    void *p = numaslab_cache_alloc(c, 0);
+    int idx = -1;
+    for (int i = 0; i < 100; i++)
+        if (a[i] == p)
+            idx = i;
+    printf("tcache-index %d\n", idx);
+    CHECK(idx >= 0, "the allocation is one of the 100 freed objects");
+    numaslab_cache_free(c, p);
+    return tu_exit();
+}
+
 static int run_child(const char *scenario)
 {
     tu_init(scenario);
@@ -203,6 +227,8 @@ static int run_child(const char *scenario)
         return child_config();
     if (!strcmp(scenario, "badcfg"))
         return child_badcfg();
+    if (!strcmp(scenario, "tcache"))
+        return child_tcache();
     tu_hard("unknown scenario %s", scenario);
 }
 
@@ -321,6 +347,30 @@ int main(int argc, char **argv)
         CHECK(*r.err == '\0', "NUMASLAB_NODES=0: nothing on stderr");
         free(r.out);
         free(r.err);
+    }
+
+    /* NUMASLAB_TCACHE sizes the threads' free lists: 100 objects freed in
+     * order, the next allocation is the last the list took. */
+    {
+        static const struct {
+            const char *var;
+            int want;
+        } tc[] = {{"NUMASLAB_TCACHE=1", 0}, {"NUMASLAB_TCACHE=100", 99}, {NULL, 31}};
+        for (size_t k = 0; k < sizeof(tc) / sizeof(tc[0]); k++) {
+            const char *vars[] = {tc[k].var, NULL};
+            r = spawn("tcache", vars);
+            int got = -2;
+            const char *at = strstr(r.out, "tcache-index ");
+            if (at)
+                got = atoi(at + 13);
+            CHECK(exited0(&r) && got == tc[k].want,
+                  "%s: the allocation after 100 frees of 64 B gets the object freed %d-th "
+                  "(got %d)",
+                  tc[k].var ? tc[k].var : "NUMASLAB_TCACHE unset (2 KiB: 32 objects)",
+                  tc[k].want + 1, got + 1);
+            free(r.out);
+            free(r.err);
+        }
     }
 
     bad_value("NUMASLAB_NODES", "zz");
