@@ -227,20 +227,22 @@ struct nslab_cnode {
 } __attribute__((aligned(64)));
 
 struct numaslab_cache {
-    char name[NSLAB_NAME_MAX];
+    /* What the fast paths read, in the first cache line. */
     uint32_t id;                /* index into every thread's cc[] */
     uint32_t size;              /* object stride: obj_size + red zone, rounded to align */
     uint32_t obj_size;          /* size asked for */
-    uint32_t align;
-    uint32_t slab_bytes;        /* bytes of one slab */
-    uint32_t nobjs;             /* objects per slab */
-    uint32_t obj_offset;        /* first object's offset in the slab */
-    uint32_t span;              /* nobjs * size */
-    uint32_t rmap_offset;       /* the remote map's offset in the slab */
     uint32_t rot;               /* size = odd << rot */
     uint64_t inv;               /* odd * inv == 1 (mod 2^64) */
     uint32_t mag;               /* objects a thread's free list of it holds per node
                                    (struct nslab_slot); 0: none, frees go to the map */
+    uint32_t nobjs;             /* objects per slab */
+    /* The rest: slow paths. */
+    char name[NSLAB_NAME_MAX];
+    uint32_t align;
+    uint32_t slab_bytes;        /* bytes of one slab */
+    uint32_t obj_offset;        /* first object's offset in the slab */
+    uint32_t span;              /* nobjs * size */
+    uint32_t rmap_offset;       /* the remote map's offset in the slab */
     uint64_t divmax;            /* UINT64_MAX / size */
     int sizeclass;              /* 1 for the numaslab-<n> caches */
     int dying;                  /* atomic: 1 while destroy gathers: empty slabs are unmapped */

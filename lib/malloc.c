@@ -78,7 +78,7 @@ static void give_up(int err)
 
 /* A size-class object for size bytes from the thread's own slabs of the
  * local node, or NULL: the fast path of every allocation call. */
-static inline void *small_fast(size_t size)
+static inline __attribute__((always_inline)) void *small_fast(size_t size)
 {
     struct numaslab_cache *c = nslab_g.sc[nslab__class_of(size)];
     if (likely(c != NULL && !nslab_busy)) {

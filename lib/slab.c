@@ -545,11 +545,13 @@ struct numaslab_cache *nslab__cache_new(const char *name, size_t size, size_t al
         errno = EINVAL;
         return NULL;
     }
-    struct numaslab_cache *c = calloc(1, sizeof(*c));
+    /* On a cache line of its own: the fast paths read its first one. */
+    struct numaslab_cache *c = aligned_alloc(64, (sizeof(*c) + 63) & ~(size_t)63);
     if (!c) {
         errno = ENOMEM;
         return NULL;
     }
+    memset(c, 0, sizeof(*c));
     snprintf(c->name, sizeof(c->name), "%s", name ? name : "");
     c->obj_size = (uint32_t)size;
     c->align = (uint32_t)align;
