@@ -8,6 +8,8 @@
  */
 #include "testutil.h"
 
+#include <pthread.h>
+
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -92,6 +94,12 @@ static void test_foreign(void)
     (void)buf;
 }
 
+static void *free_elsewhere(void *p)
+{
+    numaslab_free(p);
+    return NULL;
+}
+
 static void test_double_free(void)
 {
     enum { N = 1000 };
@@ -168,6 +176,36 @@ static void test_double_free(void)
               "then %d allocations of %zu B, no flush between: none handed out twice (the "
               "doubly freed one came back %zu times)",
               N, n, again);
+        for (int i = 0; i < N; i++)
+            numaslab_free(v[i]);
+    }
+
+    /* Freed by its thread, then again by another: refused (the other
+     * thread finds the free cookie), and handed out once. */
+    {
+        pthread_t t;
+        p = numaslab_alloc(200, 0);
+        REQUIRE(p, "numaslab_alloc: %s", strerror(errno));
+        numaslab_free(p);
+        tu_capture_begin(&cap);
+        REQUIRE(pthread_create(&t, NULL, free_elsewhere, p) == 0, "pthread_create");
+        pthread_join(t, NULL);
+        numaslab_thread_flush(); /* whatever the other thread left is collected */
+        err = tu_capture_end(&cap);
+        CHECK(tu_line_has_all(err, "double free", tu_ptrstr(p, buf, sizeof(buf)), (char *)NULL),
+              "freed by its thread, then by another: the second free is refused, naming %s",
+              buf);
+        tu_show("stderr", err);
+        free(err);
+        again = 0;
+        for (int i = 0; i < N; i++) {
+            w[i] = v[i] = numaslab_alloc(200, 0);
+            again += v[i] == p;
+        }
+        dups = tu_duplicates(w, N);
+        CHECK(dups == 0 && again <= 1,
+              "then %d allocations of 200 B: none handed out twice (it came back %zu times)", N,
+              again);
         for (int i = 0; i < N; i++)
             numaslab_free(v[i]);
     }
