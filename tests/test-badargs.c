@@ -1,5 +1,5 @@
 /*
- * test-badargs - SPEC §6 for the bad inputs the other tests leave out:
+ * test-badargs - doc/bad-input.md for the bad inputs the other tests leave out:
  * malformed NUMASLAB_RESERVE, NUMASLAB_RESERVE_MLOCK, NUMASLAB_FAIL_PAGES
  * and NUMASLAB_ABORT (a message names the variable and the value, the
  * default applies, allocation works); numaslab_init with an out-of-range

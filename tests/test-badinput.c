@@ -1,5 +1,5 @@
 /*
- * test-badinput - SPEC §6: pointers numaslab did not hand out, interior
+ * test-badinput - doc/bad-input.md: pointers numaslab did not hand out, interior
  * pointers, double frees, objects freed to the wrong cache, a NULL cache.
  * Each gets a message naming the call and the value; nothing crashes and
  * the live objects keep their contents.

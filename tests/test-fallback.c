@@ -1,5 +1,5 @@
 /*
- * test-fallback - the node argument (SPEC §3, rules 1-3): -1 is the local
+ * test-fallback - the node argument (rules 1-3 of FALLBACK in numaslab(7)): -1 is the local
  * node; a bad id is EINVAL and silent; a valid but inactive id prints one
  * message per (node, cache), counts every request and allocates on the
  * local node; NUMASLAB_NOWARN and NUMASLAB_THISNODE.  Runs on one node.

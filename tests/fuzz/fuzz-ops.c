@@ -605,7 +605,7 @@ static int req_large(const struct req *r)
     return r->kind == K_SMALL && r->size > NUMASLAB_MAX_SMALL;
 }
 
-/* What backs a critical or pool request (SPEC rule 5): a pool whose
+/* What backs a critical or pool request (rule 5 of FALLBACK in numaslab(7)): a pool whose
  * elements are pages of the cache's slab size, else nothing. */
 static int req_backing(const struct req *r)
 {

@@ -195,7 +195,7 @@ for t in test-placement test-large test-topology test-reserve test-fallback test
 	step $t tests/$t
 done
 
-# SPEC section 1: what the process starts with.  Each node with memory
+# TOPOLOGY in numaslab(7): what the process starts with.  Each node with memory
 # but the first, bound and preferred (a CPU-less one included);
 # interleaving over the first two and over all of them; NUMASLAB_NODES
 # keeping the first and the last (or only the last, with two).

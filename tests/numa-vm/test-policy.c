@@ -1,6 +1,6 @@
 /*
  * test-policy - what the process starts with decides the active nodes and
- * the local node (SPEC §1), and every page the library hands out is where
+ * the local node (TOPOLOGY in numaslab(7)), and every page the library hands out is where
  * the kernel says it is.  Meant for the multi-node guest of numa-vm.sh,
  * started by guest-suite.sh as, for example,
  *
@@ -223,7 +223,7 @@ static void *cpu_thread(void *arg)
     return NULL;
 }
 
-/* One thread per CPU: the local node there is what SPEC §1 says, and
+/* One thread per CPU: the local node there is what numaslab(7) says, and
  * numaslab_alloc (or a critical one) lands on it by the kernel's word.
  * locals[node] counts the CPUs whose local node it is. */
 static void check_each_cpu(int critical, int *locals)
