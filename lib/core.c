@@ -26,6 +26,7 @@ struct nslab_tstate nslab_empty_ts;
 __thread struct nslab_tstate *nslab_tls __attribute__((tls_model("initial-exec"))) =
     &nslab_empty_ts;
 __thread unsigned char nslab_busy __attribute__((tls_model("initial-exec")));
+__thread unsigned char nslab_exited __attribute__((tls_model("initial-exec")));
 uintptr_t nslab_cookie = 1;
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -99,6 +100,7 @@ static void tstate_exit(void *p)
      * numaslab's (lib/malloc.c), so nothing is left owned by a thread
      * that is gone. */
     nslab_busy = 1;
+    nslab_exited = 1; /* no new state for it: its later frees go straight to their slabs */
     pthread_mutex_lock(&nslab_g.lock);
     nslab__tstate_drain(ts);
     nslab_list_del(&ts->link);
@@ -353,23 +355,28 @@ fail:
     return rc;
 }
 
+/* Discovery runs hwloc and libnuma, which allocate: busy (numa/numa.h). */
 int nslab__init(void)
 {
     if (likely(nslab_load_acquire(&nslab_g.ready)))
         return 0;
+    NSLAB_BUSY_ENTER();
     pthread_once(&once, once_init);
     pthread_mutex_lock(&nslab_g.lock);
     int rc = nslab_g.ready ? 0 : init_locked(NULL);
     pthread_mutex_unlock(&nslab_g.lock);
+    NSLAB_BUSY_LEAVE();
     return rc;
 }
 
 int numaslab_init(const struct numaslab_config *cfg)
 {
+    NSLAB_BUSY_ENTER();
     pthread_once(&once, once_init);
     pthread_mutex_lock(&nslab_g.lock);
     int rc = nslab_g.ready ? -EALREADY : init_locked(cfg);
     pthread_mutex_unlock(&nslab_g.lock);
+    NSLAB_BUSY_LEAVE();
     return rc;
 }
 

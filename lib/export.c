@@ -388,12 +388,12 @@ static void pub_rec(struct pubflag *f, int full, void *r, int node, struct numas
                     int nidx)
 {
     unsigned t;
-    if (full)
-        nslab_store_relaxed(&f->full, 1); /* before the request (pub_enter) */
+    if (full) /* before the request (pub_enter); pairs with the exchange below */
+        __atomic_store_n(&f->full, 1, __ATOMIC_RELEASE);
     if (!pub_enter(f, &t))
         return;
     do {
-        int whole = __atomic_exchange_n(&f->full, 0, __ATOMIC_RELAXED);
+        int whole = __atomic_exchange_n(&f->full, 0, __ATOMIC_ACQUIRE);
         if (!c && whole)
             nslab__stats_write_node(r, node);
         else if (!c)
@@ -453,7 +453,9 @@ void nslab__pub_remote(struct numaslab_cache *c, int nidx)
     struct nslab_tstate *ts = nslab_tls;
     if (!nslab_load_acquire(&ex_live))
         return;
-    if (ts != &nslab_empty_ts) {
+    /* Only records of caches the thread has a state for can wait: those
+     * are what its flush and exit write. */
+    if (ts != &nslab_empty_ts && ts->cc[c->id]) {
         struct timespec t;
         clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
         uint64_t now = (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
@@ -462,6 +464,7 @@ void nslab__pub_remote(struct numaslab_cache *c, int nidx)
             return;
         }
         ts->pub_ns = now;
+        nslab__pub_dirty(ts); /* a new tick: what waited too */
     }
     nslab__pub_cache_counts(c, nidx);
 }

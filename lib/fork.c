@@ -54,22 +54,25 @@ void nslab__fork_unlock(void)
 
 /* Between prepare and the parent's or child's handler every lock is held:
  * a malloc then (another fork handler's) is the C library's
- * (nslab_busy, lib/internal.h). */
+ * (nslab_busy, numa/numa.h). */
 static void fork_prepare(void)
 {
-    nslab_busy++;
+    NSLAB_BUSY_ENTER();
     nslab__fork_lock();
 }
 
 static void fork_parent(void)
 {
     nslab__fork_unlock();
-    nslab_busy--;
+    NSLAB_BUSY_LEAVE();
 }
 
 static void fork_child(void)
 {
     nslab__fork_unlock();
+    /* First: what the drain below publishes is the child's, never the
+     * parent's segment (the child makes its own at its first write). */
+    nslab__export_fork_child();
     pthread_mutex_lock(&nslab_g.lock);
     struct nslab_list *l = nslab_g.threads.next;
     while (l != &nslab_g.threads) {
@@ -91,8 +94,7 @@ static void fork_child(void)
         nslab__pages_fork_child_leases(kept);
     }
     pthread_mutex_unlock(&nslab_g.lock);
-    nslab__export_fork_child(); /* the child publishes under its own pid */
-    nslab_busy--;
+    NSLAB_BUSY_LEAVE();
 }
 
 void nslab__fork_handlers(void)

@@ -276,9 +276,11 @@ struct nslab_own {
  * back to the maps (a full list sends further frees to the map; the
  * thread's flush, its exit, numaslab_cache_destroy, fork).
  *
- * The free cookie.  Every free object of a cache with a list (mag != 0:
- * objects of 16 bytes and more, no constructor, not a debug build)
- * carries nslab_cookie in its second word, on the list, in the free map,
+ * The free cookie.  Every free object of an ordinary slab of a cache with
+ * a list (mag != 0: objects of 16 bytes and more at a stride of whole
+ * words, no constructor, not a debug build; reserve slabs, whose objects
+ * never enter a list, keep to their free maps) carries nslab_cookie in
+ * its second word, on the list, in the free map,
  * waiting in a remote map: written when a slab is made and by every free,
  * cleared when the object is handed out (lib/debug.h).  A free that finds
  * it is a double free, or a free of an object never handed out, and is
@@ -450,16 +452,9 @@ struct nslab_global {
 
 extern struct nslab_global nslab_g;
 extern __thread struct nslab_tstate *nslab_tls __attribute__((tls_model("initial-exec")));
-/*
- * Non-zero while the calling thread runs inside the library's own slow
- * paths, its fork handlers, or after its thread state was given back at
- * exit.  The drop-in malloc (lib/malloc.c) serves any malloc call made
- * then from the C library's allocator: the core's metadata, hwloc's and
- * libnuma's allocations during discovery, and late destructors never
- * re-enter the slab caches they are working on.  The native calls do not
- * look at it.
- */
-extern __thread unsigned char nslab_busy __attribute__((tls_model("initial-exec")));
+/* nslab_busy: numa/numa.h.  nslab_exited: 1 once the thread's state was
+ * given back at its exit (lib/core.c). */
+extern __thread unsigned char nslab_exited __attribute__((tls_model("initial-exec")));
 
 /* ------------------------------------------------------------------------
  * lib/pagemap.c: address -> header, O(1), lock-free reads.
@@ -755,6 +750,9 @@ static inline int nslab__own_push(struct nslab_slab *s, struct numaslab_cache *c
             o[0] = (void *)sl->head;
             o[1] = (void *)nslab_cookie;
             NSLAB_MAG_SHUT(o);
+            /* The link before the head, in program order: what a fork
+             * child finds of a thread caught here (lib/owner.c). */
+            __atomic_signal_fence(__ATOMIC_RELEASE);
             sl->head = o;
             sl->n++;
             return 1;

@@ -13,7 +13,7 @@
  * run, libnuma and hwloc may not be initialised (their own constructors
  * allocate), so a call is served by the C library's allocator
  * (__libc_malloc and its kin).  So is every call made while the thread is
- * inside numaslab (nslab_busy, lib/internal.h): hwloc's allocations
+ * inside numaslab (nslab_busy, numa/numa.h): hwloc's allocations
  * during discovery, the core's own metadata, fork handlers, destructors
  * that run after the thread's numaslab state was given back.  Such
  * memory is recognised when it comes back by the page map, which does
@@ -28,6 +28,7 @@
  *
  * Locks: none of its own.
  */
+#define NSLAB_NO_SYS_ALLOC /* this file defines malloc and free */
 #include "lib/internal.h"
 #include "lib/debug.h"
 
@@ -52,7 +53,8 @@ static size_t (*libc_usable)(void *);
 __attribute__((constructor)) static void dropin_start(void)
 {
     /* Our dependencies, libnuma and hwloc, have run their constructors. */
-    libc_usable = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+    __atomic_store_n(&libc_usable, (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size"),
+                     __ATOMIC_RELAXED);
     nslab_g.pinned = 1;
     nslab_store_release(&state, DROPIN_LIVE);
 }
@@ -69,11 +71,11 @@ static void give_up(int err)
     if (nslab_load_relaxed(&state) == DROPIN_OFF)
         return;
     nslab_store_relaxed(&state, DROPIN_OFF);
-    nslab_busy++;
+    NSLAB_BUSY_ENTER();
     nslab__report("numaslab-malloc: numaslab could not start (%s); the C library's malloc serves "
                   "this process",
                   strerror(err));
-    nslab_busy--;
+    NSLAB_BUSY_LEAVE();
 }
 
 /* A size-class object for size bytes from the thread's own slabs of the
@@ -96,9 +98,9 @@ __attribute__((noinline)) static void *alloc_slow(size_t size, unsigned flags)
     if (!serving())
         return (flags & NUMASLAB_ZERO) ? __libc_calloc(1, size) : __libc_malloc(size);
     int saved = errno;
-    nslab_busy++;
+    NSLAB_BUSY_ENTER();
     void *p = numaslab_alloc(size, flags);
-    nslab_busy--;
+    NSLAB_BUSY_LEAVE();
     if (p) {
         errno = saved;
         return p;
@@ -142,16 +144,20 @@ __attribute__((noinline)) static void free_slow(void *ptr, const void *h)
         __libc_free(ptr); /* NULL, or the C library's */
         return;
     }
-    nslab_busy++;
+    int saved = errno; /* free leaves errno as it was, as glibc's */
+    NSLAB_BUSY_ENTER();
     numaslab_free(ptr);
-    nslab_busy--;
+    NSLAB_BUSY_LEAVE();
+    errno = saved;
 }
 
 __attribute__((noinline)) static void free_miss(struct nslab_slab *s, void *ptr)
 {
-    nslab_busy++;
+    int saved = errno;
+    NSLAB_BUSY_ENTER();
     nslab__free_miss(s, ptr, "free");
-    nslab_busy--;
+    NSLAB_BUSY_LEAVE();
+    errno = saved;
 }
 
 NSLAB_EXPORT void free(void *ptr)
@@ -187,9 +193,9 @@ NSLAB_EXPORT void *realloc(void *ptr, size_t size)
         nslab_g.sc[nslab__class_of(size)] == s->cache)
         return ptr; /* the same class */
     int saved = errno;
-    nslab_busy++;
+    NSLAB_BUSY_ENTER();
     void *q = numaslab_realloc(ptr, size, 0);
-    nslab_busy--;
+    NSLAB_BUSY_LEAVE();
     if (q)
         errno = saved;
     return q;
@@ -214,12 +220,17 @@ static void *aligned(size_t align, size_t size)
     if (!serving())
         return __libc_memalign(align, size);
     int saved = errno;
-    nslab_busy++;
+    NSLAB_BUSY_ENTER();
     void *p = numaslab_alloc_aligned_node(size, align, 0, NUMASLAB_NODE_LOCAL);
-    nslab_busy--;
-    if (p)
+    NSLAB_BUSY_LEAVE();
+    if (p) {
         errno = saved;
-    return p;
+        return p;
+    }
+    if (errno == ENOMEM || errno == EINVAL)
+        return NULL;
+    give_up(errno);
+    return __libc_memalign(align, size);
 }
 
 NSLAB_EXPORT int posix_memalign(void **out, size_t align, size_t size)
@@ -275,7 +286,16 @@ NSLAB_EXPORT size_t malloc_usable_size(void *ptr)
 {
     if (!ptr)
         return 0;
-    if (!nslab__pagemap_get(ptr))
-        return libc_usable ? libc_usable(ptr) : 0;
+    if (!nslab__pagemap_get(ptr)) {
+        if (!__atomic_load_n(&libc_usable, __ATOMIC_RELAXED)) {
+            /* Before the constructor: looked up now (dlsym may allocate). */
+            NSLAB_BUSY_ENTER();
+            __atomic_store_n(&libc_usable, (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size"),
+                             __ATOMIC_RELAXED);
+            NSLAB_BUSY_LEAVE();
+        }
+        size_t (*usable)(void *) = __atomic_load_n(&libc_usable, __ATOMIC_RELAXED);
+        return usable ? usable(ptr) : 0;
+    }
     return numaslab_usable_size(ptr);
 }

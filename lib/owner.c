@@ -248,7 +248,8 @@ static void free_remote(struct numaslab_cache *c, struct nslab_slab *s, void *ob
     }
     struct nslab_tstate *ts = nslab_tls;
     struct nslab_tcc *tc = ts->cc[c->id];
-    if (!tc && ts == &nslab_empty_ts && pthread_mutex_trylock(&nslab_g.lock) == 0) {
+    if (!tc && ts == &nslab_empty_ts && !nslab_exited &&
+        pthread_mutex_trylock(&nslab_g.lock) == 0) {
         /* A thread that never used the library: its state, unless this
          * free runs under nslab_g.lock (then the trylock failed). */
         pthread_mutex_unlock(&nslab_g.lock);
@@ -312,13 +313,20 @@ static void free_local(struct numaslab_cache *c, struct nslab_tstate *ts, struct
 static void slot_flush(struct numaslab_cache *c, struct nslab_tstate *ts, struct nslab_slot *sl)
 {
     void **obj = sl->head;
+    uint32_t left = sl->n;
     sl->head = NULL;
     sl->n = 0;
-    while (obj) {
+    /* Each entry is checked: in a fork child, a thread that is gone may
+     * have been halfway through a push (what it left is lost, not used). */
+    for (; obj && left; left--) {
+        struct nslab_slab *s = nslab__pagemap_get(obj);
+        if (!s || *(uint8_t *)s != NSLAB_T_SLAB || s->cache != c || !nslab__obj_ok(s, c, obj) ||
+            nslab_load_relaxed(&s->owner) != ts)
+            break;
         NSLAB_MAG_OPEN(obj);
         void **next = (void **)obj[0];
         NSLAB_MAG_SHUT(obj);
-        free_local(c, ts, nslab__pagemap_get(obj), obj, "numaslab_free");
+        free_local(c, ts, s, obj, "numaslab_free");
         obj = next;
     }
 }

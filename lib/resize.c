@@ -121,13 +121,20 @@ static void *large_resize(struct nslab_large *l, void *ptr, size_t size, unsigne
             memset((char *)ptr + bytes, 0, newbytes - bytes);
         /* The leaves exist: the free run's ends were entered there. */
         nslab__pagemap_set((char *)ptr + bytes, newbytes - bytes, l);
-    } else if (bytes >= NSLAB_REMAP_MIN &&
-               (at = nslab__pages_move(nidx, ptr, bytes, newbytes,
-                                       l->huge ? NSLAB_HUGE_PAGE : 0, pflags)) != NULL) {
-        /* Fresh pages past the old end: zero already. */
+    } else if (bytes >= NSLAB_REMAP_MIN) {
+        /* The old entries go first: once the pages have moved, the kernel
+         * may give the old range to another thread's mapping, whose
+         * entries must not be cleared after it set them.  The leaves stay,
+         * so putting them back cannot fail. */
         nslab__pagemap_clear(ptr, bytes);
-        nslab__pagemap_set(at, newbytes, l);
-        l->base = at;
+        at = nslab__pages_move(nidx, ptr, bytes, newbytes, l->huge ? NSLAB_HUGE_PAGE : 0, pflags);
+        if (at) {
+            /* Fresh pages past the old end: zero already. */
+            nslab__pagemap_set(at, newbytes, l);
+            l->base = at;
+        } else {
+            nslab__pagemap_set(ptr, bytes, l);
+        }
     }
     if (!at)
         return move_object(ptr, bytes, size, flags, node);

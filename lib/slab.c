@@ -564,9 +564,10 @@ struct numaslab_cache *nslab__cache_new(const char *name, size_t size, size_t al
         inv *= 2 - odd * inv;
     c->inv = inv;
     /* The threads' free lists (struct nslab_slot): objects that have room
-     * for the link and the cookie, and no constructed state to keep; a
-     * few KiB of each per thread and node (NUMASLAB_TCACHE sets it). */
-    if (!NSLAB_DEBUG && !ctor && size >= 2 * sizeof(void *)) {
+     * for the link and the cookie, aligned for them, and no constructed
+     * state to keep; a few KiB of each per thread and node
+     * (NUMASLAB_TCACHE sets it). */
+    if (!NSLAB_DEBUG && !ctor && size >= 2 * sizeof(void *) && c->size % sizeof(void *) == 0) {
         uint32_t m = (uint32_t)(2048 / c->size);
         c->mag = nslab_g.opt.tcache ? nslab_g.opt.tcache : m < 4 ? 4 : m > 32 ? 32 : m;
     }

@@ -430,11 +430,14 @@ int numaslab_stats_print(FILE *f)
     uint64_t now = nslab__now_ns();
     pthread_mutex_unlock(&nslab_g.lock);
 
+    NSLAB_BUSY_ENTER(); /* stdio allocates its buffers: not from numaslab (numa/numa.h) */
     flockfile(f);
     fprintf(f, "numaslab statistics, pid %ld: %u of %d nodes active\n\n", (long)getpid(),
             h->nactive, h->max_node + 1);
     print_tables(f, h, now);
     funlockfile(f);
+    int err = ferror(f);
+    NSLAB_BUSY_LEAVE();
     free(h);
-    return ferror(f) ? -EIO : 0;
+    return err ? -EIO : 0;
 }

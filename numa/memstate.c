@@ -171,11 +171,12 @@ int nslab__zoneinfo_parse(FILE *f, int max_node, struct nslab_node_wmark *w)
 
 int nslab__node_wmarks_read(int max_node, struct nslab_node_wmark *w)
 {
+    NSLAB_BUSY_ENTER(); /* stdio allocates its buffer (numa/numa.h) */
     FILE *f = fopen("/proc/zoneinfo", "re");
-    if (!f)
-        return -errno;
-    int rc = nslab__zoneinfo_parse(f, max_node, w);
-    fclose(f);
+    int rc = f ? nslab__zoneinfo_parse(f, max_node, w) : -errno;
+    if (f)
+        fclose(f);
+    NSLAB_BUSY_LEAVE();
     return rc;
 }
 

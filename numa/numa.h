@@ -22,6 +22,76 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+
+/*
+ * Non-zero while the calling thread runs inside numaslab: its slow paths,
+ * its fork handlers, its discovery of the machine, after its thread state
+ * was given back at exit.  The drop-in malloc (lib/malloc.c) serves every
+ * malloc call made then from the C library's allocator, so that the
+ * library's own memory (below), hwloc's and libnuma's allocations and
+ * stdio's buffers never re-enter numaslab while it holds a lock or is
+ * halfway through a change.  The native calls do not look at it.
+ */
+extern __thread unsigned char nslab_busy __attribute__((tls_model("initial-exec")));
+
+/* The library's own memory (its tables, threads' states, the statistics
+ * segment's scratch), always from the C library's allocator, marked busy
+ * for the drop-in.  lib/ and numa/ call these under the usual names.  The
+ * compiler barriers keep the marks where they are: a compiler knows that
+ * malloc touches no variable of the program, and would drop them. */
+#define NSLAB_BARRIER() __asm__ __volatile__("" ::: "memory")
+#define NSLAB_BUSY_ENTER()  \
+    do {                    \
+        nslab_busy++;       \
+        NSLAB_BARRIER();    \
+    } while (0)
+#define NSLAB_BUSY_LEAVE()  \
+    do {                    \
+        NSLAB_BARRIER();    \
+        nslab_busy--;       \
+    } while (0)
+static inline void *nslab__sys_malloc(size_t n)
+{
+    NSLAB_BUSY_ENTER();
+    void *p = malloc(n);
+    NSLAB_BUSY_LEAVE();
+    return p;
+}
+static inline void *nslab__sys_calloc(size_t n, size_t size)
+{
+    NSLAB_BUSY_ENTER();
+    void *p = calloc(n, size);
+    NSLAB_BUSY_LEAVE();
+    return p;
+}
+static inline void *nslab__sys_realloc(void *old, size_t n)
+{
+    NSLAB_BUSY_ENTER();
+    void *p = realloc(old, n);
+    NSLAB_BUSY_LEAVE();
+    return p;
+}
+static inline void *nslab__sys_aligned_alloc(size_t align, size_t n)
+{
+    NSLAB_BUSY_ENTER();
+    void *p = aligned_alloc(align, n);
+    NSLAB_BUSY_LEAVE();
+    return p;
+}
+static inline void nslab__sys_free(void *p)
+{
+    NSLAB_BUSY_ENTER();
+    free(p);
+    NSLAB_BUSY_LEAVE();
+}
+#ifndef NSLAB_NO_SYS_ALLOC /* lib/malloc.c defines the real names */
+#define malloc(n) nslab__sys_malloc(n)
+#define calloc(n, s) nslab__sys_calloc((n), (s))
+#define realloc(p, n) nslab__sys_realloc((p), (n))
+#define aligned_alloc(a, n) nslab__sys_aligned_alloc((a), (n))
+#define free(p) nslab__sys_free(p)
+#endif
 
 /* Memory policy the process started with (get_mempolicy at init). */
 enum nslab_policy {

@@ -2,6 +2,8 @@
  * test-dropin - libnumaslab-malloc at the edges of the C and POSIX calls,
  * and in the life of a process (numaslab-malloc(3)).  The program links
  * no numaslab library and runs itself under LD_PRELOAD:
+ *   - the native calls (numaslab_max_node first of all, caches, resize,
+ *     flush, numaslab_stats_print) work beside malloc without deadlock;
  *   - malloc is numaslab's (numaslab_ptr_node knows the objects), on the
  *     thread's local node;
  *   - malloc(0), free(NULL), malloc(SIZE_MAX); calloc zeroes reused
@@ -34,6 +36,51 @@ static size_t usable(void *p) { return malloc_usable_size(p); }
 /* Sizes the compiler cannot see, so that it lets the calls through. */
 static volatile size_t v_max = SIZE_MAX, v_half = SIZE_MAX / 2, v_big = (size_t)1 << 33;
 static volatile size_t v_24 = 24, v_huge_align = SIZE_MAX / 2 + 2;
+
+/* The native calls, found with dlsym (the program links no numaslab
+ * library), made before and among malloc calls: none may deadlock or
+ * recurse (each would re-enter numaslab's locks through malloc). */
+static void native_calls(void)
+{
+/* typeof takes the prototype from numaslab.h without referring to the
+ * symbol: the function comes from the drop-in, by dlsym. */
+#define NATIVE(name) __typeof__(&name) n_##name = (__typeof__(&name))dlsym(RTLD_DEFAULT, #name)
+    NATIVE(numaslab_max_node);
+    NATIVE(numaslab_cache_create);
+    NATIVE(numaslab_cache_alloc);
+    NATIVE(numaslab_cache_free);
+    NATIVE(numaslab_cache_destroy);
+    NATIVE(numaslab_alloc);
+    NATIVE(numaslab_realloc);
+    NATIVE(numaslab_free);
+    NATIVE(numaslab_thread_flush);
+    NATIVE(numaslab_stats_print);
+#undef NATIVE
+    REQUIRE(n_numaslab_max_node && n_numaslab_cache_create && n_numaslab_cache_alloc &&
+                n_numaslab_cache_free && n_numaslab_cache_destroy && n_numaslab_alloc &&
+                n_numaslab_realloc && n_numaslab_free && n_numaslab_thread_flush &&
+                n_numaslab_stats_print,
+            "the drop-in does not export the native calls");
+    alarm(60); /* a deadlock fails the test */
+    CHECK(n_numaslab_max_node() >= 0, "numaslab_max_node as the process's first numaslab call");
+    numaslab_cache_t *c = n_numaslab_cache_create("dropin-native", 100, 0, 0, NULL);
+    void *o = c ? n_numaslab_cache_alloc(c, 0) : NULL;
+    char *p = n_numaslab_alloc(50, 0), *q = p ? n_numaslab_realloc(p, 5000, 0) : NULL;
+    char *m = malloc(300);
+    CHECK(c && o && q && m, "a cache, its object, numaslab_alloc + numaslab_realloc, malloc");
+    if (o)
+        n_numaslab_cache_free(c, o);
+    n_numaslab_free(q);
+    free(m);
+    n_numaslab_thread_flush();
+    CHECK(c && n_numaslab_cache_destroy(c) == 0, "the cache is destroyed");
+    FILE *f = tmpfile();
+    CHECK(f && n_numaslab_stats_print(f) == 0 && ftell(f) > 0,
+          "numaslab_stats_print writes (%ld bytes)", f ? ftell(f) : -1L);
+    if (f)
+        fclose(f);
+    alarm(0);
+}
 
 static void served(void)
 {
@@ -344,6 +391,7 @@ static void at_exit(void)
 
 static int child(void)
 {
+    native_calls();
     served();
     edges();
     reallocs();
