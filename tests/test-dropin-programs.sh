@@ -121,6 +121,18 @@ EOF
 	same make sh -c 'make -s -j2 -C "$1" all; st=$?; rm -f "$1"/lib/*.o "$1"/numa/*.o; exit $st' sh "$tmp/build"
 fi
 
+# NUMASLAB_STATS_PRINT=1: the tables on standard error at exit, written
+# while the program's own exit runs on the drop-in.
+if command -v python3 >/dev/null 2>&1; then
+	NUMASLAB_STATS_PRINT=1 LD_PRELOAD=$so timeout 60 python3 -c 'x = [str(i) for i in range(10000)]' \
+		>/dev/null 2>"$tmp/print.err"
+	st=$?
+	[ "$st" = 0 ] && grep -q '^numaslab statistics, pid' "$tmp/print.err" &&
+		grep -q 'RESERVE LEVEL' "$tmp/print.err"
+	check $? "NUMASLAB_STATS_PRINT=1: python3 exits (status $st) after printing the tables"
+	ran=$((ran + 1))
+fi
+
 # numaslab-stat on a program of the drop-in, while it runs.
 if command -v python3 >/dev/null 2>&1 && [ -d /dev/shm ] && [ -w /dev/shm ]; then
 	LD_PRELOAD=$so python3 -c '
