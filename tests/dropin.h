@@ -35,6 +35,18 @@ static inline const char *dropin_path(void)
     return path;
 }
 
+/* path, made absolute (against the working directory), into buf. */
+static inline void dropin_absolute(const char *path, char *buf, size_t len)
+{
+    if (path[0] != '/') {
+        char cwd[3000];
+        REQUIRE(getcwd(cwd, sizeof(cwd)), "getcwd: %s", strerror(errno));
+        snprintf(buf, len, "%s/%.1000s", cwd, path);
+    } else {
+        snprintf(buf, len, "%.4000s", path);
+    }
+}
+
 /* 1 when the library at path needs a sanitizer's runtime (its name is in
  * the dynamic string table): it cannot be preloaded into a program that
  * is not built with that sanitizer. */
@@ -71,13 +83,7 @@ static inline struct tu_child dropin_run_child(const char *name, const char *arg
     if (dropin_needs_sanitizer(so))
         tu_skip("%s is built with a sanitizer, whose runtime must be the process's first library",
                 so);
-    if (so[0] != '/') {
-        char cwd[3000];
-        REQUIRE(getcwd(cwd, sizeof(cwd)), "getcwd: %s", strerror(errno));
-        snprintf(lib, sizeof(lib), "%s/%.1000s", cwd, so);
-    } else {
-        snprintf(lib, sizeof(lib), "%.4000s", so);
-    }
+    dropin_absolute(so, lib, sizeof(lib));
     snprintf(pre, sizeof(pre), "LD_PRELOAD=%s%s%s", lib, after ? " " : "", after ? after : "");
     const char *vars[] = {pre, NULL};
     struct tu_child ch = tu_spawn_self(name, arg, vars, 1);
@@ -85,6 +91,20 @@ static inline struct tu_child dropin_run_child(const char *name, const char *arg
     if (ch.err[0])
         printf("# child's stderr:\n%s", ch.err);
     return ch;
+}
+
+/* The verdict on a child of dropin_run_child: it exited 0, numaslab said
+ * nothing on its stderr and, when want is given, its output has want
+ * (what: the check's text).  What was read of it is freed. */
+static inline void dropin_judge(struct tu_child *ch, const char *want, const char *what)
+{
+    CHECK(WIFEXITED(ch->status) && WEXITSTATUS(ch->status) == 0,
+          "the program under the drop-in exits 0 (status %#x)", ch->status);
+    if (want)
+        CHECK(strstr(ch->out, want) != NULL, "%s", what);
+    CHECK(strstr(ch->err, "numaslab") == NULL, "no message from numaslab on stderr");
+    free(ch->out);
+    free(ch->err);
 }
 
 /* In the child: is malloc numaslab's?  The drop-in exports the native
