@@ -346,11 +346,16 @@ static int pub_again(struct pubflag *f, unsigned *ticket)
 /* The time of the last write, to a few milliseconds (the coarse clock,
  * and no store while it has not moved): every writer of every record
  * comes here, and the header's line is shared by all. */
-static void touched(struct numaslab_stats_header *h)
+static uint64_t coarse_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void touched(struct numaslab_stats_header *h)
+{
+    uint64_t now = coarse_ns();
     if (nslab_load_relaxed(&h->update_ns) < now) {
         nslab_store_relaxed(&h->update_ns, now);
         nslab_store_relaxed(&h->updates, nslab_load_relaxed(&h->updates) + 1);
@@ -456,9 +461,7 @@ void nslab__pub_remote(struct numaslab_cache *c, int nidx)
     /* Only records of caches the thread has a state for can wait: those
      * are what its flush and exit write. */
     if (ts != &nslab_empty_ts && ts->cc[c->id]) {
-        struct timespec t;
-        clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
-        uint64_t now = (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+        uint64_t now = coarse_ns();
         if (now == ts->pub_ns) {
             ts->pub_dirty = 1;
             return;

@@ -788,6 +788,9 @@ int nslab__large_init(void);                 /* nslab_g.lock held */
 /* align: 0, or a power of two above the page size that the object's
  * start must be a multiple of. */
 void *nslab__large_alloc(size_t size, size_t align, unsigned flags, int node);
+/* The same after initialisation, and once more after the thread's cache of
+ * freed large objects went back when memory is short. */
+void *nslab__large_slow(size_t size, size_t align, unsigned flags, int node);
 void nslab__large_free(struct nslab_large *l, void *ptr);
 void nslab__large_count(int nidx, const struct nslab_large *l, int sign); /* +1 made, -1 gone */
 void nslab__large_release_all(void); /* numaslab_fini, before the caches go */

@@ -50,11 +50,24 @@ enum { DROPIN_EARLY, DROPIN_LIVE, DROPIN_OFF };
 static int state = DROPIN_EARLY; /* written by the constructor and by a failed start */
 static size_t (*libc_usable)(void *);
 
+/* The C library's malloc_usable_size, looked up the first time (dlsym may
+ * allocate: busy). */
+static size_t (*libc_usable_fn(void))(void *)
+{
+    size_t (*fn)(void *) = __atomic_load_n(&libc_usable, __ATOMIC_RELAXED);
+    if (!fn) {
+        NSLAB_BUSY_ENTER();
+        fn = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+        NSLAB_BUSY_LEAVE();
+        __atomic_store_n(&libc_usable, fn, __ATOMIC_RELAXED);
+    }
+    return fn;
+}
+
 __attribute__((constructor)) static void dropin_start(void)
 {
     /* Our dependencies, libnuma and hwloc, have run their constructors. */
-    __atomic_store_n(&libc_usable, (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size"),
-                     __ATOMIC_RELAXED);
+    libc_usable_fn();
     nslab_g.pinned = 1;
     nslab_store_release(&state, DROPIN_LIVE);
 }
@@ -287,14 +300,7 @@ NSLAB_EXPORT size_t malloc_usable_size(void *ptr)
     if (!ptr)
         return 0;
     if (!nslab__pagemap_get(ptr)) {
-        if (!__atomic_load_n(&libc_usable, __ATOMIC_RELAXED)) {
-            /* Before the constructor: looked up now (dlsym may allocate). */
-            NSLAB_BUSY_ENTER();
-            __atomic_store_n(&libc_usable, (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size"),
-                             __ATOMIC_RELAXED);
-            NSLAB_BUSY_LEAVE();
-        }
-        size_t (*usable)(void *) = __atomic_load_n(&libc_usable, __ATOMIC_RELAXED);
+        size_t (*usable)(void *) = libc_usable_fn(); /* before the constructor too */
         return usable ? usable(ptr) : 0;
     }
     return numaslab_usable_size(ptr);

@@ -133,15 +133,6 @@ static int fault_injected(int nidx)
            nslab__fail_now(nslab_g.topo.active[nidx]);
 }
 
-/* Unmap [p, p+bytes) of node nidx; its page map entries are cleared
- * already (or were never set). */
-static void uncharge(int nidx, size_t bytes);
-static void unmap_range(int nidx, void *p, size_t bytes)
-{
-    nslab__pages_unmap(p, bytes);
-    uncharge(nidx, bytes);
-}
-
 /*
  * Count bytes more as mapped on node nidx, with the node limit and the
  * headroom of the node and of the memory cgroup checked first (floor: a
@@ -168,6 +159,14 @@ static void uncharge(int nidx, size_t bytes)
 {
     nslab__headroom_give(nidx, bytes);
     nslab_sub_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].bytes_mapped, bytes);
+}
+
+/* Unmap [p, p+bytes) of node nidx; its page map entries are cleared
+ * already (or were never set). */
+static void unmap_range(int nidx, void *p, size_t bytes)
+{
+    nslab__pages_unmap(p, bytes);
+    uncharge(nidx, bytes);
 }
 
 /*

@@ -62,17 +62,7 @@ void *numaslab_alloc_aligned_node(size_t size, size_t align, unsigned flags, int
                 return numaslab_cache_alloc_node(nslab_g.sc[i], flags, node);
     }
     /* Whole pages, aligned to the page at least. */
-    size_t page = nslab__page_size();
-    if (!nslab__tstate()) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    void *p = nslab__large_alloc(size, align > page ? align : 0, flags, node);
-    if (!p && errno == ENOMEM && nslab_tls->tlc) {
-        nslab__tlc_flush(nslab_tls);
-        p = nslab__large_alloc(size, align > page ? align : 0, flags, node);
-    }
-    return p;
+    return nslab__large_slow(size, align > nslab__page_size() ? align : 0, flags, node);
 }
 
 /* ------------------------------------------------------------------------

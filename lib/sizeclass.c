@@ -29,7 +29,6 @@ const uint32_t nslab_class_size[NSLAB_NCLASSES] = {
 uint8_t nslab_class_small[1024 / 8 + 1];
 uint8_t nslab_class_large[NUMASLAB_MAX_SMALL / 128 + 1];
 static size_t large_page = 4096; /* the page size, set at initialisation */
-#define class_of nslab__class_of
 
 int nslab__size_class(size_t size)
 {
@@ -63,7 +62,7 @@ numaslab_cache_t *numaslab_size_cache(size_t size)
 {
     if (nslab__init() || size > NUMASLAB_MAX_SMALL)
         return NULL;
-    return nslab_g.sc[class_of(size)];
+    return nslab_g.sc[nslab__class_of(size)];
 }
 
 /* ------------------------------------------------------------------------
@@ -304,19 +303,20 @@ void nslab__large_release_all(void)
  * ---------------------------------------------------------------------- */
 
 /* The rest of a large request: initialisation, then the page layer. */
-__attribute__((noinline)) static void *large_slow(size_t size, unsigned flags, int node)
+__attribute__((noinline)) void *nslab__large_slow(size_t size, size_t align, unsigned flags,
+                                                  int node)
 {
     int rc = nslab__init();
     if (rc) {
         errno = -rc;
         return NULL;
     }
-    void *p = nslab__large_alloc(size, 0, flags, node);
+    void *p = nslab__large_alloc(size, align, flags, node);
     if (!p && errno == ENOMEM && nslab_tls->tlc) {
         /* Short: what this thread keeps of freed large objects goes back
          * too (other threads give theirs at their next flush or exit). */
         nslab__tlc_flush(nslab_tls);
-        p = nslab__large_alloc(size, 0, flags, node);
+        p = nslab__large_alloc(size, align, flags, node);
     }
     return p;
 }
@@ -336,7 +336,7 @@ __attribute__((noinline)) static void *large_search(size_t size, size_t bytes, u
             memset(l->base, 0, size);
         return l->base;
     }
-    return large_slow(size, flags, node);
+    return nslab__large_slow(size, 0, flags, node);
 }
 
 /* A large request: the thread's cache of freed large objects first (a
@@ -348,16 +348,16 @@ __attribute__((noinline)) static void *large_entry(size_t size, unsigned flags, 
 {
     struct nslab_tlc *tlc = nslab_tls->tlc;
     if (unlikely(tlc == NULL) || size > NSLAB_TLC_MAX)
-        return large_slow(size, flags, node);
+        return nslab__large_slow(size, 0, flags, node);
     int nidx;
     if (node == NUMASLAB_NODE_LOCAL)
         nidx = nslab__local_nidx();
     else if ((unsigned)node < (unsigned)nslab_g.possible)
         nidx = nslab_g.node_nidx[node];
     else
-        return large_slow(size, flags, node);
+        return nslab__large_slow(size, 0, flags, node);
     if (nidx < 0)
-        return large_slow(size, flags, node);
+        return nslab__large_slow(size, 0, flags, node);
     struct nslab_tlc *t = &tlc[nidx];
     size_t bytes = (size + large_page - 1) & ~(large_page - 1);
     uint32_t n = NSLAB_TLC_N(t);
@@ -378,7 +378,7 @@ __attribute__((noinline)) static void *small_slow(size_t size, unsigned flags, i
         errno = -rc;
         return NULL;
     }
-    return nslab__cache_alloc_slow(nslab_g.sc[class_of(size)], flags, node);
+    return nslab__cache_alloc_slow(nslab_g.sc[nslab__class_of(size)], flags, node);
 }
 
 static inline void *alloc_slow(size_t size, unsigned flags, int node)
@@ -391,7 +391,7 @@ static inline void *alloc_slow(size_t size, unsigned flags, int node)
 void *numaslab_alloc_node(size_t size, unsigned flags, int node)
 {
     if (likely(size <= NUMASLAB_MAX_SMALL)) {
-        struct numaslab_cache *c = nslab_g.sc[class_of(size)];
+        struct numaslab_cache *c = nslab_g.sc[nslab__class_of(size)];
         int nidx;
         if (node == NUMASLAB_NODE_LOCAL)
             nidx = nslab__local_nidx();
@@ -494,5 +494,5 @@ void *numaslab_alloc_node_mempool(size_t size, unsigned flags, int node, numasla
     }
     if (size > NUMASLAB_MAX_SMALL) /* whole pages never come from a reserve */
         return nslab__large_alloc(size, 0, flags, node);
-    return nslab__cache_alloc_reserve(nslab_g.sc[class_of(size)], flags, node, pool);
+    return nslab__cache_alloc_reserve(nslab_g.sc[nslab__class_of(size)], flags, node, pool);
 }

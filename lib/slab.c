@@ -407,8 +407,6 @@ void nslab__node_free(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w
     node_file_unlock(c, cn, s);
 }
 
-
-
 void nslab__cache_sweep_some(struct numaslab_cache *c, int n)
 {
     for (int i = 0; i < nslab_g.nactive; i++) {

@@ -105,17 +105,22 @@ int numaslab_stats_node(int node, struct numaslab_node_stats *st)
     return 0;
 }
 
+/* An objects-in-use counter as shown.  Other threads' frees are counted
+ * when they publish them, the owner's allocations on its slow paths:
+ * between the two the difference may dip below zero for a moment, shown
+ * as none. */
+static uint64_t inuse_shown(uint64_t raw)
+{
+    return (int64_t)raw > 0 ? raw : 0;
+}
+
 /* One (cache, active node): its relaxed counters, no lock. */
 static void read_cache(struct numaslab_cache *c, int nidx, struct numaslab_cache_stats *st)
 {
     struct nslab_cnode *cn = &c->cnode[nidx];
     memset(st, 0, sizeof(*st));
     st->node = nslab_g.topo.active[nidx];
-    /* Other threads' frees are counted when they publish them, the owner's
-     * allocations on its slow paths: between the two the difference may
-     * dip below zero for a moment, shown as none. */
-    int64_t inuse = (int64_t)nslab_load_relaxed(&cn->st_inuse);
-    st->objects_inuse = inuse > 0 ? (uint64_t)inuse : 0;
+    st->objects_inuse = inuse_shown(nslab_load_relaxed(&cn->st_inuse));
     st->objects_total = nslab_load_relaxed(&cn->st_total);
     st->slabs_full = nslab_load_relaxed(&cn->st_slabs[NSLAB_L_FULL]);
     st->slabs_partial = nslab_load_relaxed(&cn->st_slabs[NSLAB_L_PARTIAL]);
@@ -214,8 +219,7 @@ void nslab__stats_write_node(struct numaslab_stats_node_rec *r, int node)
 void nslab__stats_write_node_objects(struct numaslab_stats_node_rec *r, int node)
 {
     const struct nslab_nstat *n = &nslab_g.nstat[node];
-    int64_t inuse = (int64_t)nslab_load_relaxed(&n->objects_inuse); /* see read_cache */
-    r->objects_inuse = inuse > 0 ? (uint64_t)inuse : 0;
+    r->objects_inuse = inuse_shown(nslab_load_relaxed(&n->objects_inuse));
     r->objects_total = nslab_load_relaxed(&n->objects_total);
 }
 
@@ -246,17 +250,16 @@ void nslab__stats_fill_node(struct numaslab_stats_node_rec *r, int node)
     }
 }
 
-/* r from (c, nidx)'s counters (relaxed loads). */
-/* The object counts of r, (c, nidx)'s record (see read_cache). */
+/* The object counts of r, (c, nidx)'s record. */
 void nslab__stats_write_cache_objects(struct numaslab_stats_cache_rec *r, struct numaslab_cache *c,
                                       int nidx)
 {
     const struct nslab_cnode *cn = &c->cnode[nidx];
-    int64_t inuse = (int64_t)nslab_load_relaxed(&cn->st_inuse);
-    r->objects_inuse = inuse > 0 ? (uint64_t)inuse : 0;
+    r->objects_inuse = inuse_shown(nslab_load_relaxed(&cn->st_inuse));
     r->objects_total = nslab_load_relaxed(&cn->st_total);
 }
 
+/* r from (c, nidx)'s counters (relaxed loads). */
 void nslab__stats_write_cache(struct numaslab_stats_cache_rec *r, struct numaslab_cache *c, int nidx)
 {
     struct numaslab_cache_stats st;
