@@ -299,6 +299,7 @@ static int init_locked(const struct numaslab_config *cfg)
     }
     nslab_g.nactive = t->nactive;
     nslab_g.possible = t->possible;
+    nslab__pages_simulate(t->simulated);
     nslab_g.node_nidx = malloc(sizeof(int16_t) * (size_t)t->possible);
     nslab_g.cpu_nidx = calloc((size_t)t->ncpu + 1, sizeof(uint16_t));
     nslab_g.nstat = calloc((size_t)t->possible, sizeof(struct nslab_nstat));

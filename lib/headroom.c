@@ -238,7 +238,8 @@ int nslab__headroom_init(void)
         nslab_g.wmark_all.low += nslab_g.wmark[n].low;
         nslab_g.wmark_all.high += nslab_g.wmark[n].high;
     }
-    nslab_g.mem_whole = memnodes == 1;
+    /* A simulated machine's nodes all live in this machine's memory. */
+    nslab_g.mem_whole = memnodes == 1 || t->simulated;
     for (int i = 0; i < t->nactive; i++) {
         struct nslab_headroom *h = &nslab_g.head[i];
         head_init(h);

@@ -411,7 +411,16 @@ struct nslab_options {
     int abort_on_bad_free;      /* NUMASLAB_ABORT */
     struct nslab_keep watermark; /* NUMASLAB_LOW_WATERMARK: kept free on each node */
     struct nslab_keep margin;   /* NUMASLAB_CGROUP_MARGIN: kept below the cgroup limit */
+    const char *fail_pages;     /* NUMASLAB_FAIL_PAGES, as given */
+    int stats;                  /* NUMASLAB_STATS: make the statistics segment */
+    int stats_asked;            /* NUMASLAB_STATS=1 given: a failure to make it is reported */
+    unsigned stats_interval;    /* NUMASLAB_STATS_INTERVAL (checked; no effect) */
+    int stats_print;            /* NUMASLAB_STATS_PRINT: print the tables at exit */
 };
+/* The i-th entry of the options table (lib/options.c): its variable's
+ * name, or NULL past the end; *dflt and *doc get its default and its one
+ * line of doc. */
+const char *nslab__option_doc(unsigned i, const char **dflt, const char **doc);
 
 #define NSLAB_NCLASSES 33
 

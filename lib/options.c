@@ -1,13 +1,21 @@
 /*
- * lib/options.c - options from struct numaslab_config and NUMASLAB_*.
+ * lib/options.c - every NUMASLAB_* variable, in one table (options[]):
+ * its name, what it holds, its default and one line on what it does.
+ * numaslab(7), ENVIRONMENT, documents each entry (tests/test-options
+ * checks that it does), and nothing else in the library reads the
+ * environment.
  *
- * An explicit config field wins over the environment.  A malformed
- * environment value is reported, naming the variable and the value, and
- * the default applies: a typo must not take the allocator down.
+ * An explicit struct numaslab_config field wins over the variable, which
+ * is then not read.  A malformed value is reported, naming the variable
+ * and the value, and the default applies: a typo must not take the
+ * allocator down.  Numbers and sizes go through the one strict parser,
+ * lib/parse.h.
  */
 #include "lib/internal.h"
+#include "lib/parse.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -15,43 +23,77 @@
 #define DEFAULT_RETAIN_BYTES ((size_t)32 << 20)
 #define MAX_TCACHE 4096u
 
-/* "123", "64K", "8M", "2G" (binary units).  0 or -EINVAL. */
 int nslab__parse_size(const char *s, size_t *out)
 {
-    char *end;
-    if (!s || !isdigit((unsigned char)*s))
-        return -EINVAL;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno)
-        return -EINVAL;
-    unsigned shift = 0;
-    switch (*end) {
-    case 'k': case 'K': shift = 10; end++; break;
-    case 'm': case 'M': shift = 20; end++; break;
-    case 'g': case 'G': shift = 30; end++; break;
-    case 't': case 'T': shift = 40; end++; break;
-    default: break;
-    }
-    if (*end == 'B' || *end == 'b')
-        end++;
-    if (*end != '\0' || (shift && v > (~0ull >> shift)))
-        return -EINVAL;
-    *out = (size_t)(v << shift);
-    return 0;
+    return nslab_parse_size(s, out);
 }
 
-static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
+/* What a variable holds, and so how it is parsed and stored. */
+enum opt_kind {
+    OPT_FLAG,  /* "0" or "1", into an int */
+    OPT_COUNT, /* a number in lo..hi, into an unsigned */
+    OPT_SIZE,  /* a size (lib/parse.h), into a size_t */
+    OPT_KEEP,  /* a size or a percentage, into a struct nslab_keep */
+    OPT_TEXT,  /* kept as given (a const char *), parsed where it is used */
+};
+
+/* Where a struct numaslab_config field overrides the variable. */
+#define NO_CFG ((size_t)-1)
+#define OPT(f) offsetof(struct nslab_options, f)
+#define CFG(f) offsetof(struct numaslab_config, f)
+
+struct opt_def {
+    const char *name;
+    enum opt_kind kind;
+    size_t off;     /* field of struct nslab_options */
+    size_t cfg;     /* field of struct numaslab_config, or NO_CFG */
+    unsigned lo, hi; /* OPT_COUNT */
+    const char *dflt; /* the default, as reported */
+    const char *doc;  /* one line */
+};
+
+static const struct opt_def options[] = {
+    {"NUMASLAB_NODES", OPT_TEXT, OPT(nodes), CFG(nodes), 0, 0, "all allowed nodes",
+     "the nodes that may be active, a node list such as 0,2-3"},
+    {"NUMASLAB_NODE_LIMIT", OPT_SIZE, OPT(node_limit), CFG(node_limit), 0, 0, "no limit",
+     "the most ordinary bytes the library maps on each node"},
+    {"NUMASLAB_LOW_WATERMARK", OPT_KEEP, OPT(watermark), CFG(low_watermark), 0, 0,
+     "1/64 of the node, 8M..256M", "memory each node keeps free of ordinary allocations"},
+    {"NUMASLAB_CGROUP_MARGIN", OPT_KEEP, OPT(margin), CFG(cgroup_margin), 0, 0,
+     "1/32 of the limit, 4M..256M", "memory kept below the memory cgroup's limit"},
+    {"NUMASLAB_RESERVE", OPT_TEXT, OPT(reserve), CFG(reserve), 0, 0, "32 pages of 64K per node",
+     "each node's reserve, a size or node:size pairs"},
+    {"NUMASLAB_RESERVE_MLOCK", OPT_FLAG, OPT(reserve_mlock), NO_CFG, 0, 1, "0",
+     "1: lock the reserves' pages in memory"},
+    {"NUMASLAB_RETAIN", OPT_COUNT, OPT(retain), CFG(retain), 0, 1u << 20, "2",
+     "empty slabs kept per cache and node"},
+    {"NUMASLAB_RETAIN_BYTES", OPT_SIZE, OPT(retain_bytes), NO_CFG, 0, 0, "32M",
+     "bytes of freed page runs each node keeps for reuse"},
+    {"NUMASLAB_TCACHE", OPT_COUNT, OPT(tcache), CFG(tcache), 1, MAX_TCACHE, "by object size",
+     "objects a thread keeps free per cache and node"},
+    {"NUMASLAB_THP", OPT_FLAG, OPT(thp), NO_CFG, 0, 1, "1",
+     "0: large objects are never offered to transparent huge pages"},
+    {"NUMASLAB_ABORT", OPT_FLAG, OPT(abort_on_bad_free), NO_CFG, 0, 1,
+     "0 (1 in debug builds)", "1: a bad free aborts after its message"},
+    {"NUMASLAB_FAIL_PAGES", OPT_TEXT, OPT(fail_pages), NO_CFG, 0, 0, "off",
+     "fault injection: after=N or prob=P[,seed=S], optionally ,node=K"},
+    {"NUMASLAB_STATS", OPT_FLAG, OPT(stats), NO_CFG, 0, 1, "1",
+     "0: no statistics segment for numaslab-stat"},
+    {"NUMASLAB_STATS_INTERVAL", OPT_COUNT, OPT(stats_interval), NO_CFG, 10, 600000, "200",
+     "accepted for older versions; the segment is always live"},
+    {"NUMASLAB_STATS_PRINT", OPT_FLAG, OPT(stats_print), NO_CFG, 0, 1, "0",
+     "1: print the statistics tables on standard error at exit"},
+};
+
+const char *nslab__option_doc(unsigned i, const char **dflt, const char **doc)
 {
-    char *end;
-    if (!s || !isdigit((unsigned char)*s))
-        return -EINVAL;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || *end != '\0' || v < lo || v > hi)
-        return -EINVAL;
-    *out = (unsigned)v;
-    return 0;
+    if (i >= sizeof(options) / sizeof(options[0]))
+        return NULL;
+    if (dflt)
+        *dflt = options[i].dflt;
+    if (doc)
+        *doc = options[i].doc;
+    return options[i].name;
 }
 
 /* "64M" or "2%" (of the node's memory, of the cgroup's limit; 0..100).
@@ -79,19 +121,92 @@ static int parse_keep(const char *s, struct nslab_keep *k)
     return 0;
 }
 
-/* A keep option from its config field (0: not set) or its variable. */
-static void load_keep(struct nslab_keep *k, size_t cfg, const char *var, const char *dflt)
+/* Parse v, a value of d, into o; 0, or -EINVAL with o untouched. */
+static int opt_parse(const struct opt_def *d, const char *v, struct nslab_options *o)
 {
-    const char *v;
-    k->set = NSLAB_KEEP_DEFAULT;
-    if (cfg) {
-        k->set = NSLAB_KEEP_BYTES;
-        k->bytes = cfg == NUMASLAB_KEEP_NONE ? 0 : cfg;
-    } else if ((v = getenv(var)) && parse_keep(v, k)) {
-        nslab__report("numaslab: %s=\"%s\": not a size (e.g. 64M) or a percentage "
-                      "(e.g. 2%%); using the default (%s)", var, v, dflt);
-        k->set = NSLAB_KEEP_DEFAULT;
+    char *field = (char *)o + d->off;
+    uint64_t n;
+    switch (d->kind) {
+    case OPT_FLAG:
+        if ((v[0] != '0' && v[0] != '1') || v[1] != '\0')
+            return -EINVAL;
+        *(int *)field = v[0] == '1';
+        return 0;
+    case OPT_COUNT:
+        if (nslab_parse_count(v, d->lo, d->hi, &n))
+            return -EINVAL;
+        *(unsigned *)field = (unsigned)n;
+        return 0;
+    case OPT_SIZE:
+        return nslab_parse_size(v, (size_t *)field);
+    case OPT_KEEP:
+        return parse_keep(v, (struct nslab_keep *)field);
+    case OPT_TEXT:
+        *(const char **)field = v;
+        return 0;
     }
+    return -EINVAL;
+}
+
+/* What a malformed value of d is not, for the message. */
+static void opt_why(const struct opt_def *d, char *buf, size_t n)
+{
+    switch (d->kind) {
+    case OPT_FLAG:
+        snprintf(buf, n, "not 0 or 1");
+        break;
+    case OPT_COUNT:
+        snprintf(buf, n, "not a number in %u..%u", d->lo, d->hi);
+        break;
+    case OPT_SIZE:
+        snprintf(buf, n, "not a size (e.g. 64M)");
+        break;
+    case OPT_KEEP:
+        snprintf(buf, n, "not a size (e.g. 64M) or a percentage (e.g. 2%%)");
+        break;
+    case OPT_TEXT:
+        snprintf(buf, n, "malformed");
+        break;
+    }
+}
+
+/* The config's value of d into o, when the config sets it: 1, else 0. */
+static int opt_from_cfg(const struct opt_def *d, const struct numaslab_config *cfg,
+                        struct nslab_options *o)
+{
+    if (!cfg || d->cfg == NO_CFG)
+        return 0;
+    const char *src = (const char *)cfg + d->cfg;
+    char *field = (char *)o + d->off;
+    switch (d->kind) {
+    case OPT_TEXT:
+        if (!*(const char *const *)src)
+            return 0;
+        *(const char **)field = *(const char *const *)src;
+        return 1;
+    case OPT_SIZE:
+        if (!*(const size_t *)src)
+            return 0;
+        *(size_t *)field = *(const size_t *)src;
+        return 1;
+    case OPT_COUNT:
+        if (!*(const unsigned *)src)
+            return 0;
+        *(unsigned *)field = *(const unsigned *)src;
+        return 1;
+    case OPT_KEEP: {
+        size_t v = *(const size_t *)src;
+        struct nslab_keep *k = (struct nslab_keep *)field;
+        if (!v)
+            return 0;
+        k->set = NSLAB_KEEP_BYTES;
+        k->bytes = v == NUMASLAB_KEEP_NONE ? 0 : v;
+        return 1;
+    }
+    case OPT_FLAG:
+        return 0;
+    }
+    return 0;
 }
 
 /*
@@ -101,80 +216,38 @@ static void load_keep(struct nslab_keep *k, size_t cfg, const char *var, const c
  */
 int nslab__options_load(struct nslab_options *o, const struct numaslab_config *cfg)
 {
-    const char *v;
     memset(o, 0, sizeof(*o));
     o->retain = DEFAULT_RETAIN;
     o->retain_bytes = DEFAULT_RETAIN_BYTES;
+    o->thp = 1;
+    o->abort_on_bad_free = NSLAB_DEBUG ? 1 : 0;
+    o->stats = 1;
+    o->stats_interval = 200;
 
     if (cfg && cfg->tcache > MAX_TCACHE) {
         nslab__report("numaslab_init: tcache=%u is out of range (1..%u)", cfg->tcache, MAX_TCACHE);
         return -EINVAL;
     }
-
-    o->nodes = cfg && cfg->nodes ? cfg->nodes : getenv("NUMASLAB_NODES");
-    o->reserve = cfg && cfg->reserve ? cfg->reserve : getenv("NUMASLAB_RESERVE");
     o->reserve_from_cfg = cfg && cfg->reserve;
 
-    if ((v = getenv("NUMASLAB_RESERVE_MLOCK"))) {
-        if (!strcmp(v, "1"))
-            o->reserve_mlock = 1;
-        else if (strcmp(v, "0"))
-            nslab__report("numaslab: NUMASLAB_RESERVE_MLOCK=\"%s\": not 0 or 1; "
-                          "using the default 0", v);
+    for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+        const struct opt_def *d = &options[i];
+        const char *v;
+        char why[64];
+        if (opt_from_cfg(d, cfg, o) || !(v = getenv(d->name)))
+            continue;
+        if (opt_parse(d, v, o) == 0) {
+            if (d->off == OPT(stats))
+                o->stats_asked = o->stats; /* NUMASLAB_STATS=1 given */
+            continue;
+        }
+        opt_why(d, why, sizeof(why));
+        nslab__report("numaslab: %s=\"%s\": %s; using the default (%s)", d->name, v, why, d->dflt);
     }
 
-    o->thp = 1;
-    if ((v = getenv("NUMASLAB_THP"))) {
-        if (!strcmp(v, "0"))
-            o->thp = 0;
-        else if (strcmp(v, "1"))
-            nslab__report("numaslab: NUMASLAB_THP=\"%s\": not 0 or 1; using the default 1", v);
-    }
-
-    o->abort_on_bad_free = NSLAB_DEBUG ? 1 : 0;
-    if ((v = getenv("NUMASLAB_ABORT"))) {
-        if (!strcmp(v, "0") || !strcmp(v, "1"))
-            o->abort_on_bad_free = v[0] == '1';
-        else
-            nslab__report("numaslab: NUMASLAB_ABORT=\"%s\": not 0 or 1; using the default %d", v,
-                          o->abort_on_bad_free);
-    }
-
-    if ((v = getenv("NUMASLAB_FAIL_PAGES")) && nslab__fail_parse(v))
+    if (o->fail_pages && nslab__fail_parse(o->fail_pages))
         nslab__report("numaslab: NUMASLAB_FAIL_PAGES=\"%s\": not a fault setting (after=N or "
-                      "prob=P[,seed=S], with an optional ,node=K); fault injection stays off", v);
-
-    if (cfg && cfg->node_limit)
-        o->node_limit = cfg->node_limit;
-    else if ((v = getenv("NUMASLAB_NODE_LIMIT")) && nslab__parse_size(v, &o->node_limit))
-        nslab__report("numaslab: NUMASLAB_NODE_LIMIT=\"%s\": not a size (e.g. 512M); "
-                      "using the default (no limit)", v);
-
-    if (cfg && cfg->retain)
-        o->retain = cfg->retain;
-    else if ((v = getenv("NUMASLAB_RETAIN")) && parse_uint(v, 0, 1u << 20, &o->retain)) {
-        nslab__report("numaslab: NUMASLAB_RETAIN=\"%s\": not a count of slabs; "
-                      "using the default %u", v, DEFAULT_RETAIN);
-        o->retain = DEFAULT_RETAIN;
-    }
-
-    if ((v = getenv("NUMASLAB_RETAIN_BYTES")) && nslab__parse_size(v, &o->retain_bytes)) {
-        nslab__report("numaslab: NUMASLAB_RETAIN_BYTES=\"%s\": not a size (e.g. 8M, 0 for none); "
-                      "using the default 32M", v);
-        o->retain_bytes = DEFAULT_RETAIN_BYTES;
-    }
-
-    load_keep(&o->watermark, cfg ? cfg->low_watermark : 0, "NUMASLAB_LOW_WATERMARK",
-              "1/64 of the node, 8M..256M");
-    load_keep(&o->margin, cfg ? cfg->cgroup_margin : 0, "NUMASLAB_CGROUP_MARGIN",
-              "1/32 of the limit, 4M..256M");
-
-    if (cfg && cfg->tcache)
-        o->tcache = cfg->tcache;
-    else if ((v = getenv("NUMASLAB_TCACHE")) && parse_uint(v, 1, MAX_TCACHE, &o->tcache)) {
-        nslab__report("numaslab: NUMASLAB_TCACHE=\"%s\": not a count in 1..%u; "
-                      "using the default (by object size)", v, MAX_TCACHE);
-        o->tcache = 0;
-    }
+                      "prob=P[,seed=S], with an optional ,node=K); fault injection stays off",
+                      o->fail_pages);
     return 0;
 }

@@ -92,8 +92,18 @@ static char *reserve_span(size_t size, size_t align, size_t page)
     return p;
 }
 
+/* Set once by nslab__pages_simulate before the first mapping, read only
+ * after: a simulated machine's node ids are not this kernel's. */
+static int simulated;
+
+void nslab__pages_simulate(int on)
+{
+    simulated = on;
+}
+
 /* Bind [p, p+size) to node and fault it in.  0, or an errno value (the
- * range is left to the caller to unmap). */
+ * range is left to the caller to unmap).  On a simulated machine nothing
+ * is bound: the pages are this machine's, wherever its kernel puts them. */
 static int bind_fill(int node, char *p, size_t size, size_t page, int huge)
 {
     unsigned long mask[MASK_BITS / ULONG_BITS] = {0};
@@ -101,7 +111,7 @@ static int bind_fill(int node, char *p, size_t size, size_t page, int huge)
     /* maxnode is one more than the bits passed: the kernel drops the last
      * bit (a historical off-by-one that libnuma compensates the same way).
      * MPOL_MF_STRICT fails rather than leave a page elsewhere. */
-    if (mbind(p, size, MPOL_BIND, mask, MASK_BITS + 1, MPOL_MF_STRICT) != 0) {
+    if (!simulated && mbind(p, size, MPOL_BIND, mask, MASK_BITS + 1, MPOL_MF_STRICT) != 0) {
         int e = errno;
         /* A kernel without NUMA has one node, 0, and no mbind: all its
          * memory is on the node asked for. */

@@ -139,6 +139,8 @@ struct nslab_topo {
     int preferred;           /* active node of a PREFERRED policy, else -1 */
     int nlocal;              /* interleave set (nidx) when policy is INTERLEAVE */
     int *local_set;
+    int simulated;           /* the topology is not this machine's (an hwloc XML
+                                file, HWLOC_XMLFILE): nothing is bound to its nodes */
 };
 
 #define NSLAB_DIST(t, a, b) ((t)->dist[(a) * ((t)->max_node + 1) + (b)])
@@ -195,6 +197,10 @@ void *nslab__pages_reserve(size_t size, size_t align);
  * copied.  0; or -ENOMEM / -EINVAL with q unmapped and p untouched. */
 int nslab__pages_remap(int node, void *p, size_t size, void *q, size_t newsize, int huge);
 int nslab__page_node_kernel(const void *p);
+/* nslab__pages_simulate(1): the node table is a simulated machine's
+ * (struct nslab_topo.simulated); from then on nothing is bound.  Called
+ * before the first mapping. */
+void nslab__pages_simulate(int on);
 int nslab__cpu_current(void);
 size_t nslab__page_size(void);
 

@@ -25,6 +25,7 @@
 #include "config.h"
 
 #include "numa/numa.h"
+#include "lib/parse.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -81,57 +82,11 @@ static void mask_set(uint64_t *m, unsigned n)
  * Node lists
  * ---------------------------------------------------------------------- */
 
-/* One decimal node id at *sp, advancing *sp.  0, or -EINVAL when there is
- * no digit or the id is not below MASK_BITS. */
-static int parse_id(const char **sp, unsigned *id)
-{
-    const char *s = *sp;
-    unsigned v = 0;
-    if (*s < '0' || *s > '9')
-        return -EINVAL;
-    /* By hand rather than strtoul, which would accept blanks, signs and
-     * hexadecimal. */
-    for (; *s >= '0' && *s <= '9'; s++) {
-        v = v * 10 + (unsigned)(*s - '0');
-        if (v >= MASK_BITS)
-            return -EINVAL;
-    }
-    *sp = s;
-    *id = v;
-    return 0;
-}
-
-/*
- * Grammar: list = item { "," item }, item = id [ "-" id ], ids below
- * 64*NSLAB_MASK_WORDS, a range's ends in increasing order, no blanks.
- * Returns 0 with mask set to exactly the listed nodes, or -EINVAL with mask
- * untouched (empty or NULL string, junk, an id out of range, a reversed
- * range).
- */
+/* Grammar and errors: nslab_parse_nodelist (lib/parse.h), ids below
+ * 64*NSLAB_MASK_WORDS.  0, or -EINVAL with mask untouched. */
 int nslab__parse_nodelist(const char *s, uint64_t mask[NSLAB_MASK_WORDS])
 {
-    uint64_t m[NSLAB_MASK_WORDS] = {0};
-    if (!s || !*s)
-        return -EINVAL;
-    for (;;) {
-        unsigned a, b;
-        if (parse_id(&s, &a))
-            return -EINVAL;
-        b = a;
-        if (*s == '-') {
-            s++;
-            if (parse_id(&s, &b) || b < a)
-                return -EINVAL;
-        }
-        for (unsigned n = a; n <= b; n++)
-            mask_set(m, n);
-        if (*s == '\0')
-            break;
-        if (*s++ != ',')
-            return -EINVAL;
-    }
-    memcpy(mask, m, sizeof(m));
-    return 0;
+    return nslab_parse_nodelist(s, MASK_BITS, mask);
 }
 
 /* ------------------------------------------------------------------------
@@ -590,6 +545,30 @@ static void gather_allow(struct nslab_allow *a, const char *nodes)
     }
 }
 
+/*
+ * The allow set of a simulated machine (a topology that is not this
+ * system's, numaslab(7), SIMULATED MACHINES): the file's own allowed
+ * nodes, the DEFAULT policy.  This process's mems_allowed and memory policy
+ * name this machine's nodes, not the file's, so they do not apply; a
+ * NUMASLAB_NODES list still does.
+ */
+static void simulated_allow(struct nslab_allow *a, hwloc_topology_t topo, const char *nodes)
+{
+    memset(a, 0, sizeof(*a));
+    a->policy = NSLAB_POL_DEFAULT;
+    a->preferred = -1;
+    a->nodes = nodes;
+    hwloc_const_nodeset_t allowed = hwloc_topology_get_allowed_nodeset(topo);
+    unsigned n;
+    hwloc_bitmap_foreach_begin(n, allowed)
+    {
+        if (n >= MASK_BITS)
+            break;
+        mask_set(a->mems_allowed, n);
+    }
+    hwloc_bitmap_foreach_end();
+}
+
 /* ------------------------------------------------------------------------
  * Entry points
  * ---------------------------------------------------------------------- */
@@ -608,12 +587,20 @@ int nslab__topo_discover(struct nslab_topo *t, const char *nodes)
     int rc;
 
     memset(t, 0, sizeof(*t));
-    gather_allow(&allow, nodes);
+    /* hwloc itself honours HWLOC_XMLFILE (and its other backends'
+     * variables): the topology may be another machine's. */
     rc = hwloc_open(&topo, NULL);
     if (rc)
         return rc;
+    int simulated = !hwloc_topology_is_thissystem(topo);
+    if (simulated)
+        simulated_allow(&allow, topo, nodes);
+    else
+        gather_allow(&allow, nodes);
     rc = topo_build(t, topo, &allow);
     hwloc_topology_destroy(topo);
+    if (t->node)
+        t->simulated = simulated;
     return rc;
 }
 
