@@ -34,12 +34,11 @@ int nslab_proc_stat(long pid, char *state, uint64_t *start)
     else
         snprintf(path, sizeof(path), "/proc/self/stat");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t got = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
+    ssize_t got = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+    if (fd >= 0)
+        close(fd);
     if (got <= 0)
-        return -1;
+        return -1; /* no such process, or /proc hidden from us */
     buf[got] = '\0';
     char *p = strrchr(buf, ')');
     if (!p)

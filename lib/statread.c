@@ -58,14 +58,8 @@ static void on_sigbus(int sig)
     raise(sig);
 }
 
-static int all_zero(const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++)
-        if (b[i])
-            return 0;
-    return 1;
-}
+/* What a segment holds before its writer has filled it in. */
+static const struct numaslab_stats_header zero_header;
 
 /* A byte-swapped magic: written on a host of the other byte order. */
 static uint64_t bswap64(uint64_t v)
@@ -78,7 +72,7 @@ static uint64_t bswap64(uint64_t v)
 static int check_header(const struct numaslab_stats_header *h, uint64_t size, char *err, size_t n)
 {
     if (h->magic != NUMASLAB_STATS_MAGIC) {
-        if (all_zero(h, size < sizeof(*h) ? (size_t)size : sizeof(*h)))
+        if (!memcmp(h, &zero_header, size < sizeof(*h) ? (size_t)size : sizeof(*h)))
             return -1;
         if (h->magic == bswap64(NUMASLAB_STATS_MAGIC))
             snprintf(err, n, "written on a host of the other byte order");
