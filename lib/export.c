@@ -39,6 +39,7 @@
  * tries nslab_g.lock to make its segment).
  */
 #include "lib/internal.h"
+#include "lib/statread.h"
 #include "numaslab-stats.h"
 
 #include <fcntl.h>
@@ -69,14 +70,14 @@ struct pubflag {
 
 static struct {
     /* under nslab_g.lock */
-    int enabled;                        /* publishing is on (NUMASLAB_STATS) */
-    struct numaslab_stats_header *seg;  /* our mapping of the segment, NULL when none */
+    int enabled;                       /* publishing is on (NUMASLAB_STATS) */
+    struct numaslab_stats_header *seg; /* our mapping of the segment, NULL when none */
     size_t bytes;
-    long owner;    /* pid whose name the segment has; 0: none */
-    int told;      /* a failure to publish was reported */
-    int asked;     /* NUMASLAB_STATS=1: a failure to publish is reported */
-    int pending;   /* a fork child: its segment is made at its first write */
-    int print_at_exit; /* NUMASLAB_STATS_PRINT=1 */
+    long owner;            /* pid whose name the segment has; 0: none */
+    int told;              /* a failure to publish was reported */
+    int asked;             /* NUMASLAB_STATS=1: a failure to publish is reported */
+    int pending;           /* a fork child: its segment is made at its first write */
+    int print_at_exit;     /* NUMASLAB_STATS_PRINT=1 */
     struct pubflag *flags; /* [node_cap + cache_cap + 1] */
     int16_t *node_rec;     /* [possible]: node id -> record index, -1: none */
 } ex;
@@ -128,41 +129,6 @@ static void shm_name(char *buf, size_t n, long pid)
     snprintf(buf, n, NUMASLAB_STATS_SHM_FMT, pid);
 }
 
-/* Read /proc/self/stat; *state = field 3, *threads = field 20, *start =
- * field 22.  0 or -1.  The command name may hold spaces and parentheses:
- * the fields are counted from the last ')'. */
-static int self_stat(char *state, long *threads, uint64_t *start)
-{
-    char buf[1024];
-    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    if (!p)
-        return -1;
-    p++;
-    for (int field = 3; field <= 22; field++) {
-        while (*p == ' ')
-            p++;
-        if (!*p)
-            return -1;
-        if (field == 3 && state)
-            *state = *p;
-        else if (field == 20 && threads)
-            *threads = strtol(p, NULL, 10);
-        else if (field == 22 && start)
-            *start = strtoull(p, NULL, 10);
-        while (*p && *p != ' ')
-            p++;
-    }
-    return 0;
-}
-
 /* Who we are, so that a reader can tell a stale segment (pid gone, pid
  * reused, program replaced by exec) from ours. */
 static void fill_identity(struct numaslab_stats_header *h)
@@ -170,7 +136,7 @@ static void fill_identity(struct numaslab_stats_header *h)
     struct stat st;
     h->pid = (int32_t)getpid();
     h->interval_ms = 0; /* live: written by the slow paths, not refreshed */
-    if (self_stat(NULL, NULL, &h->start_time))
+    if (nslab_proc_stat(0, NULL, &h->start_time)) /* lib/statproc.c */
         h->start_time = 0;
     if (stat("/proc/self/exe", &st) == 0) {
         h->exe_dev = (uint64_t)st.st_dev;
@@ -186,13 +152,6 @@ static void fill_identity(struct numaslab_stats_header *h)
     }
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Make, map and fill this process's segment, then publish it to the
  * writers; nslab_g.lock held.  Until its magic is stored it is all zero
  * but its layout, which readers take for "not ready yet".  0 or -errno. */
@@ -201,7 +160,8 @@ static int seg_create(void)
     char name[48];
     long pid = (long)getpid();
     struct numaslab_stats_header lay;
-    uint32_t node_cap = nslab__stats_node_cap(), cache_cap = NSLAB_MAX_CACHES * (uint32_t)nslab_g.nactive;
+    uint32_t node_cap = nslab__stats_node_cap(),
+             cache_cap = NSLAB_MAX_CACHES * (uint32_t)nslab_g.nactive;
     size_t bytes = nslab__stats_layout(&lay, node_cap, cache_cap);
 
     free(ex.flags);
@@ -247,7 +207,7 @@ static int seg_create(void)
     for (uint32_t i = (uint32_t)nslab_g.topo.max_node + 1; i < h->node_count; i++)
         if (nodes[i].node >= 0 && nodes[i].node < nslab_g.possible)
             ex.node_rec[nodes[i].node] = (int16_t)i;
-    h->update_ns = now_ns();
+    h->update_ns = nslab__now_ns();
     h->updates = 1;
     nslab_store_relaxed(&h->seq, 2);
     nslab_store_release(&h->magic, NUMASLAB_STATS_MAGIC);
@@ -495,7 +455,8 @@ void nslab__pub_reserve(struct numaslab_mempool *pool)
     if (i < 0)
         return;
     /* The pool's lock serialises these fields. */
-    nslab__stats_write_reserve((struct numaslab_stats_node_rec *)((char *)h + h->node_off) + i, pool);
+    nslab__stats_write_reserve((struct numaslab_stats_node_rec *)((char *)h + h->node_off) + i,
+                               pool);
     touched(h);
 }
 
@@ -534,7 +495,8 @@ void nslab__pub_cache_gone(struct numaslab_cache *c)
     if (!h)
         return;
     struct numaslab_stats_cache_rec *r =
-        (struct numaslab_stats_cache_rec *)((char *)h + h->cache_off) + c->id * (uint32_t)nslab_g.nactive;
+        (struct numaslab_stats_cache_rec *)((char *)h + h->cache_off) +
+        c->id * (uint32_t)nslab_g.nactive;
     memset(r, 0, sizeof(*r) * (size_t)nslab_g.nactive);
     touched(h);
 }

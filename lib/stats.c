@@ -19,7 +19,7 @@
  * walk the cache list, and the reserve pool's lock (a leaf).
  */
 #include "lib/internal.h"
-#include "lib/statfmt.h"
+#include "lib/statread.h"
 #include "numaslab-stats.h"
 
 #include <inttypes.h>
@@ -82,9 +82,9 @@ int numaslab_stats_process(struct numaslab_process_stats *st)
     st->cgroup_usage = nslab_load_relaxed(&nslab_g.cg_usage);
     st->cgroup_margin = nslab_load_relaxed(&h->keep);
     int64_t est = nslab__headroom_left(h);
-    st->cgroup_avail = st->cgroup_limit == UINT64_MAX || !nslab_load_relaxed(&h->known)
-                           ? UINT64_MAX
-                           : est > 0 ? (uint64_t)est : 0;
+    st->cgroup_avail = st->cgroup_limit == UINT64_MAX || !nslab_load_relaxed(&h->known) ? UINT64_MAX
+                       : est > 0 ? (uint64_t)est
+                                 : 0;
     st->short_since_ns = nslab_load_relaxed(&h->short_since);
     st->cgroup_short = st->short_since_ns != 0;
     st->short_refused = nslab_load_relaxed(&h->refused);
@@ -260,7 +260,8 @@ void nslab__stats_write_cache_objects(struct numaslab_stats_cache_rec *r, struct
 }
 
 /* r from (c, nidx)'s counters (relaxed loads). */
-void nslab__stats_write_cache(struct numaslab_stats_cache_rec *r, struct numaslab_cache *c, int nidx)
+void nslab__stats_write_cache(struct numaslab_stats_cache_rec *r, struct numaslab_cache *c,
+                              int nidx)
 {
     struct numaslab_cache_stats st;
     read_cache(c, nidx, &st);
@@ -344,69 +345,10 @@ void nslab__stats_snapshot(struct numaslab_stats_header *h)
 }
 
 /* ------------------------------------------------------------------------
- * numaslab_stats_print: the tables numaslab-stat(1) prints
+ * numaslab_stats_print: the tables numaslab-stat(1) prints, from the same
+ * code (lib/stattable.c), on a copy of a snapshot made as its reader
+ * makes one of a segment (lib/statread.c)
  * ---------------------------------------------------------------------- */
-
-static const char *node_state(const struct numaslab_stats_node_rec *r)
-{
-    if (r->flags & NUMASLAB_STATS_NODE_ACTIVE)
-        return "active";
-    return (r->flags & NUMASLAB_STATS_NODE_PRESENT) ? "inactive" : "absent";
-}
-
-/* now_ns: CLOCK_MONOTONIC at the snapshot, for "short for". */
-static void print_tables(FILE *f, const struct numaslab_stats_header *h, uint64_t now_ns)
-{
-    const char *base = (const char *)h;
-    const struct numaslab_stats_node_rec *nodes = (const void *)(base + h->node_off);
-    const struct numaslab_stats_cache_rec *caches = (const void *)(base + h->cache_off);
-    char a[32], b[32], c[48];
-
-    fprintf(f, "%4s  %-8s  %-17s  %11s  %13s  %6s  %6s  %4s\n", "NODE", "STATE", "RESERVE LEVEL",
-            "ELEMENTS", "BYTES", "USED", "EMPTY", "WAIT");
-    for (uint32_t i = 0; i < h->node_count; i++) {
-        const struct numaslab_stats_node_rec *r = &nodes[i];
-        if (!(r->flags & NUMASLAB_STATS_NODE_ACTIVE)) {
-            fprintf(f, "%4d  %-8s  -\n", r->node, node_state(r));
-            continue;
-        }
-        char el[32], by[72];
-        snprintf(el, sizeof(el), "%d/%d", r->reserve_cur, r->reserve_min);
-        snprintf(by, sizeof(by), "%s/%s", nslab_fmt_bytes(a, sizeof(a), r->reserve_bytes),
-                 nslab_fmt_bytes(b, sizeof(b), r->reserve_min_bytes));
-        fprintf(f, "%4d  %-8s  %-17s  %11s  %13s  %6" PRIu64 "  %6" PRIu64 "  %4d\n", r->node,
-                node_state(r), nslab_fmt_bar(c, sizeof(c), r->reserve_cur, r->reserve_min), el, by,
-                r->reserve_used, r->reserve_empty, r->reserve_waiters);
-    }
-    fprintf(f, "\n%4s  %8s  %20s  %6s  %16s  %21s\n", "NODE", "MAPPED", "OBJECTS INUSE/TOTAL",
-            "LARGE", "EXHAUSTED OUT/IN", "INACTIVE ASKED/SERVED");
-    for (uint32_t i = 0; i < h->node_count; i++) {
-        const struct numaslab_stats_node_rec *r = &nodes[i];
-        char obj[48], exh[48], ina[48];
-        snprintf(obj, sizeof(obj), "%" PRIu64 "/%" PRIu64, r->objects_inuse, r->objects_total);
-        snprintf(exh, sizeof(exh), "%" PRIu64 "/%" PRIu64, r->fallback_out, r->fallback_in);
-        snprintf(ina, sizeof(ina), "%" PRIu64 "/%" PRIu64, r->inactive_requests,
-                 r->inactive_served);
-        fprintf(f, "%4d  %8s  %20s  %6" PRIu64 "  %16s  %21s\n", r->node,
-                nslab_fmt_bytes(a, sizeof(a), r->bytes_mapped), obj, r->large_objects, exh, ina);
-    }
-    nslab_print_pages(f, h, nodes, 1);
-    nslab_print_headroom(f, h, nodes, 1, 1, now_ns);
-    fprintf(f, "\n%-31s %4s %8s %9s %9s %8s %6s %6s %7s %6s %7s %8s\n", "CACHE", "NODE", "OBJSIZE",
-            "INUSE", "TOTAL", "OBJ/SLAB", "SLAB", "FULL", "PARTIAL", "EMPTY", "RESERVE",
-            "RSV-OBJS");
-    for (uint32_t i = 0; i < h->cache_count; i++) {
-        const struct numaslab_stats_cache_rec *r = &caches[i];
-        if (!r->objects_total && !r->objects_inuse && !r->slabs_reserve)
-            continue; /* no slab on that node: noise */
-        fprintf(f,
-                "%-31.31s %4d %8u %9" PRIu64 " %9" PRIu64 " %8u %6s %6" PRIu64 " %7" PRIu64
-                " %6" PRIu64 " %7" PRIu64 " %8" PRIu64 "\n",
-                r->name, r->node, r->object_size, r->objects_inuse, r->objects_total,
-                r->objects_per_slab, nslab_fmt_bytes(a, sizeof(a), r->slab_bytes), r->slabs_full,
-                r->slabs_partial, r->slabs_empty, r->slabs_reserve, r->objects_reserve);
-    }
-}
 
 int numaslab_stats_print(FILE *f)
 {
@@ -432,15 +374,26 @@ int numaslab_stats_print(FILE *f)
     nslab__stats_snapshot(h);
     uint64_t now = nslab__now_ns();
     pthread_mutex_unlock(&nslab_g.lock);
+    h->magic = NUMASLAB_STATS_MAGIC; /* a whole snapshot, of this process */
+    h->pid = (int32_t)getpid();
 
-    NSLAB_BUSY_ENTER(); /* stdio allocates its buffers: not from numaslab (numa/numa.h) */
-    flockfile(f);
-    fprintf(f, "numaslab statistics, pid %ld: %u of %d nodes active\n\n", (long)getpid(),
-            h->nactive, h->max_node + 1);
-    print_tables(f, h, now);
-    funlockfile(f);
-    int err = ferror(f);
+    /* The reader's copy and stdio allocate: not from numaslab (numa/numa.h). */
+    NSLAB_BUSY_ENTER();
+    struct nslab_statsnap s;
+    char why[128];
+    int err = nslab_statsnap_copy(&s, h, bytes, why, sizeof(why));
+    if (err == NSLAB_EX_OK) {
+        flockfile(f);
+        fprintf(f, "numaslab statistics, pid %ld: %u of %d nodes active\n\n", (long)h->pid,
+                s.h.nactive, s.h.max_node + 1);
+        nslab_stat_print_tables(f, &s, 1, now);
+        funlockfile(f);
+        nslab_statsnap_free(&s);
+        err = ferror(f) ? -EIO : 0;
+    } else {
+        err = err == NSLAB_EX_OTHER ? -ENOMEM : -EIO; /* a snapshot is always whole */
+    }
     NSLAB_BUSY_LEAVE();
     free(h);
-    return err ? -EIO : 0;
+    return err;
 }

@@ -21,13 +21,23 @@ AC_DEFUN([NSLAB_CHECK_LIBNUMA], [
   AC_SUBST([NUMA_LIBS])
 ])
 
-# NSLAB_CHECK_OPENMP: the demo and the stress tests are OpenMP programs.
+# NSLAB_CHECK_OPENMP: OpenMP is optional.  The library does not use it;
+# the demo (tools/numaslab-demo), the OpenMP test (tests/test-threads) and
+# the MPI + OpenMP example do.  Without it (no compiler support, or
+# AC_OPENMP's --disable-openmp) OPENMP_CFLAGS is empty, _OPENMP is not
+# defined, and those programs say so and exit 77 (skipped).
 AC_DEFUN([NSLAB_CHECK_OPENMP], [
   AC_LANG_PUSH([C])
   AC_OPENMP
   AC_LANG_POP([C])
-  AS_IF([test "x$ac_cv_prog_c_openmp" = "xunsupported" || test "x$ac_cv_prog_c_openmp" = "x"],
-    [AC_MSG_ERROR([the C compiler does not support OpenMP. On Debian: apt-get install gcc (libgomp1)])])
+  nslab_openmp=no
+  AS_IF([test "x$enable_openmp" = xno],
+      [nslab_have_openmp="no (--disable-openmp: tools/numaslab-demo and tests/test-threads skip)"],
+    [test "x$ac_cv_prog_c_openmp" = xunsupported || test -z "$ac_cv_prog_c_openmp"],
+      [nslab_have_openmp="no (tools/numaslab-demo and tests/test-threads skip)"
+       AC_MSG_WARN([$CC has no OpenMP: the library builds, the demo and tests/test-threads skip. On Debian: apt-get install gcc (libgomp1)])],
+    [nslab_openmp=yes
+     nslab_have_openmp="yes ($ac_cv_prog_c_openmp)"])
 ])
 
 # NSLAB_CHECK_RSEQ: glibc's __rseq_offset lets the fast path read the CPU
@@ -129,9 +139,15 @@ AC_DEFUN([NSLAB_CHECK_EXAMPLES], [
   AC_PATH_PROGS([MPICC], [mpicc])
   AC_PATH_PROGS([MPIRUN], [mpirun mpiexec])
   AC_PATH_PROG([CMAKE], [cmake])
-  AS_IF([test -n "$MPICC" && test -n "$MPIRUN"], [nslab_have_mpi="yes ($MPICC)"],
-    [nslab_have_mpi="no (the MPI examples are not built; on Debian: apt-get install openmpi-bin libopenmpi-dev)"])
-  AM_CONDITIONAL([HAVE_MPI], [test -n "$MPICC" && test -n "$MPIRUN"])
+  # hybrid-mpi-omp is an OpenMP program too (NSLAB_CHECK_OPENMP first).
+  nslab_mpi=no
+  AS_IF([test -z "$MPICC" || test -z "$MPIRUN"],
+      [nslab_have_mpi="no (the MPI examples are not built; on Debian: apt-get install openmpi-bin libopenmpi-dev)"],
+    [test "x$nslab_openmp" != xyes],
+      [nslab_have_mpi="no (the MPI examples are not built: hybrid-mpi-omp needs OpenMP)"],
+    [nslab_mpi=yes
+     nslab_have_mpi="yes ($MPICC)"])
+  AM_CONDITIONAL([HAVE_MPI], [test "x$nslab_mpi" = xyes])
   AS_IF([test -n "$CMAKE"], [nslab_have_cmake="yes ($CMAKE)"],
     [nslab_have_cmake="no (the CMake consumer example is skipped; on Debian: apt-get install cmake)"])
 ])

@@ -8,6 +8,13 @@
  */
 #include "testutil.h"
 
+#ifndef _OPENMP
+int main(void)
+{
+    tu_init("test-threads");
+    tu_skip("OpenMP was not found at configure time (a compiler without it, or --disable-openmp)");
+}
+#else
 #include <omp.h>
 #include <pthread.h>
 
@@ -306,3 +313,4 @@ int main(void)
           "both caches are destroyed (no object left live)");
     return tu_exit();
 }
+#endif /* _OPENMP */

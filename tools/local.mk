@@ -1,16 +1,14 @@
 # tools/local.mk - included by the top-level Makefile.am
 
 #
-# Statistics export and numaslab-stat(1).  lib/export.c (the publisher of
-# the segment) is the library's; it is listed here with the rest of the
-# export, whose public layout is include/numaslab-stats.h.
+# numaslab-stat(1): the command line, its commands and its JSON here; the
+# segment reader and the tables are the library's (lib/statread.h), linked
+# from libnumaslab-statread.la, which is all of the library it links.
 #
-libnumaslab_core_la_SOURCES += lib/export.c
-include_HEADERS += include/numaslab-stats.h
-
-# The tool reads segments only: it links no part of the library.
 bin_PROGRAMS += tools/numaslab-stat
-tools_numaslab_stat_SOURCES = tools/numaslab-stat.c lib/statfmt.h
+tools_numaslab_stat_SOURCES = tools/numaslab-stat.c tools/stat-commands.c tools/stat-json.c \
+	tools/stat.h
+tools_numaslab_stat_LDADD = libnumaslab-statread.la
 dist_man_MANS += doc/numaslab-stat.1
 
 # Tests of the statistics export and the tool (they find the tool as
