@@ -109,7 +109,7 @@ struct numaslab_stats_header {
     uint32_t nactive;          /* active nodes */
     uint32_t node_off, node_rec_size, node_cap;
     uint32_t cache_off, cache_rec_size, cache_cap;
-    uint32_t reserved0; /* 0 */
+    uint32_t machine;   /* NUMASLAB_STATS_MACHINE_* (0 in versions before it) */
     /* changed by every update */
     uint64_t update_ns;   /* CLOCK_MONOTONIC at the last update */
     uint64_t updates;     /* updates so far, the first included */
@@ -138,6 +138,11 @@ struct numaslab_stats_header {
 #define NUMASLAB_STATS_CGROUP_V1         1u /* cgroup v1 memory controller */
 #define NUMASLAB_STATS_CGROUP_V2         2u /* cgroup v2 */
 #define NUMASLAB_STATS_CGROUP_UNREADABLE 3u /* its files could not be read: taken as no limit */
+
+/* numaslab_stats_header.machine */
+#define NUMASLAB_STATS_MACHINE_THIS 0      /* this machine's topology */
+#define NUMASLAB_STATS_MACHINE_SIMULATED 1 /* an hwloc XML file's (numaslab(7), SIMULATED
+                                              MACHINES): nodes are the file's, nothing bound */
 
 /* numaslab_stats_node_rec.flags */
 #define NUMASLAB_STATS_NODE_ACTIVE  0x1u /* the node is active (numaslab(7)) */

@@ -56,10 +56,6 @@
 #define NSLAB_STATS 1
 #endif
 
-#define DEFAULT_INTERVAL_MS 200u
-#define MIN_INTERVAL_MS     10u
-#define MAX_INTERVAL_MS     600000u
-
 /* A record's combining flag: busy while one writer writes it; want counts
  * the requests, so that the writer sees one that came meanwhile. */
 struct pubflag {
@@ -86,39 +82,6 @@ static struct {
 static struct numaslab_stats_header *ex_live;
 
 static pthread_once_t ex_once = PTHREAD_ONCE_INIT;
-
-/* ------------------------------------------------------------------------
- * Options
- * ---------------------------------------------------------------------- */
-
-/* "0" or "1"; anything else is reported and gives dflt. */
-static int env_bool(const char *name, int dflt)
-{
-    const char *v = getenv(name);
-    if (!v)
-        return dflt;
-    if (!strcmp(v, "0") || !strcmp(v, "1"))
-        return v[0] == '1';
-    nslab__report("numaslab: %s=\"%s\": not 0 or 1; using the default %d", name, v, dflt);
-    return dflt;
-}
-
-static unsigned env_interval(void)
-{
-    const char *v = getenv("NUMASLAB_STATS_INTERVAL");
-    char *end;
-    if (!v)
-        return DEFAULT_INTERVAL_MS;
-    errno = 0;
-    unsigned long ms = strtoul(v, &end, 10);
-    if (*v < '0' || *v > '9' || errno || *end || ms < MIN_INTERVAL_MS || ms > MAX_INTERVAL_MS) {
-        nslab__report("numaslab: NUMASLAB_STATS_INTERVAL=\"%s\": not a number of milliseconds "
-                      "in %u..%u; using the default %u",
-                      v, MIN_INTERVAL_MS, MAX_INTERVAL_MS, DEFAULT_INTERVAL_MS);
-        return DEFAULT_INTERVAL_MS;
-    }
-    return (unsigned)ms;
-}
 
 /* ------------------------------------------------------------------------
  * The segment
@@ -559,10 +522,11 @@ static void ex_once_init(void)
 void nslab__export_start(void)
 {
     pthread_once(&ex_once, ex_once_init);
-    ex.print_at_exit = env_bool("NUMASLAB_STATS_PRINT", 0);
-    (void)env_interval(); /* checked and reported; no effect: the segment is live */
-    ex.enabled = env_bool("NUMASLAB_STATS", 1) && NSLAB_STATS;
-    ex.asked = getenv("NUMASLAB_STATS") && !strcmp(getenv("NUMASLAB_STATS"), "1");
+    /* NUMASLAB_STATS_INTERVAL is checked with the options, and has no
+     * effect: the segment is live. */
+    ex.print_at_exit = nslab_g.opt.stats_print;
+    ex.enabled = nslab_g.opt.stats && NSLAB_STATS;
+    ex.asked = nslab_g.opt.stats_asked;
     if (ex.enabled && !ex.seg)
         ensure_locked(0); /* there, complete, when initialisation returns */
 }

@@ -179,6 +179,8 @@ size_t nslab__stats_layout(struct numaslab_stats_header *h, uint32_t node_cap, u
         NUMASLAB_VERSION_MAJOR << 16 | NUMASLAB_VERSION_MINOR << 8 | NUMASLAB_VERSION_PATCH;
     h->max_node = nslab_g.topo.max_node;
     h->nactive = (uint32_t)nslab_g.nactive;
+    h->machine = nslab_g.topo.simulated ? NUMASLAB_STATS_MACHINE_SIMULATED
+                                        : NUMASLAB_STATS_MACHINE_THIS;
     h->node_off = (uint32_t)node_off;
     h->node_rec_size = sizeof(struct numaslab_stats_node_rec);
     h->node_cap = node_cap;
@@ -384,8 +386,9 @@ int numaslab_stats_print(FILE *f)
     int err = nslab_statsnap_copy(&s, h, bytes, why, sizeof(why));
     if (err == NSLAB_EX_OK) {
         flockfile(f);
-        fprintf(f, "numaslab statistics, pid %ld: %u of %d nodes active\n\n", (long)h->pid,
-                s.h.nactive, s.h.max_node + 1);
+        fprintf(f, "numaslab statistics, pid %ld: %u of %d nodes active%s\n\n", (long)h->pid,
+                s.h.nactive, s.h.max_node + 1,
+                s.h.machine == NUMASLAB_STATS_MACHINE_SIMULATED ? " (simulated machine)" : "");
         nslab_stat_print_tables(f, &s, 1, now);
         funlockfile(f);
         nslab_statsnap_free(&s);

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/parse.h"
 #include "tools/stat.h"
 
 static const char *const prog = "numaslab-stat";
@@ -81,19 +82,16 @@ static int usage_error(const char *fmt, ...)
 }
 
 /*
- * Numbers on the command line, strict: digits only (no blank, no sign, no
- * base prefix, nothing after them), within [lo, hi].  0 or -1.
+ * Numbers on the command line, strict (lib/parse.h: digits only, no
+ * blank, sign, base prefix or anything after them), within [lo, hi].
+ * 0 or -1.
  */
 static int parse_long(const char *s, long lo, long hi, long *out)
 {
-    char *end;
-    if (!s || *s < '0' || *s > '9')
+    uint64_t v;
+    if (nslab_parse_count(s, (uint64_t)lo, (uint64_t)hi, &v))
         return -1;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
+    *out = (long)v;
     return 0;
 }
 
@@ -101,18 +99,12 @@ static int parse_long(const char *s, long lo, long hi, long *out)
  * "2.25"), in (0, hi].  0 or -1. */
 static int parse_seconds(const char *s, double hi, double *out)
 {
-    const char *p = s;
-    while (*p >= '0' && *p <= '9')
-        p++;
-    if (p == s)
+    const char *p;
+    uint64_t whole, frac;
+    if (nslab_parse_u64(s, UINT64_MAX, &p, &whole))
         return -1;
-    if (*p == '.') {
-        const char *frac = ++p;
-        while (*p >= '0' && *p <= '9')
-            p++;
-        if (p == frac)
-            return -1;
-    }
+    if (*p == '.' && nslab_parse_u64(p + 1, UINT64_MAX, &p, &frac))
+        return -1;
     if (*p)
         return -1;
     double v = strtod(s, NULL); /* the C locale: no setlocale call here */

@@ -48,6 +48,8 @@ static void print_title(const struct nslab_statsnap *s, const char *state, int s
         if (h->update_ns <= now)
             printf(", %.1f s ago", (double)(now - h->update_ns) / 1e9);
     }
+    if (h->machine == NUMASLAB_STATS_MACHINE_SIMULATED)
+        printf("; simulated machine");
     if (state)
         printf(" [%s]", state);
     printf("\n\n");

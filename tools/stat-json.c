@@ -111,6 +111,8 @@ void json_print(const struct nslab_statsnap *s, const char *state, int show_age,
         if (h->update_ns <= now)
             printf(", \"age_ms\": %" PRIu64, (now - h->update_ns) / 1000000u);
     }
+    if (h->machine == NUMASLAB_STATS_MACHINE_SIMULATED)
+        printf(", \"machine\": \"simulated\"");
     json_cgroup(s);
     printf(", \"nodes\": [");
     for (uint32_t i = 0; i < h->node_count; i++) {
