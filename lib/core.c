@@ -221,8 +221,7 @@ int nslab__resolve_node(uint64_t *warned, const char *name, int node, unsigned f
 
 int numaslab_local_node(void)
 {
-    if (nslab__init())
-        return -1;
+    NSLAB_INIT_OR(-1);
     struct nslab_tstate *ts = nslab__tstate();
     if (ts)
         nslab__refresh_local(ts);
@@ -232,9 +231,7 @@ int numaslab_local_node(void)
 
 int numaslab_node_is_active(int node)
 {
-    int rc = nslab__init();
-    if (rc)
-        return rc;
+    NSLAB_INIT_OR_ERR();
     if (node < 0 || node >= nslab_g.possible)
         return -EINVAL;
     return nslab_g.node_nidx[node] >= 0;
@@ -242,8 +239,8 @@ int numaslab_node_is_active(int node)
 
 int numaslab_max_node(void)
 {
-    int rc = nslab__init();
-    return rc ? rc : nslab_g.topo.max_node;
+    NSLAB_INIT_OR_ERR();
+    return nslab_g.topo.max_node;
 }
 
 /* ------------------------------------------------------------------------

@@ -122,6 +122,21 @@ int nslab__parse_size(const char *s, size_t *out);
 
 /* lib/core.c */
 int nslab__init(void);                       /* lazy init; 0 or -errno */
+/*
+ * The prologue of every public entry point: initialise the library on
+ * first use and, when that fails, return fail, an expression that may use
+ * nslab_init_rc (the negative errno).  NSLAB_INIT_OR_ERR for calls that
+ * return a negative errno, NSLAB_INIT_OR_NULL for those that return NULL
+ * with errno set.
+ */
+#define NSLAB_INIT_OR(fail)                 \
+    do {                                    \
+        int nslab_init_rc = nslab__init();  \
+        if (unlikely(nslab_init_rc != 0))   \
+            return fail;                    \
+    } while (0)
+#define NSLAB_INIT_OR_ERR() NSLAB_INIT_OR(nslab_init_rc)
+#define NSLAB_INIT_OR_NULL() NSLAB_INIT_OR((errno = -nslab_init_rc, NULL))
 struct nslab_tstate *nslab__tstate(void);    /* the caller's, made on first use */
 void nslab__tstate_drain(struct nslab_tstate *ts); /* nslab_g.lock held: give all back */
 extern struct nslab_tstate nslab_empty_ts;   /* every thread's state until it has one */

@@ -75,6 +75,11 @@ void *nslab__large_alloc(size_t size, size_t align, unsigned flags, int node);
  * freed large objects went back when memory is short. */
 void *nslab__large_slow(size_t size, size_t align, unsigned flags, int node);
 void nslab__large_free(struct nslab_large *l, void *ptr);
+/* The out-of-line halves of numaslab_alloc_node and numaslab_free
+ * (lib/sizeclass.c): a large request, the thread's cache first; a free
+ * that missed the slab fast path (a large object, or the long way). */
+void *nslab__large_entry(size_t size, unsigned flags, int node);
+void nslab__large_free_entry(void *ptr);
 void nslab__large_count(int nidx, const struct nslab_large *l, int sign); /* +1 made, -1 gone */
 void nslab__large_release_all(void); /* numaslab_fini, before the caches go */
 void nslab__tlc_flush(struct nslab_tstate *ts); /* its cached large objects and leases go back */

@@ -32,9 +32,30 @@ struct numaslab_mempool {
     int page_nidx;              /* page pools: dense node index */
 };
 
-#define NSLAB_F_FILL 0x80000000u  /* page_alloc: filling a reserve */
+#define NSLAB_F_FILL 0x80000000u  /* alloc_fn flag: filling a reserve (lib/pagepool.c) */
+
+/* lib/mempool.c: mempools */
+/* A pool, empty, with room for min_nr elements; NULL when out of memory. */
+struct numaslab_mempool *nslab__mempool_new(int min_nr, numaslab_pool_alloc_fn alloc_fn,
+                                            numaslab_pool_free_fn free_fn, void *pool_data,
+                                            int node);
+/* Fill p up to min_nr with its allocator; returns the number still missing. */
+int nslab__mempool_fill(struct numaslab_mempool *p);
+/* p filled, or NULL with errno ENOMEM and p released. */
+struct numaslab_mempool *nslab__mempool_create_filled(struct numaslab_mempool *p);
+/* Give every element p holds back to its allocator, and free p. */
+void nslab__mempool_release(struct numaslab_mempool *p);
+void nslab__mempool_poison_check(struct numaslab_mempool *p, void *elem);
+
+/* lib/pagepool.c: page pools */
+/* The dense index of node (NUMASLAB_NODE_LOCAL: the caller's), or -1 with
+ * errno EINVAL (not a node id, or bad) or ENODEV (inactive). */
+int nslab__pool_node(int node, int bad);
+/* An empty pool of chunks of elem_bytes on node nidx (filled by the caller). */
+struct numaslab_mempool *nslab__page_pool_new(int nidx, size_t elem_bytes, int min_nr);
+
+/* lib/nodereserve.c: the node reserves */
 int nslab__reserves_init(void);   /* nslab_g.lock held */
 void nslab__reserves_fini(void);  /* nslab_g.lock held */
-void nslab__mempool_poison_check(struct numaslab_mempool *p, void *elem);
 
 #endif /* NSLAB_MEMPOOL_H */

@@ -49,11 +49,7 @@ void *numaslab_alloc_aligned_node(size_t size, size_t align, unsigned flags, int
         errno = ENOMEM;
         return NULL;
     }
-    int rc = nslab__init();
-    if (rc) {
-        errno = -rc;
-        return NULL;
-    }
+    NSLAB_INIT_OR_NULL();
     if (size == 0)
         size = 1;
     if (align <= 64 && size <= NUMASLAB_MAX_SMALL) {

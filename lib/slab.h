@@ -134,10 +134,15 @@ struct numaslab_cache {
 struct numaslab_cache *nslab__cache_new(const char *name, size_t size, size_t align,
                                         void (*ctor)(void *), int sizeclass, unsigned order);
 void nslab__cache_release(struct numaslab_cache *c); /* unmap all, free (fini) */
-void nslab__slabs_trim(void);     /* retained empty slabs go back (a short cgroup) */
 /* Call fn(obj, arg) for every object of c handed out of its slabs.
  * nslab_g.lock held, every thread's slabs of c given back (quiescent). */
 void nslab__cache_each(struct numaslab_cache *c, void (*fn)(void *obj, void *arg), void *arg);
+
+/* lib/slab.c: slabs and the cnode lists */
+void nslab__slabs_trim(void);     /* retained empty slabs go back (a short cgroup) */
+/* s goes back to the page layer, uncounted.  keep: its memory may wait in
+ * the page layer's cache of its node; 0 unmaps it.  No cnode lock. */
+void nslab__slab_destroy(struct numaslab_cache *c, struct nslab_slab *s, int keep);
 /* A new slab of c on node nidx, bound and laid out, unowned and on no
  * list (type NSLAB_T_SLAB, or NSLAB_T_RESERVE with its pool and mem). */
 struct nslab_slab *nslab__slab_new(struct numaslab_cache *c, int nidx);
