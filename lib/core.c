@@ -2,7 +2,8 @@
  * lib/core.c - initialisation and teardown, thread states, node
  * resolution (rules 1-3 of FALLBACK in numaslab(7)), the topology calls.
  *
- * Locks: nslab_g.lock (lib/internal.h, level 1) protects initialisation,
+ * Locks: nslab_g.lock (rank NSLAB_RANK_GLOBAL, the outermost; lib/lock.h)
+ * protects initialisation,
  * teardown, the cache list and the thread list.  nslab_g.ready is written
  * under it and read without it (acquire, pairing with the release store at
  * the end of init_locked).
@@ -266,7 +267,7 @@ static void free_tables(void)
 
 /* nslab_g.lock held. */
 /* A value no live object holds unless its user wrote it there: the free
- * cookie (lib/internal.h), from the clock and the address space layout,
+ * cookie (lib/thread.h), from the clock and the address space layout,
  * mixed (splitmix64), odd so that no aligned pointer equals it. */
 static uintptr_t make_cookie(void)
 {

@@ -7,10 +7,11 @@
  * their nodes there, so that nothing is lost and the child's threads
  * adopt them.
  *
- * Order (lib/internal.h): nslab_g.lock, every cnode lock in cache-list
- * order then node order, the node reserves' pool locks, the page layer's
- * node locks, the page map lock, the headroom locks, the fault-injection
- * lock.  Pools the application made are its own to keep quiet across fork.
+ * Order (the ranks of lib/lock.h): nslab_g.lock, every cnode lock in
+ * cache-list order then node order, the node reserves' pool locks, the
+ * page layer's node locks, the page map lock, the headroom locks, the
+ * fault-injection lock; the locks of one rank are taken with
+ * nslab__lock_nested.  Pools the application made are its own to keep quiet across fork.
  */
 #include "lib/internal.h"
 

@@ -88,7 +88,7 @@ struct nslab_global {
     uint16_t *cpu_nidx;         /* [topo.ncpu]: local node of each CPU */
     struct nslab_options opt;
     struct nslab_nstat *nstat;  /* [possible] */
-    struct numaslab_cache *large_hdr; /* headers of large objects (lib/sizeclass.c) */
+    struct numaslab_cache *large_hdr; /* headers of large objects (lib/large.c) */
     struct numaslab_mempool **reserve; /* [nactive]: each node's reserve page pool */
     struct nslab_headroom *head;    /* [nactive] (lib/headroom.c) */
     struct nslab_node_wmark *wmark; /* [max_node + 1]: the kernel's watermarks */

@@ -2,8 +2,8 @@
  * lib/pagemap.c - from an address to the header of the slab or large
  * object that holds it, in O(1) without a lock.
  *
- * Locks: pm_lock protects the creation of leaves (level 3 in the order of
- * lib/internal.h).  Entries are written by the owner of the memory they
+ * Locks: pm_lock protects the creation of leaves (rank NSLAB_RANK_PAGEMAP,
+ * lib/lock.h).  Entries are written by the owner of the memory they
  * describe (slab creation and teardown) and read without a lock.
  */
 #include "lib/internal.h"

@@ -1,11 +1,13 @@
 /*
- * lib/pages.c - the page layer: runs of whole pages bound to one node.
+ * lib/pages.c - the page layer: runs of whole pages bound to one node,
+ * and each node's cache of free runs in front of the system (what faces
+ * the system, charging, mapping and unmapping, is lib/pagesys.c).
  *
  * Everything numaslab keeps on a node comes from here and goes back here:
- * slabs (lib/slab.c), large objects (lib/sizeclass.c), page pools and the
- * node reserves (lib/mempool.c).  No other lib/ file maps, binds,
- * populates or unmaps node memory; the system calls themselves are
- * numa/bind.c's.  The layer is where "the node is short" is decided
+ * slabs (lib/slab.c), large objects (lib/large.c), page pools and the
+ * node reserves (lib/pagepool.c, lib/nodereserve.c).  No other lib/ file
+ * maps, binds, populates or unmaps node memory; the system calls
+ * themselves are numa/bind.c's.  The layer is where "the node is short" is decided
  * (lib/headroom.c is asked before anything is faulted in) and where memory
  * goes back to the system.
  *
@@ -43,7 +45,7 @@
  *   - cached == the sum of the bytes of n's free runs, and
  *     cached + leased <= retain, except between a free's insertion and its
  *     evictions, under the lock (leased: what threads' caches of freed
- *     large objects may hold, lib/sizeclass.c; at most retain / 2);
+ *     large objects may hold, lib/large.c; at most retain / 2);
  *   - free runs stay counted in the node's bytes_mapped and in the
  *     headroom's bytes mapped: they are the process's memory until
  *     unmapped.
@@ -51,13 +53,14 @@
  * splitting and coalescing never cross nodes (the marks are per node).
  * Fallback to another node is the callers' decision, as numaslab(7) says.
  *
- * Locks: pnode[n].lock protects node n's bins, age list and counters.  It
- * is taken with no lock held but, at most, nslab_g.lock (slabs are made
- * and given up outside the cnode locks, pools call their allocator
- * outside the pool lock); under it only the page map's entries are
- * written and, should a leaf be missing, the page map's lock taken (level
- * 3 of lib/internal.h: a run's pages were entered before, so in practice
- * never).  The mapping and unmapping system calls run outside it.
+ * Locks: pnode[n].lock (rank NSLAB_RANK_PAGES, lib/lock.h) protects node
+ * n's bins, age list and counters.  It is taken with no lock held but, at
+ * most, nslab_g.lock (slabs are made and given up outside the cnode
+ * locks, pools call their allocator outside the pool lock); under it only
+ * the page map's entries are written and, should a leaf be missing, the
+ * page map's lock taken (a run's pages were entered before, so in
+ * practice never).  The mapping and unmapping system calls run outside
+ * it.
  *
  * Huge pages: a request with NSLAB_PG_HUGE gets a 2 MiB-aligned run and
  * MADV_HUGEPAGE on it (a cached run that was not advised is advised when
@@ -86,7 +89,7 @@ struct nslab_run {
 
 /* What the page map shows for every page of node nidx's free runs: a
  * reader that looks an address up sees a type that is neither a slab nor
- * a large object (lib/internal.h), and nothing it could dereference
+ * a large object (lib/slab.h), and nothing it could dereference
  * further. */
 struct nslab_freemark {
     uint8_t type;         /* NSLAB_T_FREE */
@@ -121,71 +124,6 @@ static unsigned bin_of(size_t n)
     unsigned l = 63u - (unsigned)__builtin_clzll((unsigned long long)n); /* >= 6 */
     unsigned b = 64 + (l - 6) * 4 + (unsigned)((n >> (l - 2)) & 3);
     return b < NBINS ? b : NBINS - 1;
-}
-
-/* ------------------------------------------------------------------------
- * Fresh memory from the system, and memory given back to it
- * ---------------------------------------------------------------------- */
-
-static int fault_injected(int nidx)
-{
-    return unlikely(nslab_load_relaxed(&nslab_fail_on)) &&
-           nslab__fail_now(nslab_g.topo.active[nidx]);
-}
-
-/*
- * Count bytes more as mapped on node nidx, with the node limit and the
- * headroom of the node and of the memory cgroup checked first (floor: a
- * reserve fill, past the limit and the low watermark).  0, or the
- * shortage (NSLAB_SHORT_NODE, NSLAB_SHORT_CGROUP): nothing is counted.
- */
-static int charge(int nidx, size_t bytes, int floor)
-{
-    int node = nslab_g.topo.active[nidx];
-    uint64_t *mapped = &nslab_g.nstat[node].bytes_mapped;
-    uint64_t old = nslab_add_relaxed(mapped, bytes);
-    int why = NSLAB_SHORT_NODE;
-    /* The node's reserve is mapped too, but the limit is for ordinary
-     * memory: the reserve's full size is allowed on top of it. */
-    if (!nslab_g.opt.node_limit || floor ||
-        old + bytes <= nslab_g.opt.node_limit + nslab_g.nstat[node].reserve_allowance)
-        why = nslab__headroom_take(nidx, bytes, floor);
-    if (why)
-        nslab_sub_relaxed(mapped, bytes);
-    return why;
-}
-
-static void uncharge(int nidx, size_t bytes)
-{
-    nslab__headroom_give(nidx, bytes);
-    nslab_sub_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].bytes_mapped, bytes);
-}
-
-/* Unmap [p, p+bytes) of node nidx; its page map entries are cleared
- * already (or were never set). */
-static void unmap_range(int nidx, void *p, size_t bytes)
-{
-    nslab__pages_unmap(p, bytes);
-    uncharge(nidx, bytes);
-}
-
-/*
- * bytes mapped fresh on node nidx, bound and faulted in, once charge()
- * allows them.  NULL with errno ENOMEM when the node is exhausted; *why
- * then says whether it was the cgroup (NSLAB_SHORT_CGROUP) or the node.
- */
-static void *map_fresh(int nidx, size_t bytes, size_t align, unsigned flags, int *why)
-{
-    void *p = NULL;
-    *why = charge(nidx, bytes, (flags & NSLAB_PG_NOLIMIT) != 0);
-    if (!*why && !(p = nslab__pages_map_aligned(nslab_g.topo.active[nidx], bytes, align,
-                                                (flags & NSLAB_PG_HUGE) != 0))) {
-        uncharge(nidx, bytes);
-        *why = NSLAB_SHORT_NODE;
-    }
-    if (!p)
-        errno = ENOMEM;
-    return p;
 }
 
 /* ------------------------------------------------------------------------
@@ -364,7 +302,7 @@ static void unmap_evicted(int nidx, struct evicted *ev, int n)
 {
     for (int i = 0; i < n; i++) {
         run_show(ev[i].p, ev[i].bytes);
-        unmap_range(nidx, ev[i].p, ev[i].bytes);
+        nslab__pages_unmap_range(nidx, ev[i].p, ev[i].bytes);
     }
 }
 
@@ -403,7 +341,7 @@ static int running_short(int nidx)
 }
 
 /* ------------------------------------------------------------------------
- * The layer's calls (lib/internal.h)
+ * The layer's calls (lib/pages.h)
  * ---------------------------------------------------------------------- */
 
 /* Could giving the caches back let bytes be mapped, by the last
@@ -425,7 +363,7 @@ static int could_fit(int nidx, size_t bytes, int why)
 
 static void *pages_get(int nidx, size_t bytes, size_t align, unsigned flags, int *zeroed)
 {
-    if (!(flags & NSLAB_PG_NOFAULT) && fault_injected(nidx)) {
+    if (!(flags & NSLAB_PG_NOFAULT) && nslab__pages_fault_injected(nidx)) {
         errno = ENOMEM;
         return NULL;
     }
@@ -446,7 +384,7 @@ static void *pages_get(int nidx, size_t bytes, size_t align, unsigned flags, int
         }
     }
     int why;
-    void *p = map_fresh(nidx, bytes, align, flags, &why);
+    void *p = nslab__pages_map_fresh(nidx, bytes, align, flags, &why);
     if (!p && !could_fit(nidx, bytes, why)) {
         errno = ENOMEM; /* larger than all there is: keep the caches */
         return NULL;
@@ -463,7 +401,7 @@ static void *pages_get(int nidx, size_t bytes, size_t align, unsigned flags, int
         } else {
             pages_drain(nidx);
         }
-        p = map_fresh(nidx, bytes, align, flags, &why);
+        p = nslab__pages_map_fresh(nidx, bytes, align, flags, &why);
     }
     if (p && zeroed)
         *zeroed = 1; /* fresh anonymous memory */
@@ -480,7 +418,7 @@ static void pages_put(int nidx, void *mem, size_t bytes, unsigned flags)
         nslab__pagemap_clear(p + page_bytes, bytes - 2 * page_bytes);
     if ((flags & NSLAB_PG_UNMAP) || pn->retain < bytes || running_short(nidx)) {
         pm_ends(p, bytes, NULL);
-        unmap_range(nidx, p, bytes);
+        nslab__pages_unmap_range(nidx, p, bytes);
         return;
     }
     int huge = (flags & NSLAB_PG_HUGE) != 0;
@@ -490,7 +428,7 @@ static void pages_put(int nidx, void *mem, size_t bytes, unsigned flags)
     if (pm_ends(p, bytes, NULL)) {
         /* Never entered in the page map: nothing to coalesce with. */
         pthread_mutex_unlock(&pn->lock);
-        unmap_range(nidx, p, bytes);
+        nslab__pages_unmap_range(nidx, p, bytes);
         return;
     }
     /* The run before: its last page carries this node's mark, and its
@@ -628,38 +566,6 @@ int nslab__pages_grow(int nidx, void *mem, size_t bytes, size_t more)
         nslab__pub_node(nslab_g.topo.active[nidx]);
     }
     return done;
-}
-
-/*
- * Move the run [p, p+bytes) of node nidx, handed out, to a new address
- * where it is newbytes long: its pages are remapped, not copied, and only
- * the new part is faulted in.  The new address (align-aligned), or NULL
- * with errno ENOMEM and the run untouched.  The page map is the caller's.
- */
-void *nslab__pages_move(int nidx, void *mem, size_t bytes, size_t newbytes, size_t align,
-                        unsigned flags)
-{
-    size_t more = newbytes - bytes;
-    if (fault_injected(nidx) || charge(nidx, more, 0)) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    void *q = nslab__pages_reserve(newbytes, align > page_bytes ? align : page_bytes);
-    /* The page map's leaves for the new place exist before anything
-     * moves: the caller's entries there cannot fail. */
-    if (q && nslab__pagemap_set(q, newbytes, NULL)) {
-        nslab__pages_unmap(q, newbytes);
-        q = NULL;
-    }
-    if (!q || nslab__pages_remap(nslab_g.topo.active[nidx], mem, bytes, q, newbytes,
-                                 (flags & NSLAB_PG_HUGE) != 0)) {
-        uncharge(nidx, more);
-        errno = ENOMEM;
-        return NULL;
-    }
-    nslab__pub_node(nslab_g.topo.active[nidx]);
-    nslab__pub_process();
-    return q;
 }
 
 void nslab__pages_drain(int nidx)

@@ -44,32 +44,31 @@ void nslab__pagemap_unlock(void);
 
 
 /*
- * lib/pages.c: the page layer.  Runs of whole pages bound to one active
- * node, recycled through a bounded cache per node; the only lib/ code that
- * maps and unmaps node memory.
+ * lib/pages.c and lib/pagesys.c: the page layer.  Runs of whole pages
+ * bound to one active node, recycled through a bounded cache per node;
+ * the only lib/ code that maps and unmaps node memory.
  */
 #define NSLAB_HUGE_PAGE ((size_t)2 << 20)
 #define NSLAB_PG_NOFAULT 0x1u  /* get: fault injection does not apply (a reserve fill) */
 #define NSLAB_PG_NOLIMIT 0x2u  /* get: past the node limit and low watermark (a reserve fill) */
 #define NSLAB_PG_HUGE    0x4u  /* get: 2 MiB-aligned, MADV_HUGEPAGE; put: it was */
 #define NSLAB_PG_UNMAP   0x8u  /* put: back to the system, not into the cache */
+
+/* lib/pages.c: the cache of free runs, in front of the system */
 /* bytes (a page multiple) bound to node nidx, faulted in; NULL/ENOMEM when
  * the node is exhausted (its limit, fault injection, the node or the
  * memory cgroup short, the kernel refusing).  *zeroed (may be NULL): 1
  * when the memory is fresh from the kernel, hence zero.  The caller enters
  * the pages in the page map.  Any lock but nslab_g.lock must be free. */
 void *nslab__pages_get(int nidx, size_t bytes, unsigned flags, int *zeroed);
-/* Give back what nslab__pages_get returned (same nidx and bytes); clears
- * its page map entries. */
 /* The same at an align-aligned address (align: 0 or a power of two). */
 void *nslab__pages_get_aligned(int nidx, size_t bytes, size_t align, unsigned flags, int *zeroed);
+/* Give back what nslab__pages_get returned (same nidx and bytes); clears
+ * its page map entries. */
 void nslab__pages_put(int nidx, void *p, size_t bytes, unsigned flags);
-/* A handed-out run made longer: in place from the free run after it (1,
- * or 0), or moved by remapping (the new address, or NULL; flags:
- * NSLAB_PG_HUGE).  The page map entries are the caller's. */
+/* A handed-out run made longer in place, from the free run after it: 1,
+ * or 0.  The page map entries are the caller's. */
 int nslab__pages_grow(int nidx, void *p, size_t bytes, size_t more);
-void *nslab__pages_move(int nidx, void *p, size_t bytes, size_t newbytes, size_t align,
-                        unsigned flags);
 void nslab__pages_drain(int nidx);   /* unmaps every free run of node nidx */
 uint64_t nslab__pages_cached(int nidx); /* bytes of node nidx's free runs */
 void nslab__pages_set_retain(uint64_t bytes); /* every node's limit (tests/test-large.c) */
@@ -85,6 +84,20 @@ void nslab__pages_fork_unlock(void);
  * says the forking thread holds; other threads' leases died with them. */
 void nslab__pages_fork_child_leases(const uint64_t *kept);
 
+/* lib/pagesys.c: the page layer against the system */
+int nslab__pages_fault_injected(int nidx); /* 1: this ordinary page allocation must fail */
+/* bytes mapped fresh on node nidx, bound and faulted in, once the node
+ * limit and the headroom allow them (flags: NSLAB_PG_NOLIMIT, _HUGE).
+ * NULL with errno ENOMEM; *why then says NSLAB_SHORT_CGROUP or _NODE. */
+void *nslab__pages_map_fresh(int nidx, size_t bytes, size_t align, unsigned flags, int *why);
+/* Unmap [p, p+bytes) of node nidx and uncount it; its page map entries
+ * are cleared already (or were never set). */
+void nslab__pages_unmap_range(int nidx, void *p, size_t bytes);
+/* A handed-out run moved by remapping to where it is newbytes long: the
+ * new address (align-aligned; flags: NSLAB_PG_HUGE), or NULL with errno
+ * ENOMEM and the run untouched.  The page map entries are the caller's. */
+void *nslab__pages_move(int nidx, void *p, size_t bytes, size_t newbytes, size_t align,
+                        unsigned flags);
 
 /*
  * Headroom (lib/headroom.c): what may still be mapped on one active node,

@@ -14,7 +14,7 @@
  * that divides its cache's stride, up to 64 bytes (a slab's objects start
  * on a cache line).  Up to 64 bytes the smallest class that is both large
  * enough and aligned enough serves; above that, whole pages at the
- * alignment asked for (lib/sizeclass.c, lib/pages.c).
+ * alignment asked for (lib/large.c, lib/pages.c).
  *
  * Locks: none of its own; the page layer's node lock inside
  * nslab__pages_grow, the caches' as every allocation.

@@ -104,7 +104,7 @@ struct nslab_slab *nslab__slab_init(struct numaslab_cache *c, int nidx, char *me
     if (c->ctor)
         for (uint32_t i = 0; i < c->nobjs; i++)
             c->ctor(s->objs + (size_t)i * c->size);
-    if (c->mag) /* every free object carries the cookie (lib/internal.h) */
+    if (c->mag) /* every free object carries the cookie (lib/thread.h) */
         for (uint32_t i = 0; i < c->nobjs; i++)
             ((void **)(s->objs + (size_t)i * c->size))[1] = (void *)nslab_cookie;
     nslab__debug_slab_init(c, s->objs);

@@ -96,7 +96,7 @@ struct nslab_tcc *nslab__tcc_make(struct numaslab_cache *c, struct nslab_tstate 
  * with live objects stay owned (numaslab_thread_flush); else all go. */
 void nslab__tcc_flush(struct numaslab_cache *c, struct nslab_tstate *ts, int keep_live);
 /* Free obj of c to its slab, owned or not: for code that may run under
- * nslab_g.lock or for another thread (lib/sizeclass.c, lib/core.c). */
+ * nslab_g.lock or for another thread (lib/large.c, lib/core.c). */
 void nslab__cache_free_home(struct numaslab_cache *c, void *obj);
 
 /* An object from the thread's current slab of (c, nidx), with no lock and
