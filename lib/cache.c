@@ -73,6 +73,7 @@ static void id_put(int id) { nslab_g.ids[id / 64] &= ~(1ull << (id % 64)); }
 struct numaslab_cache *nslab__cache_new(const char *name, size_t size, size_t align,
                                         void (*ctor)(void *), int sizeclass, unsigned order)
 {
+    NSLAB_ASSERT_HELD(&nslab_g.lock);
     if (align == 0)
         align = size <= 8 ? 8 : 16;
     if (size == 0 || size > MAX_OBJ_SIZE || (align & (align - 1)) ||
@@ -140,6 +141,7 @@ struct numaslab_cache *nslab__cache_new(const char *name, size_t size, size_t al
  * every thread gave its slabs of c back. */
 void nslab__cache_release(struct numaslab_cache *c)
 {
+    NSLAB_ASSERT_HELD(&nslab_g.lock);
     nslab__cache_sweep(c); /* frees waiting in remote maps are frees */
     for (int i = 0; i < nslab_g.nactive; i++) {
         struct nslab_cnode *cn = &c->cnode[i];
@@ -165,6 +167,7 @@ void nslab__cache_release(struct numaslab_cache *c)
 
 void nslab__cache_each(struct numaslab_cache *c, void (*fn)(void *obj, void *arg), void *arg)
 {
+    NSLAB_ASSERT_HELD(&nslab_g.lock);
     nslab__cache_sweep(c);
     for (int i = 0; i < nslab_g.nactive; i++) {
         struct nslab_cnode *cn = &c->cnode[i];
@@ -191,9 +194,9 @@ numaslab_cache_t *numaslab_cache_create(const char *name, size_t size, size_t al
         errno = EINVAL;
         return NULL;
     }
-    pthread_mutex_lock(&nslab_g.lock);
+    nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     struct numaslab_cache *c = nslab__cache_new(name, size, align, ctor, 0, order);
-    pthread_mutex_unlock(&nslab_g.lock);
+    nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     return c;
 }
 
@@ -205,7 +208,7 @@ int numaslab_cache_destroy(numaslab_cache_t *c)
         nslab__report("numaslab_cache_destroy: %s is a size-class cache; refused", c->name);
         return -EINVAL;
     }
-    pthread_mutex_lock(&nslab_g.lock);
+    nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     /* Every thread's slabs of c go back to the node lists (their owners
      * are quiescent, as the API requires), then what is live is counted.
      * Slabs that come back empty are unmapped, not cached: the cache goes. */
@@ -219,13 +222,13 @@ int numaslab_cache_destroy(numaslab_cache_t *c)
     nslab__cache_sweep(c);
     uint64_t live = 0;
     for (int i = 0; i < nslab_g.nactive; i++) {
-        pthread_mutex_lock(&c->cnode[i].lock);
+        nslab__lock(&c->cnode[i].lock, NSLAB_RANK_CNODE);
         live += nslab_load_relaxed(&c->cnode[i].st_inuse) + c->cnode[i].reserve_inuse;
-        pthread_mutex_unlock(&c->cnode[i].lock);
+        nslab__unlock(&c->cnode[i].lock, NSLAB_RANK_CNODE);
     }
     if (live) {
         nslab_store_relaxed(&c->dying, 0);
-        pthread_mutex_unlock(&nslab_g.lock);
+        nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
         return -EBUSY;
     }
     for (l = nslab_g.threads.next; l != &nslab_g.threads; l = l->next) {
@@ -234,7 +237,7 @@ int numaslab_cache_destroy(numaslab_cache_t *c)
         ts->cc[c->id] = NULL;
     }
     nslab__cache_release(c);
-    pthread_mutex_unlock(&nslab_g.lock);
+    nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     return 0;
 }
 

@@ -77,6 +77,7 @@ void nslab__debug_die(const char *what, const char *call, const void *obj, const
  * caches' state.  nslab_g.lock held. */
 void nslab__tstate_drain(struct nslab_tstate *ts)
 {
+    NSLAB_ASSERT_HELD(&nslab_g.lock);
     nslab__tlc_flush(ts); /* first: its headers go straight to their slabs */
     free(ts->tlc);
     ts->tlc = NULL;
@@ -102,10 +103,10 @@ static void tstate_exit(void *p)
      * that is gone. */
     nslab_busy = 1;
     nslab_exited = 1; /* no new state for it: its later frees go straight to their slabs */
-    pthread_mutex_lock(&nslab_g.lock);
+    nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     nslab__tstate_drain(ts);
     nslab_list_del(&ts->link);
-    pthread_mutex_unlock(&nslab_g.lock);
+    nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     nslab_tls = &nslab_empty_ts;
     free(ts);
 }
@@ -118,10 +119,10 @@ struct nslab_tstate *nslab__tstate(void)
         if (!ts)
             return NULL;
         nslab_list_init(&ts->link);
-        pthread_mutex_lock(&nslab_g.lock);
+        nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
         nslab_list_add(&nslab_g.threads, &ts->link);
         ts->registered = 1;
-        pthread_mutex_unlock(&nslab_g.lock);
+        nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
         pthread_setspecific(nslab_g.key, ts);
         nslab_tls = ts;
         ts->gen = nslab_g.gen - 1; /* forces the refresh below */
@@ -140,7 +141,7 @@ void numaslab_thread_flush(void)
     struct nslab_tstate *ts = nslab_tls;
     if (ts == &nslab_empty_ts)
         return;
-    pthread_mutex_lock(&nslab_g.lock);
+    nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     nslab__tlc_flush(ts);
     for (int id = 0; id < NSLAB_MAX_CACHES; id++)
         if (ts->cc[id] && nslab_g.by_id[id]) {
@@ -150,7 +151,7 @@ void numaslab_thread_flush(void)
             nslab__cache_sweep_some(nslab_g.by_id[id], 8);
         }
     nslab__pub_dirty(ts);
-    pthread_mutex_unlock(&nslab_g.lock);
+    nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
 }
 
 /* ------------------------------------------------------------------------
@@ -360,9 +361,9 @@ int nslab__init(void)
         return 0;
     NSLAB_BUSY_ENTER();
     pthread_once(&once, once_init);
-    pthread_mutex_lock(&nslab_g.lock);
+    nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     int rc = nslab_g.ready ? 0 : init_locked(NULL);
-    pthread_mutex_unlock(&nslab_g.lock);
+    nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     NSLAB_BUSY_LEAVE();
     return rc;
 }
@@ -371,9 +372,9 @@ int numaslab_init(const struct numaslab_config *cfg)
 {
     NSLAB_BUSY_ENTER();
     pthread_once(&once, once_init);
-    pthread_mutex_lock(&nslab_g.lock);
+    nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     int rc = nslab_g.ready ? -EALREADY : init_locked(cfg);
-    pthread_mutex_unlock(&nslab_g.lock);
+    nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     NSLAB_BUSY_LEAVE();
     return rc;
 }
@@ -386,9 +387,9 @@ void numaslab_fini(void)
         return;
     }
     nslab__export_stop(); /* first: it takes nslab_g.lock itself */
-    pthread_mutex_lock(&nslab_g.lock);
+    nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     if (!nslab_g.ready) {
-        pthread_mutex_unlock(&nslab_g.lock);
+        nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
         return;
     }
     /* Fast paths must miss from now on: the tables they read go away. */
@@ -420,5 +421,5 @@ void numaslab_fini(void)
     free_tables();
     nslab_g.nactive = 0;
     nslab_store_release(&nslab_g.ready, 0);
-    pthread_mutex_unlock(&nslab_g.lock);
+    nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
 }

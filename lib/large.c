@@ -24,6 +24,7 @@ static size_t large_page = 4096; /* the page size, set at initialisation */
 
 int nslab__large_init(void)
 {
+    NSLAB_ASSERT_HELD(&nslab_g.lock);
     large_page = nslab__page_size();
     nslab_g.large_hdr = nslab__cache_new("numaslab-large", sizeof(struct nslab_large), 0, NULL, 0, 0);
     return nslab_g.large_hdr ? 0 : -ENOMEM;
@@ -243,6 +244,7 @@ static void release_one(void *obj, void *arg)
  * The headers go with their cache, right after.  nslab_g.lock held. */
 void nslab__large_release_all(void)
 {
+    NSLAB_ASSERT_HELD(&nslab_g.lock);
     if (nslab_g.large_hdr)
         nslab__cache_each(nslab_g.large_hdr, release_one, NULL);
 }

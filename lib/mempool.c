@@ -26,7 +26,7 @@
 static void pool_unlock(struct numaslab_mempool *p)
 {
     nslab__pub_reserve(p);
-    pthread_mutex_unlock(&p->lock);
+    nslab__unlock(&p->lock, NSLAB_RANK_POOL);
 }
 
 #define RETRY_NS (100 * 1000 * 1000) /* NUMASLAB_WAIT retries the allocator this often */
@@ -56,6 +56,7 @@ void nslab__mempool_poison_check(struct numaslab_mempool *p, void *elem)
 /* Push an element into the reserve; pool->lock held, curr_nr < cap. */
 static void push(struct numaslab_mempool *p, void *elem)
 {
+    NSLAB_ASSERT_HELD(&p->lock);
     poison(p, elem);
     p->elements[p->curr_nr++] = elem;
 }
@@ -91,7 +92,7 @@ static void pool_free_struct(struct numaslab_mempool *p)
 int nslab__mempool_fill(struct numaslab_mempool *p)
 {
     for (;;) {
-        pthread_mutex_lock(&p->lock);
+        nslab__lock(&p->lock, NSLAB_RANK_POOL);
         int missing = p->min_nr - p->curr_nr;
         pool_unlock(p);
         if (missing <= 0)
@@ -99,7 +100,7 @@ int nslab__mempool_fill(struct numaslab_mempool *p)
         void *elem = p->alloc_fn(p->elem_bytes ? NSLAB_F_FILL : 0, p->node, p->pool_data);
         if (!elem)
             return missing;
-        pthread_mutex_lock(&p->lock);
+        nslab__lock(&p->lock, NSLAB_RANK_POOL);
         if (p->curr_nr < p->min_nr && p->curr_nr < p->cap) {
             push(p, elem);
             elem = NULL;
@@ -180,7 +181,7 @@ void *numaslab_mempool_alloc(numaslab_mempool_t *p, unsigned flags)
     }
     /* The underlying allocator first: the reserve is for when it fails. */
     void *elem = p->alloc_fn(flags & ~NUMASLAB_WAIT, p->node, p->pool_data);
-    pthread_mutex_lock(&p->lock);
+    nslab__lock(&p->lock, NSLAB_RANK_POOL);
     for (;;) {
         if (elem)
             break;
@@ -212,7 +213,7 @@ void *numaslab_mempool_alloc(numaslab_mempool_t *p, unsigned flags)
         if (rc == ETIMEDOUT) {
             pool_unlock(p);
             elem = p->alloc_fn(flags & ~NUMASLAB_WAIT, p->node, p->pool_data);
-            pthread_mutex_lock(&p->lock);
+            nslab__lock(&p->lock, NSLAB_RANK_POOL);
         }
     }
     p->out++;
@@ -227,7 +228,7 @@ void *numaslab_mempool_alloc_preallocated(numaslab_mempool_t *p)
         errno = EINVAL;
         return NULL;
     }
-    pthread_mutex_lock(&p->lock);
+    nslab__lock(&p->lock, NSLAB_RANK_POOL);
     if (p->curr_nr > 0) {
         elem = pop(p);
         p->used++;
@@ -245,7 +246,7 @@ int numaslab_mempool_alloc_bulk(numaslab_mempool_t *p, void **elems, int n)
 {
     if (!p || !elems || n < 0)
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
+    nslab__lock(&p->lock, NSLAB_RANK_POOL);
     if (p->curr_nr < n) {
         p->empty++;
         pool_unlock(p);
@@ -263,7 +264,7 @@ void numaslab_mempool_free(void *elem, numaslab_mempool_t *p)
 {
     if (!elem || !p)
         return;
-    pthread_mutex_lock(&p->lock);
+    nslab__lock(&p->lock, NSLAB_RANK_POOL);
     p->out--;
     if (p->curr_nr < p->min_nr && p->curr_nr < p->cap) {
         push(p, elem);
@@ -279,7 +280,7 @@ int numaslab_mempool_resize(numaslab_mempool_t *p, int new_min_nr)
 {
     if (!p || new_min_nr < 0)
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
+    nslab__lock(&p->lock, NSLAB_RANK_POOL);
     if (reserve_room(p, new_min_nr)) {
         pool_unlock(p);
         return -ENOMEM;
@@ -304,7 +305,7 @@ int numaslab_mempool_destroy(numaslab_mempool_t *p)
 {
     if (!p)
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
+    nslab__lock(&p->lock, NSLAB_RANK_POOL);
     if (p->out > 0 || p->waiters > 0) {
         pool_unlock(p);
         return -EBUSY;
@@ -318,7 +319,7 @@ int numaslab_mempool_stats(numaslab_mempool_t *p, struct numaslab_mempool_stats 
 {
     if (!p || !st)
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
+    nslab__lock(&p->lock, NSLAB_RANK_POOL);
     st->node = p->node;
     st->curr_nr = p->curr_nr;
     st->min_nr = p->min_nr;

@@ -57,6 +57,7 @@ static int parse_reserve(const char *s, size_t *bytes, int possible)
 /* nslab_g.lock held; after the topology and the tables. */
 int nslab__reserves_init(void)
 {
+    NSLAB_ASSERT_HELD(&nslab_g.lock);
     int possible = nslab_g.possible;
     size_t *bytes = calloc((size_t)possible, sizeof(size_t));
     nslab_g.reserve = calloc((size_t)nslab_g.nactive, sizeof(*nslab_g.reserve));
@@ -101,6 +102,7 @@ int nslab__reserves_init(void)
 /* nslab_g.lock held; every reserve slab has gone back to its pool. */
 void nslab__reserves_fini(void)
 {
+    NSLAB_ASSERT_HELD(&nslab_g.lock);
     for (int i = 0; nslab_g.reserve && i < nslab_g.nactive; i++) {
         struct numaslab_mempool *p = nslab_g.reserve[i];
         if (p)

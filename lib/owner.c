@@ -59,12 +59,12 @@ static struct nslab_tcc *tcc_make(struct numaslab_cache *c, struct nslab_tstate 
         nslab_list_init(&tc->own[i].full);
     }
     /* Under the lock: destroy and fini walk every thread's cc[]. */
-    if (nolock ? pthread_mutex_trylock(&nslab_g.lock) != 0 : pthread_mutex_lock(&nslab_g.lock)) {
+    if (nolock ? nslab__trylock(&nslab_g.lock, NSLAB_RANK_GLOBAL) != 0 : nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL)) {
         free(tc);
         return NULL;
     }
     ts->cc[c->id] = tc;
-    pthread_mutex_unlock(&nslab_g.lock);
+    nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     return tc;
 }
 
@@ -249,10 +249,10 @@ static void free_remote(struct numaslab_cache *c, struct nslab_slab *s, void *ob
     struct nslab_tstate *ts = nslab_tls;
     struct nslab_tcc *tc = ts->cc[c->id];
     if (!tc && ts == &nslab_empty_ts && !nslab_exited &&
-        pthread_mutex_trylock(&nslab_g.lock) == 0) {
+        nslab__trylock(&nslab_g.lock, NSLAB_RANK_GLOBAL) == 0) {
         /* A thread that never used the library: its state, unless this
          * free runs under nslab_g.lock (then the trylock failed). */
-        pthread_mutex_unlock(&nslab_g.lock);
+        nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
         ts = nslab__tstate();
         if (!ts)
             ts = &nslab_empty_ts;

@@ -24,7 +24,7 @@ static void **leaf_get(uintptr_t a)
     void **leaf = nslab_load_acquire(slot);
     if (leaf)
         return leaf;
-    pthread_mutex_lock(&pm_lock);
+    nslab__lock(&pm_lock, NSLAB_RANK_PAGEMAP);
     leaf = *slot;
     if (!leaf) {
         /* 2 MiB of address space; only the pages written become resident. */
@@ -36,7 +36,7 @@ static void **leaf_get(uintptr_t a)
             nslab_store_release(slot, leaf);
         }
     }
-    pthread_mutex_unlock(&pm_lock);
+    nslab__unlock(&pm_lock, NSLAB_RANK_PAGEMAP);
     return leaf;
 }
 
@@ -90,5 +90,5 @@ void nslab__pagemap_clear(void *start, size_t bytes)
     }
 }
 
-void nslab__pagemap_lock(void) { pthread_mutex_lock(&pm_lock); }
-void nslab__pagemap_unlock(void) { pthread_mutex_unlock(&pm_lock); }
+void nslab__pagemap_lock(void) { nslab__lock(&pm_lock, NSLAB_RANK_PAGEMAP); }
+void nslab__pagemap_unlock(void) { nslab__unlock(&pm_lock, NSLAB_RANK_PAGEMAP); }

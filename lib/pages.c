@@ -211,6 +211,7 @@ static void run_forget(struct nslab_pnode *pn, struct nslab_run *r)
  * *at is that address.  NULL when none does.  Lock held. */
 static struct nslab_run *find_fit(struct nslab_pnode *pn, size_t bytes, size_t align, char **at)
 {
+    NSLAB_ASSERT_HELD(&pn->lock);
     for (unsigned b = bin_of(bytes >> page_shift); b < NBINS; b++) {
         uint64_t w = pn->binmap[b / 64] >> (b % 64);
         if (!w) {
@@ -241,7 +242,7 @@ static void *cache_take(int nidx, size_t bytes, size_t align, int *huge)
 {
     struct nslab_pnode *pn = &pnode[nidx];
     char *s = NULL;
-    pthread_mutex_lock(&pn->lock);
+    nslab__lock(&pn->lock, NSLAB_RANK_PAGES);
     struct nslab_run *r = find_fit(pn, bytes, align, &s);
     if (r) {
         char *base = (char *)r, *end = base + r->bytes;
@@ -261,7 +262,7 @@ static void *cache_take(int nidx, size_t bytes, size_t align, int *huge)
         nslab_store_relaxed(&pn->cached, pn->cached - bytes);
         *huge = h;
     }
-    pthread_mutex_unlock(&pn->lock);
+    nslab__unlock(&pn->lock, NSLAB_RANK_PAGES);
     return r ? s : NULL;
 }
 
@@ -275,6 +276,7 @@ struct evicted {
  * held.  Returns the number of ranges. */
 static int evict(struct nslab_pnode *pn, uint64_t keep, struct evicted *out)
 {
+    NSLAB_ASSERT_HELD(&pn->lock);
     int n = 0;
     while (pn->cached > keep && n < EVICT_BATCH && !nslab_list_empty(&pn->age)) {
         struct nslab_run *r = nslab_container_of(pn->age.prev, struct nslab_run, age_link);
@@ -318,9 +320,9 @@ static void trim_to(int nidx, uint64_t keep)
     struct nslab_pnode *pn = &pnode[nidx];
     struct evicted ev[EVICT_BATCH];
     while (nslab_load_relaxed(&pn->cached) > keep) {
-        pthread_mutex_lock(&pn->lock);
+        nslab__lock(&pn->lock, NSLAB_RANK_PAGES);
         int n = evict(pn, keep, ev);
-        pthread_mutex_unlock(&pn->lock);
+        nslab__unlock(&pn->lock, NSLAB_RANK_PAGES);
         if (!n)
             break;
         unmap_evicted(nidx, ev, n);
@@ -424,10 +426,10 @@ static void pages_put(int nidx, void *mem, size_t bytes, unsigned flags)
     int huge = (flags & NSLAB_PG_HUGE) != 0;
     size_t add = bytes;
     struct evicted ev[EVICT_BATCH];
-    pthread_mutex_lock(&pn->lock);
+    nslab__lock(&pn->lock, NSLAB_RANK_PAGES);
     if (pm_ends(p, bytes, NULL)) {
         /* Never entered in the page map: nothing to coalesce with. */
-        pthread_mutex_unlock(&pn->lock);
+        nslab__unlock(&pn->lock, NSLAB_RANK_PAGES);
         nslab__pages_unmap_range(nidx, p, bytes);
         return;
     }
@@ -453,7 +455,7 @@ static void pages_put(int nidx, void *mem, size_t bytes, unsigned flags)
     run_hide(p, bytes);
     uint64_t keep = cache_keep(pn);
     int n = pn->cached > keep ? evict(pn, keep, ev) : 0;
-    pthread_mutex_unlock(&pn->lock);
+    nslab__unlock(&pn->lock, NSLAB_RANK_PAGES);
     unmap_evicted(nidx, ev, n);
     /* One batch may not have been enough (many small old runs): the rest
      * goes now, on this free, so that the limit holds after every call. */
@@ -465,13 +467,13 @@ uint64_t nslab__pages_lease(int nidx, uint64_t bytes)
 {
     struct nslab_pnode *pn = &pnode[nidx];
     uint64_t got = 0, keep = 0;
-    pthread_mutex_lock(&pn->lock);
+    nslab__lock(&pn->lock, NSLAB_RANK_PAGES);
     if (pn->leased + bytes <= pn->retain / 2) {
         pn->leased += bytes;
         got = bytes;
         keep = cache_keep(pn);
     }
-    pthread_mutex_unlock(&pn->lock);
+    nslab__unlock(&pn->lock, NSLAB_RANK_PAGES);
     if (got)
         trim_to(nidx, keep);
     return got;
@@ -480,18 +482,18 @@ uint64_t nslab__pages_lease(int nidx, uint64_t bytes)
 void nslab__pages_unlease(int nidx, uint64_t bytes)
 {
     struct nslab_pnode *pn = &pnode[nidx];
-    pthread_mutex_lock(&pn->lock);
+    nslab__lock(&pn->lock, NSLAB_RANK_PAGES);
     pn->leased -= bytes < pn->leased ? bytes : pn->leased;
-    pthread_mutex_unlock(&pn->lock);
+    nslab__unlock(&pn->lock, NSLAB_RANK_PAGES);
 }
 
 void nslab__pages_set_retain(uint64_t bytes)
 {
     for (int i = 0; pnode && i < nslab_g.nactive; i++) {
-        pthread_mutex_lock(&pnode[i].lock);
+        nslab__lock(&pnode[i].lock, NSLAB_RANK_PAGES);
         pnode[i].retain = bytes;
         uint64_t keep = cache_keep(&pnode[i]);
-        pthread_mutex_unlock(&pnode[i].lock);
+        nslab__unlock(&pnode[i].lock, NSLAB_RANK_PAGES);
         trim_to(i, keep);
     }
 }
@@ -544,7 +546,7 @@ int nslab__pages_grow(int nidx, void *mem, size_t bytes, size_t more)
     int done = 0;
     if (nslab__pagemap_get(end) != &pn->mark) /* a hint: checked again below */
         return 0;
-    pthread_mutex_lock(&pn->lock);
+    nslab__lock(&pn->lock, NSLAB_RANK_PAGES);
     if (nslab__pagemap_get(end) == &pn->mark) {
         struct nslab_run *r = (struct nslab_run *)end;
         if (r->bytes >= more) {
@@ -560,7 +562,7 @@ int nslab__pages_grow(int nidx, void *mem, size_t bytes, size_t more)
             done = 1;
         }
     }
-    pthread_mutex_unlock(&pn->lock);
+    nslab__unlock(&pn->lock, NSLAB_RANK_PAGES);
     if (done) {
         run_show(end, more);
         nslab__pub_node(nslab_g.topo.active[nidx]);
@@ -583,6 +585,7 @@ uint64_t nslab__pages_cached(int nidx)
 /* nslab_g.lock held, after the headroom (lib/headroom.c) is set up. */
 int nslab__pages_init(void)
 {
+    NSLAB_ASSERT_HELD(&nslab_g.lock);
     int n = nslab_g.nactive;
     page_bytes = nslab__page_size();
     page_shift = (unsigned)__builtin_ctzll((unsigned long long)page_bytes);
@@ -606,6 +609,7 @@ int nslab__pages_init(void)
 /* nslab_g.lock held; every user of the layer has given its memory back. */
 void nslab__pages_fini(void)
 {
+    NSLAB_ASSERT_HELD(&nslab_g.lock);
     if (!pnode)
         return;
     for (int i = 0; i < nslab_g.nactive; i++) {
@@ -619,20 +623,20 @@ void nslab__pages_fini(void)
 void nslab__pages_fork_child_leases(const uint64_t *kept)
 {
     for (int i = 0; pnode && i < nslab_g.nactive; i++) {
-        pthread_mutex_lock(&pnode[i].lock);
+        nslab__lock(&pnode[i].lock, NSLAB_RANK_PAGES);
         pnode[i].leased = kept ? kept[i] : 0;
-        pthread_mutex_unlock(&pnode[i].lock);
+        nslab__unlock(&pnode[i].lock, NSLAB_RANK_PAGES);
     }
 }
 
 void nslab__pages_fork_lock(void)
 {
     for (int i = 0; pnode && i < nslab_g.nactive; i++)
-        pthread_mutex_lock(&pnode[i].lock);
+        nslab__lock_nested(&pnode[i].lock, NSLAB_RANK_PAGES);
 }
 
 void nslab__pages_fork_unlock(void)
 {
     for (int i = pnode ? nslab_g.nactive - 1 : -1; i >= 0; i--)
-        pthread_mutex_unlock(&pnode[i].lock);
+        nslab__unlock(&pnode[i].lock, NSLAB_RANK_PAGES);
 }

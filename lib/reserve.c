@@ -24,6 +24,7 @@ static int quiet_nidx(int node)
 /* The lowest free object of s, taken.  cnode lock held; s has one. */
 static void *take_one(struct numaslab_cache *c, struct nslab_slab *s)
 {
+    NSLAB_ASSERT_HELD(&c->cnode[s->nidx].lock);
     uint32_t w = s->hint;
     uint64_t m;
     while (!(m = nslab_load_relaxed(&s->freemap[w])))
@@ -54,10 +55,10 @@ void *nslab__reserve_take(struct numaslab_cache *c, unsigned flags, int node,
     }
     struct nslab_cnode *cn = &c->cnode[at];
     struct nslab_slab *s;
-    pthread_mutex_lock(&cn->lock);
+    nslab__lock(&cn->lock, NSLAB_RANK_CNODE);
     s = nslab_list_first(&cn->reserve, struct nslab_slab, link);
     if (!s || s->nfree == 0) {
-        pthread_mutex_unlock(&cn->lock);
+        nslab__unlock(&cn->lock, NSLAB_RANK_CNODE);
         /* Ordinary pages first, then the pool's reserve; may block. */
         char *mem = numaslab_mempool_alloc(pool, flags & NUMASLAB_WAIT);
         if (!mem) {
@@ -71,7 +72,7 @@ void *nslab__reserve_take(struct numaslab_cache *c, unsigned flags, int node,
             return NULL;
         }
         s->where = NSLAB_W_NODE;
-        pthread_mutex_lock(&cn->lock);
+        nslab__lock(&cn->lock, NSLAB_RANK_CNODE);
         nslab_list_add(&cn->reserve, &s->link);
         nslab_store_relaxed(&cn->nr_reserve, cn->nr_reserve + 1);
     }
@@ -82,7 +83,7 @@ void *nslab__reserve_take(struct numaslab_cache *c, unsigned flags, int node,
         nslab_list_del(&s->link); /* full ones at the tail */
         nslab_list_add_tail(&cn->reserve, &s->link);
     }
-    pthread_mutex_unlock(&cn->lock);
+    nslab__unlock(&cn->lock, NSLAB_RANK_CNODE);
     if (at != nidx) {
         nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].fallback_out, 1);
         nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[at]].fallback_in, 1);
@@ -121,10 +122,10 @@ void nslab__reserve_free(struct nslab_slab *s, void *obj, const char *call)
     uint32_t idx = nslab__obj_index(s, c, obj);
     uint64_t bit = 1ull << (idx % 64);
 
-    pthread_mutex_lock(&cn->lock);
+    nslab__lock(&cn->lock, NSLAB_RANK_CNODE);
     uint64_t m = nslab_load_relaxed(&s->freemap[idx / 64]);
     if (m & bit) {
-        pthread_mutex_unlock(&cn->lock);
+        nslab__unlock(&cn->lock, NSLAB_RANK_CNODE);
         nslab__bad_free("%s: double free of %p (cache %s, reserve slab); ignored", call, obj,
                         c->name);
         return;
@@ -137,13 +138,13 @@ void nslab__reserve_free(struct nslab_slab *s, void *obj, const char *call)
     nslab_sub_relaxed(&nslab_g.nstat[nslab_g.topo.active[s->nidx]].objects_inuse, 1);
     if (s->nfree < s->nobjs) {
         nslab_list_move(&cn->reserve, &s->link); /* has room: to the head */
-        pthread_mutex_unlock(&cn->lock);
+        nslab__unlock(&cn->lock, NSLAB_RANK_CNODE);
         nslab__pub_cache(c, s->nidx); /* s stays: it has live objects */
         return;
     }
     nslab_list_del(&s->link);
     nslab_store_relaxed(&cn->nr_reserve, cn->nr_reserve - 1);
-    pthread_mutex_unlock(&cn->lock);
+    nslab__unlock(&cn->lock, NSLAB_RANK_CNODE);
     reserve_slab_free(c, s);
 }
 

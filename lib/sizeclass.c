@@ -45,6 +45,7 @@ int nslab__size_class(size_t size)
 /* nslab_g.lock held. */
 int nslab__sizeclass_init(void)
 {
+    NSLAB_ASSERT_HELD(&nslab_g.lock);
     for (size_t i = 0; i < sizeof(nslab_class_small); i++)
         nslab_class_small[i] = (uint8_t)nslab__size_class(i * 8);
     for (size_t i = 0; i < sizeof(nslab_class_large); i++)

@@ -242,6 +242,7 @@ static struct nslab_list *node_list(struct nslab_cnode *cn, int state)
 /* Put unowned s on the list of its state.  cnode lock held. */
 static void node_file(struct nslab_cnode *cn, struct nslab_slab *s)
 {
+    NSLAB_ASSERT_HELD(&cn->lock);
     int st = state_of(s);
     if (s->where == NSLAB_W_NODE) {
         nslab_list_del(&s->link);
@@ -261,6 +262,7 @@ static void node_file(struct nslab_cnode *cn, struct nslab_slab *s)
 /* Move the oldest empty slabs of cn beyond keep onto dead.  cnode lock held. */
 static void empties_detach(struct nslab_cnode *cn, uint64_t keep, struct nslab_list *dead)
 {
+    NSLAB_ASSERT_HELD(&cn->lock);
     while (cn->nr_empty > keep) {
         struct nslab_slab *s = nslab_container_of(cn->empty.prev, struct nslab_slab, link);
         nslab_list_move(dead, &s->link);
@@ -283,13 +285,14 @@ static void slabs_destroy(struct numaslab_cache *c, struct nslab_list *dead, int
  * beyond the retention, and drop the cnode lock (held on entry). */
 static void node_file_unlock(struct numaslab_cache *c, struct nslab_cnode *cn, struct nslab_slab *s)
 {
+    NSLAB_ASSERT_HELD(&cn->lock);
     struct nslab_list dead;
     nslab_list_init(&dead);
     SLAB_CHECK(c, s);
     node_file(cn, s);
     empties_detach(cn, nslab_g.opt.retain, &dead);
     CNODE_CHECK(c, cn);
-    pthread_mutex_unlock(&cn->lock);
+    nslab__unlock(&cn->lock, NSLAB_RANK_CNODE);
     slabs_destroy(c, &dead, !nslab_load_relaxed(&c->dying));
 }
 
@@ -307,6 +310,7 @@ void nslab__report_doubles(struct numaslab_cache *c, const char *call, char *fir
 static void list_sweep(struct numaslab_cache *c, struct nslab_cnode *cn, struct nslab_list *head,
                        int n)
 {
+    NSLAB_ASSERT_HELD(&cn->lock);
     for (int k = 0; k < n && !nslab_list_empty(head); k++) {
         struct nslab_slab *s = nslab_container_of(head->next, struct nslab_slab, link);
         nslab_list_move(head->prev, &s->link); /* to the back: the next sweep looks further */
@@ -318,6 +322,7 @@ static void list_sweep(struct numaslab_cache *c, struct nslab_cnode *cn, struct 
 /* s becomes ts's, with what waits in its remote map.  cnode lock held. */
 static void adopt(struct numaslab_cache *c, struct nslab_slab *s, struct nslab_tstate *ts)
 {
+    NSLAB_ASSERT_HELD(&c->cnode[s->nidx].lock);
     nslab_list_del(&s->link);
     if (s->state == NSLAB_L_EMPTY && s->where == NSLAB_W_NODE)
         c->cnode[s->nidx].nr_empty--;
@@ -331,7 +336,7 @@ struct nslab_slab *nslab__node_take(struct numaslab_cache *c, int nidx, struct n
 {
     struct nslab_cnode *cn = &c->cnode[nidx];
     struct nslab_slab *s;
-    pthread_mutex_lock(&cn->lock);
+    nslab__lock(&cn->lock, NSLAB_RANK_CNODE);
     list_sweep(c, cn, &cn->full, 4);
     s = nslab_list_first(&cn->partial, struct nslab_slab, link);
     if (!s)
@@ -339,7 +344,7 @@ struct nslab_slab *nslab__node_take(struct numaslab_cache *c, int nidx, struct n
     if (s)
         adopt(c, s, ts);
     CNODE_CHECK(c, cn);
-    pthread_mutex_unlock(&cn->lock);
+    nslab__unlock(&cn->lock, NSLAB_RANK_CNODE);
     if (s)
         return s;
     /* Map outside the lock: other threads keep going meanwhile. */
@@ -354,7 +359,7 @@ struct nslab_slab *nslab__node_take(struct numaslab_cache *c, int nidx, struct n
 void nslab__node_give(struct numaslab_cache *c, struct nslab_slab *s)
 {
     struct nslab_cnode *cn = &c->cnode[s->nidx];
-    pthread_mutex_lock(&cn->lock);
+    nslab__lock(&cn->lock, NSLAB_RANK_CNODE);
     /* No owner from here on: a remote freer that reads NULL takes this
      * lock; one that read the old owner and ORs after the collect below
      * leaves its bit for list_sweep or the next adopter. */
@@ -385,11 +390,11 @@ void nslab__node_free(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w
     int nidx = s->nidx;
     struct nslab_cnode *cn = &c->cnode[nidx];
     char *first = s->objs + (size_t)w * 64 * c->size;
-    pthread_mutex_lock(&cn->lock);
+    nslab__lock(&cn->lock, NSLAB_RANK_CNODE);
     if (nslab_load_relaxed(&s->owner) != NULL) {
         /* Adopted meanwhile: the new owner collects them.  s stays (the
          * objects are live until the OR). */
-        pthread_mutex_unlock(&cn->lock);
+        nslab__unlock(&cn->lock, NSLAB_RANK_CNODE);
         nslab__remote_or(c, s, w, bits, call);
         return;
     }
@@ -410,12 +415,12 @@ void nslab__cache_sweep_some(struct numaslab_cache *c, int n)
         struct nslab_cnode *cn = &c->cnode[i];
         struct nslab_list dead;
         nslab_list_init(&dead);
-        pthread_mutex_lock(&cn->lock);
+        nslab__lock(&cn->lock, NSLAB_RANK_CNODE);
         list_sweep(c, cn, &cn->full, n);
         list_sweep(c, cn, &cn->partial, n);
         empties_detach(cn, nslab_g.opt.retain, &dead);
         CNODE_CHECK(c, cn);
-        pthread_mutex_unlock(&cn->lock);
+        nslab__unlock(&cn->lock, NSLAB_RANK_CNODE);
         slabs_destroy(c, &dead, !nslab_load_relaxed(&c->dying));
     }
 }
@@ -425,11 +430,12 @@ void nslab__cache_sweep_some(struct numaslab_cache *c, int n)
  * empty go as the retention says.  nslab_g.lock held. */
 void nslab__cache_sweep(struct numaslab_cache *c)
 {
+    NSLAB_ASSERT_HELD(&nslab_g.lock);
     struct nslab_list dead;
     for (int i = 0; i < nslab_g.nactive; i++) {
         struct nslab_cnode *cn = &c->cnode[i];
         nslab_list_init(&dead);
-        pthread_mutex_lock(&cn->lock);
+        nslab__lock(&cn->lock, NSLAB_RANK_CNODE);
         struct nslab_list *heads[] = {&cn->partial, &cn->full};
         for (int h = 0; h < 2; h++) {
             struct nslab_list todo;
@@ -445,7 +451,7 @@ void nslab__cache_sweep(struct numaslab_cache *c)
         }
         empties_detach(cn, nslab_g.opt.retain, &dead);
         CNODE_CHECK(c, cn);
-        pthread_mutex_unlock(&cn->lock);
+        nslab__unlock(&cn->lock, NSLAB_RANK_CNODE);
         slabs_destroy(c, &dead, !nslab_load_relaxed(&c->dying));
     }
 }
@@ -460,7 +466,7 @@ void nslab__cache_sweep(struct numaslab_cache *c)
  */
 void nslab__slabs_trim(void)
 {
-    if (pthread_mutex_trylock(&nslab_g.lock) != 0)
+    if (nslab__trylock(&nslab_g.lock, NSLAB_RANK_GLOBAL) != 0)
         return;
     struct nslab_list *l;
     for (l = nslab_g.caches.next; l != &nslab_g.caches; l = l->next) {
@@ -469,12 +475,12 @@ void nslab__slabs_trim(void)
             struct nslab_cnode *cn = &c->cnode[i];
             struct nslab_list dead;
             nslab_list_init(&dead);
-            pthread_mutex_lock(&cn->lock);
+            nslab__lock(&cn->lock, NSLAB_RANK_CNODE);
             empties_detach(cn, 0, &dead);
             CNODE_CHECK(c, cn);
-            pthread_mutex_unlock(&cn->lock);
+            nslab__unlock(&cn->lock, NSLAB_RANK_CNODE);
             slabs_destroy(c, &dead, 0);
         }
     }
-    pthread_mutex_unlock(&nslab_g.lock);
+    nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
 }
