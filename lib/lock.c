@@ -17,6 +17,8 @@
 
 #if NSLAB_DEBUG
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -41,11 +43,15 @@ static int highest_held(void)
     return 0;
 }
 
-__attribute__((noreturn, cold)) static void witness_die(const char *what, const char *name,
-                                                        int rank)
+__attribute__((noreturn, cold, format(printf, 1, 2))) static void witness_die(const char *fmt,
+                                                                            ...)
 {
-    nslab__report("numaslab: lock witness: %s %s (rank %d) while holding a lock of rank %d", what,
-                  name, rank, highest_held());
+    char what[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    nslab__report("numaslab: lock witness: %s", what);
     abort();
 }
 
@@ -63,9 +69,9 @@ int nslab__witness_lock(pthread_mutex_t *m, int rank, int nested, const char *na
 {
     int top = highest_held();
     if (rank <= 0 || rank > NSLAB_RANK_MAX)
-        witness_die("taking", name, rank);
+        witness_die("taking %s with rank %d, which is no rank", name, rank);
     if (rank < top || (rank == top && !nested))
-        witness_die("taking", name, rank);
+        witness_die("taking %s (rank %d) while holding a lock of rank %d", name, rank, top);
     int rc = pthread_mutex_lock(m);
     if (rc == 0)
         record(m, rank);
@@ -86,7 +92,7 @@ int nslab__witness_unlock(pthread_mutex_t *m, int rank)
     while (i > 0 && wit.lock[i - 1] != m)
         i--;
     if (wit.count[rank] == 0 || (i == 0 && !wit.lost))
-        witness_die("releasing, not held,", "a lock", rank);
+        witness_die("releasing a lock of rank %d that this thread does not hold", rank);
     if (i > 0) {
         memmove(&wit.lock[i - 1], &wit.lock[i], (kept - i) * sizeof(wit.lock[0]));
         if (wit.n > HELD_MAX) /* one not kept by address fills the gap: unknown */
@@ -117,8 +123,7 @@ void nslab__witness_assert_held(const pthread_mutex_t *m, const char *name, cons
             return;
     if (wit.lost || owned_here(m))
         return;
-    nslab__report("numaslab: lock witness: %s runs without %s held", where, name);
-    abort();
+    witness_die("%s runs without %s held", where, name);
 }
 
 #endif /* NSLAB_DEBUG */
