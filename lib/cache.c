@@ -57,16 +57,14 @@ static int cache_geometry(struct numaslab_cache *c, unsigned order)
 
 static int id_get(void)
 {
-    for (int w = 0; w < NSLAB_MAX_CACHES / 64; w++)
-        if (~nslab_g.ids[w]) {
-            int b = __builtin_ctzll(~nslab_g.ids[w]);
-            nslab_g.ids[w] |= 1ull << b;
-            return w * 64 + b;
-        }
-    return -1;
+    unsigned id = nslab__bit_first_clear(nslab_g.ids, NSLAB_MAX_CACHES);
+    if (id >= NSLAB_MAX_CACHES)
+        return -1;
+    nslab__bit_set(nslab_g.ids, id);
+    return (int)id;
 }
 
-static void id_put(int id) { nslab_g.ids[id / 64] &= ~(1ull << (id % 64)); }
+static void id_put(int id) { nslab__bit_clear(nslab_g.ids, (unsigned)id); }
 
 /* Make a cache and enter it in the cache list.  nslab_g.lock held.
  * NULL with errno EINVAL (bad size or alignment) or ENOMEM. */

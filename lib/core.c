@@ -192,7 +192,7 @@ int nslab__local_nidx_slow(struct nslab_tstate *ts, int rotate)
  * Returns 0 with *nidx set, -EINVAL for a bad id (silent), -ENODEV for an
  * inactive node under NUMASLAB_THISNODE (silent).
  */
-int nslab__resolve_node(uint64_t *warned, const char *name, int node, unsigned flags, int *nidx)
+int nslab__resolve_node(nslab_bitmap_t *warned, const char *name, int node, unsigned flags, int *nidx)
 {
     struct nslab_tstate *ts = nslab_tls;
     if (node == NUMASLAB_NODE_LOCAL) {
@@ -210,8 +210,7 @@ int nslab__resolve_node(uint64_t *warned, const char *name, int node, unsigned f
     if (flags & NUMASLAB_THISNODE)
         return -ENODEV;
     if (!(flags & NUMASLAB_NOWARN)) {
-        uint64_t bit = 1ull << (node % 64);
-        if (!(nslab_or_relaxed(&warned[node / 64], bit) & bit))
+        if (!nslab__bit_set_atomic(warned, (unsigned)node))
             nslab__report("numaslab: not allocating in inactive node %d for cache %s", node, name);
     }
     *nidx = nslab__local_nidx_slow(ts, 0);

@@ -101,8 +101,8 @@ struct nslab_global {
     uint64_t drains;                /* times cached memory was given back for a short cgroup */
     struct numaslab_cache *sc[NSLAB_NCLASSES];
     struct numaslab_cache *by_id[NSLAB_MAX_CACHES]; /* under lock */
-    uint64_t large_warned[NSLAB_MASK_WORDS];
-    uint64_t ids[NSLAB_MAX_CACHES / 64]; /* cache ids in use */
+    nslab_bitmap_t large_warned[NSLAB_MASK_WORDS]; /* inactive nodes reported (atomic) */
+    nslab_bitmap_t ids[NSLAB_BITMAP_WORDS(NSLAB_MAX_CACHES)]; /* cache ids in use */
     struct nslab_list caches;
     struct nslab_list threads;
     pthread_key_t key;
@@ -142,7 +142,7 @@ void nslab__tstate_drain(struct nslab_tstate *ts); /* nslab_g.lock held: give al
 extern struct nslab_tstate nslab_empty_ts;   /* every thread's state until it has one */
 void nslab__refresh_local(struct nslab_tstate *ts);
 int nslab__local_nidx_slow(struct nslab_tstate *ts, int rotate);
-int nslab__resolve_node(uint64_t *warned, const char *name, int node, unsigned flags,
+int nslab__resolve_node(nslab_bitmap_t *warned, const char *name, int node, unsigned flags,
                         int *nidx); /* 0 or -EINVAL / -ENODEV */
 void nslab__report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A free the allocator refuses (foreign, interior, wrong cache, double):

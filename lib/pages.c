@@ -72,7 +72,6 @@
 #include <stdlib.h>
 
 #define NBINS 184         /* enough for a run of 2^47 bytes (bin_of) */
-#define NBIN_WORDS ((NBINS + 63) / 64)
 #define SCAN_MAX 32       /* runs looked at per bin before the next bin */
 #define EVICT_BATCH 16    /* ranges unmapped after one unlock */
 
@@ -100,7 +99,7 @@ struct nslab_freemark {
 struct nslab_pnode {
     pthread_mutex_t lock; /* protects everything below but the mark */
     struct nslab_list bin[NBINS];
-    uint64_t binmap[NBIN_WORDS]; /* bit b set: bin[b] is not empty */
+    nslab_bitmap_t binmap[NSLAB_BITMAP_WORDS(NBINS)]; /* bit b set: bin[b] is not empty */
     struct nslab_list age;
     uint64_t cached;      /* bytes of free runs; relaxed atomic stores, read as a hint */
     uint64_t retain;      /* the most cached + leased may hold */
@@ -153,14 +152,14 @@ static void bin_add(struct nslab_pnode *pn, struct nslab_run *r)
     unsigned b = bin_of(r->bytes >> page_shift);
     r->bin = b;
     nslab_list_add(&pn->bin[b], &r->bin_link);
-    pn->binmap[b / 64] |= 1ull << (b % 64);
+    nslab__bit_set(pn->binmap, b);
 }
 
 static void bin_del(struct nslab_pnode *pn, struct nslab_run *r)
 {
     nslab_list_del(&r->bin_link);
     if (nslab_list_empty(&pn->bin[r->bin]))
-        pn->binmap[r->bin / 64] &= ~(1ull << (r->bin % 64));
+        nslab__bit_clear(pn->binmap, r->bin);
 }
 
 /* Enter the first and last page of [p, p+bytes) as mark (0), or clear
@@ -212,15 +211,8 @@ static void run_forget(struct nslab_pnode *pn, struct nslab_run *r)
 static struct nslab_run *find_fit(struct nslab_pnode *pn, size_t bytes, size_t align, char **at)
 {
     NSLAB_ASSERT_HELD(&pn->lock);
-    for (unsigned b = bin_of(bytes >> page_shift); b < NBINS; b++) {
-        uint64_t w = pn->binmap[b / 64] >> (b % 64);
-        if (!w) {
-            b = (b / 64 + 1) * 64 - 1; /* the rest of this word is empty */
-            continue;
-        }
-        b += (unsigned)__builtin_ctzll(w);
-        if (b >= NBINS)
-            break;
+    for (unsigned b = nslab__bit_next(pn->binmap, bin_of(bytes >> page_shift), NBINS); b < NBINS;
+         b = nslab__bit_next(pn->binmap, b + 1, NBINS)) {
         int scanned = 0;
         for (struct nslab_list *l = pn->bin[b].next; l != &pn->bin[b] && scanned < SCAN_MAX;
              l = l->next, scanned++) {

@@ -125,7 +125,7 @@ struct numaslab_cache {
     int sizeclass;              /* 1 for the numaslab-<n> caches */
     int dying;                  /* atomic: 1 while destroy gathers: empty slabs are unmapped */
     void (*ctor)(void *);
-    uint64_t warned[NSLAB_MASK_WORDS]; /* inactive nodes reported (atomic OR) */
+    nslab_bitmap_t warned[NSLAB_MASK_WORDS]; /* inactive nodes reported (atomic OR) */
     struct nslab_list link;     /* in nslab_g.caches, under nslab_g.lock */
     struct nslab_cnode *cnode;  /* [nactive] */
 };
