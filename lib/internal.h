@@ -170,6 +170,14 @@ static inline void nslab__count_total(struct numaslab_cache *c, int nidx, int64_
     nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].objects_total, (uint64_t)delta);
 }
 
+/* 1: this ordinary page allocation on node nidx must fail (lib/fault.c).
+ * Inline: one relaxed load while no setting is in force. */
+static inline int nslab__fail_injected(int nidx)
+{
+    return unlikely(nslab_load_relaxed(&nslab_fail_on)) &&
+           nslab__fail_now(nslab_g.topo.active[nidx]);
+}
+
 /* lib/fork.c */
 void nslab__fork_lock(void);
 void nslab__fork_unlock(void);

@@ -357,7 +357,7 @@ static int could_fit(int nidx, size_t bytes, int why)
 
 static void *pages_get(int nidx, size_t bytes, size_t align, unsigned flags, int *zeroed)
 {
-    if (!(flags & NSLAB_PG_NOFAULT) && nslab__pages_fault_injected(nidx)) {
+    if (!(flags & NSLAB_PG_NOFAULT) && nslab__fail_injected(nidx)) {
         errno = ENOMEM;
         return NULL;
     }

@@ -85,7 +85,6 @@ void nslab__pages_fork_unlock(void);
 void nslab__pages_fork_child_leases(const uint64_t *kept);
 
 /* lib/pagesys.c: the page layer against the system */
-int nslab__pages_fault_injected(int nidx); /* 1: this ordinary page allocation must fail */
 /* bytes mapped fresh on node nidx, bound and faulted in, once the node
  * limit and the headroom allow them (flags: NSLAB_PG_NOLIMIT, _HUGE).
  * NULL with errno ENOMEM; *why then says NSLAB_SHORT_CGROUP or _NODE. */

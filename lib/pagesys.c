@@ -15,12 +15,6 @@
  */
 #include "lib/internal.h"
 
-int nslab__pages_fault_injected(int nidx)
-{
-    return unlikely(nslab_load_relaxed(&nslab_fail_on)) &&
-           nslab__fail_now(nslab_g.topo.active[nidx]);
-}
-
 /*
  * Count bytes more as mapped on node nidx, with the node limit and the
  * headroom of the node and of the memory cgroup checked first (floor: a
@@ -86,7 +80,7 @@ void *nslab__pages_move(int nidx, void *mem, size_t bytes, size_t newbytes, size
                         unsigned flags)
 {
     size_t more = newbytes - bytes;
-    if (nslab__pages_fault_injected(nidx) || charge(nidx, more, 0)) {
+    if (nslab__fail_injected(nidx) || charge(nidx, more, 0)) {
         errno = ENOMEM;
         return NULL;
     }
