@@ -192,7 +192,8 @@ int nslab__local_nidx_slow(struct nslab_tstate *ts, int rotate)
  * Returns 0 with *nidx set, -EINVAL for a bad id (silent), -ENODEV for an
  * inactive node under NUMASLAB_THISNODE (silent).
  */
-int nslab__resolve_node(nslab_bitmap_t *warned, const char *name, int node, unsigned flags, int *nidx)
+int nslab__resolve_node(nslab_bitmap_t *warned, const char *name, int node, unsigned flags,
+                        int *nidx)
 {
     struct nslab_tstate *ts = nslab_tls;
     if (node == NUMASLAB_NODE_LOCAL) {

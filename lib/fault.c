@@ -9,8 +9,8 @@
  *   ...,node=K       only allocations on node K are affected
  *
  * Off, it costs one predictable branch on the page-allocation slow path.
- * On, the setting is read under fail_lock (a leaf: nothing is taken while
- * it is held), so a setting changed by one thread while others allocate
+ * On, the setting is read under fail_lock (rank NSLAB_RANK_FAULT,
+ * lib/lock.h; nothing is taken while it is held), so a setting changed by one thread while others allocate
  * pages is seen whole, never half old and half new.
  */
 #include "lib/internal.h"

@@ -4,9 +4,9 @@
  * cgroup?  Decided before anything is faulted in, because a fault the
  * kernel cannot satisfy ends in the OOM killer, not in an error.
  *
- * Every mapping goes through nslab__map_node_flags (lib/slab.c), which
- * calls nslab__headroom_take first and nslab__headroom_give after every
- * unmapping.  Two kinds of headroom are kept, each a struct nslab_headroom:
+ * Every mapping goes through nslab__pages_map_fresh (lib/pagesys.c),
+ * which calls nslab__headroom_take first, and every unmapping through
+ * nslab__pages_unmap_range, which calls nslab__headroom_give.  Two kinds of headroom are kept, each a struct nslab_headroom:
  * one per active node, and one for the process's memory cgroup.
  *
  * A reading (numa/memstate.c) says how many bytes were there to have,
@@ -35,9 +35,10 @@
  * has the figure); per refresh one read of the node's meminfo, or of the
  * cgroup's files (two or three per level).
  *
- * Locks: each headroom's lock is a leaf, held only while one thread
- * refreshes the reading, and only taken by trylock: a thread that finds it
- * held decides on the reading it has.  The fields are relaxed atomics,
+ * Locks: each headroom's lock (rank NSLAB_RANK_HEADROOM, lib/lock.h) is
+ * held only while one thread refreshes the reading, and only taken by
+ * trylock (the fork handler excepted): a thread that finds it held decides
+ * on the reading it has.  The fields are relaxed atomics,
  * written by the refreshing thread, or atomically added to.
  */
 #include "lib/internal.h"

@@ -79,7 +79,7 @@ struct nslab_options {
 struct nslab_global {
     int ready;                  /* 1 once initialised (acquire/release with init) */
     unsigned gen;               /* bumped by every init */
-    pthread_mutex_t lock;
+    pthread_mutex_t lock;       /* NSLAB_RANK_GLOBAL: the cache and thread lists, ids, init */
     struct nslab_topo topo;
     int nactive;
     int possible;               /* node ids must be below */

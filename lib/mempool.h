@@ -17,7 +17,7 @@
  *   out == elements handed out and not yet freed
  */
 struct numaslab_mempool {
-    pthread_mutex_t lock;
+    pthread_mutex_t lock;       /* NSLAB_RANK_POOL (lib/lock.h) */
     pthread_cond_t cond;
     int min_nr, curr_nr, cap;
     void **elements;

@@ -36,6 +36,11 @@
  * Every list here is the owning thread's and is touched without a lock;
  * numaslab_cache_destroy, numaslab_fini and the fork child touch other
  * threads' lists, which the API documents as needing them quiescent.
+ *
+ * Locks: nslab_g.lock (rank NSLAB_RANK_GLOBAL, lib/lock.h) while a thread
+ * enters its state for a cache in cc[] (destroy and fini walk them), only
+ * tried where the caller may hold it already; the cnode locks through
+ * lib/slab.c and lib/reserve.c.
  */
 #include "lib/internal.h"
 #include "lib/debug.h"
@@ -59,7 +64,9 @@ static struct nslab_tcc *tcc_make(struct numaslab_cache *c, struct nslab_tstate 
         nslab_list_init(&tc->own[i].full);
     }
     /* Under the lock: destroy and fini walk every thread's cc[]. */
-    if (nolock ? nslab__trylock(&nslab_g.lock, NSLAB_RANK_GLOBAL) != 0 : nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL)) {
+    int rc = nolock ? nslab__trylock(&nslab_g.lock, NSLAB_RANK_GLOBAL)
+                    : nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
+    if (rc != 0) {
         free(tc);
         return NULL;
     }

@@ -97,7 +97,7 @@ struct nslab_freemark {
 };
 
 struct nslab_pnode {
-    pthread_mutex_t lock; /* protects everything below but the mark */
+    pthread_mutex_t lock; /* NSLAB_RANK_PAGES: protects everything below but the mark */
     struct nslab_list bin[NBINS];
     nslab_bitmap_t binmap[NSLAB_BITMAP_WORDS(NBINS)]; /* bit b set: bin[b] is not empty */
     struct nslab_list age;

@@ -105,7 +105,8 @@ void *nslab__pages_move(int nidx, void *p, size_t bytes, size_t newbytes, size_t
  *   bytes that may be mapped now == avail - since - keep (none when < 0)
  */
 struct nslab_headroom {
-    pthread_mutex_t lock;       /* held while one thread refreshes the reading; a leaf, trylock */
+    pthread_mutex_t lock;       /* NSLAB_RANK_HEADROOM: held while one thread refreshes the
+                                   reading; trylock but in the fork handler */
     uint64_t avail;             /* bytes there to have at the last reading */
     int64_t since;              /* bytes mapped since that reading, less bytes unmapped */
     uint64_t read_ns;           /* CLOCK_MONOTONIC_COARSE of the reading */

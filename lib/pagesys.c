@@ -84,7 +84,8 @@ void *nslab__pages_move(int nidx, void *mem, size_t bytes, size_t newbytes, size
         errno = ENOMEM;
         return NULL;
     }
-    void *q = nslab__pages_reserve(newbytes, align > nslab__page_size() ? align : nslab__page_size());
+    size_t page = nslab__page_size();
+    void *q = nslab__pages_reserve(newbytes, align > page ? align : page);
     /* The page map's leaves for the new place exist before anything
      * moves: the caller's entries there cannot fail. */
     if (q && nslab__pagemap_set(q, newbytes, NULL)) {

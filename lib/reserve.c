@@ -6,8 +6,11 @@
  * fast paths never take or keep its objects, so an ordinary request can
  * never consume reserve memory.  It sits on its cnode's reserve list, full
  * ones at the tail, and the moment it is empty its pages go back to the
- * pool it came from.  Its free map, counts and list are under the cnode
- * lock; reserve_inuse is also read without it (relaxed).
+ * pool it came from.
+ *
+ * Locks: a reserve slab's free map, counts and list are under its cnode
+ * lock (rank NSLAB_RANK_CNODE, lib/lock.h); reserve_inuse is also read
+ * without it (relaxed).  The pool is called with no cnode lock held.
  */
 #include "lib/internal.h"
 #include "lib/debug.h"

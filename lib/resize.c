@@ -7,7 +7,7 @@
  * object whose pages still hold it (the pages past the new end go back to
  * the page layer) or that can grow into the free run of its node right
  * after it.  A large object that must move is remapped, not copied, from
- * NSLAB_REMAP_MIN bytes up (lib/pages.c, numa/bind.c); a smaller one is
+ * NSLAB_REMAP_MIN bytes up (lib/pagesys.c, numa/bind.c); a smaller one is
  * copied into a new object of the same node.  numaslab(3) gives the rules.
  *
  * Alignment: a size-class object is aligned to the largest power of two

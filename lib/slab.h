@@ -92,7 +92,7 @@ enum { NSLAB_L_PARTIAL, NSLAB_L_FULL, NSLAB_L_EMPTY };
  * counted state (lib/slab.c, slab_count), read with no lock.
  */
 struct nslab_cnode {
-    pthread_mutex_t lock;
+    pthread_mutex_t lock;       /* NSLAB_RANK_CNODE (lib/lock.h) */
     struct nslab_list partial, full, empty; /* unowned slabs by state */
     uint64_t nr_empty;          /* on empty: the retention (NUMASLAB_RETAIN) counts these */
     struct nslab_list reserve;  /* slabs grown from a pool, never empty, full ones last */
