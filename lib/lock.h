@@ -27,7 +27,8 @@
  *                           but in the fork handler.
  *   7. NSLAB_RANK_FAULT     fail_lock (lib/fault.c): the fault-injection
  *                           setting.
- *   8. NSLAB_RANK_EXPORT    the statistics publisher's lock (lib/export.c).
+ * The statistics segment (lib/export.c) has no lock of its own: a flag per
+ * record serialises its writers, which may run under any of these.
  * The fork handler takes them in this order, every lock of a rank before
  * the next rank (lib/fork.c).  nslab__slabs_trim (a short cgroup) only
  * tries nslab_g.lock, so it may run wherever a page is mapped.
@@ -56,8 +57,7 @@ enum nslab_lock_rank {
     NSLAB_RANK_PAGEMAP = 5,
     NSLAB_RANK_HEADROOM = 6,
     NSLAB_RANK_FAULT = 7,
-    NSLAB_RANK_EXPORT = 8,
-    NSLAB_RANK_MAX = 8
+    NSLAB_RANK_MAX = 7
 };
 
 /*

@@ -9,8 +9,9 @@
  * Locks: pool->lock (rank NSLAB_RANK_POOL, lib/lock.h) protects the pool's
  * elements and counters; pool->cond is its NUMASLAB_WAIT sleepers'
  * condition.  It is never held while calling the pool's alloc_fn or
- * free_fn; under it only the statistics publisher's lock is taken (a node
- * reserve's levels, pool_unlock).
+ * free_fn, and no other lock is taken under it (a node reserve's levels
+ * go to the statistics segment before it is released, pool_unlock, which
+ * takes no lock).
  *
  * Invariants:
  *   0 <= curr_nr <= min_nr between calls (a shrink releases the surplus
