@@ -28,7 +28,8 @@
  *   7. NSLAB_RANK_FAULT     fail_lock (lib/fault.c): the fault-injection
  *                           setting.
  * The statistics segment (lib/export.c) has no lock of its own: a flag per
- * record serialises its writers, which may run under any of these.
+ * record serialises its writers, which may run under any of these and at
+ * most try nslab_g.lock.
  * The fork handler takes them in this order, every lock of a rank before
  * the next rank (lib/fork.c).  nslab__slabs_trim (a short cgroup) only
  * tries nslab_g.lock, so it may run wherever a page is mapped.

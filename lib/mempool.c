@@ -11,7 +11,7 @@
  * condition.  It is never held while calling the pool's alloc_fn or
  * free_fn, and no other lock is taken under it (a node reserve's levels
  * go to the statistics segment before it is released, pool_unlock, which
- * takes no lock).
+ * at most tries nslab_g.lock).
  *
  * Invariants:
  *   0 <= curr_nr <= min_nr between calls (a shrink releases the surplus
