@@ -97,7 +97,7 @@ struct numaslab_cache *nslab__cache_new(const char *name, size_t size, size_t al
     for (int i = 0; i < 5; i++)
         inv *= 2 - odd * inv;
     c->inv = inv;
-    /* The threads' free lists (struct nslab_slot): objects that have room
+    /* The threads' free lists (struct nslab_thread_node): objects that have room
      * for the link and the cookie, aligned for them, and no constructed
      * state to keep; a few KiB of each per thread and node
      * (NUMASLAB_TCACHE sets it). */
@@ -111,7 +111,7 @@ struct numaslab_cache *nslab__cache_new(const char *name, size_t size, size_t al
         errno = EINVAL;
         return NULL;
     }
-    c->cnode = aligned_alloc(64, sizeof(struct nslab_cnode) * (size_t)nslab_g.nactive);
+    c->cnode = aligned_alloc(64, sizeof(struct nslab_cache_node) * (size_t)nslab_g.nactive);
     int id = id_get();
     if (!c->cnode || id < 0) {
         free(c->cnode);
@@ -121,7 +121,7 @@ struct numaslab_cache *nslab__cache_new(const char *name, size_t size, size_t al
     }
     c->id = (uint32_t)id;
     for (int i = 0; i < nslab_g.nactive; i++) {
-        struct nslab_cnode *cn = &c->cnode[i];
+        struct nslab_cache_node *cn = &c->cnode[i];
         memset(cn, 0, sizeof(*cn));
         nslab__lock_init(&cn->lock);
         nslab_list_init(&cn->partial);
@@ -142,7 +142,7 @@ void nslab__cache_release(struct numaslab_cache *c)
     NSLAB_ASSERT_HELD(&nslab_g.lock);
     nslab__cache_sweep(c); /* frees waiting in remote maps are frees */
     for (int i = 0; i < nslab_g.nactive; i++) {
-        struct nslab_cnode *cn = &c->cnode[i];
+        struct nslab_cache_node *cn = &c->cnode[i];
         struct nslab_list *heads[] = {&cn->partial, &cn->full, &cn->empty, &cn->reserve};
         for (int h = 0; h < 4; h++)
             while (!nslab_list_empty(heads[h])) {
@@ -168,7 +168,7 @@ void nslab__cache_each(struct numaslab_cache *c, void (*fn)(void *obj, void *arg
     NSLAB_ASSERT_HELD(&nslab_g.lock);
     nslab__cache_sweep(c);
     for (int i = 0; i < nslab_g.nactive; i++) {
-        struct nslab_cnode *cn = &c->cnode[i];
+        struct nslab_cache_node *cn = &c->cnode[i];
         struct nslab_list *heads[] = {&cn->partial, &cn->full};
         for (int h = 0; h < 2; h++)
             for (struct nslab_list *l = heads[h]->next; l != heads[h];) {
@@ -215,7 +215,7 @@ int numaslab_cache_destroy(numaslab_cache_t *c)
     for (l = nslab_g.threads.next; l != &nslab_g.threads; l = l->next) {
         struct nslab_tstate *ts = nslab_container_of(l, struct nslab_tstate, link);
         if (ts->cc[c->id])
-            nslab__tcc_flush(c, ts, 0);
+            nslab__thread_cache_flush(c, ts, 0);
     }
     nslab__cache_sweep(c);
     uint64_t live = 0;

@@ -78,14 +78,14 @@ void nslab__debug_die(const char *what, const char *call, const void *obj, const
 void nslab__tstate_drain(struct nslab_tstate *ts)
 {
     NSLAB_ASSERT_HELD(&nslab_g.lock);
-    nslab__tlc_flush(ts); /* first: its headers go straight to their slabs */
+    nslab__large_cache_flush(ts); /* first: its headers go straight to their slabs */
     free(ts->tlc);
     ts->tlc = NULL;
     for (int id = 0; id < NSLAB_MAX_CACHES; id++) {
         if (!ts->cc[id])
             continue;
         if (nslab_g.by_id[id])
-            nslab__tcc_flush(nslab_g.by_id[id], ts, 0);
+            nslab__thread_cache_flush(nslab_g.by_id[id], ts, 0);
     }
     nslab__pub_dirty(ts); /* before its caches' state goes */
     for (int id = 0; id < NSLAB_MAX_CACHES; id++) {
@@ -142,10 +142,10 @@ void numaslab_thread_flush(void)
     if (ts == &nslab_empty_ts)
         return;
     nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
-    nslab__tlc_flush(ts);
+    nslab__large_cache_flush(ts);
     for (int id = 0; id < NSLAB_MAX_CACHES; id++)
         if (ts->cc[id] && nslab_g.by_id[id]) {
-            nslab__tcc_flush(nslab_g.by_id[id], ts, 1);
+            nslab__thread_cache_flush(nslab_g.by_id[id], ts, 1);
             /* Frees that reached slabs after their owners gave them
              * back: a few of the full ones (oldest first) each time. */
             nslab__cache_sweep_some(nslab_g.by_id[id], 8);
@@ -206,7 +206,7 @@ int nslab__resolve_node(nslab_bitmap_t *warned, const char *name, int node, unsi
         *nidx = nslab_g.node_nidx[node];
         return 0;
     }
-    nslab_add_relaxed(&nslab_g.nstat[node].inactive, 1);
+    nslab_add_relaxed(&nslab_g.node_counters[node].inactive, 1);
     nslab__pub_node(node);
     if (flags & NUMASLAB_THISNODE)
         return -ENODEV;
@@ -216,7 +216,7 @@ int nslab__resolve_node(nslab_bitmap_t *warned, const char *name, int node, unsi
     }
     *nidx = nslab__local_nidx_slow(ts, 0);
     /* The reason split of the statistics: asked for node, served here. */
-    nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[*nidx]].inactive_served, 1);
+    nslab_add_relaxed(&nslab_g.node_counters[nslab_g.topo.active[*nidx]].inactive_served, 1);
     nslab__pub_node(nslab_g.topo.active[*nidx]);
     return 0;
 }
@@ -259,10 +259,10 @@ static void free_tables(void)
 {
     free(nslab_g.node_nidx);
     free(nslab_g.cpu_nidx);
-    free(nslab_g.nstat);
+    free(nslab_g.node_counters);
     nslab_g.node_nidx = NULL;
     nslab_g.cpu_nidx = NULL;
-    nslab_g.nstat = NULL;
+    nslab_g.node_counters = NULL;
     nslab__topo_free(&nslab_g.topo);
 }
 
@@ -300,9 +300,9 @@ static int init_locked(const struct numaslab_config *cfg)
     nslab_g.possible = t->possible;
     nslab_g.node_nidx = malloc(sizeof(int16_t) * (size_t)t->possible);
     nslab_g.cpu_nidx = calloc((size_t)t->ncpu + 1, sizeof(uint16_t));
-    nslab_g.nstat = calloc((size_t)t->possible, sizeof(struct nslab_nstat));
+    nslab_g.node_counters = calloc((size_t)t->possible, sizeof(struct nslab_node_counters));
     rc = -ENOMEM;
-    if (!nslab_g.node_nidx || !nslab_g.cpu_nidx || !nslab_g.nstat)
+    if (!nslab_g.node_nidx || !nslab_g.cpu_nidx || !nslab_g.node_counters)
         goto fail;
     for (int n = 0; n < t->possible; n++)
         nslab_g.node_nidx[n] = (int16_t)(n <= t->max_node && t->node[n].active ? t->node[n].nidx : -1);
@@ -406,7 +406,7 @@ void numaslab_fini(void)
         ts->tlc = NULL;
         for (int id = 0; id < NSLAB_MAX_CACHES; id++) {
             if (ts->cc[id] && nslab_g.by_id[id])
-                nslab__tcc_flush(nslab_g.by_id[id], ts, 0);
+                nslab__thread_cache_flush(nslab_g.by_id[id], ts, 0);
             free(ts->cc[id]);
             ts->cc[id] = NULL;
         }

@@ -10,8 +10,9 @@
  *
  * Off, it costs one predictable branch on the page-allocation slow path.
  * On, the setting is read under fail_lock (rank NSLAB_RANK_FAULT,
- * lib/lock.h; nothing is taken while it is held), so a setting changed by one thread while others allocate
- * pages is seen whole, never half old and half new.
+ * lib/lock.h; nothing is taken while it is held), so a setting changed by
+ * one thread while others allocate pages is seen whole, never half old
+ * and half new.
  */
 #include "lib/internal.h"
 

@@ -90,7 +90,7 @@ static void fork_child(void)
      * of the child: the nodes' leases are what this thread holds. */
     if (nslab_g.ready) {
         uint64_t kept[nslab_g.nactive > 0 ? nslab_g.nactive : 1];
-        const struct nslab_tlc *tlc = nslab_tls->tlc;
+        const struct nslab_large_cache *tlc = nslab_tls->tlc;
         for (int i = 0; i < nslab_g.nactive; i++)
             kept[i] = tlc ? tlc[i].lease : 0;
         nslab__pages_fork_child_leases(kept);

@@ -6,8 +6,9 @@
  *
  * Every mapping goes through nslab__pages_map_fresh (lib/pagesys.c),
  * which calls nslab__headroom_take first, and every unmapping through
- * nslab__pages_unmap_range, which calls nslab__headroom_give.  Two kinds of headroom are kept, each a struct nslab_headroom:
- * one per active node, and one for the process's memory cgroup.
+ * nslab__pages_unmap_range, which calls nslab__headroom_give.  Two kinds
+ * of headroom are kept, each a struct nslab_headroom: one per active node,
+ * and one for the process's memory cgroup.
  *
  * A reading (numa/memstate.c) says how many bytes were there to have,
  * avail; since then the library has mapped since bytes more on the node

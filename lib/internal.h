@@ -38,7 +38,7 @@
  * Library-wide state
  * ---------------------------------------------------------------------- */
 
-struct nslab_nstat {            /* per OS node id; atomics */
+struct nslab_node_counters {    /* per OS node id; atomics */
     uint64_t bytes_mapped;
     uint64_t fallback_out;
     uint64_t fallback_in;
@@ -87,7 +87,7 @@ struct nslab_global {
     uint32_t ncpu_fast;         /* cpu_nidx[] is usable below this (0: never) */
     uint16_t *cpu_nidx;         /* [topo.ncpu]: local node of each CPU */
     struct nslab_options opt;
-    struct nslab_nstat *nstat;  /* [possible] */
+    struct nslab_node_counters *node_counters; /* [possible] */
     struct numaslab_cache *large_hdr; /* headers of large objects (lib/large.c) */
     struct numaslab_mempool **reserve; /* [nactive]: each node's reserve page pool */
     struct nslab_headroom *head;    /* [nactive] (lib/headroom.c) */
@@ -162,12 +162,14 @@ static inline int nslab__local_nidx(void)
 static inline void nslab__count_inuse(struct numaslab_cache *c, int nidx, int64_t delta)
 {
     nslab_add_relaxed(&c->cnode[nidx].st_inuse, (uint64_t)delta);
-    nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].objects_inuse, (uint64_t)delta);
+    nslab_add_relaxed(&nslab_g.node_counters[nslab_g.topo.active[nidx]].objects_inuse,
+                      (uint64_t)delta);
 }
 static inline void nslab__count_total(struct numaslab_cache *c, int nidx, int64_t delta)
 {
     nslab_add_relaxed(&c->cnode[nidx].st_total, (uint64_t)delta);
-    nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].objects_total, (uint64_t)delta);
+    nslab_add_relaxed(&nslab_g.node_counters[nslab_g.topo.active[nidx]].objects_total,
+                      (uint64_t)delta);
 }
 
 /* 1: this ordinary page allocation on node nidx must fail (lib/fault.c).

@@ -6,7 +6,7 @@
  * pages stay the caller's alone.  A freed object's run goes back to the
  * page layer's cache of its node, already bound and faulted in: the next
  * large object there costs no system call.  A freed object of at most
- * NSLAB_TLC_MAX waits first in its thread's cache (struct nslab_tlc,
+ * NSLAB_LARGE_CACHE_MAX waits first in its thread's cache (struct nslab_large_cache,
  * lib/large.h), within a lease of the node's retention limit, for the next
  * request of that size on that node.
  *
@@ -32,7 +32,7 @@ int nslab__large_init(void)
 
 void nslab__large_count(int nidx, const struct nslab_large *l, int sign)
 {
-    struct nslab_nstat *st = &nslab_g.nstat[nslab_g.topo.active[nidx]];
+    struct nslab_node_counters *st = &nslab_g.node_counters[nslab_g.topo.active[nidx]];
     uint64_t huge = l->huge ? l->bytes & ~(uint64_t)(NSLAB_HUGE_PAGE - 1) : 0;
     if (sign > 0) {
         nslab_add_relaxed(&st->large, 1);
@@ -53,72 +53,72 @@ static void large_release(struct nslab_large *l, unsigned pflags);
 /* Put freed l on top of t, or take slot i (of n; an object of bytes) out
  * of t, the order filled by moving the top there.  Three stores each: the object's flag,
  * the slot, the count word. */
-static inline void tlc_push(struct nslab_tlc *t, struct nslab_large *l)
+static inline void large_cache_push(struct nslab_large_cache *t, struct nslab_large *l)
 {
     l->cached = 1;
-    t->slot[NSLAB_TLC_N(t)] = l;
-    t->nr += NSLAB_TLC_ONE(l->bytes);
+    t->slot[NSLAB_LARGE_CACHE_N(t)] = l;
+    t->nr += NSLAB_LARGE_CACHE_ONE(l->bytes);
 }
 
-static inline struct nslab_large *tlc_remove(struct nslab_tlc *t, uint32_t i, uint32_t n,
-                                             size_t bytes)
+static inline struct nslab_large *large_cache_remove(struct nslab_large_cache *t, uint32_t i,
+                                                     uint32_t n, size_t bytes)
 {
     struct nslab_large *l = t->slot[i];
     if (i != n - 1)
         t->slot[i] = t->slot[n - 1];
-    t->nr -= NSLAB_TLC_ONE(bytes);
+    t->nr -= NSLAB_LARGE_CACHE_ONE(bytes);
     l->cached = 0;
     return l;
 }
 
 /*
- * The thread's own cache of freed large objects (struct nslab_tlc): a
+ * The thread's own cache of freed large objects (struct nslab_large_cache): a
  * pair of numaslab_alloc and numaslab_free of one size takes no lock and
  * changes no counter: the object stays as it was, pages faulted in, page
  * map entries pointing at its header.  Its node is the node asked for,
- * as the small objects' fast path resolves it.  large_entry and
- * free_other (below) are its fast paths; tlc_put is the slow path of a
- * free, which may lease more of the node's retention.
+ * as the small objects' fast path resolves it.  nslab__large_entry and
+ * nslab__large_free_entry (below) are its fast paths; large_cache_put is
+ * the slow path of a free, which may lease more of the node's retention.
  *
- * tlc_put: keep freed l in the thread's cache: 1, or 0 (the caller gives
- * it back).
+ * large_cache_put: keep freed l in the thread's cache: 1, or 0 (the caller
+ * gives it back).
  */
-static int tlc_put(struct nslab_large *l)
+static int large_cache_put(struct nslab_large *l)
 {
     struct nslab_tstate *ts = nslab_tls;
-    if (l->bytes > NSLAB_TLC_MAX || l->huge || ts == &nslab_empty_ts)
+    if (l->bytes > NSLAB_LARGE_CACHE_MAX || l->huge || ts == &nslab_empty_ts)
         return 0;
     if (!ts->tlc && !(ts->tlc = calloc((size_t)nslab_g.nactive, sizeof(*ts->tlc))))
         return 0;
-    struct nslab_tlc *t = &ts->tlc[l->nidx];
-    if (NSLAB_TLC_N(t) == NSLAB_TLC_SLOTS) {
+    struct nslab_large_cache *t = &ts->tlc[l->nidx];
+    if (NSLAB_LARGE_CACHE_N(t) == NSLAB_LARGE_CACHE_SLOTS) {
         /* Full: the oldest goes back to the page layer. */
         struct nslab_large *old = t->slot[0];
-        memmove(&t->slot[0], &t->slot[1], sizeof(t->slot[0]) * (NSLAB_TLC_SLOTS - 1));
-        t->nr -= NSLAB_TLC_ONE(old->bytes);
+        memmove(&t->slot[0], &t->slot[1], sizeof(t->slot[0]) * (NSLAB_LARGE_CACHE_SLOTS - 1));
+        t->nr -= NSLAB_LARGE_CACHE_ONE(old->bytes);
         old->cached = 0;
         large_release(old, 0);
         numaslab_cache_free(nslab_g.large_hdr, old);
     }
-    if (NSLAB_TLC_HELD(t) + l->bytes > t->lease) {
-        uint64_t want = l->bytes > NSLAB_TLC_LEASE ? l->bytes : NSLAB_TLC_LEASE;
+    if (NSLAB_LARGE_CACHE_HELD(t) + l->bytes > t->lease) {
+        uint64_t want = l->bytes > NSLAB_LARGE_CACHE_LEASE ? l->bytes : NSLAB_LARGE_CACHE_LEASE;
         t->lease += nslab__pages_lease(l->nidx, want);
-        if (NSLAB_TLC_HELD(t) + l->bytes > t->lease)
+        if (NSLAB_LARGE_CACHE_HELD(t) + l->bytes > t->lease)
             return 0;
     }
-    tlc_push(t, l);
+    large_cache_push(t, l);
     return 1;
 }
 
 /* nslab_g.lock may be held; nothing else. */
-void nslab__tlc_flush(struct nslab_tstate *ts)
+void nslab__large_cache_flush(struct nslab_tstate *ts)
 {
     if (!ts->tlc)
         return;
     for (int i = 0; i < nslab_g.nactive; i++) {
-        struct nslab_tlc *t = &ts->tlc[i];
-        for (uint32_t n; (n = NSLAB_TLC_N(t)) != 0;) {
-            struct nslab_large *l = tlc_remove(t, n - 1, n, t->slot[n - 1]->bytes);
+        struct nslab_large_cache *t = &ts->tlc[i];
+        for (uint32_t n; (n = NSLAB_LARGE_CACHE_N(t)) != 0;) {
+            struct nslab_large *l = large_cache_remove(t, n - 1, n, t->slot[n - 1]->bytes);
             large_release(l, 0);
             nslab__cache_free_home(nslab_g.large_hdr, l);
         }
@@ -161,8 +161,8 @@ void *nslab__large_alloc(size_t size, size_t align, unsigned flags, int node)
         for (int k = 1; !p && k < nslab_g.nactive; k++)
             p = nslab__pages_get_aligned(at = order[k], bytes, align, pflags, &zeroed);
         if (p) {
-            nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].fallback_out, 1);
-            nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[at]].fallback_in, 1);
+            nslab_add_relaxed(&nslab_g.node_counters[nslab_g.topo.active[nidx]].fallback_out, 1);
+            nslab_add_relaxed(&nslab_g.node_counters[nslab_g.topo.active[at]].fallback_in, 1);
             nslab__pub_node(nslab_g.topo.active[nidx]);
             nslab__pub_node(nslab_g.topo.active[at]);
         }
@@ -217,7 +217,7 @@ __attribute__((noinline)) void nslab__large_free(struct nslab_large *l, void *pt
         nslab__bad_free("numaslab_free: double free of the large object %p; ignored", ptr);
         return;
     }
-    if (tlc_put(l))
+    if (large_cache_put(l))
         return;
     large_release(l, 0);
     numaslab_cache_free(nslab_g.large_hdr, l);
@@ -258,7 +258,7 @@ __attribute__((noinline)) void *nslab__large_slow(size_t size, size_t align, uns
     if (!p && errno == ENOMEM && nslab_tls->tlc) {
         /* Short: what this thread keeps of freed large objects goes back
          * too (other threads give theirs at their next flush or exit). */
-        nslab__tlc_flush(nslab_tls);
+        nslab__large_cache_flush(nslab_tls);
         p = nslab__large_alloc(size, align, flags, node);
     }
     return p;
@@ -267,13 +267,13 @@ __attribute__((noinline)) void *nslab__large_slow(size_t size, size_t align, uns
 /* Not the most recent free: the rest of the thread's cache, then the
  * long way. */
 __attribute__((noinline)) static void *large_search(size_t size, size_t bytes, unsigned flags,
-                                                    int node, struct nslab_tlc *t)
+                                                    int node, struct nslab_large_cache *t)
 {
-    uint32_t n = NSLAB_TLC_N(t);
+    uint32_t n = NSLAB_LARGE_CACHE_N(t);
     for (uint32_t i = n; i-- > 0;) {
         if (t->slot[i]->bytes != bytes)
             continue;
-        struct nslab_large *l = tlc_remove(t, i, n, bytes);
+        struct nslab_large *l = large_cache_remove(t, i, n, bytes);
         l->size = size;
         if (flags & NUMASLAB_ZERO)
             memset(l->base, 0, size);
@@ -289,8 +289,8 @@ __attribute__((noinline)) static void *large_search(size_t size, size_t bytes, u
  * waits: only the stores that change something are made. */
 __attribute__((noinline)) void *nslab__large_entry(size_t size, unsigned flags, int node)
 {
-    struct nslab_tlc *tlc = nslab_tls->tlc;
-    if (unlikely(tlc == NULL) || size > NSLAB_TLC_MAX)
+    struct nslab_large_cache *tlc = nslab_tls->tlc;
+    if (unlikely(tlc == NULL) || size > NSLAB_LARGE_CACHE_MAX)
         return nslab__large_slow(size, 0, flags, node);
     int nidx;
     if (node == NUMASLAB_NODE_LOCAL)
@@ -301,12 +301,12 @@ __attribute__((noinline)) void *nslab__large_entry(size_t size, unsigned flags, 
         return nslab__large_slow(size, 0, flags, node);
     if (nidx < 0)
         return nslab__large_slow(size, 0, flags, node);
-    struct nslab_tlc *t = &tlc[nidx];
+    struct nslab_large_cache *t = &tlc[nidx];
     size_t bytes = (size + large_page - 1) & ~(large_page - 1);
-    uint32_t n = NSLAB_TLC_N(t);
+    uint32_t n = NSLAB_LARGE_CACHE_N(t);
     struct nslab_large *top = n ? t->slot[n - 1] : NULL;
     if (likely(top != NULL) && top->bytes == bytes && !(flags & NUMASLAB_ZERO)) {
-        tlc_remove(t, n - 1, n, bytes);
+        large_cache_remove(t, n - 1, n, bytes);
         if (top->size != size)
             top->size = size;
         return top->base;
@@ -333,13 +333,13 @@ __attribute__((noinline)) static void free_other_slow(void *ptr)
 __attribute__((noinline)) void nslab__large_free_entry(void *ptr)
 {
     struct nslab_large *l = nslab__pagemap_get(ptr);
-    struct nslab_tlc *tlc = nslab_tls->tlc;
+    struct nslab_large_cache *tlc = nslab_tls->tlc;
     if (l && l->type == NSLAB_T_LARGE && ptr == l->base && !l->cached && tlc &&
-        l->bytes <= NSLAB_TLC_MAX && !l->huge) {
-        struct nslab_tlc *t = &tlc[l->nidx];
-        if (likely(NSLAB_TLC_N(t) < NSLAB_TLC_SLOTS &&
-                   NSLAB_TLC_HELD(t) + l->bytes <= t->lease)) {
-            tlc_push(t, l);
+        l->bytes <= NSLAB_LARGE_CACHE_MAX && !l->huge) {
+        struct nslab_large_cache *t = &tlc[l->nidx];
+        if (likely(NSLAB_LARGE_CACHE_N(t) < NSLAB_LARGE_CACHE_SLOTS &&
+                   NSLAB_LARGE_CACHE_HELD(t) + l->bytes <= t->lease)) {
+            large_cache_push(t, l);
             return;
         }
     }

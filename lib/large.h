@@ -1,7 +1,7 @@
 /*
  * lib/large.h - objects above NUMASLAB_MAX_SMALL: whole pages of their
  * node, their header kept apart (struct nslab_large), and each thread's
- * cache of freed ones (struct nslab_tlc); the calls of lib/large.c, and
+ * cache of freed ones (struct nslab_large_cache); the calls of lib/large.c, and
  * the size-class tables and calls of lib/sizeclass.c, which sends every
  * request to a class or here.
  */
@@ -25,7 +25,7 @@ struct nslab_large {
     uint8_t huge;               /* 2 MiB-aligned and offered to transparent huge pages */
     uint16_t nidx;
     uint32_t magic;             /* NSLAB_LARGE_MAGIC */
-    int cached;                 /* 1: freed, in a thread's cache (struct nslab_tlc) */
+    int cached;                 /* 1: freed, in a thread's cache (struct nslab_large_cache) */
     void *base;
     size_t bytes;               /* its run: size rounded up to whole pages */
     size_t size;                /* asked for */
@@ -33,26 +33,26 @@ struct nslab_large {
 
 /*
  * A thread's cache of freed large objects of one node (lib/large.c):
- * up to NSLAB_TLC_SLOTS objects of at most NSLAB_TLC_MAX bytes, header,
+ * up to NSLAB_LARGE_CACHE_SLOTS objects of at most NSLAB_LARGE_CACHE_MAX bytes, header,
  * pages and page map entries intact, the most recently freed last.  What
  * it holds is covered by a lease of the node's retention limit
  * (lib/pages.c), so the limit bounds these caches too:
- *   held <= lease;  n <= NSLAB_TLC_SLOTS (< 256)
+ *   held <= lease;  n <= NSLAB_LARGE_CACHE_SLOTS (< 256)
  * Only its thread touches it, without a lock (numaslab_fini and the
  * thread's exit excepted).
  */
-#define NSLAB_TLC_SLOTS 64
-#define NSLAB_TLC_MAX ((size_t)1 << 20)
-#define NSLAB_TLC_LEASE ((uint64_t)1 << 20) /* leased at a time: threads hoard little */
-struct nslab_tlc {
+#define NSLAB_LARGE_CACHE_SLOTS 64
+#define NSLAB_LARGE_CACHE_MAX   ((size_t)1 << 20)
+#define NSLAB_LARGE_CACHE_LEASE ((uint64_t)1 << 20) /* leased at a time: threads hoard little */
+struct nslab_large_cache {
     uint64_t nr;                /* held << 8 | n: one store per push or pop */
     uint64_t lease;             /* bytes of retention leased from the node */
-    struct nslab_large *slot[NSLAB_TLC_SLOTS];
+    struct nslab_large *slot[NSLAB_LARGE_CACHE_SLOTS];
 };
 /* n: objects in slot[]; held: their bytes. */
-#define NSLAB_TLC_N(t) ((uint32_t)((t)->nr & 0xff))
-#define NSLAB_TLC_HELD(t) ((t)->nr >> 8)
-#define NSLAB_TLC_ONE(bytes) (((uint64_t)(bytes) << 8) + 1) /* nr of one object */
+#define NSLAB_LARGE_CACHE_N(t)       ((uint32_t)((t)->nr & 0xff))
+#define NSLAB_LARGE_CACHE_HELD(t)    ((t)->nr >> 8)
+#define NSLAB_LARGE_CACHE_ONE(bytes) (((uint64_t)(bytes) << 8) + 1) /* nr of one object */
 
 /* lib/sizeclass.c: size classes */
 extern const uint32_t nslab_class_size[NSLAB_NCLASSES];
@@ -82,6 +82,7 @@ void *nslab__large_entry(size_t size, unsigned flags, int node);
 void nslab__large_free_entry(void *ptr);
 void nslab__large_count(int nidx, const struct nslab_large *l, int sign); /* +1 made, -1 gone */
 void nslab__large_release_all(void); /* numaslab_fini, before the caches go */
-void nslab__tlc_flush(struct nslab_tstate *ts); /* its cached large objects and leases go back */
+/* ts's cached large objects and their leases go back. */
+void nslab__large_cache_flush(struct nslab_tstate *ts);
 
 #endif /* NSLAB_LARGE_H */

@@ -88,7 +88,7 @@ int nslab__reserves_init(void)
         struct numaslab_mempool *p = nslab__page_pool_new(i, elem, min_nr);
         if (!p)
             continue;
-        nslab_g.nstat[node].reserve_allowance = (uint64_t)min_nr * elem;
+        nslab_g.node_counters[node].reserve_allowance = (uint64_t)min_nr * elem;
         int missing = nslab__mempool_fill(p);
         if (missing)
             nslab__report("numaslab: the reserve of node %d holds %d of %d elements of %zu bytes "

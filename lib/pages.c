@@ -96,7 +96,7 @@ struct nslab_freemark {
     uint16_t nidx;
 };
 
-struct nslab_pnode {
+struct nslab_page_node {
     pthread_mutex_t lock; /* NSLAB_RANK_PAGES: protects everything below but the mark */
     struct nslab_list bin[NBINS];
     nslab_bitmap_t binmap[NSLAB_BITMAP_WORDS(NBINS)]; /* bit b set: bin[b] is not empty */
@@ -107,7 +107,7 @@ struct nslab_pnode {
     struct nslab_freemark mark;
 } __attribute__((aligned(64)));
 
-static struct nslab_pnode *pnode; /* [nactive] */
+static struct nslab_page_node *pnode; /* [nactive] */
 static size_t page_bytes;
 static unsigned page_shift;
 
@@ -147,7 +147,7 @@ static void run_show(char *p, size_t bytes)
     nslab_asan_unpoison(p, bytes);
 }
 
-static void bin_add(struct nslab_pnode *pn, struct nslab_run *r)
+static void bin_add(struct nslab_page_node *pn, struct nslab_run *r)
 {
     unsigned b = bin_of(r->bytes >> page_shift);
     r->bin = b;
@@ -155,7 +155,7 @@ static void bin_add(struct nslab_pnode *pn, struct nslab_run *r)
     nslab__bit_set(pn->binmap, b);
 }
 
-static void bin_del(struct nslab_pnode *pn, struct nslab_run *r)
+static void bin_del(struct nslab_page_node *pn, struct nslab_run *r)
 {
     nslab_list_del(&r->bin_link);
     if (nslab_list_empty(&pn->bin[r->bin]))
@@ -178,7 +178,7 @@ static int pm_ends(char *p, size_t bytes, void *mark)
 /* Write run r's header and footer, mark its ends and enter it in a bin.
  * The page map leaves of its pages exist (they were entered before).
  * The age link is the caller's. */
-static struct nslab_run *run_make(struct nslab_pnode *pn, int nidx, char *p, size_t bytes,
+static struct nslab_run *run_make(struct nslab_page_node *pn, int nidx, char *p, size_t bytes,
                                   int huge)
 {
     struct nslab_run *r = (struct nslab_run *)p;
@@ -199,7 +199,7 @@ static struct nslab_run *run_make(struct nslab_pnode *pn, int nidx, char *p, siz
 /* Take r out of its bin and the age list, and clear its ends' marks: its
  * pages are about to be handed out, merged or unmapped.  r's header stays
  * readable until the caller reuses the memory. */
-static void run_forget(struct nslab_pnode *pn, struct nslab_run *r)
+static void run_forget(struct nslab_page_node *pn, struct nslab_run *r)
 {
     bin_del(pn, r);
     nslab_list_del(&r->age_link);
@@ -208,7 +208,7 @@ static void run_forget(struct nslab_pnode *pn, struct nslab_run *r)
 
 /* The first free run of pn that holds bytes at an align-aligned address;
  * *at is that address.  NULL when none does.  Lock held. */
-static struct nslab_run *find_fit(struct nslab_pnode *pn, size_t bytes, size_t align, char **at)
+static struct nslab_run *find_fit(struct nslab_page_node *pn, size_t bytes, size_t align, char **at)
 {
     NSLAB_ASSERT_HELD(&pn->lock);
     for (unsigned b = nslab__bit_next(pn->binmap, bin_of(bytes >> page_shift), NBINS); b < NBINS;
@@ -232,7 +232,7 @@ static struct nslab_run *find_fit(struct nslab_pnode *pn, size_t bytes, size_t a
  * the node's lock. */
 static void *cache_take(int nidx, size_t bytes, size_t align, int *huge)
 {
-    struct nslab_pnode *pn = &pnode[nidx];
+    struct nslab_page_node *pn = &pnode[nidx];
     char *s = NULL;
     nslab__lock(&pn->lock, NSLAB_RANK_PAGES);
     struct nslab_run *r = find_fit(pn, bytes, align, &s);
@@ -266,7 +266,7 @@ struct evicted {
 /* Detach the oldest free runs of pn until it holds at most keep bytes, up
  * to EVICT_BATCH ranges into out[]; clears their page map entries.  Lock
  * held.  Returns the number of ranges. */
-static int evict(struct nslab_pnode *pn, uint64_t keep, struct evicted *out)
+static int evict(struct nslab_page_node *pn, uint64_t keep, struct evicted *out)
 {
     NSLAB_ASSERT_HELD(&pn->lock);
     int n = 0;
@@ -301,7 +301,7 @@ static void unmap_evicted(int nidx, struct evicted *ev, int n)
 }
 
 /* What pn's cache may hold: its limit less what threads' caches leased. */
-static uint64_t cache_keep(const struct nslab_pnode *pn)
+static uint64_t cache_keep(const struct nslab_page_node *pn)
 {
     return pn->retain > pn->leased ? pn->retain - pn->leased : 0;
 }
@@ -309,7 +309,7 @@ static uint64_t cache_keep(const struct nslab_pnode *pn)
 /* Give node nidx's cache down to keep bytes back to the system. */
 static void trim_to(int nidx, uint64_t keep)
 {
-    struct nslab_pnode *pn = &pnode[nidx];
+    struct nslab_page_node *pn = &pnode[nidx];
     struct evicted ev[EVICT_BATCH];
     while (nslab_load_relaxed(&pn->cached) > keep) {
         nslab__lock(&pn->lock, NSLAB_RANK_PAGES);
@@ -364,7 +364,7 @@ static void *pages_get(int nidx, size_t bytes, size_t align, unsigned flags, int
     size_t least = (flags & NSLAB_PG_HUGE) ? NSLAB_HUGE_PAGE : page_bytes;
     if (align < least)
         align = least;
-    struct nslab_pnode *pn = &pnode[nidx];
+    struct nslab_page_node *pn = &pnode[nidx];
     if (nslab_load_relaxed(&pn->cached) >= bytes) {
         int huge = 0;
         char *p = cache_take(nidx, bytes, align, &huge);
@@ -404,7 +404,7 @@ static void *pages_get(int nidx, size_t bytes, size_t align, unsigned flags, int
 
 static void pages_put(int nidx, void *mem, size_t bytes, unsigned flags)
 {
-    struct nslab_pnode *pn = &pnode[nidx];
+    struct nslab_page_node *pn = &pnode[nidx];
     char *p = mem;
     /* The entries inside the run: no lock needed, nobody coalesces by
      * them.  Its two ends are marked under the lock, below. */
@@ -457,7 +457,7 @@ static void pages_put(int nidx, void *mem, size_t bytes, unsigned flags)
 
 uint64_t nslab__pages_lease(int nidx, uint64_t bytes)
 {
-    struct nslab_pnode *pn = &pnode[nidx];
+    struct nslab_page_node *pn = &pnode[nidx];
     uint64_t got = 0, keep = 0;
     nslab__lock(&pn->lock, NSLAB_RANK_PAGES);
     if (pn->leased + bytes <= pn->retain / 2) {
@@ -473,7 +473,7 @@ uint64_t nslab__pages_lease(int nidx, uint64_t bytes)
 
 void nslab__pages_unlease(int nidx, uint64_t bytes)
 {
-    struct nslab_pnode *pn = &pnode[nidx];
+    struct nslab_page_node *pn = &pnode[nidx];
     nslab__lock(&pn->lock, NSLAB_RANK_PAGES);
     pn->leased -= bytes < pn->leased ? bytes : pn->leased;
     nslab__unlock(&pn->lock, NSLAB_RANK_PAGES);
@@ -533,7 +533,7 @@ void nslab__pages_put(int nidx, void *mem, size_t bytes, unsigned flags)
  */
 int nslab__pages_grow(int nidx, void *mem, size_t bytes, size_t more)
 {
-    struct nslab_pnode *pn = &pnode[nidx];
+    struct nslab_page_node *pn = &pnode[nidx];
     char *end = (char *)mem + bytes;
     int done = 0;
     if (nslab__pagemap_get(end) != &pn->mark) /* a hint: checked again below */
@@ -585,7 +585,7 @@ int nslab__pages_init(void)
     if (!pnode)
         return -ENOMEM;
     for (int i = 0; i < n; i++) {
-        struct nslab_pnode *pn = &pnode[i];
+        struct nslab_page_node *pn = &pnode[i];
         memset(pn, 0, sizeof(*pn));
         nslab__lock_init(&pn->lock);
         for (int b = 0; b < NBINS; b++)

@@ -24,13 +24,13 @@
 static int charge(int nidx, size_t bytes, int floor)
 {
     int node = nslab_g.topo.active[nidx];
-    uint64_t *mapped = &nslab_g.nstat[node].bytes_mapped;
+    uint64_t *mapped = &nslab_g.node_counters[node].bytes_mapped;
     uint64_t old = nslab_add_relaxed(mapped, bytes);
     int why = NSLAB_SHORT_NODE;
     /* The node's reserve is mapped too, but the limit is for ordinary
      * memory: the reserve's full size is allowed on top of it. */
     if (!nslab_g.opt.node_limit || floor ||
-        old + bytes <= nslab_g.opt.node_limit + nslab_g.nstat[node].reserve_allowance)
+        old + bytes <= nslab_g.opt.node_limit + nslab_g.node_counters[node].reserve_allowance)
         why = nslab__headroom_take(nidx, bytes, floor);
     if (why)
         nslab_sub_relaxed(mapped, bytes);
@@ -40,7 +40,7 @@ static int charge(int nidx, size_t bytes, int floor)
 static void uncharge(int nidx, size_t bytes)
 {
     nslab__headroom_give(nidx, bytes);
-    nslab_sub_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].bytes_mapped, bytes);
+    nslab_sub_relaxed(&nslab_g.node_counters[nslab_g.topo.active[nidx]].bytes_mapped, bytes);
 }
 
 /* Unmap [p, p+bytes) of node nidx; its page map entries are cleared

@@ -56,7 +56,7 @@ void *nslab__reserve_take(struct numaslab_cache *c, unsigned flags, int node,
         errno = ENOMEM;
         return NULL;
     }
-    struct nslab_cnode *cn = &c->cnode[at];
+    struct nslab_cache_node *cn = &c->cnode[at];
     struct nslab_slab *s;
     nslab__lock(&cn->lock, NSLAB_RANK_CNODE);
     s = nslab_list_first(&cn->reserve, struct nslab_slab, link);
@@ -81,15 +81,15 @@ void *nslab__reserve_take(struct numaslab_cache *c, unsigned flags, int node,
     }
     void *obj = take_one(c, s);
     nslab_store_relaxed(&cn->reserve_inuse, cn->reserve_inuse + 1);
-    nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[at]].objects_inuse, 1);
+    nslab_add_relaxed(&nslab_g.node_counters[nslab_g.topo.active[at]].objects_inuse, 1);
     if (s->nfree == 0) {
         nslab_list_del(&s->link); /* full ones at the tail */
         nslab_list_add_tail(&cn->reserve, &s->link);
     }
     nslab__unlock(&cn->lock, NSLAB_RANK_CNODE);
     if (at != nidx) {
-        nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].fallback_out, 1);
-        nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[at]].fallback_in, 1);
+        nslab_add_relaxed(&nslab_g.node_counters[nslab_g.topo.active[nidx]].fallback_out, 1);
+        nslab_add_relaxed(&nslab_g.node_counters[nslab_g.topo.active[at]].fallback_in, 1);
         nslab__pub_node(nslab_g.topo.active[nidx]);
     }
     nslab__pub_cache(c, at);
@@ -121,7 +121,7 @@ static void reserve_slab_free(struct numaslab_cache *c, struct nslab_slab *s)
 void nslab__reserve_free(struct nslab_slab *s, void *obj, const char *call)
 {
     struct numaslab_cache *c = s->cache;
-    struct nslab_cnode *cn = &c->cnode[s->nidx];
+    struct nslab_cache_node *cn = &c->cnode[s->nidx];
     uint32_t idx = nslab__obj_index(s, c, obj);
     uint64_t bit = 1ull << (idx % 64);
 
@@ -138,7 +138,7 @@ void nslab__reserve_free(struct nslab_slab *s, void *obj, const char *call)
         s->hint = idx / 64;
     s->nfree++;
     nslab_store_relaxed(&cn->reserve_inuse, cn->reserve_inuse - 1);
-    nslab_sub_relaxed(&nslab_g.nstat[nslab_g.topo.active[s->nidx]].objects_inuse, 1);
+    nslab_sub_relaxed(&nslab_g.node_counters[nslab_g.topo.active[s->nidx]].objects_inuse, 1);
     if (s->nfree < s->nobjs) {
         nslab_list_move(&cn->reserve, &s->link); /* has room: to the head */
         nslab__unlock(&cn->lock, NSLAB_RANK_CNODE);
@@ -153,9 +153,9 @@ void nslab__reserve_free(struct nslab_slab *s, void *obj, const char *call)
 
 void nslab__reserve_release(struct numaslab_cache *c, struct nslab_slab *s)
 {
-    struct nslab_cnode *cn = &c->cnode[s->nidx];
+    struct nslab_cache_node *cn = &c->cnode[s->nidx];
     nslab_store_relaxed(&cn->reserve_inuse, cn->reserve_inuse - (s->nobjs - s->nfree));
-    nslab_sub_relaxed(&nslab_g.nstat[nslab_g.topo.active[s->nidx]].objects_inuse,
+    nslab_sub_relaxed(&nslab_g.node_counters[nslab_g.topo.active[s->nidx]].objects_inuse,
                       s->nobjs - s->nfree);
     nslab_store_relaxed(&cn->nr_reserve, cn->nr_reserve - 1);
     reserve_slab_free(c, s);

@@ -50,7 +50,7 @@ void nslab__slab_count(struct numaslab_cache *c, struct nslab_slab *s)
 {
     if (s->type != NSLAB_T_SLAB)
         return;
-    struct nslab_cnode *cn = &c->cnode[s->nidx];
+    struct nslab_cache_node *cn = &c->cnode[s->nidx];
     int st = state_of(s), moved = st != s->state;
     if (moved) {
         nslab_sub_relaxed(&cn->st_slabs[s->state], 1);
@@ -113,7 +113,7 @@ struct nslab_slab *nslab__slab_init(struct numaslab_cache *c, int nidx, char *me
         errno = ENOMEM;
         return NULL;
     }
-    struct nslab_cnode *cn = &c->cnode[nidx];
+    struct nslab_cache_node *cn = &c->cnode[nidx];
     nslab__count_total(c, nidx, s->nobjs);
     if (type == NSLAB_T_SLAB)
         nslab_add_relaxed(&cn->st_slabs[NSLAB_L_EMPTY], 1);
@@ -143,7 +143,7 @@ struct nslab_slab *nslab__slab_new(struct numaslab_cache *c, int nidx)
  * its node; 0 unmaps it (destroy, fini, a short cgroup).  No cnode lock. */
 void nslab__slab_destroy(struct numaslab_cache *c, struct nslab_slab *s, int keep)
 {
-    struct nslab_cnode *cn = &c->cnode[s->nidx];
+    struct nslab_cache_node *cn = &c->cnode[s->nidx];
     int nidx = s->nidx;
     nslab__count_total(c, nidx, -(int64_t)s->nobjs);
     nslab_sub_relaxed(&cn->st_slabs[s->state], 1);
@@ -205,7 +205,7 @@ static void slab_check(const struct numaslab_cache *c, const struct nslab_slab *
     }
 }
 
-static void cnode_check(const struct numaslab_cache *c, const struct nslab_cnode *cn)
+static void cnode_check(const struct numaslab_cache *c, const struct nslab_cache_node *cn)
 {
     const struct nslab_list *heads[] = {&cn->partial, &cn->full, &cn->empty};
     uint64_t nempty = 0;
@@ -234,13 +234,13 @@ static void cnode_check(const struct numaslab_cache *c, const struct nslab_cnode
  * The cnode's lists: slabs changing hands
  * ---------------------------------------------------------------------- */
 
-static struct nslab_list *node_list(struct nslab_cnode *cn, int state)
+static struct nslab_list *node_list(struct nslab_cache_node *cn, int state)
 {
     return state == NSLAB_L_EMPTY ? &cn->empty : state == NSLAB_L_FULL ? &cn->full : &cn->partial;
 }
 
 /* Put unowned s on the list of its state.  cnode lock held. */
-static void node_file(struct nslab_cnode *cn, struct nslab_slab *s)
+static void node_file(struct nslab_cache_node *cn, struct nslab_slab *s)
 {
     NSLAB_ASSERT_HELD(&cn->lock);
     int st = state_of(s);
@@ -260,7 +260,7 @@ static void node_file(struct nslab_cnode *cn, struct nslab_slab *s)
 }
 
 /* Move the oldest empty slabs of cn beyond keep onto dead.  cnode lock held. */
-static void empties_detach(struct nslab_cnode *cn, uint64_t keep, struct nslab_list *dead)
+static void empties_detach(struct nslab_cache_node *cn, uint64_t keep, struct nslab_list *dead)
 {
     NSLAB_ASSERT_HELD(&cn->lock);
     while (cn->nr_empty > keep) {
@@ -283,7 +283,8 @@ static void slabs_destroy(struct numaslab_cache *c, struct nslab_list *dead, int
 
 /* Put unowned s on the list its state says, release the empty slabs
  * beyond the retention, and drop the cnode lock (held on entry). */
-static void node_file_unlock(struct numaslab_cache *c, struct nslab_cnode *cn, struct nslab_slab *s)
+static void node_file_unlock(struct numaslab_cache *c, struct nslab_cache_node *cn,
+                             struct nslab_slab *s)
 {
     NSLAB_ASSERT_HELD(&cn->lock);
     struct nslab_list dead;
@@ -307,8 +308,8 @@ void nslab__report_doubles(struct numaslab_cache *c, const char *call, char *fir
  * that saw the owner just before it gave the slab back): collect them on
  * up to n slabs of the list head, oldest first, and refile those.  cnode
  * lock held. */
-static void list_sweep(struct numaslab_cache *c, struct nslab_cnode *cn, struct nslab_list *head,
-                       int n)
+static void list_sweep(struct numaslab_cache *c, struct nslab_cache_node *cn,
+                       struct nslab_list *head, int n)
 {
     NSLAB_ASSERT_HELD(&cn->lock);
     for (int k = 0; k < n && !nslab_list_empty(head); k++) {
@@ -334,7 +335,7 @@ static void adopt(struct numaslab_cache *c, struct nslab_slab *s, struct nslab_t
 
 struct nslab_slab *nslab__node_take(struct numaslab_cache *c, int nidx, struct nslab_tstate *ts)
 {
-    struct nslab_cnode *cn = &c->cnode[nidx];
+    struct nslab_cache_node *cn = &c->cnode[nidx];
     struct nslab_slab *s;
     nslab__lock(&cn->lock, NSLAB_RANK_CNODE);
     list_sweep(c, cn, &cn->full, 4);
@@ -358,7 +359,7 @@ struct nslab_slab *nslab__node_take(struct numaslab_cache *c, int nidx, struct n
 
 void nslab__node_give(struct numaslab_cache *c, struct nslab_slab *s)
 {
-    struct nslab_cnode *cn = &c->cnode[s->nidx];
+    struct nslab_cache_node *cn = &c->cnode[s->nidx];
     nslab__lock(&cn->lock, NSLAB_RANK_CNODE);
     /* No owner from here on: a remote freer that reads NULL takes this
      * lock; one that read the old owner and ORs after the collect below
@@ -388,7 +389,7 @@ void nslab__node_free(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w
                       const char *call)
 {
     int nidx = s->nidx;
-    struct nslab_cnode *cn = &c->cnode[nidx];
+    struct nslab_cache_node *cn = &c->cnode[nidx];
     char *first = s->objs + (size_t)w * 64 * c->size;
     nslab__lock(&cn->lock, NSLAB_RANK_CNODE);
     if (nslab_load_relaxed(&s->owner) != NULL) {
@@ -412,7 +413,7 @@ void nslab__node_free(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w
 void nslab__cache_sweep_some(struct numaslab_cache *c, int n)
 {
     for (int i = 0; i < nslab_g.nactive; i++) {
-        struct nslab_cnode *cn = &c->cnode[i];
+        struct nslab_cache_node *cn = &c->cnode[i];
         struct nslab_list dead;
         nslab_list_init(&dead);
         nslab__lock(&cn->lock, NSLAB_RANK_CNODE);
@@ -433,7 +434,7 @@ void nslab__cache_sweep(struct numaslab_cache *c)
     NSLAB_ASSERT_HELD(&nslab_g.lock);
     struct nslab_list dead;
     for (int i = 0; i < nslab_g.nactive; i++) {
-        struct nslab_cnode *cn = &c->cnode[i];
+        struct nslab_cache_node *cn = &c->cnode[i];
         nslab_list_init(&dead);
         nslab__lock(&cn->lock, NSLAB_RANK_CNODE);
         struct nslab_list *heads[] = {&cn->partial, &cn->full};
@@ -472,7 +473,7 @@ void nslab__slabs_trim(void)
     for (l = nslab_g.caches.next; l != &nslab_g.caches; l = l->next) {
         struct numaslab_cache *c = nslab_container_of(l, struct numaslab_cache, link);
         for (int i = 0; i < nslab_g.nactive; i++) {
-            struct nslab_cnode *cn = &c->cnode[i];
+            struct nslab_cache_node *cn = &c->cnode[i];
             struct nslab_list dead;
             nslab_list_init(&dead);
             nslab__lock(&cn->lock, NSLAB_RANK_CNODE);

@@ -1,6 +1,6 @@
 /*
  * lib/slab.h - slabs and caches: the slab header, the per-(cache, node)
- * lists of unowned slabs (struct nslab_cnode), the cache itself, and the
+ * lists of unowned slabs (struct nslab_cache_node), the cache itself, and the
  * calls of lib/slab.c (slabs and their lists), lib/cache.c (caches: their
  * geometry, creation and teardown) and lib/reserve.c (slabs grown from a
  * pool).  The object-index arithmetic the fast paths use is inline here.
@@ -91,7 +91,7 @@ enum { NSLAB_L_PARTIAL, NSLAB_L_FULL, NSLAB_L_EMPTY };
  * relaxed atomics, changed on slow paths by whoever changes a slab's
  * counted state (lib/slab.c, slab_count), read with no lock.
  */
-struct nslab_cnode {
+struct nslab_cache_node {
     pthread_mutex_t lock;       /* NSLAB_RANK_CNODE (lib/lock.h) */
     struct nslab_list partial, full, empty; /* unowned slabs by state */
     uint64_t nr_empty;          /* on empty: the retention (NUMASLAB_RETAIN) counts these */
@@ -112,7 +112,7 @@ struct numaslab_cache {
     uint32_t rot;               /* size = odd << rot */
     uint64_t inv;               /* odd * inv == 1 (mod 2^64) */
     uint32_t mag;               /* objects a thread's free list of it holds per node
-                                   (struct nslab_slot); 0: none, frees go to the map */
+                                   (struct nslab_thread_node); 0: none, frees go to the map */
     uint32_t nobjs;             /* objects per slab */
     /* The rest: slow paths. */
     char name[NSLAB_NAME_MAX];
@@ -127,7 +127,7 @@ struct numaslab_cache {
     void (*ctor)(void *);
     nslab_bitmap_t warned[NSLAB_MASK_WORDS]; /* inactive nodes reported (atomic OR) */
     struct nslab_list link;     /* in nslab_g.caches, under nslab_g.lock */
-    struct nslab_cnode *cnode;  /* [nactive] */
+    struct nslab_cache_node *cnode; /* [nactive] */
 };
 
 /* lib/cache.c: caches */

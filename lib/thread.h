@@ -15,8 +15,7 @@
 #include "lib/base.h"
 #include "lib/slab.h"
 
-struct nslab_tlc;
-
+struct nslab_large_cache;
 
 /*
  * A thread's slabs of one cache (lib/owner.c): for each active node, the
@@ -24,7 +23,7 @@ struct nslab_tlc;
  * it (numaslab_cache_destroy, numaslab_fini and fork excepted, which
  * need the owners quiescent).
  */
-struct nslab_own {
+struct nslab_owned_slabs {
     struct nslab_list partial;  /* NSLAB_W_PARTIAL slabs */
     struct nslab_list full;     /* NSLAB_W_FULL slabs, oldest first */
     uint32_t npartial, nfull;
@@ -49,7 +48,7 @@ struct nslab_own {
  * refused: the list needs no look at the free map.  A live object holds
  * the cookie only if its user wrote that random value there.
  */
-struct nslab_slot {
+struct nslab_thread_node {
     void **head;                /* the thread's free list: objects of its own slabs,
                                    linked through their first word */
     uint32_t n;                 /* objects on it, at most the cache's mag */
@@ -57,8 +56,8 @@ struct nslab_slot {
     struct nslab_slab *cur;     /* the node's current slab (NSLAB_W_CUR), or NULL */
     uint64_t pad2;
 };
-struct nslab_tcc {
-    struct nslab_own *own;      /* [nactive] */
+struct nslab_thread_cache {
+    struct nslab_owned_slabs *own; /* [nactive] */
     /* Frees of objects of another thread's slab, one remote-map word of
      * it at a time, not yet ORed in (lib/owner.c): they count as in use,
      * so that slab stays. */
@@ -66,12 +65,12 @@ struct nslab_tcc {
     uint64_t rb_bits;
     uint32_t rb_w;
     uint32_t pad;
-    struct nslab_slot slot[];   /* [nactive] */
+    struct nslab_thread_node slot[]; /* [nactive] */
 };
 
 struct nslab_tstate {
-    struct nslab_tcc *cc[NSLAB_MAX_CACHES]; /* by cache id; NULL until used */
-    struct nslab_tlc *tlc;      /* [nactive]; NULL until a large object is freed */
+    struct nslab_thread_cache *cc[NSLAB_MAX_CACHES]; /* by cache id; NULL until used */
+    struct nslab_large_cache *tlc; /* [nactive]; NULL until a large object is freed */
     int cached_nidx;            /* local node when the CPU cannot be read fast */
     unsigned ipos;              /* interleave position */
     unsigned gen;               /* nslab_g.gen this state was set up for */
@@ -91,10 +90,11 @@ void nslab__cache_free_slow(struct numaslab_cache *expect, void *obj, const char
  * and taken back: another thread's slab, an unowned one, a double free,
  * or a slab whose state changes. */
 void nslab__free_miss(struct nslab_slab *s, void *obj, const char *call);
-struct nslab_tcc *nslab__tcc_make(struct numaslab_cache *c, struct nslab_tstate *ts);
+struct nslab_thread_cache *nslab__thread_cache_make(struct numaslab_cache *c,
+                                                    struct nslab_tstate *ts);
 /* Give back every slab of c that ts owns (all nodes).  keep_live: slabs
  * with live objects stay owned (numaslab_thread_flush); else all go. */
-void nslab__tcc_flush(struct numaslab_cache *c, struct nslab_tstate *ts, int keep_live);
+void nslab__thread_cache_flush(struct numaslab_cache *c, struct nslab_tstate *ts, int keep_live);
 /* Free obj of c to its slab, owned or not: for code that may run under
  * nslab_g.lock or for another thread (lib/large.c, lib/core.c). */
 void nslab__cache_free_home(struct numaslab_cache *c, void *obj);
@@ -102,7 +102,8 @@ void nslab__cache_free_home(struct numaslab_cache *c, void *obj);
 /* An object from the thread's current slab of (c, nidx), with no lock and
  * no atomic read-modify-write; NULL on a miss (no slab yet, or none free
  * left in its map from the hint on). */
-static inline void *nslab__own_take(struct numaslab_cache *c, struct nslab_tcc *tc, int nidx)
+static inline void *nslab__own_take(struct numaslab_cache *c, struct nslab_thread_cache *tc,
+                                    int nidx)
 {
     struct nslab_slab *s = tc->slot[nidx].cur;
     if (unlikely(s == NULL))
@@ -162,10 +163,10 @@ static inline int nslab__cookie_is(const struct numaslab_cache *c, void *obj)
  * (lib/debug.h), which clears the cookie. */
 static inline void *nslab__own_pop(struct numaslab_cache *c, int nidx)
 {
-    struct nslab_tcc *tc = nslab_tls->cc[c->id];
+    struct nslab_thread_cache *tc = nslab_tls->cc[c->id];
     if (unlikely(tc == NULL))
         return NULL;
-    struct nslab_slot *sl = &tc->slot[nidx];
+    struct nslab_thread_node *sl = &tc->slot[nidx];
     void **obj = sl->head;
     if (likely(obj != NULL)) {
         NSLAB_MAG_OPEN(obj);
@@ -188,7 +189,7 @@ static inline int nslab__own_push(struct nslab_slab *s, struct numaslab_cache *c
     struct nslab_tstate *ts = nslab_tls;
     if (unlikely(nslab_load_relaxed(&s->owner) != ts))
         return 0;
-    struct nslab_slot *sl = &ts->cc[c->id]->slot[s->nidx];
+    struct nslab_thread_node *sl = &ts->cc[c->id]->slot[s->nidx];
     void **o = obj;
     if (likely(c->mag)) {
         NSLAB_MAG_OPEN(o);
