@@ -2,7 +2,8 @@
  * lib/core.c - initialisation and teardown, thread states, node
  * resolution (rules 1-3 of FALLBACK in numaslab(7)), the topology calls.
  *
- * Locks: nslab_g.lock (lib/internal.h, level 1) protects initialisation,
+ * Locks: nslab_g.lock (rank NSLAB_RANK_GLOBAL, the outermost; lib/lock.h)
+ * protects initialisation,
  * teardown, the cache list and the thread list.  nslab_g.ready is written
  * under it and read without it (acquire, pairing with the release store at
  * the end of init_locked).
@@ -76,14 +77,15 @@ void nslab__debug_die(const char *what, const char *call, const void *obj, const
  * caches' state.  nslab_g.lock held. */
 void nslab__tstate_drain(struct nslab_tstate *ts)
 {
-    nslab__tlc_flush(ts); /* first: its headers go straight to their slabs */
+    NSLAB_ASSERT_HELD(&nslab_g.lock);
+    nslab__large_cache_flush(ts); /* first: its headers go straight to their slabs */
     free(ts->tlc);
     ts->tlc = NULL;
     for (int id = 0; id < NSLAB_MAX_CACHES; id++) {
         if (!ts->cc[id])
             continue;
         if (nslab_g.by_id[id])
-            nslab__tcc_flush(nslab_g.by_id[id], ts, 0);
+            nslab__thread_cache_flush(nslab_g.by_id[id], ts, 0);
     }
     nslab__pub_dirty(ts); /* before its caches' state goes */
     for (int id = 0; id < NSLAB_MAX_CACHES; id++) {
@@ -101,10 +103,10 @@ static void tstate_exit(void *p)
      * that is gone. */
     nslab_busy = 1;
     nslab_exited = 1; /* no new state for it: its later frees go straight to their slabs */
-    pthread_mutex_lock(&nslab_g.lock);
+    nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     nslab__tstate_drain(ts);
     nslab_list_del(&ts->link);
-    pthread_mutex_unlock(&nslab_g.lock);
+    nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     nslab_tls = &nslab_empty_ts;
     free(ts);
 }
@@ -117,10 +119,10 @@ struct nslab_tstate *nslab__tstate(void)
         if (!ts)
             return NULL;
         nslab_list_init(&ts->link);
-        pthread_mutex_lock(&nslab_g.lock);
+        nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
         nslab_list_add(&nslab_g.threads, &ts->link);
         ts->registered = 1;
-        pthread_mutex_unlock(&nslab_g.lock);
+        nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
         pthread_setspecific(nslab_g.key, ts);
         nslab_tls = ts;
         ts->gen = nslab_g.gen - 1; /* forces the refresh below */
@@ -139,17 +141,17 @@ void numaslab_thread_flush(void)
     struct nslab_tstate *ts = nslab_tls;
     if (ts == &nslab_empty_ts)
         return;
-    pthread_mutex_lock(&nslab_g.lock);
-    nslab__tlc_flush(ts);
+    nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
+    nslab__large_cache_flush(ts);
     for (int id = 0; id < NSLAB_MAX_CACHES; id++)
         if (ts->cc[id] && nslab_g.by_id[id]) {
-            nslab__tcc_flush(nslab_g.by_id[id], ts, 1);
+            nslab__thread_cache_flush(nslab_g.by_id[id], ts, 1);
             /* Frees that reached slabs after their owners gave them
              * back: a few of the full ones (oldest first) each time. */
             nslab__cache_sweep_some(nslab_g.by_id[id], 8);
         }
     nslab__pub_dirty(ts);
-    pthread_mutex_unlock(&nslab_g.lock);
+    nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
 }
 
 /* ------------------------------------------------------------------------
@@ -190,7 +192,8 @@ int nslab__local_nidx_slow(struct nslab_tstate *ts, int rotate)
  * Returns 0 with *nidx set, -EINVAL for a bad id (silent), -ENODEV for an
  * inactive node under NUMASLAB_THISNODE (silent).
  */
-int nslab__resolve_node(uint64_t *warned, const char *name, int node, unsigned flags, int *nidx)
+int nslab__resolve_node(nslab_bitmap_t *warned, const char *name, int node, unsigned flags,
+                        int *nidx)
 {
     struct nslab_tstate *ts = nslab_tls;
     if (node == NUMASLAB_NODE_LOCAL) {
@@ -203,26 +206,24 @@ int nslab__resolve_node(uint64_t *warned, const char *name, int node, unsigned f
         *nidx = nslab_g.node_nidx[node];
         return 0;
     }
-    nslab_add_relaxed(&nslab_g.nstat[node].inactive, 1);
+    nslab_add_relaxed(&nslab_g.node_counters[node].inactive, 1);
     nslab__pub_node(node);
     if (flags & NUMASLAB_THISNODE)
         return -ENODEV;
     if (!(flags & NUMASLAB_NOWARN)) {
-        uint64_t bit = 1ull << (node % 64);
-        if (!(nslab_or_relaxed(&warned[node / 64], bit) & bit))
+        if (!nslab__bit_set_atomic(warned, (unsigned)node))
             nslab__report("numaslab: not allocating in inactive node %d for cache %s", node, name);
     }
     *nidx = nslab__local_nidx_slow(ts, 0);
     /* The reason split of the statistics: asked for node, served here. */
-    nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[*nidx]].inactive_served, 1);
+    nslab_add_relaxed(&nslab_g.node_counters[nslab_g.topo.active[*nidx]].inactive_served, 1);
     nslab__pub_node(nslab_g.topo.active[*nidx]);
     return 0;
 }
 
 int numaslab_local_node(void)
 {
-    if (nslab__init())
-        return -1;
+    NSLAB_INIT_OR(-1);
     struct nslab_tstate *ts = nslab__tstate();
     if (ts)
         nslab__refresh_local(ts);
@@ -232,9 +233,7 @@ int numaslab_local_node(void)
 
 int numaslab_node_is_active(int node)
 {
-    int rc = nslab__init();
-    if (rc)
-        return rc;
+    NSLAB_INIT_OR_ERR();
     if (node < 0 || node >= nslab_g.possible)
         return -EINVAL;
     return nslab_g.node_nidx[node] >= 0;
@@ -242,8 +241,8 @@ int numaslab_node_is_active(int node)
 
 int numaslab_max_node(void)
 {
-    int rc = nslab__init();
-    return rc ? rc : nslab_g.topo.max_node;
+    NSLAB_INIT_OR_ERR();
+    return nslab_g.topo.max_node;
 }
 
 /* ------------------------------------------------------------------------
@@ -260,16 +259,16 @@ static void free_tables(void)
 {
     free(nslab_g.node_nidx);
     free(nslab_g.cpu_nidx);
-    free(nslab_g.nstat);
+    free(nslab_g.node_counters);
     nslab_g.node_nidx = NULL;
     nslab_g.cpu_nidx = NULL;
-    nslab_g.nstat = NULL;
+    nslab_g.node_counters = NULL;
     nslab__topo_free(&nslab_g.topo);
 }
 
 /* nslab_g.lock held. */
 /* A value no live object holds unless its user wrote it there: the free
- * cookie (lib/internal.h), from the clock and the address space layout,
+ * cookie (lib/thread.h), from the clock and the address space layout,
  * mixed (splitmix64), odd so that no aligned pointer equals it. */
 static uintptr_t make_cookie(void)
 {
@@ -302,9 +301,9 @@ static int init_locked(const struct numaslab_config *cfg)
     nslab__pages_simulate(t->simulated);
     nslab_g.node_nidx = malloc(sizeof(int16_t) * (size_t)t->possible);
     nslab_g.cpu_nidx = calloc((size_t)t->ncpu + 1, sizeof(uint16_t));
-    nslab_g.nstat = calloc((size_t)t->possible, sizeof(struct nslab_nstat));
+    nslab_g.node_counters = calloc((size_t)t->possible, sizeof(struct nslab_node_counters));
     rc = -ENOMEM;
-    if (!nslab_g.node_nidx || !nslab_g.cpu_nidx || !nslab_g.nstat)
+    if (!nslab_g.node_nidx || !nslab_g.cpu_nidx || !nslab_g.node_counters)
         goto fail;
     for (int n = 0; n < t->possible; n++)
         nslab_g.node_nidx[n] = (int16_t)(n <= t->max_node && t->node[n].active ? t->node[n].nidx : -1);
@@ -363,9 +362,9 @@ int nslab__init(void)
         return 0;
     NSLAB_BUSY_ENTER();
     pthread_once(&once, once_init);
-    pthread_mutex_lock(&nslab_g.lock);
+    nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     int rc = nslab_g.ready ? 0 : init_locked(NULL);
-    pthread_mutex_unlock(&nslab_g.lock);
+    nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     NSLAB_BUSY_LEAVE();
     return rc;
 }
@@ -374,9 +373,9 @@ int numaslab_init(const struct numaslab_config *cfg)
 {
     NSLAB_BUSY_ENTER();
     pthread_once(&once, once_init);
-    pthread_mutex_lock(&nslab_g.lock);
+    nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     int rc = nslab_g.ready ? -EALREADY : init_locked(cfg);
-    pthread_mutex_unlock(&nslab_g.lock);
+    nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     NSLAB_BUSY_LEAVE();
     return rc;
 }
@@ -389,9 +388,9 @@ void numaslab_fini(void)
         return;
     }
     nslab__export_stop(); /* first: it takes nslab_g.lock itself */
-    pthread_mutex_lock(&nslab_g.lock);
+    nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     if (!nslab_g.ready) {
-        pthread_mutex_unlock(&nslab_g.lock);
+        nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
         return;
     }
     /* Fast paths must miss from now on: the tables they read go away. */
@@ -408,7 +407,7 @@ void numaslab_fini(void)
         ts->tlc = NULL;
         for (int id = 0; id < NSLAB_MAX_CACHES; id++) {
             if (ts->cc[id] && nslab_g.by_id[id])
-                nslab__tcc_flush(nslab_g.by_id[id], ts, 0);
+                nslab__thread_cache_flush(nslab_g.by_id[id], ts, 0);
             free(ts->cc[id]);
             ts->cc[id] = NULL;
         }
@@ -423,5 +422,5 @@ void numaslab_fini(void)
     free_tables();
     nslab_g.nactive = 0;
     nslab_store_release(&nslab_g.ready, 0);
-    pthread_mutex_unlock(&nslab_g.lock);
+    nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
 }

@@ -116,7 +116,7 @@ static inline void *nslab__hand_out(struct numaslab_cache *c, void *obj, unsigne
     if (c->ctor)
         VALGRIND_MAKE_MEM_DEFINED(obj, c->obj_size);
     if (c->mag)
-        ((void **)obj)[1] = NULL; /* the free cookie (lib/internal.h): handed out now */
+        ((void **)obj)[1] = NULL; /* the free cookie (lib/thread.h): handed out now */
     if (flags & NUMASLAB_ZERO)
         memset(obj, 0, c->obj_size);
     return obj;

@@ -9,9 +9,10 @@
  *   ...,node=K       only allocations on node K are affected
  *
  * Off, it costs one predictable branch on the page-allocation slow path.
- * On, the setting is read under fail_lock (a leaf: nothing is taken while
- * it is held), so a setting changed by one thread while others allocate
- * pages is seen whole, never half old and half new.
+ * On, the setting is read under fail_lock (rank NSLAB_RANK_FAULT,
+ * lib/lock.h; nothing is taken while it is held), so a setting changed by
+ * one thread while others allocate pages is seen whole, never half old
+ * and half new.
  */
 #include "lib/internal.h"
 
@@ -30,7 +31,7 @@ static int fail_node = -1;
 int nslab__fail_now(int node)
 {
     int fail = 0;
-    pthread_mutex_lock(&fail_lock);
+    nslab__lock(&fail_lock, NSLAB_RANK_FAULT);
     if (!nslab_load_relaxed(&nslab_fail_on) || (fail_node >= 0 && node != fail_node)) {
         fail = 0;
     } else if (fail_counted) {
@@ -44,13 +45,13 @@ int nslab__fail_now(int node)
         fail_state = y;
         fail = y < fail_threshold;
     }
-    pthread_mutex_unlock(&fail_lock);
+    nslab__unlock(&fail_lock, NSLAB_RANK_FAULT);
     return fail;
 }
 
 /* fork: the child must not inherit fail_lock held by a thread it lacks. */
-void nslab__fail_fork_lock(void) { pthread_mutex_lock(&fail_lock); }
-void nslab__fail_fork_unlock(void) { pthread_mutex_unlock(&fail_lock); }
+void nslab__fail_fork_lock(void) { nslab__lock(&fail_lock, NSLAB_RANK_FAULT); }
+void nslab__fail_fork_unlock(void) { nslab__unlock(&fail_lock, NSLAB_RANK_FAULT); }
 
 /* 0 (and the setting applied), or -EINVAL (nothing changed). */
 int nslab__fail_parse(const char *spec)
@@ -60,9 +61,9 @@ int nslab__fail_parse(const char *spec)
     unsigned long long seed = 1;
     long node = -1;
     if (!spec || !*spec) {
-        pthread_mutex_lock(&fail_lock);
+        nslab__lock(&fail_lock, NSLAB_RANK_FAULT);
         nslab_store_release(&nslab_fail_on, 0);
-        pthread_mutex_unlock(&fail_lock);
+        nslab__unlock(&fail_lock, NSLAB_RANK_FAULT);
         return 0;
     }
     const char *s = spec;
@@ -95,14 +96,14 @@ int nslab__fail_parse(const char *spec)
     }
     if ((after < 0) == (prob < 0)) /* exactly one of them */
         return -EINVAL;
-    pthread_mutex_lock(&fail_lock);
+    nslab__lock(&fail_lock, NSLAB_RANK_FAULT);
     fail_counted = after >= 0;
     fail_after = after;
     fail_threshold = prob >= 1 ? UINT64_MAX : prob < 0 ? 0 : (uint64_t)(prob * 18446744073709551616.0);
     fail_state = seed ? seed : 1;
     fail_node = (int)node;
     nslab_store_release(&nslab_fail_on, 1);
-    pthread_mutex_unlock(&fail_lock);
+    nslab__unlock(&fail_lock, NSLAB_RANK_FAULT);
     return 0;
 }
 

@@ -7,10 +7,12 @@
  * their nodes there, so that nothing is lost and the child's threads
  * adopt them.
  *
- * Order (lib/internal.h): nslab_g.lock, every cnode lock in cache-list
- * order then node order, the node reserves' pool locks, the page layer's
- * node locks, the page map lock, the headroom locks, the fault-injection
- * lock.  Pools the application made are its own to keep quiet across fork.
+ * Order (the ranks of lib/lock.h): nslab_g.lock, every cnode lock in
+ * cache-list order then node order, the node reserves' pool locks, the
+ * page layer's node locks, the page map lock, the headroom locks, the
+ * fault-injection lock; the locks of one rank are taken with
+ * nslab__lock_nested.  Pools the application made are its own to keep
+ * quiet across fork.
  */
 #include "lib/internal.h"
 
@@ -18,16 +20,16 @@
 
 void nslab__fork_lock(void)
 {
-    pthread_mutex_lock(&nslab_g.lock);
+    nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     struct nslab_list *l;
     for (l = nslab_g.caches.next; l != &nslab_g.caches; l = l->next) {
         struct numaslab_cache *c = nslab_container_of(l, struct numaslab_cache, link);
         for (int i = 0; i < nslab_g.nactive; i++)
-            pthread_mutex_lock(&c->cnode[i].lock);
+            nslab__lock_nested(&c->cnode[i].lock, NSLAB_RANK_CNODE);
     }
     for (int i = 0; nslab_g.reserve && i < nslab_g.nactive; i++)
         if (nslab_g.reserve[i])
-            pthread_mutex_lock(&nslab_g.reserve[i]->lock);
+            nslab__lock_nested(&nslab_g.reserve[i]->lock, NSLAB_RANK_POOL);
     nslab__pages_fork_lock();
     nslab__pagemap_lock();
     nslab__headroom_fork_lock();
@@ -42,14 +44,14 @@ void nslab__fork_unlock(void)
     nslab__pages_fork_unlock();
     for (int i = nslab_g.reserve ? nslab_g.nactive - 1 : -1; i >= 0; i--)
         if (nslab_g.reserve[i])
-            pthread_mutex_unlock(&nslab_g.reserve[i]->lock);
+            nslab__unlock(&nslab_g.reserve[i]->lock, NSLAB_RANK_POOL);
     struct nslab_list *l;
     for (l = nslab_g.caches.prev; l != &nslab_g.caches; l = l->prev) {
         struct numaslab_cache *c = nslab_container_of(l, struct numaslab_cache, link);
         for (int i = nslab_g.nactive - 1; i >= 0; i--)
-            pthread_mutex_unlock(&c->cnode[i].lock);
+            nslab__unlock(&c->cnode[i].lock, NSLAB_RANK_CNODE);
     }
-    pthread_mutex_unlock(&nslab_g.lock);
+    nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
 }
 
 /* Between prepare and the parent's or child's handler every lock is held:
@@ -73,7 +75,7 @@ static void fork_child(void)
     /* First: what the drain below publishes is the child's, never the
      * parent's segment (the child makes its own at its first write). */
     nslab__export_fork_child();
-    pthread_mutex_lock(&nslab_g.lock);
+    nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     struct nslab_list *l = nslab_g.threads.next;
     while (l != &nslab_g.threads) {
         struct nslab_tstate *ts = nslab_container_of(l, struct nslab_tstate, link);
@@ -88,12 +90,12 @@ static void fork_child(void)
      * of the child: the nodes' leases are what this thread holds. */
     if (nslab_g.ready) {
         uint64_t kept[nslab_g.nactive > 0 ? nslab_g.nactive : 1];
-        const struct nslab_tlc *tlc = nslab_tls->tlc;
+        const struct nslab_large_cache *tlc = nslab_tls->tlc;
         for (int i = 0; i < nslab_g.nactive; i++)
             kept[i] = tlc ? tlc[i].lease : 0;
         nslab__pages_fork_child_leases(kept);
     }
-    pthread_mutex_unlock(&nslab_g.lock);
+    nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     NSLAB_BUSY_LEAVE();
 }
 

@@ -4,10 +4,11 @@
  * cgroup?  Decided before anything is faulted in, because a fault the
  * kernel cannot satisfy ends in the OOM killer, not in an error.
  *
- * Every mapping goes through nslab__map_node_flags (lib/slab.c), which
- * calls nslab__headroom_take first and nslab__headroom_give after every
- * unmapping.  Two kinds of headroom are kept, each a struct nslab_headroom:
- * one per active node, and one for the process's memory cgroup.
+ * Every mapping goes through nslab__pages_map_fresh (lib/pagesys.c),
+ * which calls nslab__headroom_take first, and every unmapping through
+ * nslab__pages_unmap_range, which calls nslab__headroom_give.  Two kinds
+ * of headroom are kept, each a struct nslab_headroom: one per active node,
+ * and one for the process's memory cgroup.
  *
  * A reading (numa/memstate.c) says how many bytes were there to have,
  * avail; since then the library has mapped since bytes more on the node
@@ -35,9 +36,10 @@
  * has the figure); per refresh one read of the node's meminfo, or of the
  * cgroup's files (two or three per level).
  *
- * Locks: each headroom's lock is a leaf, held only while one thread
- * refreshes the reading, and only taken by trylock: a thread that finds it
- * held decides on the reading it has.  The fields are relaxed atomics,
+ * Locks: each headroom's lock (rank NSLAB_RANK_HEADROOM, lib/lock.h) is
+ * held only while one thread refreshes the reading, and only taken by
+ * trylock (the fork handler excepted): a thread that finds it held decides
+ * on the reading it has.  The fields are relaxed atomics,
  * written by the refreshing thread, or atomically added to.
  */
 #include "lib/internal.h"
@@ -95,7 +97,7 @@ static uint64_t keep_of(const struct nslab_keep *k, uint64_t base, uint64_t div,
  * 0 when another thread is taking one (or the files failed). */
 static int refresh(struct nslab_headroom *h, int nidx)
 {
-    if (pthread_mutex_trylock(&h->lock) != 0)
+    if (nslab__trylock(&h->lock, NSLAB_RANK_HEADROOM) != 0)
         return 0;
     int64_t before = nslab_load_relaxed(&h->since);
     uint64_t avail;
@@ -148,7 +150,7 @@ static int refresh(struct nslab_headroom *h, int nidx)
         nslab_store_relaxed(&h->known, 0);
     }
     nslab_store_relaxed(&h->read_ns, now_coarse());
-    pthread_mutex_unlock(&h->lock);
+    nslab__unlock(&h->lock, NSLAB_RANK_HEADROOM);
     return ok;
 }
 
@@ -222,6 +224,7 @@ static void head_init(struct nslab_headroom *h)
  * be read leave the headroom unknown (never short), silently. */
 int nslab__headroom_init(void)
 {
+    NSLAB_ASSERT_HELD(&nslab_g.lock);
     const struct nslab_topo *t = &nslab_g.topo;
     nslab_g.head = aligned_alloc(64, sizeof(struct nslab_headroom) * (size_t)t->nactive);
     nslab_g.wmark = calloc((size_t)t->max_node + 1, sizeof(struct nslab_node_wmark));
@@ -278,13 +281,13 @@ void nslab__headroom_fini(void)
 void nslab__headroom_fork_lock(void)
 {
     for (int i = 0; nslab_g.head && i < nslab_g.nactive; i++)
-        pthread_mutex_lock(&nslab_g.head[i].lock);
-    pthread_mutex_lock(&nslab_g.cg_head.lock);
+        nslab__lock_nested(&nslab_g.head[i].lock, NSLAB_RANK_HEADROOM);
+    nslab__lock_nested(&nslab_g.cg_head.lock, NSLAB_RANK_HEADROOM);
 }
 
 void nslab__headroom_fork_unlock(void)
 {
-    pthread_mutex_unlock(&nslab_g.cg_head.lock);
+    nslab__unlock(&nslab_g.cg_head.lock, NSLAB_RANK_HEADROOM);
     for (int i = nslab_g.head ? nslab_g.nactive - 1 : -1; i >= 0; i--)
-        pthread_mutex_unlock(&nslab_g.head[i].lock);
+        nslab__unlock(&nslab_g.head[i].lock, NSLAB_RANK_HEADROOM);
 }

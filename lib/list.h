@@ -1,5 +1,8 @@
 /*
- * lib/list.h - intrusive doubly linked lists (circular, with a head node).
+ * lib/list.h - intrusive doubly linked lists (circular, with a head node):
+ * the slab lists of threads and of (cache, node)s, the page layer's bins
+ * and age lists, the cache list and the thread list.  A list has no lock of
+ * its own: whoever owns it says what protects it.
  */
 #ifndef NSLAB_LIST_H
 #define NSLAB_LIST_H

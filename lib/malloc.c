@@ -3,7 +3,7 @@
  * by numaslab, for programs that load it with LD_PRELOAD or link it first
  * (numaslab-malloc(3)).
  *
- * The front end calls the core's own fast paths (lib/internal.h): a
+ * The front end calls the core's own fast paths (lib/thread.h): a
  * malloc of up to NUMASLAB_MAX_SMALL bytes pops an object of the local
  * node's size class from the thread's current slab, a free pushes it back
  * into a slab the thread owns, with the same single page-map lookup that

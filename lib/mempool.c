@@ -1,11 +1,17 @@
 /*
- * lib/mempool.c - mempools with the kernel's mempool_t semantics, page
- * pools, and the reserve page pool every active node owns.
+ * lib/mempool.c - mempools with the kernel's mempool_t semantics over any
+ * allocator: a pool keeps min_nr elements made ahead, hands them out only
+ * when the allocator fails, and takes frees back while it is below min_nr
+ * (numaslab_mempool(3)).  Page pools (lib/pagepool.c) and the node
+ * reserves (lib/nodereserve.c) are mempools whose allocator is the page
+ * layer.
  *
- * Locks: pool->lock protects the pool's elements and counters; pool->cond
- * is its NUMASLAB_WAIT sleepers' condition.  pool->lock is a leaf: it is
- * never held while calling the pool's alloc_fn or free_fn, or while taking
- * any other lock.  nslab_g.lock protects the list of page pools (pools).
+ * Locks: pool->lock (rank NSLAB_RANK_POOL, lib/lock.h) protects the pool's
+ * elements and counters; pool->cond is its NUMASLAB_WAIT sleepers'
+ * condition.  It is never held while calling the pool's alloc_fn or
+ * free_fn, and no other lock is taken under it (a node reserve's levels
+ * go to the statistics segment before it is released, pool_unlock, which
+ * at most tries nslab_g.lock).
  *
  * Invariants:
  *   0 <= curr_nr <= min_nr between calls (a shrink releases the surplus
@@ -13,19 +19,16 @@
  */
 #include "lib/internal.h"
 
+#include <stdlib.h>
+#include <time.h>
+
 /* Every section that holds a pool's lock ends here: a node reserve's
  * levels go to the statistics segment first (lib/export.c). */
 static void pool_unlock(struct numaslab_mempool *p)
 {
     nslab__pub_reserve(p);
-    pthread_mutex_unlock(&p->lock);
+    nslab__unlock(&p->lock, NSLAB_RANK_POOL);
 }
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
-#include <time.h>
 
 #define RETRY_NS (100 * 1000 * 1000) /* NUMASLAB_WAIT retries the allocator this often */
 #define POISON 0x6b
@@ -54,6 +57,7 @@ void nslab__mempool_poison_check(struct numaslab_mempool *p, void *elem)
 /* Push an element into the reserve; pool->lock held, curr_nr < cap. */
 static void push(struct numaslab_mempool *p, void *elem)
 {
+    NSLAB_ASSERT_HELD(&p->lock);
     poison(p, elem);
     p->elements[p->curr_nr++] = elem;
 }
@@ -86,12 +90,10 @@ static void pool_free_struct(struct numaslab_mempool *p)
     free(p);
 }
 
-/* Fill the reserve up to min_nr with the underlying allocator.  Returns
- * the number still missing. */
-static int fill(struct numaslab_mempool *p)
+int nslab__mempool_fill(struct numaslab_mempool *p)
 {
     for (;;) {
-        pthread_mutex_lock(&p->lock);
+        nslab__lock(&p->lock, NSLAB_RANK_POOL);
         int missing = p->min_nr - p->curr_nr;
         pool_unlock(p);
         if (missing <= 0)
@@ -99,7 +101,7 @@ static int fill(struct numaslab_mempool *p)
         void *elem = p->alloc_fn(p->elem_bytes ? NSLAB_F_FILL : 0, p->node, p->pool_data);
         if (!elem)
             return missing;
-        pthread_mutex_lock(&p->lock);
+        nslab__lock(&p->lock, NSLAB_RANK_POOL);
         if (p->curr_nr < p->min_nr && p->curr_nr < p->cap) {
             push(p, elem);
             elem = NULL;
@@ -110,7 +112,7 @@ static int fill(struct numaslab_mempool *p)
     }
 }
 
-static struct numaslab_mempool *pool_new(int min_nr, numaslab_pool_alloc_fn alloc_fn,
+struct numaslab_mempool *nslab__mempool_new(int min_nr, numaslab_pool_alloc_fn alloc_fn,
                                          numaslab_pool_free_fn free_fn, void *pool_data,
                                          int node)
 {
@@ -132,14 +134,19 @@ static struct numaslab_mempool *pool_new(int min_nr, numaslab_pool_alloc_fn allo
     return p;
 }
 
-/* Creation fails whole: the elements made so far go back. */
-static numaslab_mempool_t *create_filled(struct numaslab_mempool *p)
+void nslab__mempool_release(struct numaslab_mempool *p)
 {
-    if (fill(p) == 0)
-        return p;
     while (p->curr_nr)
-        p->free_fn(p->elements[--p->curr_nr], p->pool_data);
+        p->free_fn(pop(p), p->pool_data);
     pool_free_struct(p);
+}
+
+/* Creation fails whole: the elements made so far go back. */
+numaslab_mempool_t *nslab__mempool_create_filled(struct numaslab_mempool *p)
+{
+    if (nslab__mempool_fill(p) == 0)
+        return p;
+    nslab__mempool_release(p);
     errno = ENOMEM;
     return NULL;
 }
@@ -148,21 +155,17 @@ numaslab_mempool_t *numaslab_mempool_create_node(int min_nr, numaslab_pool_alloc
                                                  numaslab_pool_free_fn free_fn, void *pool_data,
                                                  int node)
 {
-    int rc = nslab__init();
-    if (rc) {
-        errno = -rc;
-        return NULL;
-    }
+    NSLAB_INIT_OR_NULL();
     if (min_nr < 0 || !alloc_fn || !free_fn || node < -1 || node >= nslab_g.possible) {
         errno = EINVAL;
         return NULL;
     }
-    struct numaslab_mempool *p = pool_new(min_nr, alloc_fn, free_fn, pool_data, node);
+    struct numaslab_mempool *p = nslab__mempool_new(min_nr, alloc_fn, free_fn, pool_data, node);
     if (!p) {
         errno = ENOMEM;
         return NULL;
     }
-    return create_filled(p);
+    return nslab__mempool_create_filled(p);
 }
 
 numaslab_mempool_t *numaslab_mempool_create(int min_nr, numaslab_pool_alloc_fn alloc_fn,
@@ -179,7 +182,7 @@ void *numaslab_mempool_alloc(numaslab_mempool_t *p, unsigned flags)
     }
     /* The underlying allocator first: the reserve is for when it fails. */
     void *elem = p->alloc_fn(flags & ~NUMASLAB_WAIT, p->node, p->pool_data);
-    pthread_mutex_lock(&p->lock);
+    nslab__lock(&p->lock, NSLAB_RANK_POOL);
     for (;;) {
         if (elem)
             break;
@@ -211,7 +214,7 @@ void *numaslab_mempool_alloc(numaslab_mempool_t *p, unsigned flags)
         if (rc == ETIMEDOUT) {
             pool_unlock(p);
             elem = p->alloc_fn(flags & ~NUMASLAB_WAIT, p->node, p->pool_data);
-            pthread_mutex_lock(&p->lock);
+            nslab__lock(&p->lock, NSLAB_RANK_POOL);
         }
     }
     p->out++;
@@ -226,7 +229,7 @@ void *numaslab_mempool_alloc_preallocated(numaslab_mempool_t *p)
         errno = EINVAL;
         return NULL;
     }
-    pthread_mutex_lock(&p->lock);
+    nslab__lock(&p->lock, NSLAB_RANK_POOL);
     if (p->curr_nr > 0) {
         elem = pop(p);
         p->used++;
@@ -244,7 +247,7 @@ int numaslab_mempool_alloc_bulk(numaslab_mempool_t *p, void **elems, int n)
 {
     if (!p || !elems || n < 0)
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
+    nslab__lock(&p->lock, NSLAB_RANK_POOL);
     if (p->curr_nr < n) {
         p->empty++;
         pool_unlock(p);
@@ -262,7 +265,7 @@ void numaslab_mempool_free(void *elem, numaslab_mempool_t *p)
 {
     if (!elem || !p)
         return;
-    pthread_mutex_lock(&p->lock);
+    nslab__lock(&p->lock, NSLAB_RANK_POOL);
     p->out--;
     if (p->curr_nr < p->min_nr && p->curr_nr < p->cap) {
         push(p, elem);
@@ -278,7 +281,7 @@ int numaslab_mempool_resize(numaslab_mempool_t *p, int new_min_nr)
 {
     if (!p || new_min_nr < 0)
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
+    nslab__lock(&p->lock, NSLAB_RANK_POOL);
     if (reserve_room(p, new_min_nr)) {
         pool_unlock(p);
         return -ENOMEM;
@@ -295,7 +298,7 @@ int numaslab_mempool_resize(numaslab_mempool_t *p, int new_min_nr)
             p->free_fn(gone[i], p->pool_data);
         free(gone);
     }
-    fill(p); /* what cannot be made now, later frees complete */
+    nslab__mempool_fill(p); /* what cannot be made now, later frees complete */
     return 0;
 }
 
@@ -303,15 +306,13 @@ int numaslab_mempool_destroy(numaslab_mempool_t *p)
 {
     if (!p)
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
+    nslab__lock(&p->lock, NSLAB_RANK_POOL);
     if (p->out > 0 || p->waiters > 0) {
         pool_unlock(p);
         return -EBUSY;
     }
     pool_unlock(p);
-    while (p->curr_nr)
-        p->free_fn(pop(p), p->pool_data);
-    pool_free_struct(p);
+    nslab__mempool_release(p);
     return 0;
 }
 
@@ -319,7 +320,7 @@ int numaslab_mempool_stats(numaslab_mempool_t *p, struct numaslab_mempool_stats 
 {
     if (!p || !st)
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
+    nslab__lock(&p->lock, NSLAB_RANK_POOL);
     st->node = p->node;
     st->curr_nr = p->curr_nr;
     st->min_nr = p->min_nr;
@@ -332,201 +333,3 @@ int numaslab_mempool_stats(numaslab_mempool_t *p, struct numaslab_mempool_stats 
     return 0;
 }
 
-/* ------------------------------------------------------------------------
- * Page pools
- * ---------------------------------------------------------------------- */
-
-/* A chunk of 2^order pages on the pool's node, faulted in, with its page
- * map leaves made now so that a slab laid in it later needs no memory. */
-static void *page_alloc(unsigned flags, int node, void *data)
-{
-    struct numaslab_mempool *p = data;
-    /* Filling the reserve is not ordinary allocation: fault injection
-     * leaves it alone, so that reserves exist to be tested. */
-    void *mem = nslab__pages_get(p->page_nidx, p->elem_bytes,
-                                 (flags & NSLAB_F_FILL) ? NSLAB_PG_NOFAULT | NSLAB_PG_NOLIMIT : 0,
-                                 NULL);
-    if (!mem)
-        return NULL;
-    if (nslab__pagemap_set(mem, p->elem_bytes, NULL)) {
-        nslab__pages_put(p->page_nidx, mem, p->elem_bytes, NSLAB_PG_UNMAP);
-        return NULL;
-    }
-    if (nslab_g.opt.reserve_mlock && mlock(mem, p->elem_bytes) != 0) {
-        static int told;
-        if (!__atomic_exchange_n(&told, 1, __ATOMIC_RELAXED)) {
-            struct rlimit rl = {0, 0};
-            getrlimit(RLIMIT_MEMLOCK, &rl);
-            nslab__report("numaslab: NUMASLAB_RESERVE_MLOCK=1, but mlock of %zu bytes failed "
-                          "(%s; RLIMIT_MEMLOCK is %llu bytes): the reserve stays unlocked",
-                          p->elem_bytes, strerror(errno), (unsigned long long)rl.rlim_cur);
-        }
-    }
-    (void)flags;
-    (void)node;
-    return mem;
-}
-
-static void page_free(void *elem, void *data)
-{
-    struct numaslab_mempool *p = data;
-    if (nslab_g.opt.reserve_mlock)
-        munlock(elem, p->elem_bytes); /* it may serve anything next */
-    nslab__pages_put(p->page_nidx, elem, p->elem_bytes, 0);
-}
-
-numaslab_mempool_t *numaslab_page_pool_create(int node, unsigned order, int min_nr)
-{
-    int rc = nslab__init();
-    if (rc) {
-        errno = -rc;
-        return NULL;
-    }
-    if (node == NUMASLAB_NODE_LOCAL)
-        node = numaslab_local_node();
-    if (node < 0 || node >= nslab_g.possible || order > 14 || min_nr < 0) {
-        errno = EINVAL;
-        return NULL;
-    }
-    if (nslab_g.node_nidx[node] < 0) {
-        errno = ENODEV;
-        return NULL;
-    }
-    struct numaslab_mempool *p = pool_new(min_nr, page_alloc, page_free, NULL, node);
-    if (!p) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    p->pool_data = p;
-    p->elem_bytes = nslab__page_size() << order;
-    p->page_nidx = nslab_g.node_nidx[node];
-    return create_filled(p);
-}
-
-/* ------------------------------------------------------------------------
- * The node reserves
- * ---------------------------------------------------------------------- */
-
-#define DEFAULT_RESERVE (2u << 20)
-
-/*
- * Parse "SIZE" or "NODE:SIZE,..." (a bare SIZE applies to every node not
- * named) into bytes[possible].  0 or -EINVAL.
- */
-static int parse_reserve(const char *s, size_t *bytes, int possible)
-{
-    char buf[256];
-    if (!s || !*s || strlen(s) >= sizeof(buf))
-        return -EINVAL;
-    strcpy(buf, s);
-    size_t dflt = DEFAULT_RESERVE;
-    static char named[1 << 10];
-    memset(named, 0, sizeof(named));
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        char *colon = strchr(tok, ':');
-        size_t v;
-        if (!colon) {
-            if (nslab__parse_size(tok, &v))
-                return -EINVAL;
-            dflt = v;
-            continue;
-        }
-        *colon = '\0';
-        char *end;
-        long n = strtol(tok, &end, 10);
-        if (end == tok || *end || n < 0 || n >= possible || n >= (long)sizeof(named) ||
-            nslab__parse_size(colon + 1, &v))
-            return -EINVAL;
-        bytes[n] = v;
-        named[n] = 1;
-    }
-    for (int n = 0; n < possible && n < (int)sizeof(named); n++)
-        if (!named[n])
-            bytes[n] = dflt;
-    return 0;
-}
-
-/* nslab_g.lock held; after the topology and the tables. */
-int nslab__reserves_init(void)
-{
-    int possible = nslab_g.possible;
-    size_t *bytes = calloc((size_t)possible, sizeof(size_t));
-    nslab_g.reserve = calloc((size_t)nslab_g.nactive, sizeof(*nslab_g.reserve));
-    if (!bytes || !nslab_g.reserve) {
-        free(bytes);
-        return -ENOMEM;
-    }
-    const char *spec = nslab_g.opt.reserve;
-    if (spec && parse_reserve(spec, bytes, possible) && nslab_g.opt.reserve_from_cfg) {
-        nslab__report("numaslab_init: reserve=\"%s\" is not a size or a list NODE:SIZE,... "
-                      "(e.g. 4M or 0:8M,3:2M)", spec);
-        free(bytes);
-        return -EINVAL;
-    }
-    if (spec && parse_reserve(spec, bytes, possible)) {
-        nslab__report("numaslab: NUMASLAB_RESERVE=\"%s\": not a size or a list NODE:SIZE,... "
-                      "(e.g. 4M or 0:8M,3:2M); using the default %u bytes per node",
-                      spec, DEFAULT_RESERVE);
-        spec = NULL;
-    }
-    if (!spec)
-        for (int n = 0; n < possible; n++)
-            bytes[n] = DEFAULT_RESERVE;
-    size_t elem = NSLAB_MIN_SLAB;
-    for (int i = 0; i < nslab_g.nactive; i++) {
-        int node = nslab_g.topo.active[i];
-        int min_nr = (int)((bytes[node] + elem - 1) / elem);
-        struct numaslab_mempool *p = pool_new(min_nr, page_alloc, page_free, NULL, node);
-        if (!p)
-            continue;
-        p->pool_data = p;
-        p->elem_bytes = elem;
-        p->page_nidx = i;
-        nslab_g.nstat[node].reserve_allowance = (uint64_t)min_nr * elem;
-        int missing = fill(p);
-        if (missing)
-            nslab__report("numaslab: the reserve of node %d holds %d of %d elements of %zu bytes "
-                          "(no more memory there)", node, min_nr - missing, min_nr, elem);
-        nslab_g.reserve[i] = p;
-    }
-    free(bytes);
-    return 0;
-}
-
-/* nslab_g.lock held; every reserve slab has gone back to its pool. */
-void nslab__reserves_fini(void)
-{
-    for (int i = 0; nslab_g.reserve && i < nslab_g.nactive; i++) {
-        struct numaslab_mempool *p = nslab_g.reserve[i];
-        if (!p)
-            continue;
-        while (p->curr_nr)
-            p->free_fn(pop(p), p->pool_data);
-        pool_free_struct(p);
-    }
-    free(nslab_g.reserve);
-    nslab_g.reserve = NULL;
-}
-
-numaslab_mempool_t *numaslab_node_reserve(int node)
-{
-    int rc = nslab__init();
-    if (rc) {
-        errno = -rc;
-        return NULL;
-    }
-    if (node == NUMASLAB_NODE_LOCAL)
-        node = numaslab_local_node();
-    if (node < 0 || node >= nslab_g.possible) {
-        errno = EINVAL;
-        return NULL;
-    }
-    if (nslab_g.node_nidx[node] < 0) {
-        errno = ENODEV;
-        return NULL;
-    }
-    numaslab_mempool_t *p = nslab_g.reserve[nslab_g.node_nidx[node]];
-    if (!p)
-        errno = ENOMEM; /* it could not be made at initialisation */
-    return p;
-}

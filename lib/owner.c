@@ -9,7 +9,7 @@
  * slab is found from the object through the page map (lib/pagemap.c).
  *
  *   alloc, fast:  the thread's free list of the node (the objects it
- *         freed there last, struct nslab_slot), else the current slab's
+ *         freed there last, struct nslab_thread_node), else the current slab's
  *         free map: no lock, no atomic RMW
  *   free by the owner, fast: onto that list while it has room, else a
  *         bit set in the free map, the same
@@ -36,6 +36,11 @@
  * Every list here is the owning thread's and is touched without a lock;
  * numaslab_cache_destroy, numaslab_fini and the fork child touch other
  * threads' lists, which the API documents as needing them quiescent.
+ *
+ * Locks: nslab_g.lock (rank NSLAB_RANK_GLOBAL, lib/lock.h) while a thread
+ * enters its state for a cache in cc[] (destroy and fini walk them), only
+ * tried where the caller may hold it already; the cnode locks through
+ * lib/slab.c and lib/reserve.c.
  */
 #include "lib/internal.h"
 #include "lib/debug.h"
@@ -46,35 +51,39 @@
 
 /* nolock: nslab_g.lock is only tried (a free may run under it), NULL when
  * it is taken. */
-static struct nslab_tcc *tcc_make(struct numaslab_cache *c, struct nslab_tstate *ts, int nolock)
+static struct nslab_thread_cache *thread_cache_new(struct numaslab_cache *c,
+                                                   struct nslab_tstate *ts, int nolock)
 {
     size_t n = (size_t)nslab_g.nactive;
-    size_t owns = sizeof(struct nslab_tcc) + n * sizeof(struct nslab_slot);
-    struct nslab_tcc *tc = calloc(1, owns + n * sizeof(struct nslab_own));
+    size_t owns = sizeof(struct nslab_thread_cache) + n * sizeof(struct nslab_thread_node);
+    struct nslab_thread_cache *tc = calloc(1, owns + n * sizeof(struct nslab_owned_slabs));
     if (!tc)
         return NULL;
-    tc->own = (struct nslab_own *)((char *)tc + owns);
+    tc->own = (struct nslab_owned_slabs *)((char *)tc + owns);
     for (size_t i = 0; i < n; i++) {
         nslab_list_init(&tc->own[i].partial);
         nslab_list_init(&tc->own[i].full);
     }
     /* Under the lock: destroy and fini walk every thread's cc[]. */
-    if (nolock ? pthread_mutex_trylock(&nslab_g.lock) != 0 : pthread_mutex_lock(&nslab_g.lock)) {
+    int rc = nolock ? nslab__trylock(&nslab_g.lock, NSLAB_RANK_GLOBAL)
+                    : nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
+    if (rc != 0) {
         free(tc);
         return NULL;
     }
     ts->cc[c->id] = tc;
-    pthread_mutex_unlock(&nslab_g.lock);
+    nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     return tc;
 }
 
-struct nslab_tcc *nslab__tcc_make(struct numaslab_cache *c, struct nslab_tstate *ts)
+struct nslab_thread_cache *nslab__thread_cache_make(struct numaslab_cache *c,
+                                                    struct nslab_tstate *ts)
 {
-    return tcc_make(c, ts, 0);
+    return thread_cache_new(c, ts, 0);
 }
 
 /* The owner's lists.  s is on none of them when put there. */
-static void own_put(struct nslab_own *o, struct nslab_slab *s, int where)
+static void own_put(struct nslab_owned_slabs *o, struct nslab_slab *s, int where)
 {
     s->where = (uint8_t)where;
     s->trip = s->nobjs - 2;
@@ -87,7 +96,7 @@ static void own_put(struct nslab_own *o, struct nslab_slab *s, int where)
     }
 }
 
-static void own_del(struct nslab_own *o, struct nslab_slab *s)
+static void own_del(struct nslab_owned_slabs *o, struct nslab_slab *s)
 {
     nslab_list_del(&s->link);
     if (s->where == NSLAB_W_PARTIAL)
@@ -97,8 +106,8 @@ static void own_del(struct nslab_own *o, struct nslab_slab *s)
     s->where = NSLAB_W_NONE;
 }
 
-static struct nslab_slab *make_cur(struct numaslab_cache *c, struct nslab_tcc *tc, int nidx,
-                                   struct nslab_slab *s)
+static struct nslab_slab *make_cur(struct numaslab_cache *c, struct nslab_thread_cache *tc,
+                                   int nidx, struct nslab_slab *s)
 {
     s->where = NSLAB_W_CUR;
     s->trip = UINT32_MAX;
@@ -115,9 +124,9 @@ static struct nslab_slab *make_cur(struct numaslab_cache *c, struct nslab_tcc *t
  * then the node.
  */
 static struct nslab_slab *refill(struct numaslab_cache *c, struct nslab_tstate *ts,
-                                 struct nslab_tcc *tc, int nidx)
+                                 struct nslab_thread_cache *tc, int nidx)
 {
-    struct nslab_own *o = &tc->own[nidx];
+    struct nslab_owned_slabs *o = &tc->own[nidx];
     struct nslab_slab *s = tc->slot[nidx].cur;
     if (s) {
         while (s->hint < s->nwords && !nslab_load_relaxed(&s->freemap[s->hint]))
@@ -147,8 +156,8 @@ static struct nslab_slab *refill(struct numaslab_cache *c, struct nslab_tstate *
 /* An object of (c, nidx) from the thread's slabs; NULL/ENOMEM.  The
  * current slab is counted after it, so that the statistics include what
  * the thread took since its last slow path. */
-static void *alloc_at(struct numaslab_cache *c, struct nslab_tstate *ts, struct nslab_tcc *tc,
-                      int nidx)
+static void *alloc_at(struct numaslab_cache *c, struct nslab_tstate *ts,
+                      struct nslab_thread_cache *tc, int nidx)
 {
     void *obj = nslab__own_pop(c, nidx);
     if (!obj && refill(c, ts, tc, nidx))
@@ -178,8 +187,8 @@ void *nslab__cache_alloc_slow(struct numaslab_cache *c, unsigned flags, int node
         errno = -rc;
         return NULL;
     }
-    struct nslab_tcc *tc = ts->cc[c->id];
-    if (!tc && !(tc = nslab__tcc_make(c, ts))) {
+    struct nslab_thread_cache *tc = ts->cc[c->id];
+    if (!tc && !(tc = nslab__thread_cache_make(c, ts))) {
         errno = ENOMEM;
         return NULL;
     }
@@ -192,8 +201,9 @@ void *nslab__cache_alloc_slow(struct numaslab_cache *c, unsigned flags, int node
         for (int k = 1; k < nslab_g.nactive; k++) {
             int alt = order[k];
             if ((obj = alloc_at(c, ts, tc, alt))) {
-                nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].fallback_out, 1);
-                nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[alt]].fallback_in, 1);
+                struct nslab_node_counters *nc = nslab_g.node_counters;
+                nslab_add_relaxed(&nc[nslab_g.topo.active[nidx]].fallback_out, 1);
+                nslab_add_relaxed(&nc[nslab_g.topo.active[alt]].fallback_in, 1);
                 nslab__pub_node(nslab_g.topo.active[nidx]);
                 nslab__pub_node(nslab_g.topo.active[alt]);
                 return nslab__hand_out(c, obj, flags);
@@ -208,7 +218,7 @@ void *nslab__cache_alloc_slow(struct numaslab_cache *c, unsigned flags, int node
 
 /* The remote frees tc gathered go into their slab's remote map: one atomic
  * OR, the last touch of that slab (its objects are free from then on). */
-static void rb_flush(struct numaslab_cache *c, struct nslab_tcc *tc)
+static void rb_flush(struct numaslab_cache *c, struct nslab_thread_cache *tc)
 {
     struct nslab_slab *s = tc->rb_s;
     if (!s)
@@ -247,18 +257,18 @@ static void free_remote(struct numaslab_cache *c, struct nslab_slab *s, void *ob
         return;
     }
     struct nslab_tstate *ts = nslab_tls;
-    struct nslab_tcc *tc = ts->cc[c->id];
+    struct nslab_thread_cache *tc = ts->cc[c->id];
     if (!tc && ts == &nslab_empty_ts && !nslab_exited &&
-        pthread_mutex_trylock(&nslab_g.lock) == 0) {
+        nslab__trylock(&nslab_g.lock, NSLAB_RANK_GLOBAL) == 0) {
         /* A thread that never used the library: its state, unless this
          * free runs under nslab_g.lock (then the trylock failed). */
-        pthread_mutex_unlock(&nslab_g.lock);
+        nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
         ts = nslab__tstate();
         if (!ts)
             ts = &nslab_empty_ts;
     }
     if (!tc && ts != &nslab_empty_ts)
-        tc = tcc_make(c, ts, 1); /* a thread that never allocated from c */
+        tc = thread_cache_new(c, ts, 1); /* a thread that never allocated from c */
     if (!tc) { /* no memory for the thread's state, or the lock taken */
         nslab__remote_or(c, s, w, bit, call);
         return;
@@ -294,7 +304,7 @@ static void free_local(struct numaslab_cache *c, struct nslab_tstate *ts, struct
         nslab__cookie_set(obj);
     if (s->where == NSLAB_W_CUR)
         return;
-    struct nslab_own *o = &ts->cc[c->id]->own[s->nidx];
+    struct nslab_owned_slabs *o = &ts->cc[c->id]->own[s->nidx];
     if (s->nfree == s->nobjs) {
         own_del(o, s);
         nslab__node_give(c, s);
@@ -310,7 +320,8 @@ static void free_local(struct numaslab_cache *c, struct nslab_tstate *ts, struct
 /* The thread's free list for a node goes back to the free maps of its
  * objects' slabs, all the thread's own (a slab with an object on the list
  * has a live object, so it stays). */
-static void slot_flush(struct numaslab_cache *c, struct nslab_tstate *ts, struct nslab_slot *sl)
+static void slot_flush(struct numaslab_cache *c, struct nslab_tstate *ts,
+                       struct nslab_thread_node *sl)
 {
     void **obj = sl->head;
     uint32_t left = sl->n;
@@ -414,7 +425,7 @@ void nslab__cache_free_home(struct numaslab_cache *c, void *obj)
 
 /* Give back s, one of ts's slabs of (c, nidx), unless keep_live and it
  * has live objects (then its counts are brought up to date). */
-static void flush_one(struct numaslab_cache *c, struct nslab_tcc *tc, int nidx,
+static void flush_one(struct numaslab_cache *c, struct nslab_thread_cache *tc, int nidx,
                       struct nslab_slab *s, int keep_live)
 {
     nslab__slab_collect(c, s);
@@ -434,16 +445,16 @@ static void flush_one(struct numaslab_cache *c, struct nslab_tcc *tc, int nidx,
     nslab__node_give(c, s);
 }
 
-void nslab__tcc_flush(struct numaslab_cache *c, struct nslab_tstate *ts, int keep_live)
+void nslab__thread_cache_flush(struct numaslab_cache *c, struct nslab_tstate *ts, int keep_live)
 {
-    struct nslab_tcc *tc = ts->cc[c->id];
+    struct nslab_thread_cache *tc = ts->cc[c->id];
     if (!tc)
         return;
     rb_flush(c, tc);
     for (int i = 0; i < nslab_g.nactive; i++)
         slot_flush(c, ts, &tc->slot[i]);
     for (int i = 0; i < nslab_g.nactive; i++) {
-        struct nslab_own *o = &tc->own[i];
+        struct nslab_owned_slabs *o = &tc->own[i];
         if (tc->slot[i].cur)
             flush_one(c, tc, i, tc->slot[i].cur, keep_live);
         struct nslab_list *heads[] = {&o->partial, &o->full};

@@ -2,8 +2,8 @@
  * lib/pagemap.c - from an address to the header of the slab or large
  * object that holds it, in O(1) without a lock.
  *
- * Locks: pm_lock protects the creation of leaves (level 3 in the order of
- * lib/internal.h).  Entries are written by the owner of the memory they
+ * Locks: pm_lock protects the creation of leaves (rank NSLAB_RANK_PAGEMAP,
+ * lib/lock.h).  Entries are written by the owner of the memory they
  * describe (slab creation and teardown) and read without a lock.
  */
 #include "lib/internal.h"
@@ -24,7 +24,7 @@ static void **leaf_get(uintptr_t a)
     void **leaf = nslab_load_acquire(slot);
     if (leaf)
         return leaf;
-    pthread_mutex_lock(&pm_lock);
+    nslab__lock(&pm_lock, NSLAB_RANK_PAGEMAP);
     leaf = *slot;
     if (!leaf) {
         /* 2 MiB of address space; only the pages written become resident. */
@@ -36,7 +36,7 @@ static void **leaf_get(uintptr_t a)
             nslab_store_release(slot, leaf);
         }
     }
-    pthread_mutex_unlock(&pm_lock);
+    nslab__unlock(&pm_lock, NSLAB_RANK_PAGEMAP);
     return leaf;
 }
 
@@ -90,5 +90,5 @@ void nslab__pagemap_clear(void *start, size_t bytes)
     }
 }
 
-void nslab__pagemap_lock(void) { pthread_mutex_lock(&pm_lock); }
-void nslab__pagemap_unlock(void) { pthread_mutex_unlock(&pm_lock); }
+void nslab__pagemap_lock(void) { nslab__lock(&pm_lock, NSLAB_RANK_PAGEMAP); }
+void nslab__pagemap_unlock(void) { nslab__unlock(&pm_lock, NSLAB_RANK_PAGEMAP); }

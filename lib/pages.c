@@ -1,11 +1,13 @@
 /*
- * lib/pages.c - the page layer: runs of whole pages bound to one node.
+ * lib/pages.c - the page layer: runs of whole pages bound to one node,
+ * and each node's cache of free runs in front of the system (what faces
+ * the system, charging, mapping and unmapping, is lib/pagesys.c).
  *
  * Everything numaslab keeps on a node comes from here and goes back here:
- * slabs (lib/slab.c), large objects (lib/sizeclass.c), page pools and the
- * node reserves (lib/mempool.c).  No other lib/ file maps, binds,
- * populates or unmaps node memory; the system calls themselves are
- * numa/bind.c's.  The layer is where "the node is short" is decided
+ * slabs (lib/slab.c), large objects (lib/large.c), page pools and the
+ * node reserves (lib/pagepool.c, lib/nodereserve.c).  No other lib/ file
+ * maps, binds, populates or unmaps node memory; the system calls
+ * themselves are numa/bind.c's.  The layer is where "the node is short" is decided
  * (lib/headroom.c is asked before anything is faulted in) and where memory
  * goes back to the system.
  *
@@ -43,7 +45,7 @@
  *   - cached == the sum of the bytes of n's free runs, and
  *     cached + leased <= retain, except between a free's insertion and its
  *     evictions, under the lock (leased: what threads' caches of freed
- *     large objects may hold, lib/sizeclass.c; at most retain / 2);
+ *     large objects may hold, lib/large.c; at most retain / 2);
  *   - free runs stay counted in the node's bytes_mapped and in the
  *     headroom's bytes mapped: they are the process's memory until
  *     unmapped.
@@ -51,13 +53,14 @@
  * splitting and coalescing never cross nodes (the marks are per node).
  * Fallback to another node is the callers' decision, as numaslab(7) says.
  *
- * Locks: pnode[n].lock protects node n's bins, age list and counters.  It
- * is taken with no lock held but, at most, nslab_g.lock (slabs are made
- * and given up outside the cnode locks, pools call their allocator
- * outside the pool lock); under it only the page map's entries are
- * written and, should a leaf be missing, the page map's lock taken (level
- * 3 of lib/internal.h: a run's pages were entered before, so in practice
- * never).  The mapping and unmapping system calls run outside it.
+ * Locks: pnode[n].lock (rank NSLAB_RANK_PAGES, lib/lock.h) protects node
+ * n's bins, age list and counters.  It is taken with no lock held but, at
+ * most, nslab_g.lock (slabs are made and given up outside the cnode
+ * locks, pools call their allocator outside the pool lock); under it only
+ * the page map's entries are written and, should a leaf be missing, the
+ * page map's lock taken (a run's pages were entered before, so in
+ * practice never).  The mapping and unmapping system calls run outside
+ * it.
  *
  * Huge pages: a request with NSLAB_PG_HUGE gets a 2 MiB-aligned run and
  * MADV_HUGEPAGE on it (a cached run that was not advised is advised when
@@ -69,7 +72,6 @@
 #include <stdlib.h>
 
 #define NBINS 184         /* enough for a run of 2^47 bytes (bin_of) */
-#define NBIN_WORDS ((NBINS + 63) / 64)
 #define SCAN_MAX 32       /* runs looked at per bin before the next bin */
 #define EVICT_BATCH 16    /* ranges unmapped after one unlock */
 
@@ -86,7 +88,7 @@ struct nslab_run {
 
 /* What the page map shows for every page of node nidx's free runs: a
  * reader that looks an address up sees a type that is neither a slab nor
- * a large object (lib/internal.h), and nothing it could dereference
+ * a large object (lib/slab.h), and nothing it could dereference
  * further. */
 struct nslab_freemark {
     uint8_t type;         /* NSLAB_T_FREE */
@@ -94,10 +96,10 @@ struct nslab_freemark {
     uint16_t nidx;
 };
 
-struct nslab_pnode {
-    pthread_mutex_t lock; /* protects everything below but the mark */
+struct nslab_page_node {
+    pthread_mutex_t lock; /* NSLAB_RANK_PAGES: protects everything below but the mark */
     struct nslab_list bin[NBINS];
-    uint64_t binmap[NBIN_WORDS]; /* bit b set: bin[b] is not empty */
+    nslab_bitmap_t binmap[NSLAB_BITMAP_WORDS(NBINS)]; /* bit b set: bin[b] is not empty */
     struct nslab_list age;
     uint64_t cached;      /* bytes of free runs; relaxed atomic stores, read as a hint */
     uint64_t retain;      /* the most cached + leased may hold */
@@ -105,7 +107,7 @@ struct nslab_pnode {
     struct nslab_freemark mark;
 } __attribute__((aligned(64)));
 
-static struct nslab_pnode *pnode; /* [nactive] */
+static struct nslab_page_node *pnode; /* [nactive] */
 static size_t page_bytes;
 static unsigned page_shift;
 
@@ -121,71 +123,6 @@ static unsigned bin_of(size_t n)
     unsigned l = 63u - (unsigned)__builtin_clzll((unsigned long long)n); /* >= 6 */
     unsigned b = 64 + (l - 6) * 4 + (unsigned)((n >> (l - 2)) & 3);
     return b < NBINS ? b : NBINS - 1;
-}
-
-/* ------------------------------------------------------------------------
- * Fresh memory from the system, and memory given back to it
- * ---------------------------------------------------------------------- */
-
-static int fault_injected(int nidx)
-{
-    return unlikely(nslab_load_relaxed(&nslab_fail_on)) &&
-           nslab__fail_now(nslab_g.topo.active[nidx]);
-}
-
-/*
- * Count bytes more as mapped on node nidx, with the node limit and the
- * headroom of the node and of the memory cgroup checked first (floor: a
- * reserve fill, past the limit and the low watermark).  0, or the
- * shortage (NSLAB_SHORT_NODE, NSLAB_SHORT_CGROUP): nothing is counted.
- */
-static int charge(int nidx, size_t bytes, int floor)
-{
-    int node = nslab_g.topo.active[nidx];
-    uint64_t *mapped = &nslab_g.nstat[node].bytes_mapped;
-    uint64_t old = nslab_add_relaxed(mapped, bytes);
-    int why = NSLAB_SHORT_NODE;
-    /* The node's reserve is mapped too, but the limit is for ordinary
-     * memory: the reserve's full size is allowed on top of it. */
-    if (!nslab_g.opt.node_limit || floor ||
-        old + bytes <= nslab_g.opt.node_limit + nslab_g.nstat[node].reserve_allowance)
-        why = nslab__headroom_take(nidx, bytes, floor);
-    if (why)
-        nslab_sub_relaxed(mapped, bytes);
-    return why;
-}
-
-static void uncharge(int nidx, size_t bytes)
-{
-    nslab__headroom_give(nidx, bytes);
-    nslab_sub_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].bytes_mapped, bytes);
-}
-
-/* Unmap [p, p+bytes) of node nidx; its page map entries are cleared
- * already (or were never set). */
-static void unmap_range(int nidx, void *p, size_t bytes)
-{
-    nslab__pages_unmap(p, bytes);
-    uncharge(nidx, bytes);
-}
-
-/*
- * bytes mapped fresh on node nidx, bound and faulted in, once charge()
- * allows them.  NULL with errno ENOMEM when the node is exhausted; *why
- * then says whether it was the cgroup (NSLAB_SHORT_CGROUP) or the node.
- */
-static void *map_fresh(int nidx, size_t bytes, size_t align, unsigned flags, int *why)
-{
-    void *p = NULL;
-    *why = charge(nidx, bytes, (flags & NSLAB_PG_NOLIMIT) != 0);
-    if (!*why && !(p = nslab__pages_map_aligned(nslab_g.topo.active[nidx], bytes, align,
-                                                (flags & NSLAB_PG_HUGE) != 0))) {
-        uncharge(nidx, bytes);
-        *why = NSLAB_SHORT_NODE;
-    }
-    if (!p)
-        errno = ENOMEM;
-    return p;
 }
 
 /* ------------------------------------------------------------------------
@@ -210,19 +147,19 @@ static void run_show(char *p, size_t bytes)
     nslab_asan_unpoison(p, bytes);
 }
 
-static void bin_add(struct nslab_pnode *pn, struct nslab_run *r)
+static void bin_add(struct nslab_page_node *pn, struct nslab_run *r)
 {
     unsigned b = bin_of(r->bytes >> page_shift);
     r->bin = b;
     nslab_list_add(&pn->bin[b], &r->bin_link);
-    pn->binmap[b / 64] |= 1ull << (b % 64);
+    nslab__bit_set(pn->binmap, b);
 }
 
-static void bin_del(struct nslab_pnode *pn, struct nslab_run *r)
+static void bin_del(struct nslab_page_node *pn, struct nslab_run *r)
 {
     nslab_list_del(&r->bin_link);
     if (nslab_list_empty(&pn->bin[r->bin]))
-        pn->binmap[r->bin / 64] &= ~(1ull << (r->bin % 64));
+        nslab__bit_clear(pn->binmap, r->bin);
 }
 
 /* Enter the first and last page of [p, p+bytes) as mark (0), or clear
@@ -241,7 +178,7 @@ static int pm_ends(char *p, size_t bytes, void *mark)
 /* Write run r's header and footer, mark its ends and enter it in a bin.
  * The page map leaves of its pages exist (they were entered before).
  * The age link is the caller's. */
-static struct nslab_run *run_make(struct nslab_pnode *pn, int nidx, char *p, size_t bytes,
+static struct nslab_run *run_make(struct nslab_page_node *pn, int nidx, char *p, size_t bytes,
                                   int huge)
 {
     struct nslab_run *r = (struct nslab_run *)p;
@@ -262,7 +199,7 @@ static struct nslab_run *run_make(struct nslab_pnode *pn, int nidx, char *p, siz
 /* Take r out of its bin and the age list, and clear its ends' marks: its
  * pages are about to be handed out, merged or unmapped.  r's header stays
  * readable until the caller reuses the memory. */
-static void run_forget(struct nslab_pnode *pn, struct nslab_run *r)
+static void run_forget(struct nslab_page_node *pn, struct nslab_run *r)
 {
     bin_del(pn, r);
     nslab_list_del(&r->age_link);
@@ -271,17 +208,11 @@ static void run_forget(struct nslab_pnode *pn, struct nslab_run *r)
 
 /* The first free run of pn that holds bytes at an align-aligned address;
  * *at is that address.  NULL when none does.  Lock held. */
-static struct nslab_run *find_fit(struct nslab_pnode *pn, size_t bytes, size_t align, char **at)
+static struct nslab_run *find_fit(struct nslab_page_node *pn, size_t bytes, size_t align, char **at)
 {
-    for (unsigned b = bin_of(bytes >> page_shift); b < NBINS; b++) {
-        uint64_t w = pn->binmap[b / 64] >> (b % 64);
-        if (!w) {
-            b = (b / 64 + 1) * 64 - 1; /* the rest of this word is empty */
-            continue;
-        }
-        b += (unsigned)__builtin_ctzll(w);
-        if (b >= NBINS)
-            break;
+    NSLAB_ASSERT_HELD(&pn->lock);
+    for (unsigned b = nslab__bit_next(pn->binmap, bin_of(bytes >> page_shift), NBINS); b < NBINS;
+         b = nslab__bit_next(pn->binmap, b + 1, NBINS)) {
         int scanned = 0;
         for (struct nslab_list *l = pn->bin[b].next; l != &pn->bin[b] && scanned < SCAN_MAX;
              l = l->next, scanned++) {
@@ -301,9 +232,9 @@ static struct nslab_run *find_fit(struct nslab_pnode *pn, size_t bytes, size_t a
  * the node's lock. */
 static void *cache_take(int nidx, size_t bytes, size_t align, int *huge)
 {
-    struct nslab_pnode *pn = &pnode[nidx];
+    struct nslab_page_node *pn = &pnode[nidx];
     char *s = NULL;
-    pthread_mutex_lock(&pn->lock);
+    nslab__lock(&pn->lock, NSLAB_RANK_PAGES);
     struct nslab_run *r = find_fit(pn, bytes, align, &s);
     if (r) {
         char *base = (char *)r, *end = base + r->bytes;
@@ -323,7 +254,7 @@ static void *cache_take(int nidx, size_t bytes, size_t align, int *huge)
         nslab_store_relaxed(&pn->cached, pn->cached - bytes);
         *huge = h;
     }
-    pthread_mutex_unlock(&pn->lock);
+    nslab__unlock(&pn->lock, NSLAB_RANK_PAGES);
     return r ? s : NULL;
 }
 
@@ -335,8 +266,9 @@ struct evicted {
 /* Detach the oldest free runs of pn until it holds at most keep bytes, up
  * to EVICT_BATCH ranges into out[]; clears their page map entries.  Lock
  * held.  Returns the number of ranges. */
-static int evict(struct nslab_pnode *pn, uint64_t keep, struct evicted *out)
+static int evict(struct nslab_page_node *pn, uint64_t keep, struct evicted *out)
 {
+    NSLAB_ASSERT_HELD(&pn->lock);
     int n = 0;
     while (pn->cached > keep && n < EVICT_BATCH && !nslab_list_empty(&pn->age)) {
         struct nslab_run *r = nslab_container_of(pn->age.prev, struct nslab_run, age_link);
@@ -364,12 +296,12 @@ static void unmap_evicted(int nidx, struct evicted *ev, int n)
 {
     for (int i = 0; i < n; i++) {
         run_show(ev[i].p, ev[i].bytes);
-        unmap_range(nidx, ev[i].p, ev[i].bytes);
+        nslab__pages_unmap_range(nidx, ev[i].p, ev[i].bytes);
     }
 }
 
 /* What pn's cache may hold: its limit less what threads' caches leased. */
-static uint64_t cache_keep(const struct nslab_pnode *pn)
+static uint64_t cache_keep(const struct nslab_page_node *pn)
 {
     return pn->retain > pn->leased ? pn->retain - pn->leased : 0;
 }
@@ -377,12 +309,12 @@ static uint64_t cache_keep(const struct nslab_pnode *pn)
 /* Give node nidx's cache down to keep bytes back to the system. */
 static void trim_to(int nidx, uint64_t keep)
 {
-    struct nslab_pnode *pn = &pnode[nidx];
+    struct nslab_page_node *pn = &pnode[nidx];
     struct evicted ev[EVICT_BATCH];
     while (nslab_load_relaxed(&pn->cached) > keep) {
-        pthread_mutex_lock(&pn->lock);
+        nslab__lock(&pn->lock, NSLAB_RANK_PAGES);
         int n = evict(pn, keep, ev);
-        pthread_mutex_unlock(&pn->lock);
+        nslab__unlock(&pn->lock, NSLAB_RANK_PAGES);
         if (!n)
             break;
         unmap_evicted(nidx, ev, n);
@@ -403,7 +335,7 @@ static int running_short(int nidx)
 }
 
 /* ------------------------------------------------------------------------
- * The layer's calls (lib/internal.h)
+ * The layer's calls (lib/pages.h)
  * ---------------------------------------------------------------------- */
 
 /* Could giving the caches back let bytes be mapped, by the last
@@ -425,14 +357,14 @@ static int could_fit(int nidx, size_t bytes, int why)
 
 static void *pages_get(int nidx, size_t bytes, size_t align, unsigned flags, int *zeroed)
 {
-    if (!(flags & NSLAB_PG_NOFAULT) && fault_injected(nidx)) {
+    if (!(flags & NSLAB_PG_NOFAULT) && nslab__fail_injected(nidx)) {
         errno = ENOMEM;
         return NULL;
     }
     size_t least = (flags & NSLAB_PG_HUGE) ? NSLAB_HUGE_PAGE : page_bytes;
     if (align < least)
         align = least;
-    struct nslab_pnode *pn = &pnode[nidx];
+    struct nslab_page_node *pn = &pnode[nidx];
     if (nslab_load_relaxed(&pn->cached) >= bytes) {
         int huge = 0;
         char *p = cache_take(nidx, bytes, align, &huge);
@@ -446,7 +378,7 @@ static void *pages_get(int nidx, size_t bytes, size_t align, unsigned flags, int
         }
     }
     int why;
-    void *p = map_fresh(nidx, bytes, align, flags, &why);
+    void *p = nslab__pages_map_fresh(nidx, bytes, align, flags, &why);
     if (!p && !could_fit(nidx, bytes, why)) {
         errno = ENOMEM; /* larger than all there is: keep the caches */
         return NULL;
@@ -463,7 +395,7 @@ static void *pages_get(int nidx, size_t bytes, size_t align, unsigned flags, int
         } else {
             pages_drain(nidx);
         }
-        p = map_fresh(nidx, bytes, align, flags, &why);
+        p = nslab__pages_map_fresh(nidx, bytes, align, flags, &why);
     }
     if (p && zeroed)
         *zeroed = 1; /* fresh anonymous memory */
@@ -472,7 +404,7 @@ static void *pages_get(int nidx, size_t bytes, size_t align, unsigned flags, int
 
 static void pages_put(int nidx, void *mem, size_t bytes, unsigned flags)
 {
-    struct nslab_pnode *pn = &pnode[nidx];
+    struct nslab_page_node *pn = &pnode[nidx];
     char *p = mem;
     /* The entries inside the run: no lock needed, nobody coalesces by
      * them.  Its two ends are marked under the lock, below. */
@@ -480,17 +412,17 @@ static void pages_put(int nidx, void *mem, size_t bytes, unsigned flags)
         nslab__pagemap_clear(p + page_bytes, bytes - 2 * page_bytes);
     if ((flags & NSLAB_PG_UNMAP) || pn->retain < bytes || running_short(nidx)) {
         pm_ends(p, bytes, NULL);
-        unmap_range(nidx, p, bytes);
+        nslab__pages_unmap_range(nidx, p, bytes);
         return;
     }
     int huge = (flags & NSLAB_PG_HUGE) != 0;
     size_t add = bytes;
     struct evicted ev[EVICT_BATCH];
-    pthread_mutex_lock(&pn->lock);
+    nslab__lock(&pn->lock, NSLAB_RANK_PAGES);
     if (pm_ends(p, bytes, NULL)) {
         /* Never entered in the page map: nothing to coalesce with. */
-        pthread_mutex_unlock(&pn->lock);
-        unmap_range(nidx, p, bytes);
+        nslab__unlock(&pn->lock, NSLAB_RANK_PAGES);
+        nslab__pages_unmap_range(nidx, p, bytes);
         return;
     }
     /* The run before: its last page carries this node's mark, and its
@@ -515,7 +447,7 @@ static void pages_put(int nidx, void *mem, size_t bytes, unsigned flags)
     run_hide(p, bytes);
     uint64_t keep = cache_keep(pn);
     int n = pn->cached > keep ? evict(pn, keep, ev) : 0;
-    pthread_mutex_unlock(&pn->lock);
+    nslab__unlock(&pn->lock, NSLAB_RANK_PAGES);
     unmap_evicted(nidx, ev, n);
     /* One batch may not have been enough (many small old runs): the rest
      * goes now, on this free, so that the limit holds after every call. */
@@ -525,15 +457,15 @@ static void pages_put(int nidx, void *mem, size_t bytes, unsigned flags)
 
 uint64_t nslab__pages_lease(int nidx, uint64_t bytes)
 {
-    struct nslab_pnode *pn = &pnode[nidx];
+    struct nslab_page_node *pn = &pnode[nidx];
     uint64_t got = 0, keep = 0;
-    pthread_mutex_lock(&pn->lock);
+    nslab__lock(&pn->lock, NSLAB_RANK_PAGES);
     if (pn->leased + bytes <= pn->retain / 2) {
         pn->leased += bytes;
         got = bytes;
         keep = cache_keep(pn);
     }
-    pthread_mutex_unlock(&pn->lock);
+    nslab__unlock(&pn->lock, NSLAB_RANK_PAGES);
     if (got)
         trim_to(nidx, keep);
     return got;
@@ -541,19 +473,19 @@ uint64_t nslab__pages_lease(int nidx, uint64_t bytes)
 
 void nslab__pages_unlease(int nidx, uint64_t bytes)
 {
-    struct nslab_pnode *pn = &pnode[nidx];
-    pthread_mutex_lock(&pn->lock);
+    struct nslab_page_node *pn = &pnode[nidx];
+    nslab__lock(&pn->lock, NSLAB_RANK_PAGES);
     pn->leased -= bytes < pn->leased ? bytes : pn->leased;
-    pthread_mutex_unlock(&pn->lock);
+    nslab__unlock(&pn->lock, NSLAB_RANK_PAGES);
 }
 
 void nslab__pages_set_retain(uint64_t bytes)
 {
     for (int i = 0; pnode && i < nslab_g.nactive; i++) {
-        pthread_mutex_lock(&pnode[i].lock);
+        nslab__lock(&pnode[i].lock, NSLAB_RANK_PAGES);
         pnode[i].retain = bytes;
         uint64_t keep = cache_keep(&pnode[i]);
-        pthread_mutex_unlock(&pnode[i].lock);
+        nslab__unlock(&pnode[i].lock, NSLAB_RANK_PAGES);
         trim_to(i, keep);
     }
 }
@@ -601,12 +533,12 @@ void nslab__pages_put(int nidx, void *mem, size_t bytes, unsigned flags)
  */
 int nslab__pages_grow(int nidx, void *mem, size_t bytes, size_t more)
 {
-    struct nslab_pnode *pn = &pnode[nidx];
+    struct nslab_page_node *pn = &pnode[nidx];
     char *end = (char *)mem + bytes;
     int done = 0;
     if (nslab__pagemap_get(end) != &pn->mark) /* a hint: checked again below */
         return 0;
-    pthread_mutex_lock(&pn->lock);
+    nslab__lock(&pn->lock, NSLAB_RANK_PAGES);
     if (nslab__pagemap_get(end) == &pn->mark) {
         struct nslab_run *r = (struct nslab_run *)end;
         if (r->bytes >= more) {
@@ -622,44 +554,12 @@ int nslab__pages_grow(int nidx, void *mem, size_t bytes, size_t more)
             done = 1;
         }
     }
-    pthread_mutex_unlock(&pn->lock);
+    nslab__unlock(&pn->lock, NSLAB_RANK_PAGES);
     if (done) {
         run_show(end, more);
         nslab__pub_node(nslab_g.topo.active[nidx]);
     }
     return done;
-}
-
-/*
- * Move the run [p, p+bytes) of node nidx, handed out, to a new address
- * where it is newbytes long: its pages are remapped, not copied, and only
- * the new part is faulted in.  The new address (align-aligned), or NULL
- * with errno ENOMEM and the run untouched.  The page map is the caller's.
- */
-void *nslab__pages_move(int nidx, void *mem, size_t bytes, size_t newbytes, size_t align,
-                        unsigned flags)
-{
-    size_t more = newbytes - bytes;
-    if (fault_injected(nidx) || charge(nidx, more, 0)) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    void *q = nslab__pages_reserve(newbytes, align > page_bytes ? align : page_bytes);
-    /* The page map's leaves for the new place exist before anything
-     * moves: the caller's entries there cannot fail. */
-    if (q && nslab__pagemap_set(q, newbytes, NULL)) {
-        nslab__pages_unmap(q, newbytes);
-        q = NULL;
-    }
-    if (!q || nslab__pages_remap(nslab_g.topo.active[nidx], mem, bytes, q, newbytes,
-                                 (flags & NSLAB_PG_HUGE) != 0)) {
-        uncharge(nidx, more);
-        errno = ENOMEM;
-        return NULL;
-    }
-    nslab__pub_node(nslab_g.topo.active[nidx]);
-    nslab__pub_process();
-    return q;
 }
 
 void nslab__pages_drain(int nidx)
@@ -677,6 +577,7 @@ uint64_t nslab__pages_cached(int nidx)
 /* nslab_g.lock held, after the headroom (lib/headroom.c) is set up. */
 int nslab__pages_init(void)
 {
+    NSLAB_ASSERT_HELD(&nslab_g.lock);
     int n = nslab_g.nactive;
     page_bytes = nslab__page_size();
     page_shift = (unsigned)__builtin_ctzll((unsigned long long)page_bytes);
@@ -684,7 +585,7 @@ int nslab__pages_init(void)
     if (!pnode)
         return -ENOMEM;
     for (int i = 0; i < n; i++) {
-        struct nslab_pnode *pn = &pnode[i];
+        struct nslab_page_node *pn = &pnode[i];
         memset(pn, 0, sizeof(*pn));
         nslab__lock_init(&pn->lock);
         for (int b = 0; b < NBINS; b++)
@@ -700,6 +601,7 @@ int nslab__pages_init(void)
 /* nslab_g.lock held; every user of the layer has given its memory back. */
 void nslab__pages_fini(void)
 {
+    NSLAB_ASSERT_HELD(&nslab_g.lock);
     if (!pnode)
         return;
     for (int i = 0; i < nslab_g.nactive; i++) {
@@ -713,20 +615,20 @@ void nslab__pages_fini(void)
 void nslab__pages_fork_child_leases(const uint64_t *kept)
 {
     for (int i = 0; pnode && i < nslab_g.nactive; i++) {
-        pthread_mutex_lock(&pnode[i].lock);
+        nslab__lock(&pnode[i].lock, NSLAB_RANK_PAGES);
         pnode[i].leased = kept ? kept[i] : 0;
-        pthread_mutex_unlock(&pnode[i].lock);
+        nslab__unlock(&pnode[i].lock, NSLAB_RANK_PAGES);
     }
 }
 
 void nslab__pages_fork_lock(void)
 {
     for (int i = 0; pnode && i < nslab_g.nactive; i++)
-        pthread_mutex_lock(&pnode[i].lock);
+        nslab__lock_nested(&pnode[i].lock, NSLAB_RANK_PAGES);
 }
 
 void nslab__pages_fork_unlock(void)
 {
     for (int i = pnode ? nslab_g.nactive - 1 : -1; i >= 0; i--)
-        pthread_mutex_unlock(&pnode[i].lock);
+        nslab__unlock(&pnode[i].lock, NSLAB_RANK_PAGES);
 }

@@ -6,8 +6,11 @@
  * fast paths never take or keep its objects, so an ordinary request can
  * never consume reserve memory.  It sits on its cnode's reserve list, full
  * ones at the tail, and the moment it is empty its pages go back to the
- * pool it came from.  Its free map, counts and list are under the cnode
- * lock; reserve_inuse is also read without it (relaxed).
+ * pool it came from.
+ *
+ * Locks: a reserve slab's free map, counts and list are under its cnode
+ * lock (rank NSLAB_RANK_CNODE, lib/lock.h); reserve_inuse is also read
+ * without it (relaxed).  The pool is called with no cnode lock held.
  */
 #include "lib/internal.h"
 #include "lib/debug.h"
@@ -24,6 +27,7 @@ static int quiet_nidx(int node)
 /* The lowest free object of s, taken.  cnode lock held; s has one. */
 static void *take_one(struct numaslab_cache *c, struct nslab_slab *s)
 {
+    NSLAB_ASSERT_HELD(&c->cnode[s->nidx].lock);
     uint32_t w = s->hint;
     uint64_t m;
     while (!(m = nslab_load_relaxed(&s->freemap[w])))
@@ -52,12 +56,12 @@ void *nslab__reserve_take(struct numaslab_cache *c, unsigned flags, int node,
         errno = ENOMEM;
         return NULL;
     }
-    struct nslab_cnode *cn = &c->cnode[at];
+    struct nslab_cache_node *cn = &c->cnode[at];
     struct nslab_slab *s;
-    pthread_mutex_lock(&cn->lock);
+    nslab__lock(&cn->lock, NSLAB_RANK_CNODE);
     s = nslab_list_first(&cn->reserve, struct nslab_slab, link);
     if (!s || s->nfree == 0) {
-        pthread_mutex_unlock(&cn->lock);
+        nslab__unlock(&cn->lock, NSLAB_RANK_CNODE);
         /* Ordinary pages first, then the pool's reserve; may block. */
         char *mem = numaslab_mempool_alloc(pool, flags & NUMASLAB_WAIT);
         if (!mem) {
@@ -71,21 +75,21 @@ void *nslab__reserve_take(struct numaslab_cache *c, unsigned flags, int node,
             return NULL;
         }
         s->where = NSLAB_W_NODE;
-        pthread_mutex_lock(&cn->lock);
+        nslab__lock(&cn->lock, NSLAB_RANK_CNODE);
         nslab_list_add(&cn->reserve, &s->link);
         nslab_store_relaxed(&cn->nr_reserve, cn->nr_reserve + 1);
     }
     void *obj = take_one(c, s);
     nslab_store_relaxed(&cn->reserve_inuse, cn->reserve_inuse + 1);
-    nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[at]].objects_inuse, 1);
+    nslab_add_relaxed(&nslab_g.node_counters[nslab_g.topo.active[at]].objects_inuse, 1);
     if (s->nfree == 0) {
         nslab_list_del(&s->link); /* full ones at the tail */
         nslab_list_add_tail(&cn->reserve, &s->link);
     }
-    pthread_mutex_unlock(&cn->lock);
+    nslab__unlock(&cn->lock, NSLAB_RANK_CNODE);
     if (at != nidx) {
-        nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].fallback_out, 1);
-        nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[at]].fallback_in, 1);
+        nslab_add_relaxed(&nslab_g.node_counters[nslab_g.topo.active[nidx]].fallback_out, 1);
+        nslab_add_relaxed(&nslab_g.node_counters[nslab_g.topo.active[at]].fallback_in, 1);
         nslab__pub_node(nslab_g.topo.active[nidx]);
     }
     nslab__pub_cache(c, at);
@@ -117,14 +121,14 @@ static void reserve_slab_free(struct numaslab_cache *c, struct nslab_slab *s)
 void nslab__reserve_free(struct nslab_slab *s, void *obj, const char *call)
 {
     struct numaslab_cache *c = s->cache;
-    struct nslab_cnode *cn = &c->cnode[s->nidx];
+    struct nslab_cache_node *cn = &c->cnode[s->nidx];
     uint32_t idx = nslab__obj_index(s, c, obj);
     uint64_t bit = 1ull << (idx % 64);
 
-    pthread_mutex_lock(&cn->lock);
+    nslab__lock(&cn->lock, NSLAB_RANK_CNODE);
     uint64_t m = nslab_load_relaxed(&s->freemap[idx / 64]);
     if (m & bit) {
-        pthread_mutex_unlock(&cn->lock);
+        nslab__unlock(&cn->lock, NSLAB_RANK_CNODE);
         nslab__bad_free("%s: double free of %p (cache %s, reserve slab); ignored", call, obj,
                         c->name);
         return;
@@ -134,24 +138,24 @@ void nslab__reserve_free(struct nslab_slab *s, void *obj, const char *call)
         s->hint = idx / 64;
     s->nfree++;
     nslab_store_relaxed(&cn->reserve_inuse, cn->reserve_inuse - 1);
-    nslab_sub_relaxed(&nslab_g.nstat[nslab_g.topo.active[s->nidx]].objects_inuse, 1);
+    nslab_sub_relaxed(&nslab_g.node_counters[nslab_g.topo.active[s->nidx]].objects_inuse, 1);
     if (s->nfree < s->nobjs) {
         nslab_list_move(&cn->reserve, &s->link); /* has room: to the head */
-        pthread_mutex_unlock(&cn->lock);
+        nslab__unlock(&cn->lock, NSLAB_RANK_CNODE);
         nslab__pub_cache(c, s->nidx); /* s stays: it has live objects */
         return;
     }
     nslab_list_del(&s->link);
     nslab_store_relaxed(&cn->nr_reserve, cn->nr_reserve - 1);
-    pthread_mutex_unlock(&cn->lock);
+    nslab__unlock(&cn->lock, NSLAB_RANK_CNODE);
     reserve_slab_free(c, s);
 }
 
 void nslab__reserve_release(struct numaslab_cache *c, struct nslab_slab *s)
 {
-    struct nslab_cnode *cn = &c->cnode[s->nidx];
+    struct nslab_cache_node *cn = &c->cnode[s->nidx];
     nslab_store_relaxed(&cn->reserve_inuse, cn->reserve_inuse - (s->nobjs - s->nfree));
-    nslab_sub_relaxed(&nslab_g.nstat[nslab_g.topo.active[s->nidx]].objects_inuse,
+    nslab_sub_relaxed(&nslab_g.node_counters[nslab_g.topo.active[s->nidx]].objects_inuse,
                       s->nobjs - s->nfree);
     nslab_store_relaxed(&cn->nr_reserve, cn->nr_reserve - 1);
     reserve_slab_free(c, s);

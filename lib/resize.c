@@ -7,14 +7,14 @@
  * object whose pages still hold it (the pages past the new end go back to
  * the page layer) or that can grow into the free run of its node right
  * after it.  A large object that must move is remapped, not copied, from
- * NSLAB_REMAP_MIN bytes up (lib/pages.c, numa/bind.c); a smaller one is
+ * NSLAB_REMAP_MIN bytes up (lib/pagesys.c, numa/bind.c); a smaller one is
  * copied into a new object of the same node.  numaslab(3) gives the rules.
  *
  * Alignment: a size-class object is aligned to the largest power of two
  * that divides its cache's stride, up to 64 bytes (a slab's objects start
  * on a cache line).  Up to 64 bytes the smallest class that is both large
  * enough and aligned enough serves; above that, whole pages at the
- * alignment asked for (lib/sizeclass.c, lib/pages.c).
+ * alignment asked for (lib/large.c, lib/pages.c).
  *
  * Locks: none of its own; the page layer's node lock inside
  * nslab__pages_grow, the caches' as every allocation.
@@ -49,11 +49,7 @@ void *numaslab_alloc_aligned_node(size_t size, size_t align, unsigned flags, int
         errno = ENOMEM;
         return NULL;
     }
-    int rc = nslab__init();
-    if (rc) {
-        errno = -rc;
-        return NULL;
-    }
+    NSLAB_INIT_OR_NULL();
     if (size == 0)
         size = 1;
     if (align <= 64 && size <= NUMASLAB_MAX_SMALL) {

@@ -1,12 +1,15 @@
 /*
- * lib/sizeclass.c - numaslab_alloc / numaslab_alloc_node / numaslab_free:
- * size classes from 8 to 8192 bytes, each a cache named "numaslab-<size>"
- * with its own slab lists on every active node, and whole bound pages
- * above that.
+ * lib/sizeclass.c - numaslab_alloc / numaslab_alloc_node / numaslab_free
+ * and the calls that look a pointer up (numaslab_ptr_node,
+ * numaslab_usable_size): size classes from 8 to 8192 bytes, each a cache
+ * named "numaslab-<size>" with its own slab lists on every active node,
+ * and the dispatch of everything larger to lib/large.c.  The allocation
+ * and the free of a size class are the library's hot pair: they inline
+ * the fast paths of lib/thread.h and take no lock; whatever misses goes
+ * out of line.
  *
- * Locks: the size-class caches and the large objects' header cache lock as
- * every cache does; large objects' runs are the page layer's
- * (lib/pages.c).
+ * Locks: none of its own; the size-class caches lock as every cache does
+ * (lib/slab.c).
  */
 #include "lib/internal.h"
 #include "lib/debug.h"
@@ -28,7 +31,6 @@ const uint32_t nslab_class_size[NSLAB_NCLASSES] = {
  * into a miss because nslab_g.sc[] is NULL then. */
 uint8_t nslab_class_small[1024 / 8 + 1];
 uint8_t nslab_class_large[NUMASLAB_MAX_SMALL / 128 + 1];
-static size_t large_page = 4096; /* the page size, set at initialisation */
 
 int nslab__size_class(size_t size)
 {
@@ -43,7 +45,7 @@ int nslab__size_class(size_t size)
 /* nslab_g.lock held. */
 int nslab__sizeclass_init(void)
 {
-    large_page = nslab__page_size();
+    NSLAB_ASSERT_HELD(&nslab_g.lock);
     for (size_t i = 0; i < sizeof(nslab_class_small); i++)
         nslab_class_small[i] = (uint8_t)nslab__size_class(i * 8);
     for (size_t i = 0; i < sizeof(nslab_class_large); i++)
@@ -60,331 +62,26 @@ int nslab__sizeclass_init(void)
 
 numaslab_cache_t *numaslab_size_cache(size_t size)
 {
-    if (nslab__init() || size > NUMASLAB_MAX_SMALL)
+    NSLAB_INIT_OR(NULL);
+    if (size > NUMASLAB_MAX_SMALL)
         return NULL;
     return nslab_g.sc[nslab__class_of(size)];
-}
-
-/* ------------------------------------------------------------------------
- * Large objects: whole pages bound to the node, a run of the page layer
- * (lib/pages.c) each.  The header is an object of the internal cache
- * "numaslab-large" on the same node, so that it comes from numaslab's
- * own memory and the object's pages stay the caller's alone.  A freed
- * object's run goes back to the page layer's cache of its node, already
- * bound and faulted in: the next large object there costs no system call.
- * ---------------------------------------------------------------------- */
-
-int nslab__large_init(void)
-{
-    nslab_g.large_hdr = nslab__cache_new("numaslab-large", sizeof(struct nslab_large), 0, NULL, 0, 0);
-    return nslab_g.large_hdr ? 0 : -ENOMEM;
-}
-
-void nslab__large_count(int nidx, const struct nslab_large *l, int sign)
-{
-    struct nslab_nstat *st = &nslab_g.nstat[nslab_g.topo.active[nidx]];
-    uint64_t huge = l->huge ? l->bytes & ~(uint64_t)(NSLAB_HUGE_PAGE - 1) : 0;
-    if (sign > 0) {
-        nslab_add_relaxed(&st->large, 1);
-        nslab_add_relaxed(&st->large_bytes, l->bytes);
-        if (huge)
-            nslab_add_relaxed(&st->huge_bytes, huge);
-    } else {
-        nslab_sub_relaxed(&st->large, 1);
-        nslab_sub_relaxed(&st->large_bytes, l->bytes);
-        if (huge)
-            nslab_sub_relaxed(&st->huge_bytes, huge);
-    }
-    nslab__pub_node(nslab_g.topo.active[nidx]);
-}
-
-static void large_release(struct nslab_large *l, unsigned pflags);
-
-/* Put freed l on top of t, or take slot i (of n; an object of bytes) out
- * of t, the order filled by moving the top there.  Three stores each: the object's flag,
- * the slot, the count word. */
-static inline void tlc_push(struct nslab_tlc *t, struct nslab_large *l)
-{
-    l->cached = 1;
-    t->slot[NSLAB_TLC_N(t)] = l;
-    t->nr += NSLAB_TLC_ONE(l->bytes);
-}
-
-static inline struct nslab_large *tlc_remove(struct nslab_tlc *t, uint32_t i, uint32_t n,
-                                             size_t bytes)
-{
-    struct nslab_large *l = t->slot[i];
-    if (i != n - 1)
-        t->slot[i] = t->slot[n - 1];
-    t->nr -= NSLAB_TLC_ONE(bytes);
-    l->cached = 0;
-    return l;
-}
-
-/*
- * The thread's own cache of freed large objects (struct nslab_tlc): a
- * pair of numaslab_alloc and numaslab_free of one size takes no lock and
- * changes no counter: the object stays as it was, pages faulted in, page
- * map entries pointing at its header.  Its node is the node asked for,
- * as the small objects' fast path resolves it.  large_entry and
- * free_other (below) are its fast paths; tlc_put is the slow path of a
- * free, which may lease more of the node's retention.
- *
- * tlc_put: keep freed l in the thread's cache: 1, or 0 (the caller gives
- * it back).
- */
-static int tlc_put(struct nslab_large *l)
-{
-    struct nslab_tstate *ts = nslab_tls;
-    if (l->bytes > NSLAB_TLC_MAX || l->huge || ts == &nslab_empty_ts)
-        return 0;
-    if (!ts->tlc && !(ts->tlc = calloc((size_t)nslab_g.nactive, sizeof(*ts->tlc))))
-        return 0;
-    struct nslab_tlc *t = &ts->tlc[l->nidx];
-    if (NSLAB_TLC_N(t) == NSLAB_TLC_SLOTS) {
-        /* Full: the oldest goes back to the page layer. */
-        struct nslab_large *old = t->slot[0];
-        memmove(&t->slot[0], &t->slot[1], sizeof(t->slot[0]) * (NSLAB_TLC_SLOTS - 1));
-        t->nr -= NSLAB_TLC_ONE(old->bytes);
-        old->cached = 0;
-        large_release(old, 0);
-        numaslab_cache_free(nslab_g.large_hdr, old);
-    }
-    if (NSLAB_TLC_HELD(t) + l->bytes > t->lease) {
-        uint64_t want = l->bytes > NSLAB_TLC_LEASE ? l->bytes : NSLAB_TLC_LEASE;
-        t->lease += nslab__pages_lease(l->nidx, want);
-        if (NSLAB_TLC_HELD(t) + l->bytes > t->lease)
-            return 0;
-    }
-    tlc_push(t, l);
-    return 1;
-}
-
-/* nslab_g.lock may be held; nothing else. */
-void nslab__tlc_flush(struct nslab_tstate *ts)
-{
-    if (!ts->tlc)
-        return;
-    for (int i = 0; i < nslab_g.nactive; i++) {
-        struct nslab_tlc *t = &ts->tlc[i];
-        for (uint32_t n; (n = NSLAB_TLC_N(t)) != 0;) {
-            struct nslab_large *l = tlc_remove(t, n - 1, n, t->slot[n - 1]->bytes);
-            large_release(l, 0);
-            nslab__cache_free_home(nslab_g.large_hdr, l);
-        }
-        if (t->lease)
-            nslab__pages_unlease(i, t->lease);
-        t->lease = 0;
-    }
-}
-
-void *nslab__large_alloc(size_t size, size_t align, unsigned flags, int node)
-{
-    size_t page = nslab__page_size();
-    /* No mapping of 2^47 bytes exists in a user address space: refused
-     * before any counter sees it (they are signed 64-bit sums). */
-    if (size >= (size_t)1 << 47) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    size_t bytes = (size + page - 1) & ~(page - 1);
-    struct nslab_tstate *ts = nslab__tstate();
-    if (!ts) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    nslab__refresh_local(ts);
-    int nidx, rc = nslab__resolve_node(nslab_g.large_warned, "numaslab-large", node, flags, &nidx);
-    if (rc) {
-        errno = -rc;
-        return NULL;
-    }
-    unsigned pflags = nslab_g.opt.thp && bytes >= NSLAB_HUGE_PAGE ? NSLAB_PG_HUGE : 0;
-    int at = nidx, zeroed = 0;
-    void *p = nslab__pages_get_aligned(at, bytes, align, pflags, &zeroed);
-    if (!p && errno == ENOMEM && nslab_load_relaxed(&nslab_g.cg_head.short_since)) {
-        nslab__slabs_trim(); /* a short cgroup: retained empty slabs too */
-        p = nslab__pages_get_aligned(at, bytes, align, pflags, &zeroed);
-    }
-    if (!p && !(flags & NUMASLAB_THISNODE)) {
-        const int *order = &nslab_g.topo.order[nidx * nslab_g.nactive];
-        for (int k = 1; !p && k < nslab_g.nactive; k++)
-            p = nslab__pages_get_aligned(at = order[k], bytes, align, pflags, &zeroed);
-        if (p) {
-            nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[nidx]].fallback_out, 1);
-            nslab_add_relaxed(&nslab_g.nstat[nslab_g.topo.active[at]].fallback_in, 1);
-            nslab__pub_node(nslab_g.topo.active[nidx]);
-            nslab__pub_node(nslab_g.topo.active[at]);
-        }
-    }
-    if (!p) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    /* The header lives on the object's node, from any node if need be:
-     * a few bytes of metadata are no reason to fail the object. */
-    struct nslab_large *l = numaslab_cache_alloc_node(nslab_g.large_hdr, NUMASLAB_NOWARN,
-                                                      nslab_g.topo.active[at]);
-    if (!l || nslab__pagemap_set(p, bytes, l)) {
-        if (l)
-            numaslab_cache_free(nslab_g.large_hdr, l);
-        nslab__pages_put(at, p, bytes, pflags);
-        errno = ENOMEM;
-        return NULL;
-    }
-    l->type = NSLAB_T_LARGE;
-    l->huge = pflags ? 1 : 0;
-    l->nidx = (uint16_t)at;
-    l->magic = NSLAB_LARGE_MAGIC;
-    l->cached = 0;
-    l->base = p;
-    l->bytes = bytes;
-    l->size = size;
-    nslab__large_count(at, l, 1);
-    if ((flags & NUMASLAB_ZERO) && !zeroed)
-        memset(p, 0, size);
-    return p;
-}
-
-/* Give a large object's run back; the header is the caller's. */
-static void large_release(struct nslab_large *l, unsigned pflags)
-{
-    int nidx = l->nidx;
-    l->type = 0;
-    l->magic = 0;
-    nslab__large_count(nidx, l, -1);
-    nslab__pages_put(nidx, l->base, l->bytes, pflags | (l->huge ? NSLAB_PG_HUGE : 0));
-}
-
-__attribute__((noinline)) void nslab__large_free(struct nslab_large *l, void *ptr)
-{
-    if (ptr != l->base) {
-        nslab__bad_free("numaslab_free: %p is inside the large object %p, not its start; ignored",
-                      ptr, l->base);
-        return;
-    }
-    if (l->cached) {
-        nslab__bad_free("numaslab_free: double free of the large object %p; ignored", ptr);
-        return;
-    }
-    if (tlc_put(l))
-        return;
-    large_release(l, 0);
-    numaslab_cache_free(nslab_g.large_hdr, l);
-}
-
-/* A live object's header is one whose first page leads back to it. */
-static void release_one(void *obj, void *arg)
-{
-    struct nslab_large *l = obj;
-    (void)arg;
-    /* Objects in threads' array caches are out of bounds to the checkers;
-     * every object of the cache goes away with it right after. */
-    VALGRIND_MAKE_MEM_DEFINED(l, sizeof(*l));
-    nslab_asan_unpoison(l, sizeof(*l));
-    if (l->type == NSLAB_T_LARGE && l->magic == NSLAB_LARGE_MAGIC &&
-        nslab__pagemap_get(l->base) == l) {
-        large_release(l, NSLAB_PG_UNMAP);
-        /* The header goes with its cache; the checkers learn it is free. */
-        nslab__take_back(nslab_g.large_hdr, l, "numaslab_fini");
-    }
-}
-
-/* numaslab_fini: every large object, live or not, back to the system.
- * The headers go with their cache, right after.  nslab_g.lock held. */
-void nslab__large_release_all(void)
-{
-    if (nslab_g.large_hdr)
-        nslab__cache_each(nslab_g.large_hdr, release_one, NULL);
 }
 
 /* ------------------------------------------------------------------------
  * The public calls
  * ---------------------------------------------------------------------- */
 
-/* The rest of a large request: initialisation, then the page layer. */
-__attribute__((noinline)) void *nslab__large_slow(size_t size, size_t align, unsigned flags,
-                                                  int node)
-{
-    int rc = nslab__init();
-    if (rc) {
-        errno = -rc;
-        return NULL;
-    }
-    void *p = nslab__large_alloc(size, align, flags, node);
-    if (!p && errno == ENOMEM && nslab_tls->tlc) {
-        /* Short: what this thread keeps of freed large objects goes back
-         * too (other threads give theirs at their next flush or exit). */
-        nslab__tlc_flush(nslab_tls);
-        p = nslab__large_alloc(size, align, flags, node);
-    }
-    return p;
-}
-
-/* Not the most recent free: the rest of the thread's cache, then the
- * long way. */
-__attribute__((noinline)) static void *large_search(size_t size, size_t bytes, unsigned flags,
-                                                    int node, struct nslab_tlc *t)
-{
-    uint32_t n = NSLAB_TLC_N(t);
-    for (uint32_t i = n; i-- > 0;) {
-        if (t->slot[i]->bytes != bytes)
-            continue;
-        struct nslab_large *l = tlc_remove(t, i, n, bytes);
-        l->size = size;
-        if (flags & NUMASLAB_ZERO)
-            memset(l->base, 0, size);
-        return l->base;
-    }
-    return nslab__large_slow(size, 0, flags, node);
-}
-
-/* A large request: the thread's cache of freed large objects first (a
- * thread that has one is past initialisation); its most recent free is
- * taken here with a handful of registers and no call.  After the caller
- * wrote its pages the store buffer is full and every store of the pair
- * waits: only the stores that change something are made. */
-__attribute__((noinline)) static void *large_entry(size_t size, unsigned flags, int node)
-{
-    struct nslab_tlc *tlc = nslab_tls->tlc;
-    if (unlikely(tlc == NULL) || size > NSLAB_TLC_MAX)
-        return nslab__large_slow(size, 0, flags, node);
-    int nidx;
-    if (node == NUMASLAB_NODE_LOCAL)
-        nidx = nslab__local_nidx();
-    else if ((unsigned)node < (unsigned)nslab_g.possible)
-        nidx = nslab_g.node_nidx[node];
-    else
-        return nslab__large_slow(size, 0, flags, node);
-    if (nidx < 0)
-        return nslab__large_slow(size, 0, flags, node);
-    struct nslab_tlc *t = &tlc[nidx];
-    size_t bytes = (size + large_page - 1) & ~(large_page - 1);
-    uint32_t n = NSLAB_TLC_N(t);
-    struct nslab_large *top = n ? t->slot[n - 1] : NULL;
-    if (likely(top != NULL) && top->bytes == bytes && !(flags & NUMASLAB_ZERO)) {
-        tlc_remove(t, n - 1, n, bytes);
-        if (top->size != size)
-            top->size = size;
-        return top->base;
-    }
-    return large_search(size, bytes, flags, node, t);
-}
-
 __attribute__((noinline)) static void *small_slow(size_t size, unsigned flags, int node)
 {
-    int rc = nslab__init();
-    if (rc) {
-        errno = -rc;
-        return NULL;
-    }
+    NSLAB_INIT_OR_NULL();
     return nslab__cache_alloc_slow(nslab_g.sc[nslab__class_of(size)], flags, node);
 }
 
 static inline void *alloc_slow(size_t size, unsigned flags, int node)
 {
     if (size > NUMASLAB_MAX_SMALL)
-        return large_entry(size, flags, node);
+        return nslab__large_entry(size, flags, node);
     return small_slow(size, flags, node);
 }
 
@@ -413,38 +110,6 @@ void *numaslab_alloc(size_t size, unsigned flags)
     return numaslab_alloc_node(size, flags, NUMASLAB_NODE_LOCAL);
 }
 
-/* Everything numaslab_free's fast path does not take: a large object
- * goes straight to its own path.  Out of line, so that the fast path's
- * code is what it is without large objects. */
-__attribute__((noinline)) static void free_other_slow(void *ptr)
-{
-    void *h = nslab__pagemap_get(ptr);
-    if (h && *(uint8_t *)h == NSLAB_T_LARGE)
-        nslab__large_free(h, ptr);
-    else
-        nslab__cache_free_slow(NULL, ptr, "numaslab_free");
-}
-
-/* Everything numaslab_free's fast path does not take.  Out of line, so
- * that the fast path's code is what it is without large objects; a large
- * object the thread's cache has room for (within its lease) goes there
- * at once, the rest takes the long way. */
-__attribute__((noinline)) static void free_other(void *ptr)
-{
-    struct nslab_large *l = nslab__pagemap_get(ptr);
-    struct nslab_tlc *tlc = nslab_tls->tlc;
-    if (l && l->type == NSLAB_T_LARGE && ptr == l->base && !l->cached && tlc &&
-        l->bytes <= NSLAB_TLC_MAX && !l->huge) {
-        struct nslab_tlc *t = &tlc[l->nidx];
-        if (likely(NSLAB_TLC_N(t) < NSLAB_TLC_SLOTS &&
-                   NSLAB_TLC_HELD(t) + l->bytes <= t->lease)) {
-            tlc_push(t, l);
-            return;
-        }
-    }
-    free_other_slow(ptr);
-}
-
 void numaslab_free(void *ptr)
 {
     void *h = nslab__pagemap_get(ptr);
@@ -459,7 +124,7 @@ void numaslab_free(void *ptr)
         nslab__free_miss(s, ptr, "numaslab_free");
         return;
     }
-    free_other(ptr);
+    nslab__large_free_entry(ptr);
 }
 
 int numaslab_ptr_node(const void *ptr)
@@ -487,11 +152,7 @@ size_t numaslab_usable_size(const void *ptr)
 
 void *numaslab_alloc_node_mempool(size_t size, unsigned flags, int node, numaslab_mempool_t *pool)
 {
-    int rc = nslab__init();
-    if (rc) {
-        errno = -rc;
-        return NULL;
-    }
+    NSLAB_INIT_OR_NULL();
     if (size > NUMASLAB_MAX_SMALL) /* whole pages never come from a reserve */
         return nslab__large_alloc(size, 0, flags, node);
     return nslab__cache_alloc_reserve(nslab_g.sc[nslab__class_of(size)], flags, node, pool);

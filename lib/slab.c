@@ -1,6 +1,7 @@
 /*
  * lib/slab.c - slabs, the lists of unowned slabs of each (cache, node),
- * and caches: their geometry, creation and teardown.
+ * and the (cache, node)'s counts of them; caches themselves are
+ * lib/cache.c's.
  *
  * A slab is one run of the page layer bound to one node, its header at
  * the start, then its free map, its remote map (a cache line of its own)
@@ -19,25 +20,21 @@
  * free into an unowned slab (nslab__node_free).  A free that reached an
  * unowned slab through its remote map (its owner gave it back meanwhile)
  * is collected when the slab is adopted, or by list_sweep when a thread
- * takes a slab of the node, or before destroy and fini count what is live.  Invariants, for each (cache, node):
+ * takes a slab of the node, or before destroy and fini count what is live.
+ *
+ * Invariants, for each (cache, node):
  *   an ordinary slab is owned (owner != NULL, where != NSLAB_W_NODE), or
  *   on exactly one cnode list, the one of its state (where == NSLAB_W_NODE)
  *   st_total == objects of all its slabs; st_slabs[k] == ordinary slabs
  *   whose counted state is k; st_inuse == sum of (nobjs - pub_free)
  *
- * Locks: one cnode->lock at a time, below nslab_g.lock (order in
- * lib/internal.h); the page layer is called with no cnode lock held.
+ * Locks: cnode->lock (rank NSLAB_RANK_CNODE, lib/lock.h) protects the
+ * (cache, node)'s lists of unowned slabs, nr_empty, and the reserve list
+ * with nr_reserve and reserve_inuse (lib/reserve.c).  One at a time,
+ * below nslab_g.lock; the page layer is called with no cnode lock held.
  */
 #include "lib/internal.h"
 #include "lib/debug.h"
-
-#include <stdio.h>
-#include <stdlib.h>
-
-#define MAX_SLAB_BYTES (64u << 20)
-#define MAX_OBJ_SIZE (MAX_SLAB_BYTES / NSLAB_MIN_OBJS)
-
-static size_t align_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
 
 /* ------------------------------------------------------------------------
  * Slabs
@@ -53,7 +50,7 @@ void nslab__slab_count(struct numaslab_cache *c, struct nslab_slab *s)
 {
     if (s->type != NSLAB_T_SLAB)
         return;
-    struct nslab_cnode *cn = &c->cnode[s->nidx];
+    struct nslab_cache_node *cn = &c->cnode[s->nidx];
     int st = state_of(s), moved = st != s->state;
     if (moved) {
         nslab_sub_relaxed(&cn->st_slabs[s->state], 1);
@@ -107,7 +104,7 @@ struct nslab_slab *nslab__slab_init(struct numaslab_cache *c, int nidx, char *me
     if (c->ctor)
         for (uint32_t i = 0; i < c->nobjs; i++)
             c->ctor(s->objs + (size_t)i * c->size);
-    if (c->mag) /* every free object carries the cookie (lib/internal.h) */
+    if (c->mag) /* every free object carries the cookie (lib/thread.h) */
         for (uint32_t i = 0; i < c->nobjs; i++)
             ((void **)(s->objs + (size_t)i * c->size))[1] = (void *)nslab_cookie;
     nslab__debug_slab_init(c, s->objs);
@@ -116,7 +113,7 @@ struct nslab_slab *nslab__slab_init(struct numaslab_cache *c, int nidx, char *me
         errno = ENOMEM;
         return NULL;
     }
-    struct nslab_cnode *cn = &c->cnode[nidx];
+    struct nslab_cache_node *cn = &c->cnode[nidx];
     nslab__count_total(c, nidx, s->nobjs);
     if (type == NSLAB_T_SLAB)
         nslab_add_relaxed(&cn->st_slabs[NSLAB_L_EMPTY], 1);
@@ -144,9 +141,9 @@ struct nslab_slab *nslab__slab_new(struct numaslab_cache *c, int nidx)
 /* An empty ordinary slab, on no list, leaves the statistics and goes to
  * the page layer.  keep: its memory may wait in the page layer's cache of
  * its node; 0 unmaps it (destroy, fini, a short cgroup).  No cnode lock. */
-static void slab_destroy(struct numaslab_cache *c, struct nslab_slab *s, int keep)
+void nslab__slab_destroy(struct numaslab_cache *c, struct nslab_slab *s, int keep)
 {
-    struct nslab_cnode *cn = &c->cnode[s->nidx];
+    struct nslab_cache_node *cn = &c->cnode[s->nidx];
     int nidx = s->nidx;
     nslab__count_total(c, nidx, -(int64_t)s->nobjs);
     nslab_sub_relaxed(&cn->st_slabs[s->state], 1);
@@ -208,7 +205,7 @@ static void slab_check(const struct numaslab_cache *c, const struct nslab_slab *
     }
 }
 
-static void cnode_check(const struct numaslab_cache *c, const struct nslab_cnode *cn)
+static void cnode_check(const struct numaslab_cache *c, const struct nslab_cache_node *cn)
 {
     const struct nslab_list *heads[] = {&cn->partial, &cn->full, &cn->empty};
     uint64_t nempty = 0;
@@ -237,14 +234,15 @@ static void cnode_check(const struct numaslab_cache *c, const struct nslab_cnode
  * The cnode's lists: slabs changing hands
  * ---------------------------------------------------------------------- */
 
-static struct nslab_list *node_list(struct nslab_cnode *cn, int state)
+static struct nslab_list *node_list(struct nslab_cache_node *cn, int state)
 {
     return state == NSLAB_L_EMPTY ? &cn->empty : state == NSLAB_L_FULL ? &cn->full : &cn->partial;
 }
 
 /* Put unowned s on the list of its state.  cnode lock held. */
-static void node_file(struct nslab_cnode *cn, struct nslab_slab *s)
+static void node_file(struct nslab_cache_node *cn, struct nslab_slab *s)
 {
+    NSLAB_ASSERT_HELD(&cn->lock);
     int st = state_of(s);
     if (s->where == NSLAB_W_NODE) {
         nslab_list_del(&s->link);
@@ -262,8 +260,9 @@ static void node_file(struct nslab_cnode *cn, struct nslab_slab *s)
 }
 
 /* Move the oldest empty slabs of cn beyond keep onto dead.  cnode lock held. */
-static void empties_detach(struct nslab_cnode *cn, uint64_t keep, struct nslab_list *dead)
+static void empties_detach(struct nslab_cache_node *cn, uint64_t keep, struct nslab_list *dead)
 {
+    NSLAB_ASSERT_HELD(&cn->lock);
     while (cn->nr_empty > keep) {
         struct nslab_slab *s = nslab_container_of(cn->empty.prev, struct nslab_slab, link);
         nslab_list_move(dead, &s->link);
@@ -272,27 +271,29 @@ static void empties_detach(struct nslab_cnode *cn, uint64_t keep, struct nslab_l
     }
 }
 
-/* Destroy the slabs of c on dead (see slab_destroy for keep).  No lock. */
+/* Destroy the slabs of c on dead (see nslab__slab_destroy for keep).  No lock. */
 static void slabs_destroy(struct numaslab_cache *c, struct nslab_list *dead, int keep)
 {
     while (!nslab_list_empty(dead)) {
         struct nslab_slab *s = nslab_container_of(dead->next, struct nslab_slab, link);
         nslab_list_del(&s->link);
-        slab_destroy(c, s, keep);
+        nslab__slab_destroy(c, s, keep);
     }
 }
 
 /* Put unowned s on the list its state says, release the empty slabs
  * beyond the retention, and drop the cnode lock (held on entry). */
-static void node_file_unlock(struct numaslab_cache *c, struct nslab_cnode *cn, struct nslab_slab *s)
+static void node_file_unlock(struct numaslab_cache *c, struct nslab_cache_node *cn,
+                             struct nslab_slab *s)
 {
+    NSLAB_ASSERT_HELD(&cn->lock);
     struct nslab_list dead;
     nslab_list_init(&dead);
     SLAB_CHECK(c, s);
     node_file(cn, s);
     empties_detach(cn, nslab_g.opt.retain, &dead);
     CNODE_CHECK(c, cn);
-    pthread_mutex_unlock(&cn->lock);
+    nslab__unlock(&cn->lock, NSLAB_RANK_CNODE);
     slabs_destroy(c, &dead, !nslab_load_relaxed(&c->dying));
 }
 
@@ -307,9 +308,10 @@ void nslab__report_doubles(struct numaslab_cache *c, const char *call, char *fir
  * that saw the owner just before it gave the slab back): collect them on
  * up to n slabs of the list head, oldest first, and refile those.  cnode
  * lock held. */
-static void list_sweep(struct numaslab_cache *c, struct nslab_cnode *cn, struct nslab_list *head,
-                       int n)
+static void list_sweep(struct numaslab_cache *c, struct nslab_cache_node *cn,
+                       struct nslab_list *head, int n)
 {
+    NSLAB_ASSERT_HELD(&cn->lock);
     for (int k = 0; k < n && !nslab_list_empty(head); k++) {
         struct nslab_slab *s = nslab_container_of(head->next, struct nslab_slab, link);
         nslab_list_move(head->prev, &s->link); /* to the back: the next sweep looks further */
@@ -321,6 +323,7 @@ static void list_sweep(struct numaslab_cache *c, struct nslab_cnode *cn, struct 
 /* s becomes ts's, with what waits in its remote map.  cnode lock held. */
 static void adopt(struct numaslab_cache *c, struct nslab_slab *s, struct nslab_tstate *ts)
 {
+    NSLAB_ASSERT_HELD(&c->cnode[s->nidx].lock);
     nslab_list_del(&s->link);
     if (s->state == NSLAB_L_EMPTY && s->where == NSLAB_W_NODE)
         c->cnode[s->nidx].nr_empty--;
@@ -332,9 +335,9 @@ static void adopt(struct numaslab_cache *c, struct nslab_slab *s, struct nslab_t
 
 struct nslab_slab *nslab__node_take(struct numaslab_cache *c, int nidx, struct nslab_tstate *ts)
 {
-    struct nslab_cnode *cn = &c->cnode[nidx];
+    struct nslab_cache_node *cn = &c->cnode[nidx];
     struct nslab_slab *s;
-    pthread_mutex_lock(&cn->lock);
+    nslab__lock(&cn->lock, NSLAB_RANK_CNODE);
     list_sweep(c, cn, &cn->full, 4);
     s = nslab_list_first(&cn->partial, struct nslab_slab, link);
     if (!s)
@@ -342,7 +345,7 @@ struct nslab_slab *nslab__node_take(struct numaslab_cache *c, int nidx, struct n
     if (s)
         adopt(c, s, ts);
     CNODE_CHECK(c, cn);
-    pthread_mutex_unlock(&cn->lock);
+    nslab__unlock(&cn->lock, NSLAB_RANK_CNODE);
     if (s)
         return s;
     /* Map outside the lock: other threads keep going meanwhile. */
@@ -356,8 +359,8 @@ struct nslab_slab *nslab__node_take(struct numaslab_cache *c, int nidx, struct n
 
 void nslab__node_give(struct numaslab_cache *c, struct nslab_slab *s)
 {
-    struct nslab_cnode *cn = &c->cnode[s->nidx];
-    pthread_mutex_lock(&cn->lock);
+    struct nslab_cache_node *cn = &c->cnode[s->nidx];
+    nslab__lock(&cn->lock, NSLAB_RANK_CNODE);
     /* No owner from here on: a remote freer that reads NULL takes this
      * lock; one that read the old owner and ORs after the collect below
      * leaves its bit for list_sweep or the next adopter. */
@@ -386,13 +389,13 @@ void nslab__node_free(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w
                       const char *call)
 {
     int nidx = s->nidx;
-    struct nslab_cnode *cn = &c->cnode[nidx];
+    struct nslab_cache_node *cn = &c->cnode[nidx];
     char *first = s->objs + (size_t)w * 64 * c->size;
-    pthread_mutex_lock(&cn->lock);
+    nslab__lock(&cn->lock, NSLAB_RANK_CNODE);
     if (nslab_load_relaxed(&s->owner) != NULL) {
         /* Adopted meanwhile: the new owner collects them.  s stays (the
          * objects are live until the OR). */
-        pthread_mutex_unlock(&cn->lock);
+        nslab__unlock(&cn->lock, NSLAB_RANK_CNODE);
         nslab__remote_or(c, s, w, bits, call);
         return;
     }
@@ -410,15 +413,15 @@ void nslab__node_free(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w
 void nslab__cache_sweep_some(struct numaslab_cache *c, int n)
 {
     for (int i = 0; i < nslab_g.nactive; i++) {
-        struct nslab_cnode *cn = &c->cnode[i];
+        struct nslab_cache_node *cn = &c->cnode[i];
         struct nslab_list dead;
         nslab_list_init(&dead);
-        pthread_mutex_lock(&cn->lock);
+        nslab__lock(&cn->lock, NSLAB_RANK_CNODE);
         list_sweep(c, cn, &cn->full, n);
         list_sweep(c, cn, &cn->partial, n);
         empties_detach(cn, nslab_g.opt.retain, &dead);
         CNODE_CHECK(c, cn);
-        pthread_mutex_unlock(&cn->lock);
+        nslab__unlock(&cn->lock, NSLAB_RANK_CNODE);
         slabs_destroy(c, &dead, !nslab_load_relaxed(&c->dying));
     }
 }
@@ -428,11 +431,12 @@ void nslab__cache_sweep_some(struct numaslab_cache *c, int n)
  * empty go as the retention says.  nslab_g.lock held. */
 void nslab__cache_sweep(struct numaslab_cache *c)
 {
+    NSLAB_ASSERT_HELD(&nslab_g.lock);
     struct nslab_list dead;
     for (int i = 0; i < nslab_g.nactive; i++) {
-        struct nslab_cnode *cn = &c->cnode[i];
+        struct nslab_cache_node *cn = &c->cnode[i];
         nslab_list_init(&dead);
-        pthread_mutex_lock(&cn->lock);
+        nslab__lock(&cn->lock, NSLAB_RANK_CNODE);
         struct nslab_list *heads[] = {&cn->partial, &cn->full};
         for (int h = 0; h < 2; h++) {
             struct nslab_list todo;
@@ -448,7 +452,7 @@ void nslab__cache_sweep(struct numaslab_cache *c)
         }
         empties_detach(cn, nslab_g.opt.retain, &dead);
         CNODE_CHECK(c, cn);
-        pthread_mutex_unlock(&cn->lock);
+        nslab__unlock(&cn->lock, NSLAB_RANK_CNODE);
         slabs_destroy(c, &dead, !nslab_load_relaxed(&c->dying));
     }
 }
@@ -463,246 +467,21 @@ void nslab__cache_sweep(struct numaslab_cache *c)
  */
 void nslab__slabs_trim(void)
 {
-    if (pthread_mutex_trylock(&nslab_g.lock) != 0)
+    if (nslab__trylock(&nslab_g.lock, NSLAB_RANK_GLOBAL) != 0)
         return;
     struct nslab_list *l;
     for (l = nslab_g.caches.next; l != &nslab_g.caches; l = l->next) {
         struct numaslab_cache *c = nslab_container_of(l, struct numaslab_cache, link);
         for (int i = 0; i < nslab_g.nactive; i++) {
-            struct nslab_cnode *cn = &c->cnode[i];
+            struct nslab_cache_node *cn = &c->cnode[i];
             struct nslab_list dead;
             nslab_list_init(&dead);
-            pthread_mutex_lock(&cn->lock);
+            nslab__lock(&cn->lock, NSLAB_RANK_CNODE);
             empties_detach(cn, 0, &dead);
             CNODE_CHECK(c, cn);
-            pthread_mutex_unlock(&cn->lock);
+            nslab__unlock(&cn->lock, NSLAB_RANK_CNODE);
             slabs_destroy(c, &dead, 0);
         }
     }
-    pthread_mutex_unlock(&nslab_g.lock);
+    nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
 }
-
-/* ------------------------------------------------------------------------
- * Cache creation and teardown
- * ---------------------------------------------------------------------- */
-
-/* Slab size and object count: 2^(order-1) pages when order is given,
- * else the smallest power-of-two slab of at least NSLAB_MIN_SLAB bytes
- * that holds NSLAB_MIN_OBJS objects.  Layout: header, free map (nwords +
- * 1 words), remote map (nwords words, from a cache line), objects (from
- * another, at the cache's alignment). */
-static int cache_geometry(struct numaslab_cache *c, unsigned order)
-{
-    size_t lo = NSLAB_MIN_SLAB, hi = MAX_SLAB_BYTES;
-    if (order)
-        lo = hi = nslab__page_size() << (order - 1);
-    for (size_t bytes = lo; bytes <= hi; bytes <<= 1) {
-        size_t n = bytes / c->size, off = 0, roff = 0;
-        while (n > 0) {
-            size_t words = (n + 63) / 64;
-            roff = align_up(sizeof(struct nslab_slab) + (words + 1) * 8, 64);
-            off = align_up(roff + words * 8, c->align < 64 ? 64 : c->align);
-            if (off + n * c->size <= bytes)
-                break;
-            n--;
-        }
-        if (n >= (order ? 1u : NSLAB_MIN_OBJS)) {
-            c->slab_bytes = (uint32_t)bytes;
-            c->nobjs = (uint32_t)n;
-            c->obj_offset = (uint32_t)off;
-            c->rmap_offset = (uint32_t)roff;
-            c->span = (uint32_t)(n * c->size);
-            return 0;
-        }
-    }
-    return -EINVAL;
-}
-
-static int id_get(void)
-{
-    for (int w = 0; w < NSLAB_MAX_CACHES / 64; w++)
-        if (~nslab_g.ids[w]) {
-            int b = __builtin_ctzll(~nslab_g.ids[w]);
-            nslab_g.ids[w] |= 1ull << b;
-            return w * 64 + b;
-        }
-    return -1;
-}
-
-static void id_put(int id) { nslab_g.ids[id / 64] &= ~(1ull << (id % 64)); }
-
-/* Make a cache and enter it in the cache list.  nslab_g.lock held.
- * NULL with errno EINVAL (bad size or alignment) or ENOMEM. */
-struct numaslab_cache *nslab__cache_new(const char *name, size_t size, size_t align,
-                                        void (*ctor)(void *), int sizeclass, unsigned order)
-{
-    if (align == 0)
-        align = size <= 8 ? 8 : 16;
-    if (size == 0 || size > MAX_OBJ_SIZE || (align & (align - 1)) ||
-        align > nslab__page_size()) {
-        errno = EINVAL;
-        return NULL;
-    }
-    /* On a cache line of its own: the fast paths read its first one. */
-    struct numaslab_cache *c = aligned_alloc(64, (sizeof(*c) + 63) & ~(size_t)63);
-    if (!c) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    memset(c, 0, sizeof(*c));
-    snprintf(c->name, sizeof(c->name), "%s", name ? name : "");
-    c->obj_size = (uint32_t)size;
-    c->align = (uint32_t)align;
-    c->size = (uint32_t)align_up(size + NSLAB_REDZONE, align);
-    c->ctor = ctor;
-    c->sizeclass = sizeclass;
-    c->rot = (uint32_t)__builtin_ctz(c->size);
-    uint64_t odd = c->size >> c->rot, inv = odd; /* Newton: 5 steps reach 64 bits */
-    for (int i = 0; i < 5; i++)
-        inv *= 2 - odd * inv;
-    c->inv = inv;
-    /* The threads' free lists (struct nslab_slot): objects that have room
-     * for the link and the cookie, aligned for them, and no constructed
-     * state to keep; a few KiB of each per thread and node
-     * (NUMASLAB_TCACHE sets it). */
-    if (!NSLAB_DEBUG && !ctor && size >= 2 * sizeof(void *) && c->size % sizeof(void *) == 0) {
-        uint32_t m = (uint32_t)(2048 / c->size);
-        c->mag = nslab_g.opt.tcache ? nslab_g.opt.tcache : m < 4 ? 4 : m > 32 ? 32 : m;
-    }
-    c->divmax = UINT64_MAX / c->size;
-    if (cache_geometry(c, order)) {
-        free(c);
-        errno = EINVAL;
-        return NULL;
-    }
-    c->cnode = aligned_alloc(64, sizeof(struct nslab_cnode) * (size_t)nslab_g.nactive);
-    int id = id_get();
-    if (!c->cnode || id < 0) {
-        free(c->cnode);
-        free(c);
-        errno = ENOMEM;
-        return NULL;
-    }
-    c->id = (uint32_t)id;
-    for (int i = 0; i < nslab_g.nactive; i++) {
-        struct nslab_cnode *cn = &c->cnode[i];
-        memset(cn, 0, sizeof(*cn));
-        nslab__lock_init(&cn->lock);
-        nslab_list_init(&cn->partial);
-        nslab_list_init(&cn->full);
-        nslab_list_init(&cn->empty);
-        nslab_list_init(&cn->reserve);
-    }
-    nslab_g.by_id[id] = c;
-    nslab_list_add(&nslab_g.caches, &c->link);
-    nslab__pub_cache_new(c);
-    return c;
-}
-
-/* Unmap every slab of c and free it, whatever is live.  nslab_g.lock held;
- * every thread gave its slabs of c back. */
-void nslab__cache_release(struct numaslab_cache *c)
-{
-    nslab__cache_sweep(c); /* frees waiting in remote maps are frees */
-    for (int i = 0; i < nslab_g.nactive; i++) {
-        struct nslab_cnode *cn = &c->cnode[i];
-        struct nslab_list *heads[] = {&cn->partial, &cn->full, &cn->empty, &cn->reserve};
-        for (int h = 0; h < 4; h++)
-            while (!nslab_list_empty(heads[h])) {
-                struct nslab_slab *s = nslab_container_of(heads[h]->next, struct nslab_slab, link);
-                nslab_list_del(&s->link);
-                if (s->type == NSLAB_T_RESERVE)
-                    nslab__reserve_release(c, s);
-                else
-                    slab_destroy(c, s, 0);
-            }
-        pthread_mutex_destroy(&cn->lock);
-    }
-    nslab_list_del(&c->link);
-    nslab__pub_cache_gone(c);
-    nslab_g.by_id[c->id] = NULL;
-    id_put((int)c->id);
-    free(c->cnode);
-    free(c);
-}
-
-void nslab__cache_each(struct numaslab_cache *c, void (*fn)(void *obj, void *arg), void *arg)
-{
-    nslab__cache_sweep(c);
-    for (int i = 0; i < nslab_g.nactive; i++) {
-        struct nslab_cnode *cn = &c->cnode[i];
-        struct nslab_list *heads[] = {&cn->partial, &cn->full};
-        for (int h = 0; h < 2; h++)
-            for (struct nslab_list *l = heads[h]->next; l != heads[h];) {
-                struct nslab_slab *s = nslab_container_of(l, struct nslab_slab, link);
-                l = l->next; /* fn may free the object, not the slab */
-                for (uint32_t k = 0; k < s->nobjs; k++)
-                    if (!(nslab_load_relaxed(&s->freemap[k / 64]) & (1ull << (k % 64))))
-                        fn(s->objs + (size_t)k * c->size, arg);
-            }
-    }
-}
-
-numaslab_cache_t *numaslab_cache_create(const char *name, size_t size, size_t align,
-                                        unsigned flags, void (*ctor)(void *obj))
-{
-    int rc = nslab__init();
-    if (rc) {
-        errno = -rc;
-        return NULL;
-    }
-    unsigned order = (flags >> 8) & 0x3fu; /* NUMASLAB_SLAB_ORDER(o): o + 1 */
-    if ((flags & ~0x3f00u) || order > 15) {
-        nslab__report("numaslab_cache_create(%s): flags 0x%x are not supported", name ? name : "",
-                      flags);
-        errno = EINVAL;
-        return NULL;
-    }
-    pthread_mutex_lock(&nslab_g.lock);
-    struct numaslab_cache *c = nslab__cache_new(name, size, align, ctor, 0, order);
-    pthread_mutex_unlock(&nslab_g.lock);
-    return c;
-}
-
-int numaslab_cache_destroy(numaslab_cache_t *c)
-{
-    if (!c)
-        return -EINVAL;
-    if (c->sizeclass) {
-        nslab__report("numaslab_cache_destroy: %s is a size-class cache; refused", c->name);
-        return -EINVAL;
-    }
-    pthread_mutex_lock(&nslab_g.lock);
-    /* Every thread's slabs of c go back to the node lists (their owners
-     * are quiescent, as the API requires), then what is live is counted.
-     * Slabs that come back empty are unmapped, not cached: the cache goes. */
-    nslab_store_relaxed(&c->dying, 1);
-    struct nslab_list *l;
-    for (l = nslab_g.threads.next; l != &nslab_g.threads; l = l->next) {
-        struct nslab_tstate *ts = nslab_container_of(l, struct nslab_tstate, link);
-        if (ts->cc[c->id])
-            nslab__tcc_flush(c, ts, 0);
-    }
-    nslab__cache_sweep(c);
-    uint64_t live = 0;
-    for (int i = 0; i < nslab_g.nactive; i++) {
-        pthread_mutex_lock(&c->cnode[i].lock);
-        live += nslab_load_relaxed(&c->cnode[i].st_inuse) + c->cnode[i].reserve_inuse;
-        pthread_mutex_unlock(&c->cnode[i].lock);
-    }
-    if (live) {
-        nslab_store_relaxed(&c->dying, 0);
-        pthread_mutex_unlock(&nslab_g.lock);
-        return -EBUSY;
-    }
-    for (l = nslab_g.threads.next; l != &nslab_g.threads; l = l->next) {
-        struct nslab_tstate *ts = nslab_container_of(l, struct nslab_tstate, link);
-        free(ts->cc[c->id]);
-        ts->cc[c->id] = NULL;
-    }
-    nslab__cache_release(c);
-    pthread_mutex_unlock(&nslab_g.lock);
-    return 0;
-}
-
-const char *numaslab_cache_name(const numaslab_cache_t *c) { return c ? c->name : NULL; }

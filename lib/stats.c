@@ -6,7 +6,7 @@
  * Nothing here is on a fast path, and nothing on a fast path counts: an
  * allocation or free in a thread's own slab changes no counter.  The
  * figures come from
- *   - per-node relaxed atomics (nslab_g.nstat) written on slow paths;
+ *   - per-node relaxed atomics (nslab_g.node_counters) written on slow paths;
  *   - per-(cache, node) relaxed atomics, read with no lock: a thread's
  *     slabs are counted when they change state, when it refills and when
  *     it flushes (numaslab_thread_flush), so objects in use are exact
@@ -30,7 +30,7 @@
 /* One node's counters and its reserve's; node < nslab_g.possible. */
 static void read_node(int node, struct numaslab_node_stats *st, struct numaslab_mempool_stats *ps)
 {
-    const struct nslab_nstat *n = &nslab_g.nstat[node];
+    const struct nslab_node_counters *n = &nslab_g.node_counters[node];
     memset(st, 0, sizeof(*st));
     if (ps)
         memset(ps, 0, sizeof(*ps));
@@ -117,7 +117,7 @@ static uint64_t inuse_shown(uint64_t raw)
 /* One (cache, active node): its relaxed counters, no lock. */
 static void read_cache(struct numaslab_cache *c, int nidx, struct numaslab_cache_stats *st)
 {
-    struct nslab_cnode *cn = &c->cnode[nidx];
+    struct nslab_cache_node *cn = &c->cnode[nidx];
     memset(st, 0, sizeof(*st));
     st->node = nslab_g.topo.active[nidx];
     st->objects_inuse = inuse_shown(nslab_load_relaxed(&cn->st_inuse));
@@ -147,7 +147,7 @@ uint64_t numaslab_bytes_mapped(void)
     if (!nslab_load_acquire(&nslab_g.ready))
         return 0;
     for (int n = 0; n <= nslab_g.topo.max_node; n++)
-        sum += nslab_load_relaxed(&nslab_g.nstat[n].bytes_mapped);
+        sum += nslab_load_relaxed(&nslab_g.node_counters[n].bytes_mapped);
     return sum;
 }
 
@@ -220,7 +220,7 @@ void nslab__stats_write_node(struct numaslab_stats_node_rec *r, int node)
 /* The object counts of r, node's record: what a cache's counts change. */
 void nslab__stats_write_node_objects(struct numaslab_stats_node_rec *r, int node)
 {
-    const struct nslab_nstat *n = &nslab_g.nstat[node];
+    const struct nslab_node_counters *n = &nslab_g.node_counters[node];
     r->objects_inuse = inuse_shown(nslab_load_relaxed(&n->objects_inuse));
     r->objects_total = nslab_load_relaxed(&n->objects_total);
 }
@@ -256,7 +256,7 @@ void nslab__stats_fill_node(struct numaslab_stats_node_rec *r, int node)
 void nslab__stats_write_cache_objects(struct numaslab_stats_cache_rec *r, struct numaslab_cache *c,
                                       int nidx)
 {
-    const struct nslab_cnode *cn = &c->cnode[nidx];
+    const struct nslab_cache_node *cn = &c->cnode[nidx];
     r->objects_inuse = inuse_shown(nslab_load_relaxed(&cn->st_inuse));
     r->objects_total = nslab_load_relaxed(&cn->st_total);
 }
@@ -324,7 +324,7 @@ void nslab__stats_snapshot(struct numaslab_stats_header *h)
         nslab__stats_fill_node(&nodes[nn++], node);
     /* Absent ids that requests named: a 4-socket code on a laptop. */
     for (int node = nslab_g.topo.max_node + 1; node < nslab_g.possible && nn < h->node_cap; node++)
-        if (nslab_load_relaxed(&nslab_g.nstat[node].inactive))
+        if (nslab_load_relaxed(&nslab_g.node_counters[node].inactive))
             nslab__stats_fill_node(&nodes[nn++], node);
 
     /* Caches: at id * nactive + node index when the records are that

@@ -1,0 +1,227 @@
+/*
+ * lib/thread.h - what each thread owns: its slabs of each cache, its free
+ * lists, its state (struct nslab_tstate), the calls of lib/owner.c, and
+ * the fast paths themselves.  The fast paths are inline here so that every
+ * caller (lib/sizeclass.c, lib/owner.c, lib/malloc.c) compiles them in:
+ * an allocation from the thread's free list or current slab, and a free
+ * into a slab the thread owns, take no lock and no atomic
+ * read-modify-write, because the slab's free map and the lists belong to
+ * the thread (lib/owner.c).  A free into another thread's slab is one
+ * atomic OR, out of line.
+ */
+#ifndef NSLAB_THREAD_H
+#define NSLAB_THREAD_H
+
+#include "lib/base.h"
+#include "lib/slab.h"
+
+struct nslab_large_cache;
+
+/*
+ * A thread's slabs of one cache (lib/owner.c): for each active node, the
+ * slab it allocates from and the others it owns.  Only its thread touches
+ * it (numaslab_cache_destroy, numaslab_fini and fork excepted, which
+ * need the owners quiescent).
+ */
+struct nslab_owned_slabs {
+    struct nslab_list partial;  /* NSLAB_W_PARTIAL slabs */
+    struct nslab_list full;     /* NSLAB_W_FULL slabs, oldest first */
+    uint32_t npartial, nfull;
+};
+/*
+ * A thread's free list of one (cache, node): up to the cache's mag objects
+ * it freed into its own slabs, kept out of their free maps for its next
+ * allocations there, most recent first.  A free and the allocation that
+ * follows touch this slot and the object, which the caller touches
+ * anyway; the slab's maps wait.  They count as in use until the list goes
+ * back to the maps (a full list sends further frees to the map; the
+ * thread's flush, its exit, numaslab_cache_destroy, fork).
+ *
+ * The free cookie.  Every free object of an ordinary slab of a cache with
+ * a list (mag != 0: objects of 16 bytes and more at a stride of whole
+ * words, no constructor, not a debug build; reserve slabs, whose objects
+ * never enter a list, keep to their free maps) carries nslab_cookie in
+ * its second word, on the list, in the free map,
+ * waiting in a remote map: written when a slab is made and by every free,
+ * cleared when the object is handed out (lib/debug.h).  A free that finds
+ * it is a double free, or a free of an object never handed out, and is
+ * refused: the list needs no look at the free map.  A live object holds
+ * the cookie only if its user wrote that random value there.
+ */
+struct nslab_thread_node {
+    void **head;                /* the thread's free list: objects of its own slabs,
+                                   linked through their first word */
+    uint32_t n;                 /* objects on it, at most the cache's mag */
+    uint32_t pad;
+    struct nslab_slab *cur;     /* the node's current slab (NSLAB_W_CUR), or NULL */
+    uint64_t pad2;
+};
+struct nslab_thread_cache {
+    struct nslab_owned_slabs *own; /* [nactive] */
+    /* Frees of objects of another thread's slab, one remote-map word of
+     * it at a time, not yet ORed in (lib/owner.c): they count as in use,
+     * so that slab stays. */
+    struct nslab_slab *rb_s;    /* NULL: none */
+    uint64_t rb_bits;
+    uint32_t rb_w;
+    uint32_t pad;
+    struct nslab_thread_node slot[]; /* [nactive] */
+};
+
+struct nslab_tstate {
+    struct nslab_thread_cache *cc[NSLAB_MAX_CACHES]; /* by cache id; NULL until used */
+    struct nslab_large_cache *tlc; /* [nactive]; NULL until a large object is freed */
+    int cached_nidx;            /* local node when the CPU cannot be read fast */
+    unsigned ipos;              /* interleave position */
+    unsigned gen;               /* nslab_g.gen this state was set up for */
+    int registered;
+    struct nslab_list link;     /* in nslab_g.threads */
+    uint64_t pub_ns;            /* when its frees into other threads' slabs were last
+                                   written to the statistics segment (coarse clock) */
+    int pub_dirty;              /* 1: some were not written since (lib/export.c) */
+};
+
+extern __thread struct nslab_tstate *nslab_tls __attribute__((tls_model("initial-exec")));
+
+/* lib/owner.c: thread-owned slabs */
+void *nslab__cache_alloc_slow(struct numaslab_cache *c, unsigned flags, int node);
+void nslab__cache_free_slow(struct numaslab_cache *expect, void *obj, const char *call);
+/* The fast free's miss for an object already validated as one of s's
+ * and taken back: another thread's slab, an unowned one, a double free,
+ * or a slab whose state changes. */
+void nslab__free_miss(struct nslab_slab *s, void *obj, const char *call);
+struct nslab_thread_cache *nslab__thread_cache_make(struct numaslab_cache *c,
+                                                    struct nslab_tstate *ts);
+/* Give back every slab of c that ts owns (all nodes).  keep_live: slabs
+ * with live objects stay owned (numaslab_thread_flush); else all go. */
+void nslab__thread_cache_flush(struct numaslab_cache *c, struct nslab_tstate *ts, int keep_live);
+/* Free obj of c to its slab, owned or not: for code that may run under
+ * nslab_g.lock or for another thread (lib/large.c, lib/core.c). */
+void nslab__cache_free_home(struct numaslab_cache *c, void *obj);
+
+/* An object from the thread's current slab of (c, nidx), with no lock and
+ * no atomic read-modify-write; NULL on a miss (no slab yet, or none free
+ * left in its map from the hint on). */
+static inline void *nslab__own_take(struct numaslab_cache *c, struct nslab_thread_cache *tc,
+                                    int nidx)
+{
+    struct nslab_slab *s = tc->slot[nidx].cur;
+    if (unlikely(s == NULL))
+        return NULL;
+    uint32_t w = s->hint;
+    uint64_t m = nslab_load_relaxed(&s->freemap[w]);
+    if (unlikely(m == 0)) { /* the next word with a free object, if any */
+        do {
+            if (++w >= s->nwords)
+                return NULL;
+        } while (!(m = nslab_load_relaxed(&s->freemap[w])));
+        s->hint = w;
+    }
+    nslab_store_relaxed(&s->freemap[w], m & (m - 1));
+    s->nfree--;
+    return s->objs + ((size_t)w * 64 + (unsigned)__builtin_ctzll(m)) * c->size;
+}
+
+/* Reading and writing the two words of a free object that the lists and
+ * the cookie use, where the tools keep it out of bounds. */
+#define NSLAB_MAG_OPEN(o)                                   \
+    do {                                                    \
+        VALGRIND_MAKE_MEM_DEFINED((o), 2 * sizeof(void *)); \
+        nslab_asan_unpoison((o), 2 * sizeof(void *));       \
+    } while (0)
+#define NSLAB_MAG_SHUT(o)                                   \
+    do {                                                    \
+        VALGRIND_MAKE_MEM_NOACCESS((o), 2 * sizeof(void *)); \
+        nslab_asan_poison((o), 2 * sizeof(void *));         \
+    } while (0)
+
+extern uintptr_t nslab_cookie; /* set at initialisation; never 0 */
+
+/* Mark free object obj of c with the cookie (c->mag != 0). */
+static inline void nslab__cookie_set(void *obj)
+{
+    void **o = obj;
+    NSLAB_MAG_OPEN(o);
+    o[1] = (void *)nslab_cookie;
+    NSLAB_MAG_SHUT(o);
+}
+
+/* 1 when obj, of a cache with a list, carries the cookie: it is free. */
+static inline int nslab__cookie_is(const struct numaslab_cache *c, void *obj)
+{
+    if (!c->mag)
+        return 0;
+    void **o = obj;
+    NSLAB_MAG_OPEN(o);
+    int is = o[1] == (void *)nslab_cookie;
+    NSLAB_MAG_SHUT(o);
+    return is;
+}
+
+/* An object of (c, nidx) for the calling thread, fast: its free list,
+ * then its current slab; NULL on a miss.  The caller hands it out
+ * (lib/debug.h), which clears the cookie. */
+static inline void *nslab__own_pop(struct numaslab_cache *c, int nidx)
+{
+    struct nslab_thread_cache *tc = nslab_tls->cc[c->id];
+    if (unlikely(tc == NULL))
+        return NULL;
+    struct nslab_thread_node *sl = &tc->slot[nidx];
+    void **obj = sl->head;
+    if (likely(obj != NULL)) {
+        NSLAB_MAG_OPEN(obj);
+        sl->head = (void **)obj[0];
+        NSLAB_MAG_SHUT(obj);
+        sl->n--;
+        return obj;
+    }
+    return nslab__own_take(c, tc, nidx);
+}
+
+/* Free obj (validated: an object of s, of cache c) when the calling thread
+ * owns its slab, with no lock and no atomic read-modify-write: onto the
+ * thread's free list for the node while it has room, else into the free
+ * map.  0 on a miss: another thread's slab or an unowned one, a double
+ * free, or a free that changes the state of a slab other than the
+ * current one. */
+static inline int nslab__own_push(struct nslab_slab *s, struct numaslab_cache *c, void *obj)
+{
+    struct nslab_tstate *ts = nslab_tls;
+    if (unlikely(nslab_load_relaxed(&s->owner) != ts))
+        return 0;
+    struct nslab_thread_node *sl = &ts->cc[c->id]->slot[s->nidx];
+    void **o = obj;
+    if (likely(c->mag)) {
+        NSLAB_MAG_OPEN(o);
+        if (unlikely(o[1] == (void *)nslab_cookie)) {
+            NSLAB_MAG_SHUT(o); /* free already: the slow path says so */
+            return 0;
+        }
+        if (likely(sl->n < c->mag)) {
+            o[0] = (void *)sl->head;
+            o[1] = (void *)nslab_cookie;
+            NSLAB_MAG_SHUT(o);
+            /* The link before the head, in program order: what a fork
+             * child finds of a thread caught here (lib/owner.c). */
+            __atomic_signal_fence(__ATOMIC_RELEASE);
+            sl->head = o;
+            sl->n++;
+            return 1;
+        }
+        NSLAB_MAG_SHUT(o);
+    }
+    uint32_t idx = nslab__obj_index(s, c, obj);
+    uint32_t w = idx / 64, n = s->nfree + 1;
+    uint64_t bit = 1ull << (idx % 64), m = nslab_load_relaxed(&s->freemap[w]);
+    if (unlikely((m & bit) != 0 || n - 2 >= s->trip))
+        return 0;
+    nslab_store_relaxed(&s->freemap[w], m | bit);
+    s->nfree = n;
+    if (w < s->hint)
+        s->hint = w;
+    if (c->mag)
+        nslab__cookie_set(obj);
+    return 1;
+}
+
+#endif /* NSLAB_THREAD_H */
