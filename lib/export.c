@@ -235,11 +235,11 @@ static struct numaslab_stats_header *live(void)
     struct numaslab_stats_header *h = nslab_load_acquire(&ex_live);
     if (likely(h != NULL) || !nslab_load_relaxed(&ex.pending))
         return h;
-    if (pthread_mutex_trylock(&nslab_g.lock) != 0)
+    if (nslab__trylock(&nslab_g.lock, NSLAB_RANK_GLOBAL) != 0)
         return NULL;
     if (ex.pending)
         ensure_locked(0);
-    pthread_mutex_unlock(&nslab_g.lock);
+    nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     return nslab_load_acquire(&ex_live);
 }
 
@@ -293,7 +293,7 @@ static struct numaslab_stats_node_rec *node_rec(struct numaslab_stats_header *h,
     int i = nslab_load_relaxed(&ex.node_rec[node]);
     if (i >= 0)
         return &nodes[i];
-    if (pthread_mutex_trylock(&nslab_g.lock) != 0)
+    if (nslab__trylock(&nslab_g.lock, NSLAB_RANK_GLOBAL) != 0)
         return NULL;
     if (ex_live == h && (i = ex.node_rec[node]) < 0 && h->node_count < h->node_cap) {
         i = (int)h->node_count;
@@ -301,7 +301,7 @@ static struct numaslab_stats_node_rec *node_rec(struct numaslab_stats_header *h,
         nslab_store_relaxed(&ex.node_rec[node], (int16_t)i);
         nslab_store_release(&h->node_count, h->node_count + 1);
     }
-    pthread_mutex_unlock(&nslab_g.lock);
+    nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     return i >= 0 ? &nodes[i] : NULL;
 }
 
@@ -478,23 +478,21 @@ static void pub_all(void)
             nslab__pub_cache(nslab_container_of(l, struct numaslab_cache, link), i);
     for (int i = 0; nslab_g.reserve && i < nslab_g.nactive; i++)
         if (nslab_g.reserve[i]) {
-            pthread_mutex_lock(&nslab_g.reserve[i]->lock);
+            nslab__lock(&nslab_g.reserve[i]->lock, NSLAB_RANK_POOL);
             nslab__pub_reserve(nslab_g.reserve[i]);
-            pthread_mutex_unlock(&nslab_g.reserve[i]->lock);
+            nslab__unlock(&nslab_g.reserve[i]->lock, NSLAB_RANK_POOL);
         }
     nslab__pub_process();
 }
 
 int numaslab_stats_publish(void)
 {
-    int rc = nslab__init();
-    if (rc)
-        return rc;
-    pthread_mutex_lock(&nslab_g.lock);
-    rc = ensure_locked(1);
+    NSLAB_INIT_OR_ERR();
+    nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
+    int rc = ensure_locked(1);
     if (rc == 0)
         pub_all();
-    pthread_mutex_unlock(&nslab_g.lock);
+    nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     return rc;
 }
 
@@ -507,11 +505,11 @@ static void export_atexit(void)
 {
     if (ex.print_at_exit && nslab_load_acquire(&nslab_g.ready))
         numaslab_stats_print(stderr);
-    pthread_mutex_lock(&nslab_g.lock);
+    nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     ex.enabled = 0;
     nslab_store_relaxed(&ex.pending, 0);
     seg_destroy(1); /* other threads may still be writing it */
-    pthread_mutex_unlock(&nslab_g.lock);
+    nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
 }
 
 static void ex_once_init(void)
@@ -533,7 +531,7 @@ void nslab__export_start(void)
 
 void nslab__export_stop(void)
 {
-    pthread_mutex_lock(&nslab_g.lock);
+    nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     ex.enabled = 0;
     nslab_store_relaxed(&ex.pending, 0);
     seg_destroy(0);
@@ -542,12 +540,12 @@ void nslab__export_stop(void)
     ex.flags = NULL;
     ex.node_rec = NULL;
     ex.bytes = 0;
-    pthread_mutex_unlock(&nslab_g.lock);
+    nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
 }
 
 void nslab__export_fork_child(void)
 {
-    pthread_mutex_lock(&nslab_g.lock);
+    nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     nslab_store_release(&ex_live, NULL);
     if (ex.seg)
         munmap(ex.seg, ex.bytes); /* the parent's; so is its name */
@@ -555,5 +553,5 @@ void nslab__export_fork_child(void)
     ex.owner = 0;
     ex.told = 0;
     nslab_store_relaxed(&ex.pending, ex.enabled && nslab_g.ready);
-    pthread_mutex_unlock(&nslab_g.lock);
+    nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
 }

@@ -70,9 +70,7 @@ static void read_node(int node, struct numaslab_node_stats *st, struct numaslab_
 
 int numaslab_stats_process(struct numaslab_process_stats *st)
 {
-    int rc = nslab__init();
-    if (rc)
-        return rc;
+    NSLAB_INIT_OR_ERR();
     if (!st)
         return -EINVAL;
     const struct nslab_headroom *h = &nslab_g.cg_head;
@@ -95,9 +93,7 @@ int numaslab_stats_process(struct numaslab_process_stats *st)
 
 int numaslab_stats_node(int node, struct numaslab_node_stats *st)
 {
-    int rc = nslab__init();
-    if (rc)
-        return rc;
+    NSLAB_INIT_OR_ERR();
     if (!st || node < 0 || node >= nslab_g.possible)
         return -EINVAL;
     struct numaslab_mempool_stats ps;
@@ -132,9 +128,7 @@ static void read_cache(struct numaslab_cache *c, int nidx, struct numaslab_cache
 
 int numaslab_stats_cache(numaslab_cache_t *c, int node, struct numaslab_cache_stats *st)
 {
-    int rc = nslab__init();
-    if (rc)
-        return rc;
+    NSLAB_INIT_OR_ERR();
     if (!c || !st || node < 0 || node >= nslab_g.possible || nslab_g.node_nidx[node] < 0)
         return -EINVAL;
     read_cache(c, nslab_g.node_nidx[node], st);
@@ -246,9 +240,9 @@ void nslab__stats_fill_node(struct numaslab_stats_node_rec *r, int node)
     int nidx = nslab_g.node_nidx[node];
     struct numaslab_mempool *pool = nidx >= 0 && nslab_g.reserve ? nslab_g.reserve[nidx] : NULL;
     if (pool) {
-        pthread_mutex_lock(&pool->lock);
+        nslab__lock(&pool->lock, NSLAB_RANK_POOL);
         nslab__stats_write_reserve(r, pool);
-        pthread_mutex_unlock(&pool->lock);
+        nslab__unlock(&pool->lock, NSLAB_RANK_POOL);
     }
 }
 
@@ -354,13 +348,11 @@ void nslab__stats_snapshot(struct numaslab_stats_header *h)
 
 int numaslab_stats_print(FILE *f)
 {
-    int rc = nslab__init();
-    if (rc)
-        return rc;
+    NSLAB_INIT_OR_ERR();
     if (!f)
         return -EINVAL;
     /* Sized under the lock for the caches alive now; malloc is not ours. */
-    pthread_mutex_lock(&nslab_g.lock);
+    nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     uint32_t ncaches = 0;
     for (struct nslab_list *l = nslab_g.caches.next; l != &nslab_g.caches; l = l->next)
         ncaches++;
@@ -369,13 +361,13 @@ int numaslab_stats_print(FILE *f)
         nslab__stats_layout(&lay, nslab__stats_node_cap(), ncaches * (uint32_t)nslab_g.nactive);
     struct numaslab_stats_header *h = calloc(1, bytes);
     if (!h) {
-        pthread_mutex_unlock(&nslab_g.lock);
+        nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
         return -ENOMEM;
     }
     *h = lay;
     nslab__stats_snapshot(h);
     uint64_t now = nslab__now_ns();
-    pthread_mutex_unlock(&nslab_g.lock);
+    nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     h->magic = NUMASLAB_STATS_MAGIC; /* a whole snapshot, of this process */
     h->pid = (int32_t)getpid();
 

@@ -25,6 +25,7 @@
 #include "config.h"
 
 #include "numa/numa.h"
+#include "lib/bitmap.h"
 #include "lib/parse.h"
 
 #include <errno.h>
@@ -67,15 +68,17 @@
 #define MPOL_WEIGHTED_INTERLEAVE 6
 #endif
 
-static int mask_test(const uint64_t *m, unsigned n)
+/* Node masks are the library's bitmaps (lib/bitmap.h), of MASK_BITS bits;
+ * an id beyond cannot be in one. */
+static int mask_test(const nslab_bitmap_t *m, unsigned n)
 {
-    return n < MASK_BITS && (m[n / 64] >> (n % 64)) & 1;
+    return n < MASK_BITS && nslab__bit_test(m, n);
 }
 
-static void mask_set(uint64_t *m, unsigned n)
+static void mask_set(nslab_bitmap_t *m, unsigned n)
 {
     if (n < MASK_BITS)
-        m[n / 64] |= UINT64_C(1) << (n % 64);
+        nslab__bit_set(m, n);
 }
 
 /* ------------------------------------------------------------------------
@@ -475,12 +478,10 @@ static void relative_to_os(uint64_t *m, const uint64_t *mems)
 }
 
 /* Lowest node in m, or -1. */
-static int mask_first(const uint64_t *m)
+static int mask_first(const nslab_bitmap_t *m)
 {
-    for (unsigned n = 0; n < MASK_BITS; n++)
-        if (mask_test(m, n))
-            return (int)n;
-    return -1;
+    unsigned n = nslab__bit_next(m, 0, MASK_BITS);
+    return n < MASK_BITS ? (int)n : -1;
 }
 
 /*
