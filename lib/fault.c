@@ -56,9 +56,9 @@ void nslab__fail_fork_unlock(void) { nslab__unlock(&fail_lock, NSLAB_RANK_FAULT)
 /* 0 (and the setting applied), or -EINVAL (nothing changed). */
 int nslab__fail_parse(const char *spec)
 {
-    long after = -1;
+    int64_t after = -1;
     double prob = -1;
-    unsigned long long seed = 1;
+    uint64_t seed = 1, u;
     long node = -1;
     if (!spec || !*spec) {
         nslab__lock(&fail_lock, NSLAB_RANK_FAULT);
@@ -68,23 +68,28 @@ int nslab__fail_parse(const char *spec)
     }
     const char *s = spec;
     while (*s) {
-        char *end;
+        const char *end;
         if (!strncmp(s, "after=", 6)) {
-            after = strtol(s + 6, &end, 10);
-            if (end == s + 6 || after < 0)
+            if (nslab_parse_u64(s + 6, INT64_MAX, &end, &u))
                 return -EINVAL;
+            after = (int64_t)u;
         } else if (!strncmp(s, "prob=", 5)) {
-            prob = strtod(s + 5, &end);
-            if (end == s + 5 || prob < 0 || prob > 1)
+            /* A fraction: strtod, once the strict parser has seen that
+             * it starts with a digit (strtod would take blanks and signs). */
+            char *dend;
+            if (nslab_parse_u64(s + 5, UINT64_MAX, &end, &u))
+                return -EINVAL;
+            prob = strtod(s + 5, &dend);
+            end = dend;
+            if (prob < 0 || prob > 1)
                 return -EINVAL;
         } else if (!strncmp(s, "seed=", 5)) {
-            seed = strtoull(s + 5, &end, 10);
-            if (end == s + 5)
+            if (nslab_parse_u64(s + 5, UINT64_MAX, &end, &seed))
                 return -EINVAL;
         } else if (!strncmp(s, "node=", 5)) {
-            node = strtol(s + 5, &end, 10);
-            if (end == s + 5 || node < 0 || node >= 64 * NSLAB_MASK_WORDS)
+            if (nslab_parse_u64(s + 5, 64 * NSLAB_MASK_WORDS - 1, &end, &u))
                 return -EINVAL;
+            node = (long)u;
         } else {
             return -EINVAL;
         }

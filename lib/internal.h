@@ -27,6 +27,7 @@
 #include "lib/base.h"
 #include "lib/lock.h"
 #include "lib/bitmap.h"
+#include "lib/parse.h"
 #include "lib/slab.h"
 #include "lib/thread.h"
 #include "lib/large.h"
@@ -127,7 +128,6 @@ extern __thread unsigned char nslab_exited __attribute__((tls_model("initial-exe
 
 /* lib/options.c */
 int nslab__options_load(struct nslab_options *o, const struct numaslab_config *cfg);
-int nslab__parse_size(const char *s, size_t *out);
 
 /* lib/core.c */
 int nslab__init(void);                       /* lazy init; 0 or -errno */

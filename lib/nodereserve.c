@@ -34,16 +34,15 @@ static int parse_reserve(const char *s, size_t *bytes, int possible)
         char *colon = strchr(tok, ':');
         size_t v;
         if (!colon) {
-            if (nslab__parse_size(tok, &v))
+            if (nslab_parse_size(tok, &v))
                 return -EINVAL;
             dflt = v;
             continue;
         }
         *colon = '\0';
-        char *end;
-        long n = strtol(tok, &end, 10);
-        if (end == tok || *end || n < 0 || n >= possible || n >= (long)sizeof(named) ||
-            nslab__parse_size(colon + 1, &v))
+        uint64_t n;
+        int top = possible < (int)sizeof(named) ? possible : (int)sizeof(named);
+        if (nslab_parse_count(tok, 0, (uint64_t)top - 1, &n) || nslab_parse_size(colon + 1, &v))
             return -EINVAL;
         bytes[n] = v;
         named[n] = 1;

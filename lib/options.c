@@ -12,7 +12,6 @@
  * lib/parse.h.
  */
 #include "lib/internal.h"
-#include "lib/parse.h"
 
 #include <ctype.h>
 #include <stddef.h>
@@ -22,11 +21,6 @@
 #define DEFAULT_RETAIN 2u
 #define DEFAULT_RETAIN_BYTES ((size_t)32 << 20)
 #define MAX_TCACHE 4096u
-
-int nslab__parse_size(const char *s, size_t *out)
-{
-    return nslab_parse_size(s, out);
-}
 
 /* What a variable holds, and so how it is parsed and stored. */
 enum opt_kind {
@@ -114,7 +108,7 @@ static int parse_keep(const char *s, struct nslab_keep *k)
         return 0;
     }
     size_t b;
-    if (nslab__parse_size(s, &b))
+    if (nslab_parse_size(s, &b))
         return -EINVAL;
     k->set = NSLAB_KEEP_BYTES;
     k->bytes = b;
