@@ -178,16 +178,11 @@ struct numaslab_stats_node_rec {
     /*
      * Running short (numaslab(7), MEMORY EXHAUSTION); present when
      * node_rec_size >= NUMASLAB_STATS_NODE_REC_SIZE_MEM.  All 0 for an
-     * inactive node.
+     * inactive node.  Each field means what the field of the same name
+     * of struct numaslab_node_stats (numaslab.h) means.
      */
-    uint32_t mem_known;      /* 1: the library reads what the kernel can still give here */
-    uint32_t mem_short;      /* 1: short at the library's last decision */
-    uint64_t mem_avail;      /* bytes the kernel could still give at the last reading, less
-                                what the library mapped here since */
-    uint64_t low_watermark;  /* bytes kept free of ordinary allocations */
-    uint64_t short_since_ns; /* CLOCK_MONOTONIC when it went short; 0: not short */
-    uint64_t short_refused;  /* mappings refused because the node was short */
-    uint64_t short_episodes; /* times it went short */
+    uint32_t mem_known, mem_short;
+    uint64_t mem_avail, low_watermark, short_since_ns, short_refused, short_episodes;
     /*
      * The page layer (numaslab(7), LARGE OBJECTS AND THE PAGE CACHE);
      * present when node_rec_size >= NUMASLAB_STATS_NODE_REC_SIZE_PAGES.

@@ -316,21 +316,14 @@ static int init_locked(const struct numaslab_config *cfg)
         nslab_g.cpu_nidx[cpu] = (uint16_t)(m >= 0 ? t->node[m].nidx : 0);
     }
     memset(nslab_g.large_warned, 0, sizeof(nslab_g.large_warned));
-    rc = nslab__headroom_init(); /* before the first mapping: the reserves' */
-    if (rc)
-        goto fail;
-    rc = nslab__pages_init();
-    if (rc)
-        goto fail;
-    rc = nslab__sizeclass_init();
-    if (rc)
-        goto fail;
-    rc = nslab__large_init();
-    if (rc)
-        goto fail;
-    rc = nslab__reserves_init();
-    if (rc)
-        goto fail;
+    /* The layers bottom up; the headroom before the first mapping (the
+     * reserves' first of all). */
+    static int (*const layer_init[])(void) = {nslab__headroom_init, nslab__pages_init,
+                                              nslab__sizeclass_init, nslab__large_init,
+                                              nslab__reserves_init};
+    for (size_t i = 0; i < sizeof(layer_init) / sizeof(layer_init[0]); i++)
+        if ((rc = layer_init[i]()))
+            goto fail;
     nslab_g.ncpu_fast = (t->policy != NSLAB_POL_INTERLEAVE && nslab__cpu_fast_usable())
                             ? (uint32_t)t->ncpu : 0;
     nslab_g.gen++;

@@ -184,6 +184,16 @@ size_t nslab__stats_layout(struct numaslab_stats_header *h, uint32_t node_cap, u
     return total;
 }
 
+/* A running-short state's three figures (numaslab(7), MEMORY EXHAUSTION)
+ * into a segment record. */
+static void put_short(uint64_t *since, uint64_t *refused, uint64_t *episodes, uint64_t s,
+                      uint64_t r, uint64_t e)
+{
+    *since = s;
+    *refused = r;
+    *episodes = e;
+}
+
 /* r's fields but the reserve's, from node's counters (relaxed loads). */
 void nslab__stats_write_node(struct numaslab_stats_node_rec *r, int node)
 {
@@ -203,9 +213,8 @@ void nslab__stats_write_node(struct numaslab_stats_node_rec *r, int node)
     r->mem_short = st.mem_short != 0;
     r->mem_avail = st.mem_avail;
     r->low_watermark = st.low_watermark;
-    r->short_since_ns = st.short_since_ns;
-    r->short_refused = st.short_refused;
-    r->short_episodes = st.short_episodes;
+    put_short(&r->short_since_ns, &r->short_refused, &r->short_episodes, st.short_since_ns,
+              st.short_refused, st.short_episodes);
     r->page_cached = st.page_cached;
     r->large_bytes = st.large_bytes;
     r->huge_bytes = st.huge_bytes;
@@ -300,9 +309,8 @@ void nslab__stats_write_process(struct numaslab_stats_header *h)
     h->cgroup_usage = ps.cgroup_usage;
     h->cgroup_margin = ps.cgroup_margin;
     h->cgroup_avail = ps.cgroup_avail;
-    h->cgroup_short_since_ns = ps.short_since_ns;
-    h->cgroup_refused = ps.short_refused;
-    h->cgroup_episodes = ps.short_episodes;
+    put_short(&h->cgroup_short_since_ns, &h->cgroup_refused, &h->cgroup_episodes,
+              ps.short_since_ns, ps.short_refused, ps.short_episodes);
     h->cgroup_trims = ps.trims;
 }
 

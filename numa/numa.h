@@ -51,33 +51,26 @@ extern __thread unsigned char nslab_busy __attribute__((tls_model("initial-exec"
         NSLAB_BARRIER();    \
         nslab_busy--;       \
     } while (0)
-static inline void *nslab__sys_malloc(size_t n)
-{
-    NSLAB_BUSY_ENTER();
-    void *p = malloc(n);
-    NSLAB_BUSY_LEAVE();
-    return p;
-}
+/* The value of a call made busy. */
+#define NSLAB_BUSY_CALL(call)            \
+    __extension__({                      \
+        NSLAB_BUSY_ENTER();              \
+        __typeof__(call) nslab_r_ = call; \
+        NSLAB_BUSY_LEAVE();              \
+        nslab_r_;                        \
+    })
+static inline void *nslab__sys_malloc(size_t n) { return NSLAB_BUSY_CALL(malloc(n)); }
 static inline void *nslab__sys_calloc(size_t n, size_t size)
 {
-    NSLAB_BUSY_ENTER();
-    void *p = calloc(n, size);
-    NSLAB_BUSY_LEAVE();
-    return p;
+    return NSLAB_BUSY_CALL(calloc(n, size));
 }
 static inline void *nslab__sys_realloc(void *old, size_t n)
 {
-    NSLAB_BUSY_ENTER();
-    void *p = realloc(old, n);
-    NSLAB_BUSY_LEAVE();
-    return p;
+    return NSLAB_BUSY_CALL(realloc(old, n));
 }
 static inline void *nslab__sys_aligned_alloc(size_t align, size_t n)
 {
-    NSLAB_BUSY_ENTER();
-    void *p = aligned_alloc(align, n);
-    NSLAB_BUSY_LEAVE();
-    return p;
+    return NSLAB_BUSY_CALL(aligned_alloc(align, n));
 }
 static inline void nslab__sys_free(void *p)
 {
