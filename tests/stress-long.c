@@ -395,47 +395,6 @@ static void *burst_main(void *arg)
  * Accounting
  * ---------------------------------------------------------------------- */
 
-/* Bytes of the process's mappings bound to a node: the VMAs whose
- * /proc/self/numa_maps policy is "bind", sized from /proc/self/maps. */
-static long long bound_bytes(void)
-{
-    FILE *nm = fopen("/proc/self/numa_maps", "r");
-    if (!nm)
-        return -1;
-    char line[4096];
-    unsigned long bound[8192];
-    int nb = 0;
-    while (fgets(line, sizeof(line), nm)) {
-        unsigned long start;
-        char pol[64];
-        if (sscanf(line, "%lx %63s", &start, pol) == 2 && !strncmp(pol, "bind", 4) &&
-            nb < 8192)
-            bound[nb++] = start;
-        if (!strchr(line, '\n')) { /* a very long line: skip the rest */
-            int c;
-            while ((c = fgetc(nm)) != EOF && c != '\n')
-                ;
-        }
-    }
-    fclose(nm);
-    FILE *m = fopen("/proc/self/maps", "r");
-    if (!m)
-        return -1;
-    long long sum = 0;
-    while (fgets(line, sizeof(line), m)) {
-        unsigned long a, b;
-        if (sscanf(line, "%lx-%lx", &a, &b) != 2)
-            continue;
-        for (int i = 0; i < nb; i++)
-            if (bound[i] == a) {
-                sum += (long long)(b - a);
-                break;
-            }
-    }
-    fclose(m);
-    return sum;
-}
-
 static long long caches_inuse(numaslab_cache_t *c, long long *reserve)
 {
     long long sum = 0;
@@ -691,7 +650,7 @@ int main(int argc, char **argv)
           (long long)mapped - (long long)baseline,
           (unsigned long long)(reserve_bytes + allowance), (unsigned long long)reserve_bytes,
           (unsigned long long)allowance);
-    long long bound = bound_bytes();
+    long long bound = tu_kernel_bound_bytes();
     CHECK(bound == (long long)mapped,
           "the process's node-bound mappings (numa_maps) hold exactly the bytes the library "
           "counts: %lld, %llu counted", bound, (unsigned long long)mapped);
@@ -700,7 +659,7 @@ int main(int argc, char **argv)
         CHECK(rc == 0, "numaslab_cache_destroy(%s): %d", cdef[i].name, rc);
     }
     numaslab_fini();
-    bound = bound_bytes();
+    bound = tu_kernel_bound_bytes();
     CHECK(bound == 0 && numaslab_bytes_mapped() == 0,
           "after numaslab_fini: %lld bytes bound to a node remain mapped, %llu counted", bound,
           (unsigned long long)numaslab_bytes_mapped());

@@ -518,6 +518,7 @@ static void test_destroy_unmaps(void)
     CHECK(held > 0 && after + held == before,
           "unmap: destroy unmaps the %llu bytes of slabs the cache held (%llu -> %llu bytes mapped)",
           (unsigned long long)held, (unsigned long long)before, (unsigned long long)after);
+    tu_check_kernel_mapped("unmap: after the destroy");
 }
 
 int main(void)

@@ -142,6 +142,7 @@ int main(void)
           (unsigned long long)m2, (unsigned long long)allowance, retain, nnodes,
           (unsigned long long)slab_bytes, (unsigned long long)retain_bytes, nnodes,
           (unsigned long long)m0);
+    tu_check_kernel_mapped("after freeing all and a flush");
 
     /* What the page cache keeps serves another size class: slabs of
      * 128-byte objects come from it, nothing new is mapped. */
@@ -172,6 +173,7 @@ int main(void)
     numaslab_fini();
     m3 = numaslab_bytes_mapped();
     CHECK(m3 == 0, "after numaslab_fini(): %llu bytes mapped (want 0)", (unsigned long long)m3);
+    tu_check_kernel_mapped("after numaslab_fini()");
 
     /* Initialise again, explicitly. */
     r = numaslab_init(NULL);
@@ -204,6 +206,7 @@ int main(void)
     numaslab_fini();
     m3 = numaslab_bytes_mapped();
     CHECK(m3 == 0, "second numaslab_fini(): %llu bytes mapped", (unsigned long long)m3);
+    tu_check_kernel_mapped("after the second numaslab_fini()");
     {
         void *p = numaslab_alloc(1000, 0);
         void *big = numaslab_alloc(1 << 20, 0);
@@ -231,6 +234,7 @@ int main(void)
     CHECK(m2 * 10 <= allowance * 11,
           "NUMASLAB_RETAIN_BYTES=0: after %d objects are freed, %llu bytes mapped <= 1.1 x %llu",
           NOBJ / 10, (unsigned long long)m2, (unsigned long long)allowance);
+    tu_check_kernel_mapped("NUMASLAB_RETAIN_BYTES=0, the objects freed");
     numaslab_fini();
     CHECK(numaslab_bytes_mapped() == 0, "numaslab_fini(): nothing mapped");
 
@@ -252,7 +256,9 @@ int main(void)
               (unsigned long long)numaslab_bytes_mapped());
         numaslab_free(big);
     }
+    tu_check_kernel_mapped("under NUMASLAB_NODE_LIMIT=8M, the 6 MiB object freed");
     numaslab_fini();
+    tu_check_kernel_mapped("after the last numaslab_fini()");
     unsetenv("NUMASLAB_NODE_LIMIT");
     unsetenv("NUMASLAB_RETAIN_BYTES");
     return tu_exit();

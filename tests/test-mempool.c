@@ -211,5 +211,6 @@ int main(void)
           "destroying the page pool gives its 3 elements back (%llu bytes in use, %llu before)",
           (unsigned long long)(numaslab_bytes_mapped() - tu_page_cached()),
           (unsigned long long)before);
+    tu_check_kernel_mapped("after the page pool's destroy");
     return tu_exit();
 }

@@ -269,7 +269,9 @@ int main(void)
     CHECK(mapped1 <= mapped0 + 64 * 33 * 2 * 1024,
           "mapped bytes are back near the start (%llu -> %llu; size classes may keep their "
           "retained slabs)", (unsigned long long)mapped0, (unsigned long long)mapped1);
+    tu_check_kernel_mapped("with the caches destroyed");
     numaslab_fini();
     CHECK(numaslab_bytes_mapped() == 0, "after numaslab_fini nothing is mapped");
+    tu_check_kernel_mapped("after numaslab_fini");
     return tu_exit();
 }
