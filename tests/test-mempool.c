@@ -16,12 +16,14 @@
 static int under_fail;      /* 1: every call fails */
 static int under_fail_after = -1; /* calls left before failing, -1: never */
 static long under_allocs, under_frees;
+static long under_calls; /* every call, failed ones included */
 
 static void *under_alloc(unsigned flags, int node, void *data)
 {
     (void)flags;
     (void)node;
     (void)data;
+    __atomic_fetch_add(&under_calls, 1, __ATOMIC_RELAXED);
     if (under_fail)
         return NULL;
     if (under_fail_after == 0)
@@ -61,10 +63,17 @@ static void *wait_thread(void *arg)
     return NULL;
 }
 
-static void sleep_ms(long ms)
+/* Conditions for tu_wait_until. */
+static int pool_has_waiter(void *pool)
 {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+    return stats(pool).waiters > 0;
+}
+
+static long calls_before;
+static int allocator_retried(void *unused)
+{
+    (void)unused;
+    return __atomic_load_n(&under_calls, __ATOMIC_RELAXED) > calls_before;
 }
 
 int main(void)
@@ -125,16 +134,17 @@ int main(void)
     struct waiter w = {p, NULL, 0};
     pthread_t t;
     REQUIRE(pthread_create(&t, NULL, wait_thread, &w) == 0, "pthread_create");
-    int waiters = 0;
-    for (int i = 0; i < 200 && !waiters; i++) {
-        sleep_ms(5);
-        waiters = stats(p).waiters;
-    }
+    tu_wait_until(pool_has_waiter, p);
+    int waiters = stats(p).waiters;
     CHECK(waiters == 1 && !__atomic_load_n(&w.done, __ATOMIC_ACQUIRE),
           "NUMASLAB_WAIT on an empty reserve blocks (waiters %d)", waiters);
-    sleep_ms(250); /* past a retry of the (failing) allocator */
-    CHECK(!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE),
-          "still blocked after 250 ms while nothing is freed");
+    /* The waiter retries the (failing) allocator now and then: wait for a
+     * retry, after which it must still be waiting. */
+    calls_before = __atomic_load_n(&under_calls, __ATOMIC_RELAXED);
+    int retried = tu_wait_until(allocator_retried, NULL);
+    CHECK(retried && !__atomic_load_n(&w.done, __ATOMIC_ACQUIRE),
+          "still blocked after a retry of the failing allocator while nothing is freed "
+          "(retried: %s)", retried ? "yes" : "no");
     numaslab_mempool_free(r[2], p);
     pthread_join(t, NULL);
     CHECK(w.got == r[2], "the waiter returns the element another thread freed (%p, want %p)",

@@ -80,10 +80,10 @@ static void *wait_thread(void *arg)
     return NULL;
 }
 
-static void sleep_ms(long ms)
+/* A condition for tu_wait_until: a thread waits on pool. */
+static int pool_has_waiter(void *pool)
 {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+    return pstats(pool).waiters > 0;
 }
 
 static void inactive_critical(void *arg)
@@ -241,11 +241,8 @@ int main(void)
     struct waiter w = {wc, wp, node, NULL, 0};
     pthread_t t;
     REQUIRE(pthread_create(&t, NULL, wait_thread, &w) == 0, "pthread_create");
-    int waiters = 0;
-    for (int i = 0; i < 200 && !waiters; i++) {
-        sleep_ms(5);
-        waiters = pstats(wp).waiters;
-    }
+    tu_wait_until(pool_has_waiter, wp);
+    int waiters = pstats(wp).waiters;
     CHECK(waiters == 1 && !__atomic_load_n(&w.done, __ATOMIC_ACQUIRE),
           "a NUMASLAB_WAIT request blocks while the pool is empty");
     free_all(wc, wn); /* the slab empties, its pages go back, the waiter wakes */

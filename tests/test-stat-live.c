@@ -465,9 +465,27 @@ static int print_at_exit(void)
     return 0;
 }
 
+/* A condition for tu_wait_until: the main thread (its id is the
+ * process's) has exited and is a zombie until the process ends. */
+static int main_thread_gone(void *unused)
+{
+    char path[64], buf[256];
+    (void)unused;
+    snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", (long)getpid());
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')');
+    return paren && (paren[1] == ' ') && (paren[2] == 'Z' || paren[2] == 'X');
+}
+
+/* The last application thread: it ends once the main thread has. */
 static void *sleeper(void *arg)
 {
-    usleep(300 * 1000);
+    tu_wait_until(main_thread_gone, NULL);
     return arg;
 }
 
@@ -840,10 +858,10 @@ int main(int argc, char **argv)
             {"NUMASLAB_STATS_PRINT", "2", "NUMASLAB_STATS_PRINT=\"2\""},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-            CHECK(in_child(child_env, (void *)&cases[i], 20) == 0,
+            CHECK(in_child(child_env, (void *)&cases[i], TU_WAIT_S) == 0,
                   "%s=\"%s\" is reported, naming the variable and the value", cases[i].name,
                   cases[i].value);
-        CHECK(in_child(child_stats_off, NULL, 20) == 0,
+        CHECK(in_child(child_stats_off, NULL, TU_WAIT_S) == 0,
               "NUMASLAB_STATS=0: no segment, numaslab_stats_publish gives -ENOTSUP");
     }
 
@@ -853,7 +871,7 @@ int main(int argc, char **argv)
         int fd = mkstemp(path);
         REQUIRE(fd >= 0, "mkstemp: %s", strerror(errno));
         close(fd);
-        int rc = in_child(child_print, path, 20);
+        int rc = in_child(child_print, path, TU_WAIT_S);
         char *text = malloc(1 << 16);
         REQUIRE(text != NULL, "out of memory");
         FILE *f = fopen(path, "r");
@@ -881,7 +899,7 @@ int main(int argc, char **argv)
 
     /* The publisher never keeps a process alive. */
     {
-        int rc = in_child(child_last_thread, NULL, 10);
+        int rc = in_child(child_last_thread, NULL, 2 * TU_WAIT_S);
         CHECK(rc == 0, "a process whose main thread left by pthread_exit still ends (%s)",
               rc == -2  ? "timed out"
               : rc == 0 ? "exit 0"

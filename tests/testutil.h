@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/wait.h>
 
@@ -296,6 +297,29 @@ static inline struct tu_child tu_spawn_self(const char *name, const char *arg,
     close(fo);
     close(fe);
     return res;
+}
+
+/* How long tu_wait_until waits at most: an event under valgrind on a
+ * loaded machine can take seconds, never a minute. */
+#define TU_WAIT_S 60
+
+/*
+ * Wait for an event: poll cond(arg) every millisecond until it returns
+ * non-zero (then 1) or TU_WAIT_S seconds pass (then 0).  Tests wait on
+ * the condition itself, never for a fixed time.
+ */
+static inline int tu_wait_until(int (*cond)(void *), void *arg)
+{
+    struct timespec t0, now, ms = {0, 1000000L};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        if (cond(arg))
+            return 1;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - t0.tv_sec >= TU_WAIT_S)
+            return cond(arg) != 0;
+        nanosleep(&ms, NULL);
+    }
 }
 
 static inline long tu_pagesize(void)
