@@ -129,43 +129,64 @@ static void test_env(void)
     free(r.err);
 }
 
-/* numaslab_init with bad fields, in a child each (init happens once). */
+/*
+ * numaslab_init with bad fields, in a child each (init happens once): the
+ * field, what the child sets, the status numaslab_init must return, and a
+ * string its message must hold (NULL: none required).
+ */
+static const struct init_case {
+    const char *which, *what;
+    int rc;
+    const char *msg;
+} init_cases[] = {
+    {"tcache", "tcache 5000", -EINVAL, "tcache=5000"},
+    {"reserve", "reserve \"4Q\"", -EINVAL, "4Q"},
+    {"nodes", "nodes \"x-y\"", -EINVAL, "x-y"},
+    {"nodes-none", "nodes \"1000\" (no active node)", 0, "1000"},
+};
+
 static void test_init_cfg(void)
 {
-    struct tu_child r = spawn("BADARGS_INIT=tcache", NULL);
-    CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0,
-          "numaslab_init({tcache 5000}): checks passed in the child (status 0x%x)", r.status);
-    printf("%s", r.out);
-    tu_show("stderr", r.err);
-    CHECK(tu_line_has_all(r.err, "numaslab_init", "tcache", "5000", (char *)NULL),
-          "numaslab_init({tcache 5000}): a message names numaslab_init, tcache and 5000");
-    free(r.out);
-    free(r.err);
-
-    r = spawn("BADARGS_INIT=reserve", NULL);
-    CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0,
-          "numaslab_init({reserve \"4Q\"}): checks passed in the child (status 0x%x)", r.status);
-    printf("%s", r.out);
-    tu_show("stderr", r.err);
-    CHECK(tu_line_has_all(r.err, "4Q", (char *)NULL),
-          "numaslab_init({reserve \"4Q\"}): a message names \"4Q\"");
-    free(r.out);
-    free(r.err);
+    for (size_t i = 0; i < sizeof(init_cases) / sizeof(init_cases[0]); i++) {
+        const struct init_case *ic = &init_cases[i];
+        char var[64];
+        tu_case("numaslab_init({%s})", ic->what);
+        snprintf(var, sizeof(var), "BADARGS_INIT=%s", ic->which);
+        struct tu_child r = spawn(var, NULL);
+        CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0,
+              "numaslab_init({%s}): checks passed in the child (status 0x%x)", ic->what,
+              r.status);
+        printf("%s", r.out);
+        tu_show("stderr", r.err);
+        CHECK(tu_line_has_all(r.err, ic->msg, (char *)NULL),
+              "numaslab_init({%s}): a message names \"%s\"", ic->what, ic->msg);
+        free(r.out);
+        free(r.err);
+    }
 }
 
 static int child_init(const char *which)
 {
     struct numaslab_config cfg;
+    const struct init_case *ic = NULL;
     memset(&cfg, 0, sizeof(cfg));
     tu_init(which);
+    for (size_t i = 0; i < sizeof(init_cases) / sizeof(init_cases[0]); i++)
+        if (!strcmp(which, init_cases[i].which))
+            ic = &init_cases[i];
+    REQUIRE(ic, "BADARGS_INIT=%s: no such case", which);
+    tu_case("child: numaslab_init({%s})", ic->what);
     if (!strcmp(which, "tcache"))
         cfg.tcache = 5000;
-    else
+    else if (!strcmp(which, "reserve"))
         cfg.reserve = "4Q";
+    else
+        cfg.nodes = ic->msg;
     int r = numaslab_init(&cfg);
-    CHECK(r == -EINVAL, "numaslab_init({%s}) returns -EINVAL (got %d)", which, r);
+    CHECK(r == ic->rc, "numaslab_init({%s}) returns %d (got %d)", ic->what, ic->rc, r);
     void *p = numaslab_alloc(64, 0);
-    CHECK(p != NULL, "after the refused numaslab_init, allocation works (defaults)");
+    CHECK(p != NULL, "after numaslab_init, allocation works (%s)",
+          ic->rc ? "the defaults" : "the list ignored");
     numaslab_free(p);
     return tu_exit();
 }
