@@ -489,6 +489,7 @@ int main(int argc, char **argv)
     memset(&cfg, 0, sizeof(cfg));
     cfg.retain = RETAIN;
     /* A small page cache, so that it fills, overflows and is reused. */
+    tu_case("A small page cache, so that it fills, overflows and is reused");
     setenv("NUMASLAB_RETAIN_BYTES", RETAIN_BYTES_STR, 1);
     int rc = numaslab_init(&cfg);
     REQUIRE(rc == 0 || rc == -EALREADY, "numaslab_init: %d", rc);
@@ -507,6 +508,7 @@ int main(int argc, char **argv)
         pthread_mutex_init(&xslot[i].m, NULL);
 
     /* Warm-up: one object of every cache on every active node, freed. */
+    tu_case("warm-up: one object of every cache on every active node, freed");
     for (int i = 0; i < nall; i++)
         for (int n = 0; n < nactive; n++) {
             void *p = numaslab_cache_alloc_node(all_caches[i], NUMASLAB_THISNODE, active_nodes[n]);
@@ -531,6 +533,7 @@ int main(int argc, char **argv)
     /* The library's own cache of large objects' headers (numaslab-large,
      * not a size class: numaslab_size_cache never names it) keeps its
      * empty 64 KiB slabs too. */
+    tu_case("the headers' cache of large objects");
     allowance += (uint64_t)RETAIN * (64u << 10) * (uint64_t)nactive;
     allowance += (uint64_t)RETAIN_BYTES * (uint64_t)nactive; /* each node's page cache */
     tu_info("%ld operations, %ld threads at a time, seed %llu; %d active node(s), node ids "

@@ -50,6 +50,7 @@ static int child_report(void)
     numaslab_stats_node(node, &st);
     printf("reserve_min %d\n", st.reserve_min);
     /* NUMASLAB_ABORT's effect: does a refused free abort? */
+    tu_case("child: does a refused free abort?");
     printf("allocation %s\n", ok ? "works" : "FAILED");
     fflush(stdout);
     if (getenv("BADARGS_FOREIGN_FREE")) {
@@ -104,6 +105,7 @@ static void bad_env(const char *var, const char *value, int baseline_reserve)
 
 static void test_env(void)
 {
+    tu_case("malformed NUMASLAB_* values");
     struct tu_child base = spawn(NULL, NULL);
     int reserve = reserve_min_of(&base);
     CHECK(WIFEXITED(base.status) && WEXITSTATUS(base.status) == 0 && *base.err == '\0',
@@ -120,6 +122,7 @@ static void test_env(void)
     bad_env("NUMASLAB_ABORT", "maybe", reserve);
 
     /* NUMASLAB_ABORT=0 in any build: a refused free is reported, no abort. */
+    tu_case("NUMASLAB_ABORT=0 in any build");
     struct tu_child r = spawn("NUMASLAB_ABORT=0", "BADARGS_FOREIGN_FREE=1");
     CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 && strstr(r.out, "went on") &&
               tu_line_has_all(r.err, "numaslab_free", "not allocated by numaslab", (char *)NULL),
@@ -207,6 +210,7 @@ static void under_free(void *elem, void *data)
 
 static void test_calls(void)
 {
+    tu_case("calls with bad arguments");
     struct tu_capture cap;
     char *err;
     int r;
@@ -243,6 +247,7 @@ static void test_calls(void)
     CHECK(c == NULL && errno == EINVAL, "numaslab_cache_create(size 0): NULL, EINVAL");
 
     /* A large object given to numaslab_cache_free: refused, still live. */
+    tu_case("A large object given to numaslab_cache_free: refused, still live");
     {
         numaslab_cache_t *c64 = numaslab_cache_create("badargs-64", 64, 0, 0, NULL);
         void *large = numaslab_alloc(100000, 0);
@@ -264,6 +269,7 @@ static void test_calls(void)
     }
 
     /* A size-class cache cannot be destroyed, and stays usable. */
+    tu_case("A size-class cache cannot be destroyed, and stays usable");
     numaslab_cache_t *sc = numaslab_size_cache(64);
     tu_capture_begin(&cap);
     r = numaslab_cache_destroy(sc);
@@ -277,6 +283,7 @@ static void test_calls(void)
     numaslab_free(p);
 
     /* Mempool calls with bad arguments. */
+    tu_case("mempool calls with bad arguments");
     int node = numaslab_local_node();
     numaslab_mempool_t *pool = numaslab_page_pool_create(node, 0, 2);
     REQUIRE(pool, "numaslab_page_pool_create: %s", strerror(errno));
@@ -304,6 +311,7 @@ static void test_calls(void)
           "numaslab_mempool_create_node(node INT_MAX): NULL, EINVAL");
 
     /* A pool element given to numaslab_free: not a numaslab object. */
+    tu_case("A pool element given to numaslab_free: not a numaslab object");
     void *el = numaslab_mempool_alloc(pool, 0);
     REQUIRE(el, "numaslab_mempool_alloc: %s", strerror(errno));
     memset(el, 0x33, 4096);
@@ -328,6 +336,7 @@ static void test_calls(void)
     CHECK(numaslab_mempool_destroy(pool) == 0, "the pool is destroyed once the element is back");
 
     /* An inactive node id: no reserve, no page pool, no cache statistics. */
+    tu_case("an inactive node id");
     int top = numaslab_max_node(), inactive = -1;
     for (int n = 0; n <= top + 1 && inactive < 0; n++)
         if (numaslab_node_is_active(n) == 0)

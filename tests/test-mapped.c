@@ -82,6 +82,7 @@ int main(void)
     long long inuse;
 
     tu_init("test-mapped");
+    tu_case("a million objects allocated and freed: bytes mapped");
     r = numaslab_init(NULL);
     CHECK(r == 0, "numaslab_init(NULL) on a fresh process returns 0 (got %d)", r);
     nnodes = tu_active_nodes(nodes, MAXNODES);
@@ -146,6 +147,7 @@ int main(void)
 
     /* What the page cache keeps serves another size class: slabs of
      * 128-byte objects come from it, nothing new is mapped. */
+    tu_case("what the page cache keeps serves another size class");
     {
         struct numaslab_cache_stats st;
         memset(&st, 0, sizeof(st));
@@ -176,6 +178,7 @@ int main(void)
     tu_check_kernel_mapped("after numaslab_fini()");
 
     /* Initialise again, explicitly. */
+    tu_case("initialise again, explicitly");
     r = numaslab_init(NULL);
     CHECK(r == 0, "numaslab_init(NULL) after fini returns 0 (got %d)", r);
     {
@@ -225,6 +228,7 @@ int main(void)
     CHECK(numaslab_bytes_mapped() == 0, "final numaslab_fini(): nothing mapped");
 
     /* NUMASLAB_RETAIN_BYTES=0: no page cache, what is freed goes back. */
+    tu_case("NUMASLAB_RETAIN_BYTES=0: no page cache, what is freed goes back");
     setenv("NUMASLAB_RETAIN_BYTES", "0", 1);
     REQUIRE(numaslab_init(NULL) == 0, "numaslab_init with NUMASLAB_RETAIN_BYTES=0");
     m0 = numaslab_bytes_mapped();
@@ -241,6 +245,7 @@ int main(void)
     /* Under a node limit the page cache gives its memory back when the
      * node runs short: 3 MiB of cached slabs and an 8 MiB limit leave no
      * room for a 6 MiB object until they go. */
+    tu_case("under a node limit the page cache gives its memory back");
     setenv("NUMASLAB_RETAIN_BYTES", "4M", 1);
     setenv("NUMASLAB_NODE_LIMIT", "8M", 1);
     REQUIRE(numaslab_init(NULL) == 0, "numaslab_init with NUMASLAB_NODE_LIMIT=8M");

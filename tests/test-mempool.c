@@ -81,6 +81,7 @@ int main(void)
     tu_init("test-mempool");
 
     /* Creation fills min_nr with the underlying allocator. */
+    tu_case("creation fills min_nr with the underlying allocator");
     numaslab_mempool_t *p = numaslab_mempool_create(4, under_alloc, under_free, NULL);
     REQUIRE(p, "numaslab_mempool_create: %s", strerror(errno));
     struct numaslab_mempool_stats st = stats(p);
@@ -89,6 +90,7 @@ int main(void)
           st.curr_nr, st.min_nr, under_allocs);
 
     /* Creation that cannot fill fails whole and keeps nothing. */
+    tu_case("creation that cannot fill fails whole and keeps nothing");
     under_fail_after = 2;
     long frees0 = under_frees;
     numaslab_mempool_t *q = numaslab_mempool_create(5, under_alloc, under_free, NULL);
@@ -103,6 +105,7 @@ int main(void)
           "create without alloc_fn fails with EINVAL");
 
     /* The underlying allocator comes first: the reserve stays full. */
+    tu_case("the underlying allocator comes first: the reserve stays full");
     long a0 = under_allocs;
     void *x = numaslab_mempool_alloc(p, 0);
     st = stats(p);
@@ -110,12 +113,14 @@ int main(void)
           "alloc with a working allocator leaves the reserve alone (curr %d, used %llu)",
           st.curr_nr, (unsigned long long)st.used);
     /* A free with the reserve full goes to the underlying allocator. */
+    tu_case("A free with the reserve full goes to the underlying allocator");
     frees0 = under_frees;
     numaslab_mempool_free(x, p);
     CHECK(under_frees == frees0 + 1 && stats(p).curr_nr == 4,
           "free with a full reserve calls free_fn");
 
     /* The allocator fails: the reserve serves, then runs dry. */
+    tu_case("the allocator fails: the reserve serves, then runs dry");
     under_fail = 1;
     void *r[5];
     int got = 0;
@@ -131,6 +136,7 @@ int main(void)
     CHECK(numaslab_mempool_destroy(p) == -EBUSY, "destroy with 4 elements out: -EBUSY");
 
     /* NUMASLAB_WAIT blocks until a free, and gets the freed element. */
+    tu_case("NUMASLAB_WAIT blocks until a free, and gets the freed element");
     struct waiter w = {p, NULL, 0};
     pthread_t t;
     REQUIRE(pthread_create(&t, NULL, wait_thread, &w) == 0, "pthread_create");
@@ -140,6 +146,7 @@ int main(void)
           "NUMASLAB_WAIT on an empty reserve blocks (waiters %d)", waiters);
     /* The waiter retries the (failing) allocator now and then: wait for a
      * retry, after which it must still be waiting. */
+    tu_case("the waiter retries the allocator now and then");
     calls_before = __atomic_load_n(&under_calls, __ATOMIC_RELAXED);
     int retried = tu_wait_until(allocator_retried, NULL);
     CHECK(retried && !__atomic_load_n(&w.done, __ATOMIC_ACQUIRE),
@@ -152,6 +159,7 @@ int main(void)
     r[2] = w.got;
 
     /* Frees refill the reserve first. */
+    tu_case("frees refill the reserve first");
     frees0 = under_frees;
     for (int i = 0; i < 4; i++)
         numaslab_mempool_free(r[i], p);
@@ -161,6 +169,7 @@ int main(void)
           st.curr_nr);
 
     /* Reserve-only and bulk. */
+    tu_case("reserve-only and bulk");
     long a1 = under_allocs;
     under_fail = 0;
     void *pre = numaslab_mempool_alloc_preallocated(p);
@@ -178,6 +187,7 @@ int main(void)
     numaslab_mempool_free(pre, p);
 
     /* Resize: shrink releases the surplus at once, grow fills. */
+    tu_case("resize: shrink releases the surplus at once, grow fills");
     frees0 = under_frees;
     CHECK(numaslab_mempool_resize(p, 1) == 0 && stats(p).curr_nr == 1 &&
               under_frees == frees0 + 3,
@@ -193,6 +203,7 @@ int main(void)
     CHECK(numaslab_mempool_destroy(p) == 0, "destroy with nothing out: 0");
 
     /* Page pools: elements on the node, pre-faulted, page sized. */
+    tu_case("page pools: elements on the node, pre-faulted, page sized");
     int node = numaslab_local_node();
     numaslab_mempool_t *pp = numaslab_page_pool_create(node, 2, 3);
     REQUIRE(pp, "numaslab_page_pool_create: %s", strerror(errno));
@@ -215,6 +226,7 @@ int main(void)
           "page pool of order 40: EINVAL");
     /* Its elements go back to the page layer: unmapped, or kept in its
      * cache of free runs for the next request of the node. */
+    tu_case("its elements go back to the page layer");
     uint64_t before = numaslab_bytes_mapped() - tu_page_cached();
     CHECK(numaslab_mempool_destroy(pp) == 0 &&
               numaslab_bytes_mapped() - tu_page_cached() == before - 3 * st.elem_bytes,

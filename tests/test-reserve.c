@@ -117,6 +117,7 @@ int main(void)
           (unsigned long long)cstats(probe, node).slab_bytes, r0.elem_bytes);
 
     /* Ordinary memory is gone. */
+    tu_case("ordinary memory is gone");
     REQUIRE(numaslab_fail_pages("after=0") == 0, "numaslab_fail_pages");
     errno = 0;
     void *o = numaslab_cache_alloc_node(c, 0, node);
@@ -128,6 +129,7 @@ int main(void)
           r1.min_nr);
 
     /* Critical requests drain exactly the reserve. */
+    tu_case("critical requests drain exactly the reserve");
     long want = per_slab * r0.min_nr;
     long got = drain(c, NUMASLAB_CRITICAL, node, NULL, 0);
     struct numaslab_mempool_stats r2 = pstats(res);
@@ -146,6 +148,7 @@ int main(void)
           (unsigned long long)cs.slabs_reserve, (unsigned long long)cs.objects_reserve);
 
     /* A freed critical object is never handed to an ordinary request. */
+    tu_case("A freed critical object is never handed to an ordinary request");
     void *freed = objs[got / 2];
     numaslab_cache_free(c, freed);
     errno = 0;
@@ -161,6 +164,7 @@ int main(void)
     objs[got / 2] = again;
 
     /* Freeing everything gives every page back to the reserve. */
+    tu_case("freeing everything gives every page back to the reserve");
     free_all(c, got);
     struct numaslab_mempool_stats r3 = pstats(res);
     cs = cstats(c, node);
@@ -178,6 +182,7 @@ int main(void)
     CHECK(pstats(res).curr_nr == r0.min_nr, "numaslab_free of it refills the reserve");
 
     /* An inactive node: the local reserve, with the inactive-node line. */
+    tu_case("an inactive node: the local reserve, with the inactive-node line");
     if (numaslab_max_node() + 1 < numa_num_possible_nodes()) {
         void *ip = NULL;
         char *err = tu_capture_stderr(inactive_critical, &ip);
@@ -194,6 +199,7 @@ int main(void)
     numaslab_fail_pages(NULL);
 
     /* Any slab order; a mismatched pool is skipped. */
+    tu_case("any slab order");
     const unsigned orders[] = {0, 1, 3};
     for (int k = 0; k < 3; k++) {
         unsigned ord = orders[k];
@@ -232,6 +238,7 @@ int main(void)
     }
 
     /* NUMASLAB_WAIT through a cache: blocks until a reserve slab empties. */
+    tu_case("NUMASLAB_WAIT through a cache");
     numaslab_cache_t *wc = numaslab_cache_create("wait-64", 64, 0, NUMASLAB_SLAB_ORDER(0), NULL);
     numaslab_mempool_t *wp = numaslab_page_pool_create(node, 0, 1);
     REQUIRE(wc && wp, "wait cache/pool: %s", strerror(errno));
@@ -255,6 +262,7 @@ int main(void)
           "wait cache and pool destroyed");
 
     /* Nothing lost. */
+    tu_case("nothing lost");
     numaslab_thread_flush();
     CHECK(numaslab_cache_destroy(c) == 0 && numaslab_cache_destroy(probe) == 0,
           "the caches are destroyed (no object live)");

@@ -51,7 +51,7 @@ static int tu_checks;
 /* The case the checks belong to.  Set by the main thread between groups
  * of checks (tu_case), read by every check, worker threads' included:
  * those run inside the case that started them. */
-static char tu_case_name[128] = "start";
+static char tu_case_name[128] = "setup";
 
 /* The names of the cases that failed, for tu_exit's summary; written
  * under stdout's lock (tu_vcheck). */
