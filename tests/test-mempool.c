@@ -234,5 +234,26 @@ int main(void)
           (unsigned long long)(numaslab_bytes_mapped() - tu_page_cached()),
           (unsigned long long)before);
     tu_check_kernel_mapped("after the page pool's destroy");
+
+    tu_case("node -1 is the local node");
+    tu_pin_self(); /* the local node must not change under the checks */
+    node = numaslab_local_node();
+    numaslab_mempool_t *lp = numaslab_page_pool_create(NUMASLAB_NODE_LOCAL, 0, 1);
+    if (CHECK(lp != NULL, "numaslab_page_pool_create(-1, 0, 1) makes a pool (%s)",
+              lp ? "yes" : strerror(errno))) {
+        st = stats(lp);
+        void *el = numaslab_mempool_alloc_preallocated(lp);
+        if (el)
+            memset(el, 0x6b, st.elem_bytes);
+        CHECK(st.node == node && el && kernel_on_node(el, st.elem_bytes, node),
+              "its node is the local node %d (stats: %d), and so is its element's page by the "
+              "kernel", node, st.node);
+        if (el)
+            numaslab_mempool_free(el, lp);
+        CHECK(numaslab_mempool_destroy(lp) == 0, "the pool on node -1 is destroyed");
+    }
+    CHECK(numaslab_node_reserve(NUMASLAB_NODE_LOCAL) == numaslab_node_reserve(node) &&
+              numaslab_node_reserve(node) != NULL,
+          "numaslab_node_reserve(-1) is the local node's reserve");
     return tu_exit();
 }
