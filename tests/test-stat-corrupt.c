@@ -244,13 +244,7 @@ static uint64_t start_time_of(long pid)
     char path[64], buf[1024];
     uint64_t start = 0;
     snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
+    const char *p = tu_proc_stat(path, buf, sizeof(buf));
     for (int field = 2; p && field < 22; field++)
         p = strchr(p + 1, ' ');
     if (p)

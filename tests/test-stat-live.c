@@ -472,14 +472,8 @@ static int main_thread_gone(void *unused)
     char path[64], buf[256];
     (void)unused;
     snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", (long)getpid());
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 1;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *paren = strrchr(buf, ')');
-    return paren && (paren[1] == ' ') && (paren[2] == 'Z' || paren[2] == 'X');
+    const char *paren = tu_proc_stat(path, buf, sizeof(buf));
+    return !paren || (paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'));
 }
 
 /* The last application thread: it ends once the main thread has. */

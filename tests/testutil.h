@@ -299,6 +299,23 @@ static inline struct tu_child tu_spawn_self(const char *name, const char *arg,
     return res;
 }
 
+/*
+ * The fields of a /proc stat file (/proc/PID/stat, /proc/self/task/TID/stat)
+ * after the command name: a pointer into buf (n bytes) at the ") " that
+ * ends it, so that field k (from 1) is the (k - 2)th after it; NULL when
+ * the file cannot be read.
+ */
+static inline const char *tu_proc_stat(const char *path, char *buf, size_t n)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    size_t got = fread(buf, 1, n - 1, f);
+    fclose(f);
+    buf[got] = '\0';
+    return strrchr(buf, ')');
+}
+
 /* How long tu_wait_until waits at most: an event under valgrind on a
  * loaded machine can take seconds, never a minute. */
 #define TU_WAIT_S 60
