@@ -489,7 +489,7 @@ int main(int argc, char **argv)
     memset(&cfg, 0, sizeof(cfg));
     cfg.retain = RETAIN;
     /* A small page cache, so that it fills, overflows and is reused. */
-    tu_case("A small page cache, so that it fills, overflows and is reused");
+    tu_case("a small page cache, so that it fills, overflows and is reused");
     setenv("NUMASLAB_RETAIN_BYTES", RETAIN_BYTES_STR, 1);
     int rc = numaslab_init(&cfg);
     REQUIRE(rc == 0 || rc == -EALREADY, "numaslab_init: %d", rc);
@@ -544,6 +544,7 @@ int main(int argc, char **argv)
             (unsigned long long)allowance);
 
     /* ---- the run ---- */
+    tu_case("the run: threads, remote frees, fault bursts");
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     pthread_t burster;
@@ -584,6 +585,7 @@ int main(int argc, char **argv)
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 
     /* ---- everything back ---- */
+    tu_case("everything back");
     long leftover = 0;
     for (long i = 0; i < norphans; i++, leftover++)
         rec_free(&orphans[i], (int)i);
