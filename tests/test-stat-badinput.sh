@@ -11,6 +11,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 
 top_builddir=${top_builddir:-.}
+top_srcdir=${top_srcdir:-.}
 tool=$top_builddir/tools/numaslab-stat
 gen=$top_builddir/tests/test-stat-corrupt
 live=$top_builddir/tests/test-stat-live

@@ -12,6 +12,7 @@
 #                       when none ran
 #
 # SPDX-License-Identifier: BSD-2-Clause
+# shellcheck shell=sh
 
 tu_case_name=setup
 tu_checks=0
