@@ -247,7 +247,7 @@ static void test_calls(void)
     CHECK(c == NULL && errno == EINVAL, "numaslab_cache_create(size 0): NULL, EINVAL");
 
     /* A large object given to numaslab_cache_free: refused, still live. */
-    tu_case("A large object given to numaslab_cache_free: refused, still live");
+    tu_case("a large object given to numaslab_cache_free: refused, still live");
     {
         numaslab_cache_t *c64 = numaslab_cache_create("badargs-64", 64, 0, 0, NULL);
         void *large = numaslab_alloc(100000, 0);
@@ -269,7 +269,7 @@ static void test_calls(void)
     }
 
     /* A size-class cache cannot be destroyed, and stays usable. */
-    tu_case("A size-class cache cannot be destroyed, and stays usable");
+    tu_case("a size-class cache cannot be destroyed, and stays usable");
     numaslab_cache_t *sc = numaslab_size_cache(64);
     tu_capture_begin(&cap);
     r = numaslab_cache_destroy(sc);
@@ -311,7 +311,7 @@ static void test_calls(void)
           "numaslab_mempool_create_node(node INT_MAX): NULL, EINVAL");
 
     /* A pool element given to numaslab_free: not a numaslab object. */
-    tu_case("A pool element given to numaslab_free: not a numaslab object");
+    tu_case("a pool element given to numaslab_free: not a numaslab object");
     void *el = numaslab_mempool_alloc(pool, 0);
     REQUIRE(el, "numaslab_mempool_alloc: %s", strerror(errno));
     memset(el, 0x33, 4096);

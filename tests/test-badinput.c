@@ -216,7 +216,7 @@ static void test_double_free(void)
     }
 
     /* A cache object freed twice. */
-    tu_case("A cache object freed twice");
+    tu_case("a cache object freed twice");
     p = numaslab_cache_alloc(ca, 0);
     REQUIRE(p, "cache_alloc: %s", strerror(errno));
     numaslab_cache_free(ca, p);
@@ -239,7 +239,7 @@ static void test_double_free(void)
             numaslab_cache_free(ca, v[i]);
 
     /* A large object freed twice: reported, no crash. */
-    tu_case("A large object freed twice: reported, no crash");
+    tu_case("a large object freed twice: reported, no crash");
     p = numaslab_alloc(100000, 0);
     REQUIRE(p, "numaslab_alloc(100000): %s", strerror(errno));
     memset(p, 1, 100000);
@@ -302,7 +302,7 @@ static void test_wrong_cache(void)
     free(err);
 
     /* A size-class object given to numaslab_cache_free. */
-    tu_case("A size-class object given to numaslab_cache_free");
+    tu_case("a size-class object given to numaslab_cache_free");
     s = numaslab_alloc(64, 0);
     REQUIRE(s, "numaslab_alloc: %s", strerror(errno));
     tu_capture_begin(&cap);

@@ -49,7 +49,7 @@ static void test_basic(void)
     }
 
     /* A long name is truncated to 31 characters. */
-    tu_case("A long name is truncated to 31 characters");
+    tu_case("a long name is truncated to 31 characters");
     const char *longname = "a-very-long-cache-name-0123456789-abcdefghij";
     c = numaslab_cache_create(longname, 32, 0, 0, NULL);
     if (CHECK(c != NULL, "cache_create with a %zu-character name", strlen(longname))) {

@@ -108,7 +108,7 @@ static int child_all(void)
     CHECK(st.low_watermark > st.mem_avail, "watermark %llu above what the node has, %llu",
           (unsigned long long)st.low_watermark, (unsigned long long)st.mem_avail);
     /* A page pool is a reserve: only the node's real memory bounds it. */
-    tu_case("A page pool is a reserve: only the node's real memory bounds it");
+    tu_case("a page pool is a reserve: only the node's real memory bounds it");
     numaslab_mempool_t *pool = numaslab_page_pool_create(node, 0, 4);
     CHECK(pool != NULL, "a small page pool is still made (%s)", strerror(errno));
     if (pool)

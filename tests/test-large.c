@@ -219,7 +219,7 @@ static void test_reuse_pages(void)
     free(msg);
     /* A request larger than the machine fails, and keeps the caches: no
      * node's cached runs are given back for it. */
-    tu_case("A request larger than the machine fails, and keeps the caches");
+    tu_case("a request larger than the machine fails, and keeps the caches");
     errno = 0;
     void *huge = numaslab_alloc_node((size_t)1 << 45, 0, node);
     int e = errno;
@@ -469,7 +469,7 @@ int main(int argc, char **argv)
     free(ch.err);
 
     /* A node limit, in a child of its own. */
-    tu_case("A node limit, in a child of its own");
+    tu_case("a node limit, in a child of its own");
     static const char *const limit[] = {"NUMASLAB_NODE_LIMIT=16M"};
     ch = tu_spawn_self("test-large", "--short", limit, 1);
     CHECK(ch.status == 0, "NUMASLAB_NODE_LIMIT=16M (a child): exit %d%s%s", ch.status,

@@ -113,7 +113,7 @@ int main(void)
           "alloc with a working allocator leaves the reserve alone (curr %d, used %llu)",
           st.curr_nr, (unsigned long long)st.used);
     /* A free with the reserve full goes to the underlying allocator. */
-    tu_case("A free with the reserve full goes to the underlying allocator");
+    tu_case("a free with the reserve full goes to the underlying allocator");
     frees0 = under_frees;
     numaslab_mempool_free(x, p);
     CHECK(under_frees == frees0 + 1 && stats(p).curr_nr == 4,

@@ -148,7 +148,7 @@ int main(void)
           (unsigned long long)cs.slabs_reserve, (unsigned long long)cs.objects_reserve);
 
     /* A freed critical object is never handed to an ordinary request. */
-    tu_case("A freed critical object is never handed to an ordinary request");
+    tu_case("a freed critical object is never handed to an ordinary request");
     void *freed = objs[got / 2];
     numaslab_cache_free(c, freed);
     errno = 0;

@@ -815,7 +815,7 @@ int main(int argc, char **argv)
 
     /* A child that _exits at once (fork + exec is the common case) leaves
      * no segment: the child's is made one interval after the fork. */
-    tu_case("A child that _exits at once leaves no segment");
+    tu_case("a child that _exits at once leaves no segment");
     {
         fflush(stdout);
         pid_t ch = fork();
