@@ -103,6 +103,33 @@ static void bad_env(const char *var, const char *value, int baseline_reserve)
     free(r.err);
 }
 
+/* Sizes take K, M, G or T in either case and an optional B (numaslab(7)):
+ * each spelling is read silently, as the bytes it means. */
+static void test_size_suffixes(void)
+{
+    static const struct {
+        const char *setting;
+        int reserve_min; /* elements of 64 KiB; -1: not a reserve */
+    } sizes[] = {
+        {"NUMASLAB_RESERVE=1M", 16},         {"NUMASLAB_RESERVE=1mb", 16},
+        {"NUMASLAB_RESERVE=1MB", 16},        {"NUMASLAB_RESERVE=1024kB", 16},
+        {"NUMASLAB_RESERVE=1048576B", 16},   {"NUMASLAB_RESERVE=1048576", 16},
+        {"NUMASLAB_NODE_LIMIT=1T", -1},      {"NUMASLAB_NODE_LIMIT=1tb", -1},
+    };
+    tu_case("size suffixes: K, M, G, T, either case, an optional B");
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        struct tu_child r = spawn(sizes[i].setting, NULL);
+        int got = reserve_min_of(&r);
+        CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 && *r.err == '\0' &&
+                  (sizes[i].reserve_min < 0 || got == sizes[i].reserve_min),
+              "%s: read silently, the child allocates (reserve %d elements, want %d)",
+              sizes[i].setting, got, sizes[i].reserve_min);
+        tu_show("stderr", r.err);
+        free(r.out);
+        free(r.err);
+    }
+}
+
 static void test_env(void)
 {
     tu_case("malformed NUMASLAB_* values");
@@ -367,6 +394,7 @@ int main(int argc, char **argv)
     setenv("NUMASLAB_ABORT", "0", 1);
     tu_init("test-badargs");
     test_env();
+    test_size_suffixes();
     test_init_cfg();
     test_calls();
     return tu_exit();
