@@ -15,22 +15,10 @@ NSLAB_EXTRA_TESTS = tests/stress-long tests/test-tools-uaf tests/test-tools-over
 EXTRA_PROGRAMS += $(NSLAB_EXTRA_TESTS)
 EXTRA_DIST += tests/tools-check.sh
 
-tests_stress_long_SOURCES = tests/stress-long.c
-tests_stress_long_CFLAGS = $(NSLAB_TCFLAGS)
-tests_stress_long_LDADD = $(NSLAB_TEST_LIBS)
-tests_stress_long_LDFLAGS = $(NSLAB_TLDFLAGS)
-
+# Linked as the tests are (tests/Makefile.inc's defaults).
 tests_test_tools_uaf_SOURCES = tests/test-tools-uaf.c tests/tools-asan.h
-tests_test_tools_uaf_LDADD = libnumaslab.la
-tests_test_tools_uaf_LDFLAGS = -no-install
 
 tests_test_tools_overflow_SOURCES = tests/test-tools-overflow.c tests/tools-asan.h
-tests_test_tools_overflow_LDADD = libnumaslab.la
-tests_test_tools_overflow_LDFLAGS = -no-install
-
-tests_test_tools_pool_SOURCES = tests/test-tools-pool.c
-tests_test_tools_pool_LDADD = libnumaslab.la
-tests_test_tools_pool_LDFLAGS = -no-install
 
 stress: tests/stress-long$(EXEEXT)
 	NUMASLAB_STATS=0 ./tests/stress-long$(EXEEXT) $(STRESS_OPS)

@@ -395,47 +395,6 @@ static void *burst_main(void *arg)
  * Accounting
  * ---------------------------------------------------------------------- */
 
-/* Bytes of the process's mappings bound to a node: the VMAs whose
- * /proc/self/numa_maps policy is "bind", sized from /proc/self/maps. */
-static long long bound_bytes(void)
-{
-    FILE *nm = fopen("/proc/self/numa_maps", "r");
-    if (!nm)
-        return -1;
-    char line[4096];
-    unsigned long bound[8192];
-    int nb = 0;
-    while (fgets(line, sizeof(line), nm)) {
-        unsigned long start;
-        char pol[64];
-        if (sscanf(line, "%lx %63s", &start, pol) == 2 && !strncmp(pol, "bind", 4) &&
-            nb < 8192)
-            bound[nb++] = start;
-        if (!strchr(line, '\n')) { /* a very long line: skip the rest */
-            int c;
-            while ((c = fgetc(nm)) != EOF && c != '\n')
-                ;
-        }
-    }
-    fclose(nm);
-    FILE *m = fopen("/proc/self/maps", "r");
-    if (!m)
-        return -1;
-    long long sum = 0;
-    while (fgets(line, sizeof(line), m)) {
-        unsigned long a, b;
-        if (sscanf(line, "%lx-%lx", &a, &b) != 2)
-            continue;
-        for (int i = 0; i < nb; i++)
-            if (bound[i] == a) {
-                sum += (long long)(b - a);
-                break;
-            }
-    }
-    fclose(m);
-    return sum;
-}
-
 static long long caches_inuse(numaslab_cache_t *c, long long *reserve)
 {
     long long sum = 0;
@@ -530,6 +489,7 @@ int main(int argc, char **argv)
     memset(&cfg, 0, sizeof(cfg));
     cfg.retain = RETAIN;
     /* A small page cache, so that it fills, overflows and is reused. */
+    tu_case("a small page cache, so that it fills, overflows and is reused");
     setenv("NUMASLAB_RETAIN_BYTES", RETAIN_BYTES_STR, 1);
     int rc = numaslab_init(&cfg);
     REQUIRE(rc == 0 || rc == -EALREADY, "numaslab_init: %d", rc);
@@ -548,6 +508,7 @@ int main(int argc, char **argv)
         pthread_mutex_init(&xslot[i].m, NULL);
 
     /* Warm-up: one object of every cache on every active node, freed. */
+    tu_case("warm-up: one object of every cache on every active node, freed");
     for (int i = 0; i < nall; i++)
         for (int n = 0; n < nactive; n++) {
             void *p = numaslab_cache_alloc_node(all_caches[i], NUMASLAB_THISNODE, active_nodes[n]);
@@ -572,6 +533,7 @@ int main(int argc, char **argv)
     /* The library's own cache of large objects' headers (numaslab-large,
      * not a size class: numaslab_size_cache never names it) keeps its
      * empty 64 KiB slabs too. */
+    tu_case("the headers' cache of large objects");
     allowance += (uint64_t)RETAIN * (64u << 10) * (uint64_t)nactive;
     allowance += (uint64_t)RETAIN_BYTES * (uint64_t)nactive; /* each node's page cache */
     tu_info("%ld operations, %ld threads at a time, seed %llu; %d active node(s), node ids "
@@ -582,6 +544,7 @@ int main(int argc, char **argv)
             (unsigned long long)allowance);
 
     /* ---- the run ---- */
+    tu_case("the run: threads, remote frees, fault bursts");
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     pthread_t burster;
@@ -622,6 +585,7 @@ int main(int argc, char **argv)
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 
     /* ---- everything back ---- */
+    tu_case("everything back");
     long leftover = 0;
     for (long i = 0; i < norphans; i++, leftover++)
         rec_free(&orphans[i], (int)i);
@@ -691,7 +655,7 @@ int main(int argc, char **argv)
           (long long)mapped - (long long)baseline,
           (unsigned long long)(reserve_bytes + allowance), (unsigned long long)reserve_bytes,
           (unsigned long long)allowance);
-    long long bound = bound_bytes();
+    long long bound = tu_kernel_bound_bytes();
     CHECK(bound == (long long)mapped,
           "the process's node-bound mappings (numa_maps) hold exactly the bytes the library "
           "counts: %lld, %llu counted", bound, (unsigned long long)mapped);
@@ -700,7 +664,7 @@ int main(int argc, char **argv)
         CHECK(rc == 0, "numaslab_cache_destroy(%s): %d", cdef[i].name, rc);
     }
     numaslab_fini();
-    bound = bound_bytes();
+    bound = tu_kernel_bound_bytes();
     CHECK(bound == 0 && numaslab_bytes_mapped() == 0,
           "after numaslab_fini: %lld bytes bound to a node remain mapped, %llu counted", bound,
           (unsigned long long)numaslab_bytes_mapped());

@@ -50,6 +50,7 @@ static int child_report(void)
     numaslab_stats_node(node, &st);
     printf("reserve_min %d\n", st.reserve_min);
     /* NUMASLAB_ABORT's effect: does a refused free abort? */
+    tu_case("child: does a refused free abort?");
     printf("allocation %s\n", ok ? "works" : "FAILED");
     fflush(stdout);
     if (getenv("BADARGS_FOREIGN_FREE")) {
@@ -102,8 +103,36 @@ static void bad_env(const char *var, const char *value, int baseline_reserve)
     free(r.err);
 }
 
+/* Sizes take K, M, G or T in either case and an optional B (numaslab(7)):
+ * each spelling is read silently, as the bytes it means. */
+static void test_size_suffixes(void)
+{
+    static const struct {
+        const char *setting;
+        int reserve_min; /* elements of 64 KiB; -1: not a reserve */
+    } sizes[] = {
+        {"NUMASLAB_RESERVE=1M", 16},         {"NUMASLAB_RESERVE=1mb", 16},
+        {"NUMASLAB_RESERVE=1MB", 16},        {"NUMASLAB_RESERVE=1024kB", 16},
+        {"NUMASLAB_RESERVE=1048576B", 16},   {"NUMASLAB_RESERVE=1048576", 16},
+        {"NUMASLAB_NODE_LIMIT=1T", -1},      {"NUMASLAB_NODE_LIMIT=1tb", -1},
+    };
+    tu_case("size suffixes: K, M, G, T, either case, an optional B");
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        struct tu_child r = spawn(sizes[i].setting, NULL);
+        int got = reserve_min_of(&r);
+        CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 && *r.err == '\0' &&
+                  (sizes[i].reserve_min < 0 || got == sizes[i].reserve_min),
+              "%s: read silently, the child allocates (reserve %d elements, want %d)",
+              sizes[i].setting, got, sizes[i].reserve_min);
+        tu_show("stderr", r.err);
+        free(r.out);
+        free(r.err);
+    }
+}
+
 static void test_env(void)
 {
+    tu_case("malformed NUMASLAB_* values");
     struct tu_child base = spawn(NULL, NULL);
     int reserve = reserve_min_of(&base);
     CHECK(WIFEXITED(base.status) && WEXITSTATUS(base.status) == 0 && *base.err == '\0',
@@ -120,6 +149,7 @@ static void test_env(void)
     bad_env("NUMASLAB_ABORT", "maybe", reserve);
 
     /* NUMASLAB_ABORT=0 in any build: a refused free is reported, no abort. */
+    tu_case("NUMASLAB_ABORT=0 in any build");
     struct tu_child r = spawn("NUMASLAB_ABORT=0", "BADARGS_FOREIGN_FREE=1");
     CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 && strstr(r.out, "went on") &&
               tu_line_has_all(r.err, "numaslab_free", "not allocated by numaslab", (char *)NULL),
@@ -129,43 +159,64 @@ static void test_env(void)
     free(r.err);
 }
 
-/* numaslab_init with bad fields, in a child each (init happens once). */
+/*
+ * numaslab_init with bad fields, in a child each (init happens once): the
+ * field, what the child sets, the status numaslab_init must return, and a
+ * string its message must hold (NULL: none required).
+ */
+static const struct init_case {
+    const char *which, *what;
+    int rc;
+    const char *msg;
+} init_cases[] = {
+    {"tcache", "tcache 5000", -EINVAL, "tcache=5000"},
+    {"reserve", "reserve \"4Q\"", -EINVAL, "4Q"},
+    {"nodes", "nodes \"x-y\"", -EINVAL, "x-y"},
+    {"nodes-none", "nodes \"1000\" (no active node)", 0, "1000"},
+};
+
 static void test_init_cfg(void)
 {
-    struct tu_child r = spawn("BADARGS_INIT=tcache", NULL);
-    CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0,
-          "numaslab_init({tcache 5000}): checks passed in the child (status 0x%x)", r.status);
-    printf("%s", r.out);
-    tu_show("stderr", r.err);
-    CHECK(tu_line_has_all(r.err, "numaslab_init", "tcache", "5000", (char *)NULL),
-          "numaslab_init({tcache 5000}): a message names numaslab_init, tcache and 5000");
-    free(r.out);
-    free(r.err);
-
-    r = spawn("BADARGS_INIT=reserve", NULL);
-    CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0,
-          "numaslab_init({reserve \"4Q\"}): checks passed in the child (status 0x%x)", r.status);
-    printf("%s", r.out);
-    tu_show("stderr", r.err);
-    CHECK(tu_line_has_all(r.err, "4Q", (char *)NULL),
-          "numaslab_init({reserve \"4Q\"}): a message names \"4Q\"");
-    free(r.out);
-    free(r.err);
+    for (size_t i = 0; i < sizeof(init_cases) / sizeof(init_cases[0]); i++) {
+        const struct init_case *ic = &init_cases[i];
+        char var[64];
+        tu_case("numaslab_init({%s})", ic->what);
+        snprintf(var, sizeof(var), "BADARGS_INIT=%s", ic->which);
+        struct tu_child r = spawn(var, NULL);
+        CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0,
+              "numaslab_init({%s}): checks passed in the child (status 0x%x)", ic->what,
+              r.status);
+        printf("%s", r.out);
+        tu_show("stderr", r.err);
+        CHECK(tu_line_has_all(r.err, ic->msg, (char *)NULL),
+              "numaslab_init({%s}): a message names \"%s\"", ic->what, ic->msg);
+        free(r.out);
+        free(r.err);
+    }
 }
 
 static int child_init(const char *which)
 {
     struct numaslab_config cfg;
+    const struct init_case *ic = NULL;
     memset(&cfg, 0, sizeof(cfg));
     tu_init(which);
+    for (size_t i = 0; i < sizeof(init_cases) / sizeof(init_cases[0]); i++)
+        if (!strcmp(which, init_cases[i].which))
+            ic = &init_cases[i];
+    REQUIRE(ic, "BADARGS_INIT=%s: no such case", which);
+    tu_case("child: numaslab_init({%s})", ic->what);
     if (!strcmp(which, "tcache"))
         cfg.tcache = 5000;
-    else
+    else if (!strcmp(which, "reserve"))
         cfg.reserve = "4Q";
+    else
+        cfg.nodes = ic->msg;
     int r = numaslab_init(&cfg);
-    CHECK(r == -EINVAL, "numaslab_init({%s}) returns -EINVAL (got %d)", which, r);
+    CHECK(r == ic->rc, "numaslab_init({%s}) returns %d (got %d)", ic->what, ic->rc, r);
     void *p = numaslab_alloc(64, 0);
-    CHECK(p != NULL, "after the refused numaslab_init, allocation works (defaults)");
+    CHECK(p != NULL, "after numaslab_init, allocation works (%s)",
+          ic->rc ? "the defaults" : "the list ignored");
     numaslab_free(p);
     return tu_exit();
 }
@@ -186,6 +237,7 @@ static void under_free(void *elem, void *data)
 
 static void test_calls(void)
 {
+    tu_case("calls with bad arguments");
     struct tu_capture cap;
     char *err;
     int r;
@@ -222,6 +274,7 @@ static void test_calls(void)
     CHECK(c == NULL && errno == EINVAL, "numaslab_cache_create(size 0): NULL, EINVAL");
 
     /* A large object given to numaslab_cache_free: refused, still live. */
+    tu_case("a large object given to numaslab_cache_free: refused, still live");
     {
         numaslab_cache_t *c64 = numaslab_cache_create("badargs-64", 64, 0, 0, NULL);
         void *large = numaslab_alloc(100000, 0);
@@ -243,6 +296,7 @@ static void test_calls(void)
     }
 
     /* A size-class cache cannot be destroyed, and stays usable. */
+    tu_case("a size-class cache cannot be destroyed, and stays usable");
     numaslab_cache_t *sc = numaslab_size_cache(64);
     tu_capture_begin(&cap);
     r = numaslab_cache_destroy(sc);
@@ -256,6 +310,7 @@ static void test_calls(void)
     numaslab_free(p);
 
     /* Mempool calls with bad arguments. */
+    tu_case("mempool calls with bad arguments");
     int node = numaslab_local_node();
     numaslab_mempool_t *pool = numaslab_page_pool_create(node, 0, 2);
     REQUIRE(pool, "numaslab_page_pool_create: %s", strerror(errno));
@@ -283,6 +338,7 @@ static void test_calls(void)
           "numaslab_mempool_create_node(node INT_MAX): NULL, EINVAL");
 
     /* A pool element given to numaslab_free: not a numaslab object. */
+    tu_case("a pool element given to numaslab_free: not a numaslab object");
     void *el = numaslab_mempool_alloc(pool, 0);
     REQUIRE(el, "numaslab_mempool_alloc: %s", strerror(errno));
     memset(el, 0x33, 4096);
@@ -307,6 +363,7 @@ static void test_calls(void)
     CHECK(numaslab_mempool_destroy(pool) == 0, "the pool is destroyed once the element is back");
 
     /* An inactive node id: no reserve, no page pool, no cache statistics. */
+    tu_case("an inactive node id");
     int top = numaslab_max_node(), inactive = -1;
     for (int n = 0; n <= top + 1 && inactive < 0; n++)
         if (numaslab_node_is_active(n) == 0)
@@ -337,6 +394,7 @@ int main(int argc, char **argv)
     setenv("NUMASLAB_ABORT", "0", 1);
     tu_init("test-badargs");
     test_env();
+    test_size_suffixes();
     test_init_cfg();
     test_calls();
     return tu_exit();

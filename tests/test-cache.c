@@ -16,6 +16,7 @@ static int nnodes;
 
 static void test_basic(void)
 {
+    tu_case("create, allocate, free");
     numaslab_cache_t *c = numaslab_cache_create("basic", 48, 0, 0, NULL);
     void *o;
 
@@ -35,6 +36,7 @@ static void test_basic(void)
 
     /* The usable size of a padded object is its size, not its stride: the
      * padding (and a debug build's red zone) belongs to the library. */
+    tu_case("the usable size of a padded object is its size, not its stride");
     c = numaslab_cache_create("padded", 50, 64, 0, NULL);
     if (CHECK(c != NULL, "cache_create(\"padded\", 50, 64, 0, NULL)")) {
         o = numaslab_cache_alloc(c, 0);
@@ -47,6 +49,7 @@ static void test_basic(void)
     }
 
     /* A long name is truncated to 31 characters. */
+    tu_case("a long name is truncated to 31 characters");
     const char *longname = "a-very-long-cache-name-0123456789-abcdefghij";
     c = numaslab_cache_create(longname, 32, 0, 0, NULL);
     if (CHECK(c != NULL, "cache_create with a %zu-character name", strlen(longname))) {
@@ -57,6 +60,7 @@ static void test_basic(void)
     }
 
     /* Bad alignments: not a power of two, above the page size. */
+    tu_case("bad alignments: not a power of two, above the page size");
     errno = 0;
     c = numaslab_cache_create("badalign", 64, 24, 0, NULL);
     CHECK(c == NULL && errno == EINVAL, "align 24 -> NULL, EINVAL (got %p, errno %d)", (void *)c,
@@ -86,6 +90,7 @@ static int cmp_span(const void *a, const void *b)
 
 static void test_sizes_aligns(void)
 {
+    tu_case("sizes and alignments");
     static const size_t sizes[] = {1, 7, 8, 24, 60, 64, 100, 250, 256, 1000,
                                    1024, 2000, 4000, 4096, 5000, 6144, 8000};
     int combos = 0, bad_combos = 0;
@@ -196,6 +201,7 @@ static long long cache_total(numaslab_cache_t *c)
 
 static void test_ctor(void)
 {
+    tu_case("constructor");
     enum { N = 3000 };
     numaslab_cache_t *c;
     struct cobj **o = calloc(N, sizeof(*o));
@@ -238,6 +244,7 @@ static void test_ctor(void)
 
     /* Free some and take them again: no new constructor call, and the
      * objects are still in their constructed state. */
+    tu_case("free some and take them again");
     calls_before = ctor_calls;
     for (int i = 0; i < 100; i++)
         numaslab_cache_free(c, o[i]);
@@ -272,6 +279,7 @@ static int all_zero(const void *p, size_t n)
 
 static void test_zero(void)
 {
+    tu_case("NUMASLAB_ZERO");
     enum { N = 200, SZ = 200 };
     numaslab_cache_t *c = numaslab_cache_create("zero", SZ, 0, 0, NULL);
     void *dirty[N], *again[N];
@@ -309,6 +317,7 @@ static void test_zero(void)
     CHECK(numaslab_cache_destroy(c) == 0, "destroy of the zero cache returns 0");
 
     /* The same for size classes. */
+    tu_case("the same for size classes");
     nonzero = reused = nulls = 0;
     for (int i = 0; i < N; i++) {
         dirty[i] = numaslab_alloc(SZ, 0);
@@ -341,6 +350,7 @@ static void test_zero(void)
 
 static void test_destroy_busy(void)
 {
+    tu_case("destroy with objects live");
     numaslab_cache_t *c = numaslab_cache_create("busy", 100, 0, 0, NULL);
     void *live, *other;
     int r;
@@ -376,6 +386,7 @@ static void test_destroy_busy(void)
 
 static void test_nodes(void)
 {
+    tu_case("node-targeted allocation");
     enum { SZ = 3000 }; /* an object may straddle two pages */
     numaslab_cache_t *c = numaslab_cache_create("nodes", SZ, 8, 0, NULL);
     int local = numaslab_local_node();
@@ -441,6 +452,7 @@ static void test_nodes(void)
 
 static void test_stats(void)
 {
+    tu_case("statistics");
     enum { N = 1000, FREE1 = 400 };
     numaslab_cache_t *c = numaslab_cache_create("stats", 128, 0, 0, NULL);
     void *o[N];
@@ -498,6 +510,7 @@ static void test_stats(void)
  */
 static void test_destroy_unmaps(void)
 {
+    tu_case("destroy unmaps the cache's slabs");
     enum { N = 3000 }; /* three slabs of 64-byte objects, more than a thread cache */
     static void *v[N];
     int node = numaslab_local_node();
@@ -518,6 +531,7 @@ static void test_destroy_unmaps(void)
     CHECK(held > 0 && after + held == before,
           "unmap: destroy unmaps the %llu bytes of slabs the cache held (%llu -> %llu bytes mapped)",
           (unsigned long long)held, (unsigned long long)before, (unsigned long long)after);
+    tu_check_kernel_mapped("unmap: after the destroy");
 }
 
 int main(void)

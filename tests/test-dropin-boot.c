@@ -22,6 +22,7 @@
 
 static int child(void)
 {
+    tu_case("allocations before numaslab starts, and after");
     int *before = dlsym(RTLD_DEFAULT, "nslab_early_before_libnuma");
     void **obj = dlsym(RTLD_DEFAULT, "nslab_early_obj");
     size_t *size = dlsym(RTLD_DEFAULT, "nslab_early_size");
@@ -72,6 +73,7 @@ int main(int argc, char **argv)
     REQUIRE(access(wrap, R_OK) == 0, "%s: %s", wrap, strerror(errno));
     char abs[8192];
     dropin_absolute(wrap, abs, sizeof(abs));
+    tu_case("the program under the drop-in");
     struct tu_child ch = dropin_run_child("test-dropin-boot", NULL, abs);
     dropin_judge(&ch, NULL, NULL);
     return tu_exit();

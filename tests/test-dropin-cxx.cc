@@ -25,12 +25,22 @@
 
 static int failures, checks;
 
+/* The case the checks belong to, named in each line as tests/testutil.h
+ * does (a C header this C++ program cannot include). */
+static const char *case_name = "setup";
+
+static void tu_case(const char *name)
+{
+    case_name = name;
+    std::printf("## %s\n", name);
+}
+
 static void check(bool ok, const char *what)
 {
     checks++;
     if (!ok)
         failures++;
-    std::printf("%s %s\n", ok ? "ok:  " : "FAIL:", what);
+    std::printf("%s [%s] %s\n", ok ? "ok:  " : "FAIL:", case_name, what);
 }
 
 /* The drop-in needs a sanitizer's runtime (its name is in the library's
@@ -61,10 +71,12 @@ struct alignas(256) Wide {
 
 static int child()
 {
+    tu_case("new and delete");
     int *one = new int(7);
     check(numaslabs(one), "new int is numaslab's");
     delete one;
 
+    tu_case("a growing vector");
     std::vector<std::string> v;
     for (int i = 0; i < 100000; i++)
         v.push_back(std::to_string(i) + std::string(static_cast<size_t>(i % 50), 'x'));
@@ -73,6 +85,7 @@ static int child()
         ok = v[static_cast<size_t>(i)] == std::to_string(i) + std::string(static_cast<size_t>(i % 50), 'x');
     check(ok, "a vector of 100000 strings grows, contents right, its buffer numaslab's");
 
+    tu_case("std::thread and std::map");
     std::vector<std::thread> ts;
     std::vector<std::map<int, std::string>> maps(4);
     for (int t = 0; t < 4; t++)
@@ -99,6 +112,7 @@ static int child()
     killer.join();
     check(ok && !moved, "an object made on one thread is destroyed on another");
 
+    tu_case("over-aligned new");
     bool aligned = true;
     for (int i = 0; i < 1000; i++) {
         Wide *w = new Wide();

@@ -16,6 +16,7 @@ static size_t malloc_usable_size_of(void *p) { return malloc_usable_size(p); }
 
 static int child(void)
 {
+    tu_case("one allocator for the native calls and malloc");
     char *p = numaslab_alloc(100, 0);
     REQUIRE(p, "numaslab_alloc: %s", strerror(errno));
     CHECK(malloc_usable_size_of(p) >= 100, "malloc_usable_size knows an object of numaslab_alloc");
@@ -39,6 +40,7 @@ int main(int argc, char **argv)
     tu_init("test-dropin-linked");
     if (argc > 1 && strcmp(argv[1], "--child") == 0)
         return child();
+    tu_case("the program under the drop-in");
     struct tu_child ch = dropin_run_child("test-dropin-linked", NULL, NULL);
     dropin_judge(&ch, "# 4 checks, 0 failed", "all four checks of the linked program ran and passed");
     return tu_exit();

@@ -21,10 +21,8 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 unset NUMASLAB_STATS
-fail=0 ran=0
-check() { # STATUS MESSAGE
-	if [ "$1" = 0 ]; then echo "ok:   $2"; else echo "FAIL: $2"; fail=1; fi
-}
+. "$s/tests/testutil.sh"
+ran=0
 have() {
 	command -v "$1" >/dev/null 2>&1 && return 0
 	echo "SKIP: $1 is not installed"
@@ -35,6 +33,7 @@ have() {
 # mention numaslab.
 same() {
 	name=$1
+	tu_case "$name on the drop-in"
 	shift
 	"$@" >"$tmp/$name.plain" 2>"$tmp/$name.plain.err"
 	st1=$?
@@ -44,7 +43,7 @@ same() {
 	cmp -s "$tmp/$name.plain" "$tmp/$name.drop" && [ "$st1" = "$st2" ] &&
 		! grep -q numaslab "$tmp/$name.drop.err"
 	check $? "$name: the same output ($(wc -c <"$tmp/$name.drop") bytes) and exit status ($st2) on the drop-in"
-	if [ "$fail" != 0 ]; then
+	if [ "$tu_failed" != 0 ]; then
 		diff "$tmp/$name.plain" "$tmp/$name.drop" | head -n 5 | sed 's/^/#   /'
 		head -c 400 "$tmp/$name.drop.err" | sed 's/^/#   stderr: /'
 	fi
@@ -153,12 +152,11 @@ while not os.path.exists(sys.argv[2]) and time.time() < deadline: time.sleep(0.0
 	grep -q "pid ${pid:-x} (python3)" "$tmp/stat.out" && grep -q 'RESERVE LEVEL' "$tmp/stat.out" &&
 		grep -Eq '^ +[0-9]+ +[0-9.]+[KMG]? +[1-9][0-9]*/[0-9]+' "$tmp/stat.out"
 	check $? "numaslab-stat -p shows python3's per-node tables, objects in use (status $st)"
-	[ "$fail" = 0 ] || sed 's/^/#   /' "$tmp/stat.out" | head -n 12
+	[ "$tu_failed" = 0 ] || sed 's/^/#   /' "$tmp/stat.out" | head -n 12
 	ran=$((ran + 1))
 else
 	echo "SKIP: numaslab-stat on python3: no python3 or no writable /dev/shm"
 fi
 
-[ "$ran" -gt 0 ] || { echo "SKIP: none of the programs is installed"; exit 77; }
-[ "$fail" = 0 ] && exit 0
-exit 1
+[ "$ran" -gt 0 ] || tu_skip "none of the programs is installed"
+tu_exit

@@ -42,6 +42,7 @@ static volatile size_t v_24 = 24, v_huge_align = SIZE_MAX / 2 + 2;
  * recurse (each would re-enter numaslab's locks through malloc). */
 static void native_calls(void)
 {
+    tu_case("native calls under the drop-in");
 /* typeof takes the prototype from numaslab.h without referring to the
  * symbol: the function comes from the drop-in, by dlsym. */
 #define NATIVE(name) __typeof__(&name) n_##name = (__typeof__(&name))dlsym(RTLD_DEFAULT, #name)
@@ -84,6 +85,7 @@ static void native_calls(void)
 
 static void served(void)
 {
+    tu_case("malloc served by numaslab");
     void *p = malloc(24), *q = malloc(100000);
     CHECK(dropin_serves(p) && dropin_serves(q), "malloc(24) and malloc(100000) are numaslab's");
     int (*local)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "numaslab_local_node");
@@ -97,6 +99,7 @@ static void served(void)
 
 static void edges(void)
 {
+    tu_case("edge sizes");
     void *a = malloc(0), *b = malloc(0);
     CHECK(a && b && a != b, "malloc(0) twice: two unique pointers");
     free(a);
@@ -129,6 +132,7 @@ static void edges(void)
 
 static void reallocs(void)
 {
+    tu_case("realloc");
     static const size_t steps[] = {1, 8, 100, 5000, 9000, 70000, 2 << 20, 300, 10, 600000, 40};
     unsigned char *p = realloc(NULL, 4);
     REQUIRE(p, "realloc(NULL, 4)");
@@ -170,6 +174,7 @@ static void reallocs(void)
 
 static void aligned(void)
 {
+    tu_case("aligned allocation");
     static const size_t sizes[] = {1, 100, 5000, 70000};
     int bad = 0, n = 0;
     for (size_t a = 8; a <= (1 << 20); a <<= 1)
@@ -223,6 +228,7 @@ static void aligned(void)
 
 static void usable_sizes(void)
 {
+    tu_case("malloc_usable_size");
     int bad = 0;
     CHECK(malloc_usable_size(NULL) == 0, "malloc_usable_size(NULL) == 0");
     for (size_t n = 1; n < 300000; n = n * 3 / 2 + 1) {
@@ -280,6 +286,7 @@ static void *churner(void *arg)
 
 static void threads(void)
 {
+    tu_case("threads");
     pthread_t t;
     REQUIRE(pthread_create(&t, NULL, producer, NULL) == 0, "pthread_create");
     pthread_join(t, NULL);
@@ -327,6 +334,7 @@ static void *spinner(void *arg)
 
 static void forks(void)
 {
+    tu_case("fork");
     pthread_t t[3];
     for (int i = 0; i < 3; i++)
         REQUIRE(pthread_create(&t[i], NULL, spinner, NULL) == 0, "pthread_create");
@@ -382,6 +390,7 @@ static void forks(void)
 
 static void at_exit(void)
 {
+    tu_case("allocation at exit");
     char *p = malloc(3000);
     char *q = p ? realloc(p, 30000) : NULL;
     printf("atexit: allocated %s\n", q && dropin_serves(q) ? "by numaslab" : "elsewhere");
@@ -408,6 +417,7 @@ int main(int argc, char **argv)
     tu_init("test-dropin");
     if (argc > 1 && strcmp(argv[1], "--child") == 0)
         return child();
+    tu_case("the program under the drop-in");
     struct tu_child ch = dropin_run_child("test-dropin", NULL, NULL);
     dropin_judge(&ch, "atexit: allocated by numaslab",
                  "an atexit handler allocates and reallocates, from numaslab");

@@ -102,6 +102,7 @@ static int child_limit(void)
                 (unsigned long long)st.bytes_mapped, st.reserve_cur, st.reserve_min,
                 (unsigned long long)st.reserve_bytes);
     /* The reserve is mapped too but sits outside the limit. */
+    tu_case("the reserve is mapped too but sits outside the limit");
     CHECK(numaslab_stats_node(nodes[0], &st) == 0 &&
               st.bytes_mapped - st.reserve_bytes <= 1 * MIB && st.bytes_mapped > st.reserve_bytes,
           "numaslab_stats_node(%d): %llu bytes mapped besides the reserve's %llu, <= 1 MiB",
@@ -218,6 +219,7 @@ static int child_tcache(void)
 static int run_child(const char *scenario)
 {
     tu_init(scenario);
+    tu_case("child: %s", scenario);
     if (!strcmp(scenario, "nodes0"))
         return child_nodes0();
     if (!strcmp(scenario, "alloc"))
@@ -314,7 +316,7 @@ static void bad_value(const char *var, const char *value)
     struct tu_child r;
 
     snprintf(setting, sizeof(setting), "%s=%s", var, value);
-    printf("# %s\n", setting);
+    tu_case("%s", setting);
     r = spawn("alloc", vars);
     show_child(&r);
     CHECK(exited0(&r), "%s: the child allocates and exits 0 (%s)", setting,
@@ -341,7 +343,7 @@ int main(int argc, char **argv)
 
     {
         const char *vars[] = {"NUMASLAB_NODES=0", NULL};
-        printf("# NUMASLAB_NODES=0\n");
+        tu_case("NUMASLAB_NODES=0");
         r = spawn("nodes0", vars);
         show_child(&r);
         CHECK(exited0(&r), "NUMASLAB_NODES=0: child passed (%s)", status_str(&r, buf, sizeof(buf)));
@@ -352,6 +354,7 @@ int main(int argc, char **argv)
 
     /* NUMASLAB_TCACHE sizes the threads' free lists: 100 objects freed in
      * order, the next allocation is the last the list took. */
+    tu_case("NUMASLAB_TCACHE sizes the threads' free lists");
     {
         static const struct {
             const char *var;
@@ -393,7 +396,7 @@ int main(int argc, char **argv)
          * removes the others that would take the fallback. */
         const char *one[] = {"NUMASLAB_NODE_LIMIT=1M", NULL};
         const char *multi[] = {"NUMASLAB_NODE_LIMIT=1M", "NUMASLAB_NODES=0", NULL};
-        printf("# NUMASLAB_NODE_LIMIT=1M%s\n", nact > 1 ? " NUMASLAB_NODES=0" : "");
+        tu_case("NUMASLAB_NODE_LIMIT=1M%s", nact > 1 ? " NUMASLAB_NODES=0" : "");
         r = spawn("limit", nact > 1 ? multi : one);
         show_child(&r);
         CHECK(exited0(&r), "NUMASLAB_NODE_LIMIT=1M: child passed (%s)",
@@ -402,14 +405,14 @@ int main(int argc, char **argv)
         free(r.err);
     }
 
-    printf("# numaslab_init with a config struct\n");
+    tu_case("numaslab_init with a config struct");
     r = spawn("config", NULL);
     show_child(&r);
     CHECK(exited0(&r), "numaslab_init(cfg): child passed (%s)", status_str(&r, buf, sizeof(buf)));
     free(r.out);
     free(r.err);
 
-    printf("# numaslab_init with a bad option\n");
+    tu_case("numaslab_init with a bad option");
     r = spawn("badcfg", NULL);
     show_child(&r);
     CHECK(exited0(&r), "numaslab_init({nodes \"zz\"}): child passed (%s)",

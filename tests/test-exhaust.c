@@ -84,6 +84,7 @@ static void sleep_ms(long ms)
 /* NUMASLAB_LOW_WATERMARK=100%: the whole node is kept free. */
 static int child_all(void)
 {
+    tu_case("NUMASLAB_LOW_WATERMARK=100%%: the whole node kept free");
     numaslab_init(NULL);
     int node = numaslab_local_node();
     errno = 0;
@@ -107,6 +108,7 @@ static int child_all(void)
     CHECK(st.low_watermark > st.mem_avail, "watermark %llu above what the node has, %llu",
           (unsigned long long)st.low_watermark, (unsigned long long)st.mem_avail);
     /* A page pool is a reserve: only the node's real memory bounds it. */
+    tu_case("a page pool is a reserve: only the node's real memory bounds it");
     numaslab_mempool_t *pool = numaslab_page_pool_create(node, 0, 4);
     CHECK(pool != NULL, "a small page pool is still made (%s)", strerror(errno));
     if (pool)
@@ -125,6 +127,7 @@ static int child_room(void)
     struct numaslab_node_stats st0 = node_stats(node);
     /* The room by this process's own first reading: other processes move
      * the node's free memory between the parent's reading and this one. */
+    tu_case("ordinary allocation until the node is short");
     int64_t expect = (int64_t)st0.mem_avail - (int64_t)st0.low_watermark;
     struct objs o = {0};
     void *p;
@@ -143,6 +146,7 @@ static int child_room(void)
      * not fall one for one with what is mapped, and tests beside this one
      * move it too.  The guests of make check-numa check it on a real
      * node.  Here: it stops, well within 8 times the room. */
+    tu_case("a short node: critical requests and the reserve");
     CHECK(st1.mem_short == 1, "the node is short");
     void *c = numaslab_alloc_node(OBJ, NUMASLAB_CRITICAL | NUMASLAB_THISNODE, node);
     CHECK(c != NULL, "critical THISNODE: served by the reserve (%s)", strerror(errno));
@@ -150,6 +154,7 @@ static int child_room(void)
     objs_free(&o, 0, o.n);
     numaslab_thread_flush();
     /* Memory back: the library's own frees count at once. */
+    tu_case("memory back: the library's own frees count at once");
     void *big = numaslab_alloc_node(4 * MiB, NUMASLAB_THISNODE, node);
     struct numaslab_node_stats st2 = node_stats(node);
     tu_info("after the frees: a 4 MiB object %s, the node %s short", big ? "mapped" : "refused",
@@ -163,6 +168,7 @@ static int child_room(void)
 /* numaslab_init's setting wins over the environment. */
 static int child_cfg(void)
 {
+    tu_case("the config's low_watermark");
     struct numaslab_config cfg = {0};
     cfg.low_watermark = (size_t)1 << 50; /* 1 PiB: more than any node */
     REQUIRE(numaslab_init(&cfg) == 0, "numaslab_init");
@@ -177,6 +183,7 @@ static int child_cfg(void)
 
 static int host_tests(void)
 {
+    tu_case("NUMASLAB_LOW_WATERMARK=100%%, in a child");
     const char *all[] = {"NUMASLAB_LOW_WATERMARK=100%", NULL};
     struct tu_child r = tu_spawn_self("test-exhaust", "all", all, 1);
     tu_show("100% child", r.out);
@@ -186,6 +193,7 @@ static int host_tests(void)
     free(r.err);
 
     /* What the node has now, less 48 MiB, as the watermark. */
+    tu_case("a watermark 48 MiB below the node's free memory");
     numaslab_init(NULL);
     struct numaslab_node_stats st = node_stats(numaslab_local_node());
     if (!st.mem_known)
@@ -212,6 +220,7 @@ static int host_tests(void)
     }
     CHECK(passed, "watermark below the free memory: child passed");
 
+    tu_case("the config's low_watermark wins over the environment, in a child");
     const char *env[] = {"NUMASLAB_LOW_WATERMARK=1M", NULL};
     r = tu_spawn_self("test-exhaust", "cfg", env, 1);
     tu_show("config child", r.out);
@@ -280,6 +289,7 @@ static int cgroup_test(void)
     CHECK(ps.cgroup_margin > 0 && ps.cgroup_margin < ps.cgroup_limit, "a margin below the limit");
 
     /* The reserves are charged here, at initialisation. */
+    tu_case("the reserves are charged here, at initialisation");
     uint64_t reserve = 0;
     for (int n = 0; n <= numaslab_max_node(); n++) {
         struct numaslab_node_stats st = node_stats(n);
@@ -310,6 +320,7 @@ static int cgroup_test(void)
     }
 
     /* Ordinary objects until the library says no. */
+    tu_case("ordinary objects until the library says no");
     struct objs o = {0};
     void *p;
     size_t cap = 2 * ps.cgroup_limit / OBJ;
@@ -334,6 +345,7 @@ static int cgroup_test(void)
     CHECK(big == NULL && errno == ENOMEM, "a large object fails too (%p)", big);
 
     /* Critical requests: the reserves. */
+    tu_case("critical requests: the reserves");
     struct objs crit = {0};
     for (int i = 0; i < 100; i++)
         if ((p = numaslab_alloc(OBJ, NUMASLAB_CRITICAL))) {
@@ -347,6 +359,7 @@ static int cgroup_test(void)
     CHECK(used_res > 0, "the reserves served (%llu)", (unsigned long long)used_res);
 
     /* Half back: allocation works again, a large object included. */
+    tu_case("half back: allocation works again, a large object included");
     objs_free(&o, 0, o.n / 2);
     numaslab_thread_flush();
     big = numaslab_alloc(2 * MiB, 0);
@@ -483,6 +496,7 @@ static size_t critical_on(int node, struct objs *keep)
 
 static int fill_test(int node)
 {
+    tu_case("fill the node");
     int near, far;
     guest_setup(node, &near, &far);
     long long size = numa_node_size64(node, NULL);
@@ -519,6 +533,7 @@ static int fill_test(int node)
           "(%p, %s)", p, strerror(errno));
 
     /* Large objects and page pools follow the same rule. */
+    tu_case("large objects and page pools follow the same rule");
     void *big = numaslab_alloc_node(1 * MiB, 0, node);
     CHECK(big != NULL && kernel_on_node(big, MiB, near), "a 1 MiB object for node %d lands on "
           "node %d", node, near);
@@ -533,6 +548,7 @@ static int fill_test(int node)
         numaslab_mempool_destroy(pool);
 
     /* Everything back: the node serves ordinary THISNODE requests again. */
+    tu_case("everything back");
     numaslab_free(big);
     objs_free(&f.o, 0, f.o.n);
     objs_free(&crit, 0, crit.n);
@@ -620,9 +636,11 @@ static int squeeze_test(int node)
      * own last page faults end in the OOM killer (the "two" guest's nodes
      * of 512 MiB have a min watermark of 25 MiB); the library takes what
      * it leaves, down to its own watermark above the kernel's. */
+    tu_case("squeeze: another process takes the node's memory");
     long long leave = 64 << 20;
     struct objs o = {0};
     /* Some of node's memory is ours before the squeeze. */
+    tu_case("some of node's memory is ours before the squeeze");
     for (size_t i = 0; i < 8 * MiB / OBJ; i++) {
         void *p = numaslab_alloc_node(OBJ, NUMASLAB_THISNODE, node);
         REQUIRE(p, "before the squeeze: %s", strerror(errno));
@@ -642,6 +660,7 @@ static int squeeze_test(int node)
     }
     close(pfd[1]);
     /* Allocate on the node while the other process takes it, and after. */
+    tu_case("allocate on the node while the other process takes it, and after");
     struct fill f = {0};
     char buf[64] = "";
     fcntl(pfd[0], F_SETFL, O_NONBLOCK);
@@ -691,6 +710,7 @@ static int squeeze_test(int node)
     CHECK(on >= 90, "critical THISNODE allocations on node %d: %zu of 100 there", node, on);
 
     /* The other process goes: the memory comes back. */
+    tu_case("the other process goes: the memory comes back");
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     sleep_ms(50);

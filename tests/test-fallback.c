@@ -32,6 +32,7 @@ static int on_local(void *p, size_t size)
 
 static void test_local(void)
 {
+    tu_case("the local node");
     void *p;
 
     CHECK(numaslab_node_is_active(local) == 1, "numaslab_local_node() = %d is active", local);
@@ -44,6 +45,7 @@ static void test_local(void)
 
 static void test_bad_ids(numaslab_cache_t *c)
 {
+    tu_case("bad node ids");
     int possible = numa_num_possible_nodes();
     int bad[] = {-2, -3, -100, INT_MIN, possible, possible + 1, 1024, INT_MAX};
 
@@ -95,6 +97,7 @@ static void test_bad_ids(numaslab_cache_t *c)
 
 static void test_inactive(int node)
 {
+    tu_case("an inactive node");
     char line[160], line2[160];
     struct tu_capture cap;
     numaslab_cache_t *my, *quiet, *strict;
@@ -107,6 +110,7 @@ static void test_inactive(int node)
              node);
 
     /* Size class: two calls, one message, memory on the local node. */
+    tu_case("size class: two calls, one message, memory on the local node");
     n0 = inactive_count(node);
     tu_capture_begin(&cap);
     p = numaslab_alloc_node(64, 0, node);
@@ -127,6 +131,7 @@ static void test_inactive(int node)
     numaslab_free(q);
 
     /* The same pair again: no second message. */
+    tu_case("the same pair again: no second message");
     tu_capture_begin(&cap);
     p = numaslab_alloc_node(64, 0, node);
     err = tu_capture_end(&cap);
@@ -135,6 +140,7 @@ static void test_inactive(int node)
     free(err);
 
     /* Another cache prints its own line, once. */
+    tu_case("another cache prints its own line, once");
     my = numaslab_cache_create("mycache", 64, 0, 0, NULL);
     REQUIRE(my, "cache_create(\"mycache\"): %s", strerror(errno));
     snprintf(line2, sizeof(line2), "numaslab: not allocating in inactive node %d for cache mycache",
@@ -159,6 +165,7 @@ static void test_inactive(int node)
         numaslab_cache_free(my, q);
 
     /* NUMASLAB_NOWARN on pairs that have not warned yet: silent, counted. */
+    tu_case("NUMASLAB_NOWARN on pairs that have not warned yet");
     quiet = numaslab_cache_create("quiet", 64, 0, 0, NULL);
     REQUIRE(quiet, "cache_create(\"quiet\"): %s", strerror(errno));
     n0 = inactive_count(node);
@@ -183,6 +190,7 @@ static void test_inactive(int node)
 
     /* NUMASLAB_THISNODE: NULL, ENODEV, silent; and the message is still
      * printed by the first ordinary request afterwards. */
+    tu_case("NUMASLAB_THISNODE: NULL, ENODEV, silent");
     strict = numaslab_cache_create("strict", 64, 0, 0, NULL);
     REQUIRE(strict, "cache_create(\"strict\"): %s", strerror(errno));
     {

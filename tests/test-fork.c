@@ -95,6 +95,7 @@ static void *child_thread(void *arg)
 
 static void test_simple_fork(void)
 {
+    tu_case("simple fork");
     pid_t pid;
     int status = 0;
 
@@ -175,6 +176,7 @@ static void *busy_thread(void *arg)
 
 static void test_fork_busy(void)
 {
+    tu_case("fork while another thread allocates");
     pthread_t t;
     int e, ok = 0, hung = 0, failed = 0;
     long before;
@@ -184,6 +186,7 @@ static void test_fork_busy(void)
     /* Waits sleep rather than yield: a scheduler that hands the CPU
      * straight back to a yielding thread (valgrind's) would starve the
      * busy thread, which now rarely blocks. */
+    tu_case("waits sleep rather than yield");
     while (__atomic_load_n(&busy_rounds, __ATOMIC_RELAXED) < 1000)
         usleep(100);
 

@@ -18,6 +18,7 @@
 
 static void meminfo(void)
 {
+    tu_case("meminfo");
     const char *node = "Node 0 MemTotal:        4417740 kB\n"
                        "Node 0 MemFree:         1000 kB\n"
                        "Node 0 Active:          900 kB\n"
@@ -44,6 +45,7 @@ static void meminfo(void)
 
 static void zoneinfo(void)
 {
+    tu_case("zoneinfo");
     const char *text = "Node 0, zone      DMA\n"
                        "  per-node stats\n"
                        "      nr_inactive_anon 5\n"
@@ -90,6 +92,7 @@ static void zoneinfo(void)
 
 static void locate(void)
 {
+    tu_case("finding the cgroup");
     struct nslab_cgroup cg;
     const char *mi_v2 = "24 1 0:22 / /sys/fs/cgroup rw,nosuid shared:9 - cgroup2 cgroup2 rw\n"
                         "25 1 0:23 / /proc rw - proc proc rw\n";
@@ -132,6 +135,7 @@ static void put(const char *dir, const char *file, const char *text)
 
 static void tree(void)
 {
+    tu_case("cgroup limits up the tree");
     char root[] = "/tmp/numaslab-cg.XXXXXX", a[256], b[256];
     REQUIRE(mkdtemp(root), "mkdtemp");
     snprintf(a, sizeof(a), "%s/job", root);
@@ -195,6 +199,7 @@ static void tree(void)
 /* This machine: MemFree as libnuma reads it, and the process's cgroup. */
 static void this_machine(void)
 {
+    tu_case("this machine");
     struct nslab_node_mem m;
     if (numa_available() < 0 || nslab__node_mem_read(0, &m) != 0) {
         tu_info("no node meminfo here");

@@ -68,6 +68,7 @@ static int placed(void *p, size_t size, int node, const char *what)
 
 static void test_rounds(void)
 {
+    tu_case("rounds of large objects");
     static const size_t sizes[] = {16384, 65536, 200000, 262144, 1048576};
     enum { NS = sizeof(sizes) / sizeof(sizes[0]), ROUNDS = 6 };
     void *v[NS * 4];
@@ -99,6 +100,7 @@ static void test_rounds(void)
 
 static void test_random_mix(int ops)
 {
+    tu_case("random mix");
     enum { SLOTS = 96 };
     void *v[SLOTS] = {0};
     size_t sz[SLOTS] = {0};
@@ -126,6 +128,7 @@ static void test_random_mix(int ops)
             bad++;
     }
     /* What is still held was not moved by the frees around it. */
+    tu_case("what is still held was not moved by the frees around it");
     for (int k = 0; k < SLOTS; k++)
         if (v[k]) {
             if (!kernel_on_node(v[k], sz[k], nd[k]))
@@ -156,6 +159,7 @@ static void free_it(void *p) { numaslab_free(p); }
 /* Up to 1 MiB, a freed object waits in its thread's cache, whole. */
 static void test_reuse_thread(void)
 {
+    tu_case("up to 1 MiB, a freed object waits in its thread's cache, whole");
     int node = nodes[nnodes - 1];
     size_t size = 300000, bytes = (size + page - 1) / page * page;
     char *p = numaslab_alloc_node(size, NUMASLAB_THISNODE, node);
@@ -192,6 +196,7 @@ static void test_reuse_thread(void)
 /* Above that, the run goes back to the page layer's cache of its node. */
 static void test_reuse_pages(void)
 {
+    tu_case("above 1 MiB, the run goes to the node's page cache");
     int node = nodes[nnodes - 1];
     size_t size = (3u << 19) + 100, bytes = (size + page - 1) / page * page;
     char *p = numaslab_alloc_node(size, NUMASLAB_THISNODE, node);
@@ -214,6 +219,7 @@ static void test_reuse_pages(void)
     free(msg);
     /* A request larger than the machine fails, and keeps the caches: no
      * node's cached runs are given back for it. */
+    tu_case("a request larger than the machine fails, and keeps the caches");
     errno = 0;
     void *huge = numaslab_alloc_node((size_t)1 << 45, 0, node);
     int e = errno;
@@ -271,6 +277,7 @@ static void churn(int rounds)
 
 static void test_bounded(void)
 {
+    tu_case("the page cache is bounded");
     const uint64_t retain = 8u << 20;
     setenv("NUMASLAB_RETAIN_BYTES", "8M", 1);
     REQUIRE(numaslab_init(NULL) == 0, "numaslab_init with NUMASLAB_RETAIN_BYTES=8M");
@@ -281,6 +288,7 @@ static void test_bounded(void)
     /* Many small old runs in the cache (every other page of a one-page
      * pool), then large frees: each free must evict as many of them as
      * it takes, not a batch of them. */
+    tu_case("many small old runs in the cache, then large frees");
     {
         int node = nodes[0];
         numaslab_mempool_t *pool = numaslab_page_pool_create(node, 0, 0);
@@ -312,6 +320,7 @@ static void test_bounded(void)
         numaslab_mempool_destroy(pool);
     }
     /* Break the bound on purpose: a page layer that keeps everything. */
+    tu_case("break the bound on purpose: a page layer that keeps everything");
     nslab__pages_set_retain(UINT64_MAX / 4);
     churn(6);
     CHECK(!within_bound(m0, retain, "the same with no retention limit"),
@@ -361,6 +370,7 @@ static int thp_kernel(void)
 
 static void test_thp(int on)
 {
+    tu_case("transparent huge pages");
     static const size_t sizes[] = {2u << 20, (3u << 20) + 12345, 8u << 20};
     int node = nodes[0];
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -399,6 +409,7 @@ static void test_thp(int on)
  * cache must not make a later request fail for want of their memory. */
 static int short_child(void)
 {
+    tu_case("child: freed large objects of this thread under NUMASLAB_NODE_LIMIT=16M");
     REQUIRE(numaslab_init(NULL) == 0, "numaslab_init");
     int node = numaslab_local_node();
     void *v[10];
@@ -449,6 +460,7 @@ int main(int argc, char **argv)
     test_bounded();
 
     /* NUMASLAB_THP=0, in a child of its own. */
+    tu_case("NUMASLAB_THP=0, in a child of its own");
     static const char *const thp_off[] = {"NUMASLAB_THP=0"};
     struct tu_child ch = tu_spawn_self("test-large", "--no-thp", thp_off, 1);
     CHECK(ch.status == 0, "NUMASLAB_THP=0 (a child): exit %d%s%s", ch.status,
@@ -457,6 +469,7 @@ int main(int argc, char **argv)
     free(ch.err);
 
     /* A node limit, in a child of its own. */
+    tu_case("a node limit, in a child of its own");
     static const char *const limit[] = {"NUMASLAB_NODE_LIMIT=16M"};
     ch = tu_spawn_self("test-large", "--short", limit, 1);
     CHECK(ch.status == 0, "NUMASLAB_NODE_LIMIT=16M (a child): exit %d%s%s", ch.status,

@@ -82,6 +82,7 @@ int main(void)
     long long inuse;
 
     tu_init("test-mapped");
+    tu_case("a million objects allocated and freed: bytes mapped");
     r = numaslab_init(NULL);
     CHECK(r == 0, "numaslab_init(NULL) on a fresh process returns 0 (got %d)", r);
     nnodes = tu_active_nodes(nodes, MAXNODES);
@@ -142,9 +143,11 @@ int main(void)
           (unsigned long long)m2, (unsigned long long)allowance, retain, nnodes,
           (unsigned long long)slab_bytes, (unsigned long long)retain_bytes, nnodes,
           (unsigned long long)m0);
+    tu_check_kernel_mapped("after freeing all and a flush");
 
     /* What the page cache keeps serves another size class: slabs of
      * 128-byte objects come from it, nothing new is mapped. */
+    tu_case("what the page cache keeps serves another size class");
     {
         struct numaslab_cache_stats st;
         memset(&st, 0, sizeof(st));
@@ -172,8 +175,10 @@ int main(void)
     numaslab_fini();
     m3 = numaslab_bytes_mapped();
     CHECK(m3 == 0, "after numaslab_fini(): %llu bytes mapped (want 0)", (unsigned long long)m3);
+    tu_check_kernel_mapped("after numaslab_fini()");
 
     /* Initialise again, explicitly. */
+    tu_case("initialise again, explicitly");
     r = numaslab_init(NULL);
     CHECK(r == 0, "numaslab_init(NULL) after fini returns 0 (got %d)", r);
     {
@@ -204,6 +209,7 @@ int main(void)
     numaslab_fini();
     m3 = numaslab_bytes_mapped();
     CHECK(m3 == 0, "second numaslab_fini(): %llu bytes mapped", (unsigned long long)m3);
+    tu_check_kernel_mapped("after the second numaslab_fini()");
     {
         void *p = numaslab_alloc(1000, 0);
         void *big = numaslab_alloc(1 << 20, 0);
@@ -222,6 +228,7 @@ int main(void)
     CHECK(numaslab_bytes_mapped() == 0, "final numaslab_fini(): nothing mapped");
 
     /* NUMASLAB_RETAIN_BYTES=0: no page cache, what is freed goes back. */
+    tu_case("NUMASLAB_RETAIN_BYTES=0: no page cache, what is freed goes back");
     setenv("NUMASLAB_RETAIN_BYTES", "0", 1);
     REQUIRE(numaslab_init(NULL) == 0, "numaslab_init with NUMASLAB_RETAIN_BYTES=0");
     m0 = numaslab_bytes_mapped();
@@ -231,12 +238,14 @@ int main(void)
     CHECK(m2 * 10 <= allowance * 11,
           "NUMASLAB_RETAIN_BYTES=0: after %d objects are freed, %llu bytes mapped <= 1.1 x %llu",
           NOBJ / 10, (unsigned long long)m2, (unsigned long long)allowance);
+    tu_check_kernel_mapped("NUMASLAB_RETAIN_BYTES=0, the objects freed");
     numaslab_fini();
     CHECK(numaslab_bytes_mapped() == 0, "numaslab_fini(): nothing mapped");
 
     /* Under a node limit the page cache gives its memory back when the
      * node runs short: 3 MiB of cached slabs and an 8 MiB limit leave no
      * room for a 6 MiB object until they go. */
+    tu_case("under a node limit the page cache gives its memory back");
     setenv("NUMASLAB_RETAIN_BYTES", "4M", 1);
     setenv("NUMASLAB_NODE_LIMIT", "8M", 1);
     REQUIRE(numaslab_init(NULL) == 0, "numaslab_init with NUMASLAB_NODE_LIMIT=8M");
@@ -252,7 +261,9 @@ int main(void)
               (unsigned long long)numaslab_bytes_mapped());
         numaslab_free(big);
     }
+    tu_check_kernel_mapped("under NUMASLAB_NODE_LIMIT=8M, the 6 MiB object freed");
     numaslab_fini();
+    tu_check_kernel_mapped("after the last numaslab_fini()");
     unsetenv("NUMASLAB_NODE_LIMIT");
     unsetenv("NUMASLAB_RETAIN_BYTES");
     return tu_exit();

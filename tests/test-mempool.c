@@ -16,12 +16,14 @@
 static int under_fail;      /* 1: every call fails */
 static int under_fail_after = -1; /* calls left before failing, -1: never */
 static long under_allocs, under_frees;
+static long under_calls; /* every call, failed ones included */
 
 static void *under_alloc(unsigned flags, int node, void *data)
 {
     (void)flags;
     (void)node;
     (void)data;
+    __atomic_fetch_add(&under_calls, 1, __ATOMIC_RELAXED);
     if (under_fail)
         return NULL;
     if (under_fail_after == 0)
@@ -61,10 +63,17 @@ static void *wait_thread(void *arg)
     return NULL;
 }
 
-static void sleep_ms(long ms)
+/* Conditions for tu_wait_until. */
+static int pool_has_waiter(void *pool)
 {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+    return stats(pool).waiters > 0;
+}
+
+static long calls_before;
+static int allocator_retried(void *unused)
+{
+    (void)unused;
+    return __atomic_load_n(&under_calls, __ATOMIC_RELAXED) > calls_before;
 }
 
 int main(void)
@@ -72,6 +81,7 @@ int main(void)
     tu_init("test-mempool");
 
     /* Creation fills min_nr with the underlying allocator. */
+    tu_case("creation fills min_nr with the underlying allocator");
     numaslab_mempool_t *p = numaslab_mempool_create(4, under_alloc, under_free, NULL);
     REQUIRE(p, "numaslab_mempool_create: %s", strerror(errno));
     struct numaslab_mempool_stats st = stats(p);
@@ -80,6 +90,7 @@ int main(void)
           st.curr_nr, st.min_nr, under_allocs);
 
     /* Creation that cannot fill fails whole and keeps nothing. */
+    tu_case("creation that cannot fill fails whole and keeps nothing");
     under_fail_after = 2;
     long frees0 = under_frees;
     numaslab_mempool_t *q = numaslab_mempool_create(5, under_alloc, under_free, NULL);
@@ -94,6 +105,7 @@ int main(void)
           "create without alloc_fn fails with EINVAL");
 
     /* The underlying allocator comes first: the reserve stays full. */
+    tu_case("the underlying allocator comes first: the reserve stays full");
     long a0 = under_allocs;
     void *x = numaslab_mempool_alloc(p, 0);
     st = stats(p);
@@ -101,12 +113,14 @@ int main(void)
           "alloc with a working allocator leaves the reserve alone (curr %d, used %llu)",
           st.curr_nr, (unsigned long long)st.used);
     /* A free with the reserve full goes to the underlying allocator. */
+    tu_case("a free with the reserve full goes to the underlying allocator");
     frees0 = under_frees;
     numaslab_mempool_free(x, p);
     CHECK(under_frees == frees0 + 1 && stats(p).curr_nr == 4,
           "free with a full reserve calls free_fn");
 
     /* The allocator fails: the reserve serves, then runs dry. */
+    tu_case("the allocator fails: the reserve serves, then runs dry");
     under_fail = 1;
     void *r[5];
     int got = 0;
@@ -122,19 +136,22 @@ int main(void)
     CHECK(numaslab_mempool_destroy(p) == -EBUSY, "destroy with 4 elements out: -EBUSY");
 
     /* NUMASLAB_WAIT blocks until a free, and gets the freed element. */
+    tu_case("NUMASLAB_WAIT blocks until a free, and gets the freed element");
     struct waiter w = {p, NULL, 0};
     pthread_t t;
     REQUIRE(pthread_create(&t, NULL, wait_thread, &w) == 0, "pthread_create");
-    int waiters = 0;
-    for (int i = 0; i < 200 && !waiters; i++) {
-        sleep_ms(5);
-        waiters = stats(p).waiters;
-    }
+    tu_wait_until(pool_has_waiter, p);
+    int waiters = stats(p).waiters;
     CHECK(waiters == 1 && !__atomic_load_n(&w.done, __ATOMIC_ACQUIRE),
           "NUMASLAB_WAIT on an empty reserve blocks (waiters %d)", waiters);
-    sleep_ms(250); /* past a retry of the (failing) allocator */
-    CHECK(!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE),
-          "still blocked after 250 ms while nothing is freed");
+    /* The waiter retries the (failing) allocator now and then: wait for a
+     * retry, after which it must still be waiting. */
+    tu_case("the waiter retries the allocator now and then");
+    calls_before = __atomic_load_n(&under_calls, __ATOMIC_RELAXED);
+    int retried = tu_wait_until(allocator_retried, NULL);
+    CHECK(retried && !__atomic_load_n(&w.done, __ATOMIC_ACQUIRE),
+          "still blocked after a retry of the failing allocator while nothing is freed "
+          "(retried: %s)", retried ? "yes" : "no");
     numaslab_mempool_free(r[2], p);
     pthread_join(t, NULL);
     CHECK(w.got == r[2], "the waiter returns the element another thread freed (%p, want %p)",
@@ -142,6 +159,7 @@ int main(void)
     r[2] = w.got;
 
     /* Frees refill the reserve first. */
+    tu_case("frees refill the reserve first");
     frees0 = under_frees;
     for (int i = 0; i < 4; i++)
         numaslab_mempool_free(r[i], p);
@@ -151,6 +169,7 @@ int main(void)
           st.curr_nr);
 
     /* Reserve-only and bulk. */
+    tu_case("reserve-only and bulk");
     long a1 = under_allocs;
     under_fail = 0;
     void *pre = numaslab_mempool_alloc_preallocated(p);
@@ -168,6 +187,7 @@ int main(void)
     numaslab_mempool_free(pre, p);
 
     /* Resize: shrink releases the surplus at once, grow fills. */
+    tu_case("resize: shrink releases the surplus at once, grow fills");
     frees0 = under_frees;
     CHECK(numaslab_mempool_resize(p, 1) == 0 && stats(p).curr_nr == 1 &&
               under_frees == frees0 + 3,
@@ -183,6 +203,7 @@ int main(void)
     CHECK(numaslab_mempool_destroy(p) == 0, "destroy with nothing out: 0");
 
     /* Page pools: elements on the node, pre-faulted, page sized. */
+    tu_case("page pools: elements on the node, pre-faulted, page sized");
     int node = numaslab_local_node();
     numaslab_mempool_t *pp = numaslab_page_pool_create(node, 2, 3);
     REQUIRE(pp, "numaslab_page_pool_create: %s", strerror(errno));
@@ -205,11 +226,34 @@ int main(void)
           "page pool of order 40: EINVAL");
     /* Its elements go back to the page layer: unmapped, or kept in its
      * cache of free runs for the next request of the node. */
+    tu_case("its elements go back to the page layer");
     uint64_t before = numaslab_bytes_mapped() - tu_page_cached();
     CHECK(numaslab_mempool_destroy(pp) == 0 &&
               numaslab_bytes_mapped() - tu_page_cached() == before - 3 * st.elem_bytes,
           "destroying the page pool gives its 3 elements back (%llu bytes in use, %llu before)",
           (unsigned long long)(numaslab_bytes_mapped() - tu_page_cached()),
           (unsigned long long)before);
+    tu_check_kernel_mapped("after the page pool's destroy");
+
+    tu_case("node -1 is the local node");
+    tu_pin_self(); /* the local node must not change under the checks */
+    node = numaslab_local_node();
+    numaslab_mempool_t *lp = numaslab_page_pool_create(NUMASLAB_NODE_LOCAL, 0, 1);
+    if (CHECK(lp != NULL, "numaslab_page_pool_create(-1, 0, 1) makes a pool (%s)",
+              lp ? "yes" : strerror(errno))) {
+        st = stats(lp);
+        void *el = numaslab_mempool_alloc_preallocated(lp);
+        if (el)
+            memset(el, 0x6b, st.elem_bytes);
+        CHECK(st.node == node && el && kernel_on_node(el, st.elem_bytes, node),
+              "its node is the local node %d (stats: %d), and so is its element's page by the "
+              "kernel", node, st.node);
+        if (el)
+            numaslab_mempool_free(el, lp);
+        CHECK(numaslab_mempool_destroy(lp) == 0, "the pool on node -1 is destroyed");
+    }
+    CHECK(numaslab_node_reserve(NUMASLAB_NODE_LOCAL) == numaslab_node_reserve(node) &&
+              numaslab_node_reserve(node) != NULL,
+          "numaslab_node_reserve(-1) is the local node's reserve");
     return tu_exit();
 }

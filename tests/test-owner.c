@@ -93,6 +93,7 @@ static int cmp_tagged(const void *a, const void *b)
 
 static void test_lines(void)
 {
+    tu_case("objects of two threads share no cache line");
     pthread_t th[2];
     pthread_barrier_init(&lbar, NULL, 2);
     for (int t = 0; t < 2; t++)
@@ -219,6 +220,7 @@ static void *churn_thread(void *arg)
 
 static void test_churn(void)
 {
+    tu_case("remote frees with thread churn");
     ccache = numaslab_cache_create("owner-churn", CSIZE, 0, 0, NULL);
     REQUIRE(ccache, "numaslab_cache_create: %s", strerror(errno));
     long long before = tu_cache_inuse(ccache);
@@ -234,6 +236,7 @@ static void test_churn(void)
         pthread_mutex_unlock(&qlock);
     }
     /* No object is live twice: the queue holds distinct pointers. */
+    tu_case("no object is live twice: the queue holds distinct pointers");
     void **v = malloc(QCAP * sizeof(*v));
     REQUIRE(v, "out of memory");
     for (int i = 0; i < qn; i++)
@@ -283,6 +286,7 @@ static void test_exit(void)
 {
     /* Retention (numaslab_init below): one empty slab per cache and node,
      * no page cache. */
+    tu_case("retention: one empty slab per cache and node, no page cache");
     struct numaslab_cache_stats st;
     xcache = numaslab_cache_create("owner-exit", XSIZE, 0, 0, NULL);
     xobj = malloc(XN * sizeof(*xobj));
@@ -344,6 +348,7 @@ static void *fork_thread(void *arg)
 
 static void test_fork(void)
 {
+    tu_case("fork");
     fcache = numaslab_cache_create("owner-fork", FSIZE, 0, 0, NULL);
     REQUIRE(fcache, "numaslab_cache_create: %s", strerror(errno));
     void *mine[100];

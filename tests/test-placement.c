@@ -21,6 +21,7 @@ static int nnodes;
 
 static void test_each_node(numaslab_cache_t *c)
 {
+    tu_case("every active node, by the kernel");
     static const size_t sizes[] = {64, 4096, 1 << 20};
 
     for (int i = 0; i < nnodes; i++) {
@@ -250,6 +251,7 @@ static void remote_pair(numaslab_cache_t *c, int a, int b)
 
 static void test_remote_free(numaslab_cache_t *c)
 {
+    tu_case("remote free");
     int top = numa_max_node(), pairs = 0;
 
     for (int i = 0; i < nnodes; i++) {
@@ -257,7 +259,7 @@ static void test_remote_free(numaslab_cache_t *c)
         for (int b = 0; b <= top; b++) {
             if (b == a || !tu_node_has_cpus(b))
                 continue;
-            printf("# objects of node %d freed by a thread on node %d\n", a, b);
+            tu_case("remote free: objects of node %d freed by a thread on node %d", a, b);
             remote_pair(c, a, b);
             remote_pair(NULL, a, b);
             pairs++;
@@ -295,6 +297,7 @@ static void *memoryless_thread(void *arg)
 
 static void test_memoryless(void)
 {
+    tu_case("memoryless");
     int top = numa_max_node(), found = 0;
     int local = numaslab_local_node();
 
@@ -311,7 +314,7 @@ static void test_memoryless(void)
         if (size != 0 || !tu_node_has_cpus(m))
             continue;
         found++;
-        printf("# memory-less node %d\n", m);
+        tu_case("memory-less node %d", m);
         CHECK(numaslab_node_is_active(m) == 0, "memory-less node %d is inactive (got %d)", m,
               numaslab_node_is_active(m));
 

@@ -67,6 +67,7 @@ static uint64_t pfn_of(const void *p)
 
 static void contents_and_nodes(void)
 {
+    tu_case("contents and nodes");
     static const size_t sizes[] = {1, 24, 100, 700, 4000, 8192, 9000, 70000, 300000, 2 << 20, 50};
     for (int k = 0; k < nnodes; k++) {
         int node = nodes[k];
@@ -105,6 +106,7 @@ static void contents_and_nodes(void)
 
 static void in_place(void)
 {
+    tu_case("in place");
     unsigned char *p = numaslab_alloc(100, 0);
     REQUIRE(p, "numaslab_alloc: %s", strerror(errno));
     CHECK(numaslab_realloc(p, 110, 0) == p, "100 -> 110 B: the same class, the same place");
@@ -167,6 +169,7 @@ static void in_place(void)
 
 static void bad_input(void)
 {
+    tu_case("bad input");
     int local = 42;
     errno = 0;
     CHECK(numaslab_realloc(&local, 100, 0) == NULL && errno == EINVAL,
@@ -193,6 +196,7 @@ static void bad_input(void)
 
 static void aligned(void)
 {
+    tu_case("numaslab_alloc_aligned_node");
     static const size_t sizes[] = {0, 1, 24, 100, 1000, 5000, 8192, 70000};
     int bad = 0, checked = 0;
     for (int k = 0; k < nnodes; k++)

@@ -80,10 +80,10 @@ static void *wait_thread(void *arg)
     return NULL;
 }
 
-static void sleep_ms(long ms)
+/* A condition for tu_wait_until: a thread waits on pool. */
+static int pool_has_waiter(void *pool)
 {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+    return pstats(pool).waiters > 0;
 }
 
 static void inactive_critical(void *arg)
@@ -117,6 +117,7 @@ int main(void)
           (unsigned long long)cstats(probe, node).slab_bytes, r0.elem_bytes);
 
     /* Ordinary memory is gone. */
+    tu_case("ordinary memory is gone");
     REQUIRE(numaslab_fail_pages("after=0") == 0, "numaslab_fail_pages");
     errno = 0;
     void *o = numaslab_cache_alloc_node(c, 0, node);
@@ -128,6 +129,7 @@ int main(void)
           r1.min_nr);
 
     /* Critical requests drain exactly the reserve. */
+    tu_case("critical requests drain exactly the reserve");
     long want = per_slab * r0.min_nr;
     long got = drain(c, NUMASLAB_CRITICAL, node, NULL, 0);
     struct numaslab_mempool_stats r2 = pstats(res);
@@ -146,6 +148,7 @@ int main(void)
           (unsigned long long)cs.slabs_reserve, (unsigned long long)cs.objects_reserve);
 
     /* A freed critical object is never handed to an ordinary request. */
+    tu_case("a freed critical object is never handed to an ordinary request");
     void *freed = objs[got / 2];
     numaslab_cache_free(c, freed);
     errno = 0;
@@ -161,6 +164,7 @@ int main(void)
     objs[got / 2] = again;
 
     /* Freeing everything gives every page back to the reserve. */
+    tu_case("freeing everything gives every page back to the reserve");
     free_all(c, got);
     struct numaslab_mempool_stats r3 = pstats(res);
     cs = cstats(c, node);
@@ -178,6 +182,7 @@ int main(void)
     CHECK(pstats(res).curr_nr == r0.min_nr, "numaslab_free of it refills the reserve");
 
     /* An inactive node: the local reserve, with the inactive-node line. */
+    tu_case("an inactive node: the local reserve, with the inactive-node line");
     if (numaslab_max_node() + 1 < numa_num_possible_nodes()) {
         void *ip = NULL;
         char *err = tu_capture_stderr(inactive_critical, &ip);
@@ -194,6 +199,7 @@ int main(void)
     numaslab_fail_pages(NULL);
 
     /* Any slab order; a mismatched pool is skipped. */
+    tu_case("any slab order");
     const unsigned orders[] = {0, 1, 3};
     for (int k = 0; k < 3; k++) {
         unsigned ord = orders[k];
@@ -232,6 +238,7 @@ int main(void)
     }
 
     /* NUMASLAB_WAIT through a cache: blocks until a reserve slab empties. */
+    tu_case("NUMASLAB_WAIT through a cache");
     numaslab_cache_t *wc = numaslab_cache_create("wait-64", 64, 0, NUMASLAB_SLAB_ORDER(0), NULL);
     numaslab_mempool_t *wp = numaslab_page_pool_create(node, 0, 1);
     REQUIRE(wc && wp, "wait cache/pool: %s", strerror(errno));
@@ -241,11 +248,8 @@ int main(void)
     struct waiter w = {wc, wp, node, NULL, 0};
     pthread_t t;
     REQUIRE(pthread_create(&t, NULL, wait_thread, &w) == 0, "pthread_create");
-    int waiters = 0;
-    for (int i = 0; i < 200 && !waiters; i++) {
-        sleep_ms(5);
-        waiters = pstats(wp).waiters;
-    }
+    tu_wait_until(pool_has_waiter, wp);
+    int waiters = pstats(wp).waiters;
     CHECK(waiters == 1 && !__atomic_load_n(&w.done, __ATOMIC_ACQUIRE),
           "a NUMASLAB_WAIT request blocks while the pool is empty");
     free_all(wc, wn); /* the slab empties, its pages go back, the waiter wakes */
@@ -258,6 +262,7 @@ int main(void)
           "wait cache and pool destroyed");
 
     /* Nothing lost. */
+    tu_case("nothing lost");
     numaslab_thread_flush();
     CHECK(numaslab_cache_destroy(c) == 0 && numaslab_cache_destroy(probe) == 0,
           "the caches are destroyed (no object live)");
@@ -269,7 +274,9 @@ int main(void)
     CHECK(mapped1 <= mapped0 + 64 * 33 * 2 * 1024,
           "mapped bytes are back near the start (%llu -> %llu; size classes may keep their "
           "retained slabs)", (unsigned long long)mapped0, (unsigned long long)mapped1);
+    tu_check_kernel_mapped("with the caches destroyed");
     numaslab_fini();
     CHECK(numaslab_bytes_mapped() == 0, "after numaslab_fini nothing is mapped");
+    tu_check_kernel_mapped("after numaslab_fini");
     return tu_exit();
 }

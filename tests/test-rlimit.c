@@ -39,6 +39,7 @@ int main(void)
     struct numaslab_mempool_stats r0;
     numaslab_mempool_stats(res, &r0);
     /* Warm up: this thread's caches exist, stdio has its buffers. */
+    tu_case("warm up: this thread's caches exist, stdio has its buffers");
     void *w = numaslab_cache_alloc(c, 0);
     numaslab_cache_free(c, w);
     struct numaslab_cache_stats cs;
@@ -55,6 +56,7 @@ int main(void)
     REQUIRE(setrlimit(RLIMIT_AS, &lim) == 0, "setrlimit(RLIMIT_AS, %llu): %s", vm, strerror(errno));
 
     /* Ordinary: what the existing slab has, then ENOMEM. */
+    tu_case("ordinary: what the existing slab has, then ENOMEM");
     long n = 0;
     while (n < MAXOBJ && (objs[n] = numaslab_cache_alloc(c, 0)))
         n++;
@@ -63,6 +65,7 @@ int main(void)
     numaslab_mempool_stats(res, &r1);
     long ordinary = n;
     /* Critical: the reserve. */
+    tu_case("critical: the reserve");
     while (n < MAXOBJ && (objs[n] = numaslab_cache_alloc(c, NUMASLAB_CRITICAL)))
         n++;
     long critical = n - ordinary;

@@ -34,6 +34,7 @@ static long class_of(size_t size)
 
 static void test_small(void)
 {
+    tu_case("small sizes");
     const size_t max = NUMASLAB_MAX_SMALL;
     void **p = calloc(max + 1, sizeof(*p));
     size_t nulls = 0, short_usable = 0, corrupt = 0, badname = 0, toosmall = 0, notmono = 0,
@@ -58,6 +59,7 @@ static void test_small(void)
         tu_fill(p[s], s, s * 7919);
     }
     /* Every object still holds its whole contents once all are live. */
+    tu_case("every object still holds its whole contents once all are live");
     for (size_t s = 1; s <= max; s++)
         if (p[s] && !tu_verify(p[s], s, s * 7919)) {
             corrupt++;
@@ -83,6 +85,7 @@ static void test_small(void)
         tu_info("first size with a problem: %zu", first_bad);
 
     /* Class names. */
+    tu_case("class names");
     for (size_t s = 1; s <= max; s++) {
         long n = class_of(s);
         if (n < 0) {
@@ -171,6 +174,7 @@ static void test_small(void)
 
 static void test_zero_size(void)
 {
+    tu_case("zero size");
     enum { N = 100 };
     void *v[N], *w[N];
     size_t nulls = 0, dups;
@@ -216,6 +220,7 @@ static void test_zero_size(void)
 
 static void test_overflow(void)
 {
+    tu_case("overflow");
     static const size_t sizes[] = {
         SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - 4095, SIZE_MAX - 8192, SIZE_MAX / 2 + 1,
         (size_t)1 << 62, (size_t)1 << 56,
@@ -240,6 +245,7 @@ static void test_overflow(void)
 
 static void test_large(void)
 {
+    tu_case("large sizes");
     static const size_t sizes[] = {NUMASLAB_MAX_SMALL + 1, 12288, 65537, 1 << 20,
                                    (3 << 20), (3 << 20) + 1};
     size_t ps = (size_t)tu_pagesize();

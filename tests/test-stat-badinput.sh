@@ -11,6 +11,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 
 top_builddir=${top_builddir:-.}
+top_srcdir=${top_srcdir:-.}
 tool=$top_builddir/tools/numaslab-stat
 gen=$top_builddir/tests/test-stat-corrupt
 live=$top_builddir/tests/test-stat-live
@@ -32,10 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-checks=0
-failed=0
-ok() { checks=$((checks + 1)); echo "ok:   $1"; }
-fail() { checks=$((checks + 1)); failed=$((failed + 1)); echo "FAIL: $1"; }
+. "$top_srcdir/tests/testutil.sh"
 info() { echo "info: $1"; }
 
 # expect CODE PATTERN ARGS...: numaslab-stat ARGS exits CODE and says
@@ -71,6 +69,7 @@ wait $dead 2>/dev/null
 #
 # Bad arguments: exit 1.
 #
+tu_case "bad arguments: exit 1"
 expect 1 'not a process id' -p abc
 expect 1 'not a process id' -p 0
 expect 1 'not a process id' -p -5
@@ -98,6 +97,7 @@ expect 1 'empty path' --dir ''
 #
 # No such process, and a live process that publishes nothing: exit 2.
 #
+tu_case "no such process, no segment: exit 2"
 expect 2 "no process $pid_max" -p "$pid_max"
 expect 2 "no process $dead" -p "$dead"
 expect 2 "process $$ publishes no numaslab statistics" -p $$
@@ -109,6 +109,7 @@ expect 2 "cannot list $tmp/nowhere" --dir "$tmp/nowhere"
 # A process killed with SIGKILL leaves its segment: stale, exit 3; --gc
 # removes it.
 #
+tu_case "a killed process: stale, exit 3; --gc"
 NUMASLAB_STATS=1 "$live" --hold >"$tmp/holder" &
 holder=$!
 i=0
@@ -154,6 +155,7 @@ else
 fi
 
 # --watch on a process that is killed while watched: exit 3.
+tu_case "--watch on a killed process: exit 3"
 NUMASLAB_STATS=1 "$live" --hold >"$tmp/holder2" &
 holder=$!
 i=0
@@ -181,6 +183,7 @@ holder=
 # A pid now used by another process (start time differs): exit 3; --gc in
 # a directory removes it and the dead one, and keeps the live one.
 #
+tu_case "a reused pid: exit 3; --gc in a directory"
 mkdir "$tmp/d"
 "$gen" --write reused "$tmp/d/numaslab.$$" $$ || exit 99
 expect 3 "now belongs to another process" -p $$ --dir "$tmp/d"
@@ -210,6 +213,7 @@ fi
 #
 # Truncated, empty, garbage, newer: exit 5 and 6, by --file and by -p.
 #
+tu_case "truncated, empty, garbage, newer segments: exit 5 and 6"
 "$gen" --write truncated "$tmp/trunc" || exit 99
 "$gen" --write garbage "$tmp/garbage" || exit 99
 "$gen" --write newer "$tmp/newer" || exit 99
@@ -250,6 +254,7 @@ fi
 # A segment of an older, smaller layout is not a bad input: it reads, the
 # fields it lacks shown as absent.
 #
+tu_case "an older layout reads"
 "$gen" --write v1 "$tmp/v1" || exit 99
 expect 0 "node memory headroom: not in this segment (an older layout)" --file "$tmp/v1"
 expect 0 '"cgroup": null' --file "$tmp/v1" --json
@@ -257,6 +262,7 @@ expect 0 '"cgroup": null' --file "$tmp/v1" --json
 #
 # Permission denied: exit 4.
 #
+tu_case "permission denied: exit 4"
 mkdir "$tmp/perm"
 "$gen" --write live "$tmp/perm/numaslab.$$" $$ || exit 99
 chmod 600 "$tmp/perm/numaslab.$$"
@@ -292,6 +298,4 @@ else
     fi
 fi
 
-echo "# $checks checks, $failed failed"
-[ $failed -eq 0 ] || exit 1
-exit 0
+tu_exit

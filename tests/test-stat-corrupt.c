@@ -244,13 +244,7 @@ static uint64_t start_time_of(long pid)
     char path[64], buf[1024];
     uint64_t start = 0;
     snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
+    const char *p = tu_proc_stat(path, buf, sizeof(buf));
     for (int field = 2; p && field < 22; field++)
         p = strchr(p + 1, ' ');
     if (p)
@@ -639,6 +633,7 @@ int main(int argc, char **argv)
     uint64_t rng = seed;
 
     /* The sample itself reads, in every output mode. */
+    tu_case("the sample itself reads, in every output mode");
     struct sample s = make_sample(0, 0, 0);
     struct tally good = {.what = "the valid sample, 4 output modes"};
     for (int v = 0; v < 4; v++)
@@ -646,6 +641,7 @@ int main(int argc, char **argv)
     report(&good);
 
     /* Every truncation. */
+    tu_case("every truncation");
     struct tally trunc = {.what = "every truncation of the sample (0..size-1 bytes)"};
     for (size_t n = 0; n < s.size; n++) {
         char label[64];
@@ -655,6 +651,7 @@ int main(int argc, char **argv)
     report(&trunc);
 
     /* Targeted header fields. */
+    tu_case("targeted header fields");
     struct tally tg = {.what = "targeted bad header fields"};
     targeted(&tg, 5, "bad magic", m_magic);
     targeted(&tg, 5, "byte-swapped magic", m_swapped);
@@ -692,6 +689,7 @@ int main(int argc, char **argv)
      * partial layout.  The fields the sizes do not wholly cover are
      * absent ("memory", "pages" and "cgroup" null), whatever bytes lie
      * there; those they cover are present. */
+    tu_case("sizes between the version-1 minimum and this layout's");
     struct tally mid = {.what = "header and node records between the version-1 and full sizes"};
     {
         static const struct {
@@ -733,6 +731,7 @@ int main(int argc, char **argv)
     report(&mid);
 
     /* Not files at all. */
+    tu_case("not files at all");
     struct tally nf = {.what = "a directory, a FIFO, a symbolic link, a missing file"};
     {
         static struct run r;
@@ -767,6 +766,7 @@ int main(int argc, char **argv)
 
     /* Random garbage, half of it with a valid magic and version so that
      * the header checks are what stops it. */
+    tu_case("random garbage");
     struct tally rnd = {.what = "random garbage"};
     enum { NRANDOM = 1500, NMUT = 2500 };
     unsigned char *buf = malloc(8192);
@@ -792,6 +792,7 @@ int main(int argc, char **argv)
     /* Mutations of the sample: flipped bytes, fields set to edge values.
      * Some still make a valid segment (a counter changed): exit 0 is
      * fine then, with well-formed output. */
+    tu_case("mutations of the sample");
     struct tally mut = {.what = "random mutations of the sample"};
     for (int i = 0; i < NMUT; i++) {
         memcpy(buf, s.buf, s.size);

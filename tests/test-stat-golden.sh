@@ -30,17 +30,14 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/test-stat-golden.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT
 
-checks=0
-failed=0
-ok() { checks=$((checks + 1)); echo "ok:   $1"; }
-fail() { checks=$((checks + 1)); failed=$((failed + 1)); echo "FAIL: $1"; }
+. "$top_srcdir/tests/testutil.sh"
 
 # A little-endian snapshot: a big-endian host reads it as another byte order.
 if [ "$(printf '\001\000' | od -An -tu2 | tr -d ' ')" != 1 ]; then
-    echo "skip: the committed snapshot is little-endian"
-    exit 77
+    tu_skip "the committed snapshot is little-endian"
 fi
 
+tu_case "the snapshot's layout"
 "$gen" --write sample "$tmp/sample.seg" || exit 99
 if cmp -s "$tmp/sample.seg" "$seg"; then
     ok "the snapshot layout is unchanged (test-stat-corrupt --write sample == $seg)"
@@ -49,6 +46,7 @@ else
 fi
 
 # golden NAME ARGS...: numaslab-stat --file SEG ARGS == data/NAME, exit 0
+tu_case "the committed outputs of the sample"
 golden() {
     name=$1
     shift
@@ -88,6 +86,7 @@ reads_as() {
 
 # A later, compatible layout (larger header and records, unknown fields
 # set) reads the same.
+tu_case "a later, compatible layout"
 "$gen" --write grown "$tmp/grown.seg" || exit 99
 reads_as "$tmp/grown.seg" "$data/stat-sample-caches.table" "" \
     "a segment with larger header and records (compatible growth) reads the same" --caches
@@ -96,6 +95,7 @@ reads_as "$tmp/grown.seg" "$data/stat-sample-caches.table" "" \
 # node records 136 bytes): the writer still makes what that layout's made
 # (the checksum of the snapshot committed then), and the tool reads it as
 # the sample, with the running-short tables and JSON objects absent.
+tu_case "the first version-1 layout"
 "$gen" --write v1 "$tmp/v1.seg" || exit 99
 if [ "$(cksum <"$tmp/v1.seg" | awk '{print $1, $2}')" = "2683815735 1440" ]; then
     ok "test-stat-corrupt --write v1 writes the first version-1 layout's snapshot"
@@ -124,6 +124,7 @@ reads_as "$tmp/v1.seg" "$tmp/v1.json" "$data/stat-sample-caches.json" \
 # 216, node records 184 bytes): the writer makes what stat-sample.seg was
 # then (its checksum), and the tool reads it as the sample with the page
 # layer's table and JSON objects absent, the running-short ones present.
+tu_case "the layout before the page layer"
 "$gen" --write nopages "$tmp/nopages.seg" || exit 99
 if [ "$(cksum <"$tmp/nopages.seg" | awk '{print $1, $2}')" = "193432409 1696" ]; then
     ok "test-stat-corrupt --write nopages writes the snapshot of the layout before the page layer's fields"
@@ -143,6 +144,7 @@ reads_as "$tmp/nopages.seg" "$tmp/nopages.json" "$data/stat-sample-caches.json" 
 
 # The other cgroup states, and a node whose memory was not read.
 # grep_has NAME FILE PATTERN...: every fixed-string PATTERN is in FILE.
+tu_case "the other cgroup states"
 grep_has() {
     what=$1
     file=$2
@@ -175,6 +177,7 @@ grep_has "... and in JSON: limit and avail null" "$tmp/nolimit.json" \
     '"cgroup": {"version": 1, "limit": null, "usage": 1610612736, ' '"avail": null, ' '"state": "v1"}'
 
 # --watch on a file: --count readings, a blank line between tables.
+tu_case "--watch on a file"
 "$tool" --file "$seg" --watch 0.05 --count 3 >"$tmp/out" 2>&1
 rc=$?
 n=$(grep -c '^pid 4242 (stat-sample)' "$tmp/out")
@@ -193,6 +196,4 @@ else
     fail "--json --watch 0.05 --count 2: exit $rc, $n objects in $lines lines"
 fi
 
-echo "# $checks checks, $failed failed"
-[ $failed -eq 0 ] || exit 1
-exit 0
+tu_exit

@@ -465,9 +465,21 @@ static int print_at_exit(void)
     return 0;
 }
 
+/* A condition for tu_wait_until: the main thread (its id is the
+ * process's) has exited and is a zombie until the process ends. */
+static int main_thread_gone(void *unused)
+{
+    char path[64], buf[256];
+    (void)unused;
+    snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", (long)getpid());
+    const char *paren = tu_proc_stat(path, buf, sizeof(buf));
+    return !paren || (paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'));
+}
+
+/* The last application thread: it ends once the main thread has. */
 static void *sleeper(void *arg)
 {
-    usleep(300 * 1000);
+    tu_wait_until(main_thread_gone, NULL);
     return arg;
 }
 
@@ -520,6 +532,7 @@ int main(int argc, char **argv)
         tu_skip("/dev/shm is not writable: no segment can be published");
 
     /* The test harness turns publishing off for every other test. */
+    tu_case("publishing: the segment exists");
     setenv("NUMASLAB_STATS", "1", 1);
     setenv("NUMASLAB_STATS_INTERVAL", "50", 1);
     unsetenv("NUMASLAB_STATS_PRINT");
@@ -537,11 +550,13 @@ int main(int argc, char **argv)
     CHECK(seg_exists(me), "/dev/shm/numaslab.%ld exists right after numaslab_init", me);
 
     /* An inactive request, so that an absent node has a record. */
+    tu_case("an inactive request, so that an absent node has a record");
     int absent = maxnode + 1;
     void *ina = numaslab_alloc_node(64, NUMASLAB_NOWARN, absent);
     CHECK(ina != NULL, "a request for absent node %d is served", absent);
 
     /* Ordinary objects on every active node. */
+    tu_case("ordinary objects on every active node");
     numaslab_cache_t *c = numaslab_cache_create("stat-live", 256, 0, 0, NULL);
     REQUIRE(c != NULL, "numaslab_cache_create");
     enum { NORD = 600, NCRIT = 4000 };
@@ -554,6 +569,7 @@ int main(int argc, char **argv)
     /* Large objects on every active node: 2.5 MiB (its first 2 MiB
      * offered to huge pages, unless NUMASLAB_THP=0) and 64 KiB; and a
      * freed one of 128 KiB, whose run the node's page cache keeps. */
+    tu_case("large objects on every active node: 2.5 MiB and 64 KiB");
     enum { BIG = 5 << 19, SMALL = 64 << 10, FREED = 128 << 10 };
     static void *big[MAXN], *small[MAXN];
     for (int i = 0; i < nact; i++) {
@@ -595,6 +611,7 @@ int main(int argc, char **argv)
 
     /* The reserves: ordinary pages fail from now on, critical requests
      * grow the cache from each node's reserve. */
+    tu_case("the reserves");
     REQUIRE(numaslab_fail_pages("after=0") == 0, "numaslab_fail_pages");
     static void *crit[MAXN][NCRIT];
     int ncrit[MAXN] = {0};
@@ -643,6 +660,7 @@ int main(int argc, char **argv)
     free(before);
 
     /* The table: a bar per active node, low reserve visible. */
+    tu_case("the table: a bar per active node, low reserve visible");
     {
         char p[32];
         snprintf(p, sizeof(p), "%ld", me);
@@ -688,6 +706,7 @@ int main(int argc, char **argv)
     }
 
     /* Back to full: the reserve slabs empty, their pages go home. */
+    tu_case("back to full: the reserve slabs empty, their pages go home");
     for (int i = 0; i < nact; i++)
         for (int k = 0; k < ncrit[i]; k++)
             numaslab_cache_free(c, crit[i][k]);
@@ -695,6 +714,7 @@ int main(int argc, char **argv)
     /* The segment is live: the frees above are in it at once, without
      * numaslab_stats_publish and without waiting, and the process runs
      * no thread of the library's. */
+    tu_case("the segment is live");
     {
         free(after);
         char *j = stat_json(me, &code);
@@ -715,6 +735,7 @@ int main(int argc, char **argv)
 
     /* Fork: the child publishes under its own pid; the parent's segment
      * is left alone by the child's exit. */
+    tu_case("fork: the child publishes under its own pid");
     {
         int go[2], ready[2];
         REQUIRE(pipe(go) == 0 && pipe(ready) == 0, "pipe");
@@ -755,6 +776,7 @@ int main(int argc, char **argv)
 
     /* An idle process: a child allocates, flushes and waits; read from
      * here, its figures are its own and it runs its one thread. */
+    tu_case("an idle process: a child allocates, flushes and waits");
     {
         int ready[2], go[2];
         REQUIRE(pipe(ready) == 0 && pipe(go) == 0, "pipe");
@@ -793,6 +815,7 @@ int main(int argc, char **argv)
 
     /* A child that _exits at once (fork + exec is the common case) leaves
      * no segment: the child's is made one interval after the fork. */
+    tu_case("a child that _exits at once leaves no segment");
     {
         fflush(stdout);
         pid_t ch = fork();
@@ -831,6 +854,7 @@ int main(int argc, char **argv)
     }
 
     /* Environment. */
+    tu_case("NUMASLAB_STATS* values");
     {
         static const struct envcase cases[] = {
             {"NUMASLAB_STATS_INTERVAL", "abc", "NUMASLAB_STATS_INTERVAL=\"abc\""},
@@ -840,20 +864,21 @@ int main(int argc, char **argv)
             {"NUMASLAB_STATS_PRINT", "2", "NUMASLAB_STATS_PRINT=\"2\""},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-            CHECK(in_child(child_env, (void *)&cases[i], 20) == 0,
+            CHECK(in_child(child_env, (void *)&cases[i], TU_WAIT_S) == 0,
                   "%s=\"%s\" is reported, naming the variable and the value", cases[i].name,
                   cases[i].value);
-        CHECK(in_child(child_stats_off, NULL, 20) == 0,
+        CHECK(in_child(child_stats_off, NULL, TU_WAIT_S) == 0,
               "NUMASLAB_STATS=0: no segment, numaslab_stats_publish gives -ENOTSUP");
     }
 
     /* NUMASLAB_STATS_PRINT=1 and numaslab_stats_print. */
+    tu_case("NUMASLAB_STATS_PRINT=1 and numaslab_stats_print");
     {
         char path[] = "/tmp/test-stat-live.XXXXXX";
         int fd = mkstemp(path);
         REQUIRE(fd >= 0, "mkstemp: %s", strerror(errno));
         close(fd);
-        int rc = in_child(child_print, path, 20);
+        int rc = in_child(child_print, path, TU_WAIT_S);
         char *text = malloc(1 << 16);
         REQUIRE(text != NULL, "out of memory");
         FILE *f = fopen(path, "r");
@@ -880,8 +905,9 @@ int main(int argc, char **argv)
     }
 
     /* The publisher never keeps a process alive. */
+    tu_case("the publisher never keeps a process alive");
     {
-        int rc = in_child(child_last_thread, NULL, 10);
+        int rc = in_child(child_last_thread, NULL, 2 * TU_WAIT_S);
         CHECK(rc == 0, "a process whose main thread left by pthread_exit still ends (%s)",
               rc == -2  ? "timed out"
               : rc == 0 ? "exit 0"

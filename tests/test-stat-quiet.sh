@@ -21,24 +21,23 @@ run() {
 		'mount -t tmpfs -o ro,size=64k tmpfs /dev/shm && exec "$0"' "$prog" \
 		>"$tmp/$name.out" 2>"$tmp/$name.err"
 }
-fail=0
-check() { # CONDITION-STATUS MESSAGE
-	if [ "$1" = 0 ]; then echo "ok:   $2"; else echo "FAIL: $2"; fail=1; fi
-}
+. "${top_srcdir:-.}/tests/testutil.sh"
 
 run probe true
 if grep -q 'mount' "$tmp/probe.err"; then
 	echo "SKIP: cannot mount a read-only /dev/shm here: $(head -n 1 "$tmp/probe.err")"
 	exit 77
 fi
+tu_case "/dev/shm read-only, statistics not asked for"
 run default
 # 77: the demo was built without OpenMP, and says so.
 [ $? = 77 ] && { echo "SKIP: $(head -n 1 "$tmp/default.err")"; exit 77; }
 grep -q 'cannot publish statistics' "$tmp/default.err"
 check $((! $?)) "NUMASLAB_STATS unset, /dev/shm read-only: no message (stderr: $(head -c 200 "$tmp/default.err"))"
+tu_case "/dev/shm read-only, NUMASLAB_STATS=1"
 run asked NUMASLAB_STATS=1
 grep -q 'cannot publish statistics in /dev/shm/numaslab\.[0-9]*: Read-only file system' "$tmp/asked.err"
 check $? "NUMASLAB_STATS=1, /dev/shm read-only: the message says where and why ($(head -c 200 "$tmp/asked.err"))"
 grep -q 'node' "$tmp/default.out" && grep -q 'node' "$tmp/asked.out"
 check $? "the demo ran to its end both times"
-exit $fail
+tu_exit

@@ -159,6 +159,7 @@ static void free_obj(struct slot *s)
 
 static void stress_openmp(int nthreads)
 {
+    tu_case("OpenMP threads: cross-thread frees");
     slots = calloc((size_t)nthreads, sizeof(*slots));
     REQUIRE(slots, "out of memory");
 
@@ -219,6 +220,7 @@ static void *churn_thread(void *arg)
 
 static void churn(void)
 {
+    tu_case("thread churn");
     int created = 0;
     for (int i = 0; i < CHURN_THREADS; i += CHURN_BATCH) {
         pthread_t t[CHURN_BATCH];

@@ -20,12 +20,14 @@
  * The host part needs libnuma and expects nothing of the machine beyond
  * what libnuma itself reports, so it also runs in the multi-node guest.
  *
- * One line per check: "ok ..." or "FAIL ...".  Exit 0: all passed; 1: a
- * check failed; 99: the test could not run (data missing, no temp file).
+ * One line per check, naming its case (tests/testutil.h).  Exit 0: all
+ * passed; 1: a check failed; 99: the test could not run (data missing, no
+ * temp file).
  */
 #include "config.h"
 
 #include "numa/numa.h"
+#include "tests/testutil.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -44,21 +46,8 @@
 #define MSG_BAD(v)  "numaslab: NUMASLAB_NODES=\"" v "\" is not a node list (e.g. 0,2-3); ignored\n"
 #define MSG_NONE(v) "numaslab: NUMASLAB_NODES=\"" v "\" leaves no active node; ignored\n"
 
-static int failures;
-
-static void check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void check(int ok, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs(ok ? "ok   " : "FAIL ", stdout);
-    vprintf(fmt, ap);
-    putchar('\n');
-    va_end(ap);
-    fflush(stdout);
-    if (!ok)
-        failures++;
-}
+/* A check of tests/testutil.h, which names its case. */
+#define check(ok, ...) ((void)CHECK(ok, __VA_ARGS__))
 
 /* got[0..n) == want[0..n), printing both on a failure; n < 0 fails (the
  * caller found the sizes differ). */
@@ -212,6 +201,7 @@ static void order_row(const struct nslab_topo *t, int id, int *out)
  * ---------------------------------------------------------------------- */
 static void test_parse(void)
 {
+    tu_case("node lists");
     uint64_t m[NSLAB_MASK_WORDS], want[NSLAB_MASK_WORDS];
 
     mask_of(want, 0, 2, 3, -1);
@@ -259,6 +249,7 @@ static void test_parse(void)
  * ---------------------------------------------------------------------- */
 static void test_mixed(void)
 {
+    tu_case("guest-mixed.xml: memory-less and CPU-less nodes");
     struct nslab_topo t;
     struct nslab_allow a;
     const char *msg;
@@ -443,6 +434,7 @@ static void test_mixed(void)
  * ---------------------------------------------------------------------- */
 static void test_sparse(void)
 {
+    tu_case("sparse.xml: sparse ids, HBM, a node hwloc leaves out");
     struct nslab_topo t;
     struct nslab_allow a;
     const char *msg;
@@ -516,6 +508,7 @@ static void test_sparse(void)
 
 static void test_two(void)
 {
+    tu_case("two-nodes.xml: no distance matrix");
     struct nslab_topo t;
     struct nslab_allow a;
     const char *msg;
@@ -622,6 +615,7 @@ static int set_policy(int mode, int node)
 
 static void test_host_policies(int a0)
 {
+    tu_case("this machine: memory policies");
     struct nslab_topo t;
     int rc;
 
@@ -689,6 +683,7 @@ static void test_host_policies(int a0)
 
 static void test_host(void)
 {
+    tu_case("this machine: discovery and binding");
     struct nslab_topo t;
     const char *msg;
     int rc;
@@ -788,6 +783,7 @@ static void test_host(void)
 int main(int argc, char **argv)
 {
     (void)argc;
+    tu_init("test-topology");
     find_data(argv[0]);
     cap_file = tmpfile();
     if (!cap_file)
@@ -799,6 +795,5 @@ int main(int argc, char **argv)
     test_two();
     test_host();
 
-    printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
-    return failures ? 1 : 0;
+    return tu_exit();
 }

@@ -1,10 +1,14 @@
 /*
  * tests/testutil.h - helpers shared by the public-API test programs.
  *
- * Every test is one program with one concern.  It prints one line per
- * check ("ok:   ..." or "FAIL: ...") and exits through tu_exit():
+ * Every test is one program with one concern, its checks grouped in named
+ * cases: tu_case("reserve: refill after drain") starts one.  It prints one
+ * line per check, naming its case ("ok:   [CASE] ..." or
+ * "FAIL: [CASE] ...  [file:line]"), and exits through tu_exit(), which
+ * lists the cases that failed:
  *   0 every check passed, 1 a check failed, 77 skipped, 99 hard error
  *   (the test could not even set itself up).
+ * A skip never hides a failure: tu_skip() after a failed check exits 1.
  *
  * Placement is always checked against the kernel's own answer:
  * move_pages(0, n, pages, NULL, status, 0) on every page an object
@@ -26,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/wait.h>
 
@@ -43,13 +48,55 @@
 static int tu_failures;
 static int tu_checks;
 
+/* The case the checks belong to.  Set by the main thread between groups
+ * of checks (tu_case), read by every check, worker threads' included:
+ * those run inside the case that started them. */
+static char tu_case_name[128] = "setup";
+
+/* The names of the cases that failed, for tu_exit's summary; written
+ * under stdout's lock (tu_vcheck). */
+static char tu_failed_cases[1024];
+
+/* Start the case named by fmt: the checks that follow name it. */
+static inline void tu_case(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline void tu_case(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    flockfile(stdout);
+    vsnprintf(tu_case_name, sizeof(tu_case_name), fmt, ap);
+    printf("## %s\n", tu_case_name);
+    fflush(stdout);
+    funlockfile(stdout);
+    va_end(ap);
+}
+
+/* Add the current case to tu_failed_cases unless it is there. */
+static inline void tu_note_failed_case(void)
+{
+    size_t used = strlen(tu_failed_cases), l = strlen(tu_case_name);
+    for (const char *p = tu_failed_cases; *p;) {
+        const char *end = strchr(p, '\n');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n == l && memcmp(p, tu_case_name, l) == 0)
+            return;
+        p += n + (end ? 1 : 0);
+    }
+    if (used + l + 2 <= sizeof(tu_failed_cases))
+        snprintf(tu_failed_cases + used, sizeof(tu_failed_cases) - used, "%s\n", tu_case_name);
+}
+
 static inline void tu_vcheck(int ok, const char *file, int line, const char *fmt, va_list ap)
 {
     __atomic_fetch_add(&tu_checks, 1, __ATOMIC_RELAXED);
     if (!ok)
         __atomic_fetch_add(&tu_failures, 1, __ATOMIC_RELAXED);
     flockfile(stdout);
-    fputs(ok ? "ok:   " : "FAIL: ", stdout);
+    if (!ok)
+        tu_note_failed_case();
+    fputs(ok ? "ok:   [" : "FAIL: [", stdout);
+    fputs(tu_case_name, stdout);
+    fputs("] ", stdout);
     vfprintf(stdout, fmt, ap);
     if (!ok)
         fprintf(stdout, "  [%s:%d]", file, line);
@@ -95,17 +142,23 @@ static inline void tu_info(const char *fmt, ...)
     va_end(ap);
 }
 
-/* Stop the test: the environment does not allow it to run. */
+static inline int tu_exit(void);
+
+/* Stop the test: the environment does not allow it to run.  When a check
+ * failed before, the test fails (tu_exit's status 1): a skip must never
+ * hide a failure. */
 static inline void tu_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static inline void tu_skip(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("skip: ", stdout);
+    printf("skip: [%s] ", tu_case_name);
     vfprintf(stdout, fmt, ap);
     fputc('\n', stdout);
     va_end(ap);
     fflush(stdout);
+    if (__atomic_load_n(&tu_failures, __ATOMIC_RELAXED))
+        exit(tu_exit());
     exit(TU_SKIP);
 }
 
@@ -115,7 +168,7 @@ static inline void tu_hard(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("ERROR: ", stdout);
+    printf("ERROR: [%s] ", tu_case_name);
     vfprintf(stdout, fmt, ap);
     fputc('\n', stdout);
     va_end(ap);
@@ -147,6 +200,12 @@ static inline int tu_exit(void)
         return TU_HARD;
     }
     printf("# %d checks, %d failed\n", n, f);
+    for (const char *p = tu_failed_cases; *p;) {
+        const char *end = strchr(p, '\n');
+        int len = end ? (int)(end - p) : (int)strlen(p);
+        printf("# failed case: %.*s\n", len, p);
+        p += len + (end ? 1 : 0);
+    }
     fflush(stdout);
     return f ? TU_FAIL : TU_PASS;
 }
@@ -238,6 +297,46 @@ static inline struct tu_child tu_spawn_self(const char *name, const char *arg,
     close(fo);
     close(fe);
     return res;
+}
+
+/*
+ * The fields of a /proc stat file (/proc/PID/stat, /proc/self/task/TID/stat)
+ * after the command name: a pointer into buf (n bytes) at the ") " that
+ * ends it, so that field k (from 1) is the (k - 2)th after it; NULL when
+ * the file cannot be read.
+ */
+static inline const char *tu_proc_stat(const char *path, char *buf, size_t n)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    size_t got = fread(buf, 1, n - 1, f);
+    fclose(f);
+    buf[got] = '\0';
+    return strrchr(buf, ')');
+}
+
+/* How long tu_wait_until waits at most: an event under valgrind on a
+ * loaded machine can take seconds, never a minute. */
+#define TU_WAIT_S 60
+
+/*
+ * Wait for an event: poll cond(arg) every millisecond until it returns
+ * non-zero (then 1) or TU_WAIT_S seconds pass (then 0).  Tests wait on
+ * the condition itself, never for a fixed time.
+ */
+static inline int tu_wait_until(int (*cond)(void *), void *arg)
+{
+    struct timespec t0, now, ms = {0, 1000000L};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        if (cond(arg))
+            return 1;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - t0.tv_sec >= TU_WAIT_S)
+            return cond(arg) != 0;
+        nanosleep(&ms, NULL);
+    }
 }
 
 static inline long tu_pagesize(void)
@@ -368,6 +467,77 @@ static inline size_t kernel_pages_off_node(const void *p, size_t len, int node,
 static inline int kernel_on_node(const void *p, size_t len, int node)
 {
     return kernel_pages_off_node(p, len, node, NULL, NULL) == 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Mapped memory, the kernel's answer
+ * ---------------------------------------------------------------------- */
+
+/*
+ * Bytes of the process's mappings bound to a node: the VMAs whose
+ * /proc/self/numa_maps policy is "bind", sized from /proc/self/maps.
+ * Every chunk numaslab maps is bound to its node (numaslab(7)) and
+ * nothing else of a test process is, so this is numaslab's mapped memory
+ * as the kernel sees it.  -1 when the kernel has no numa_maps.
+ */
+static inline long long tu_kernel_bound_bytes(void)
+{
+    enum { MAXVMA = 8192 };
+    FILE *nm = fopen("/proc/self/numa_maps", "r");
+    if (!nm)
+        return -1;
+    char line[4096];
+    static unsigned long bound[MAXVMA];
+    int nb = 0;
+    while (fgets(line, sizeof(line), nm)) {
+        unsigned long start;
+        char pol[64];
+        if (sscanf(line, "%lx %63s", &start, pol) == 2 && !strncmp(pol, "bind", 4) &&
+            nb < MAXVMA)
+            bound[nb++] = start;
+        if (!strchr(line, '\n')) { /* a very long line: skip the rest */
+            int c;
+            while ((c = fgetc(nm)) != EOF && c != '\n')
+                ;
+        }
+    }
+    fclose(nm);
+    FILE *m = fopen("/proc/self/maps", "r");
+    if (!m)
+        return -1;
+    long long sum = 0;
+    while (fgets(line, sizeof(line), m)) {
+        unsigned long a, b;
+        if (sscanf(line, "%lx-%lx", &a, &b) != 2)
+            continue;
+        for (int i = 0; i < nb; i++)
+            if (bound[i] == a) {
+                sum += (long long)(b - a);
+                break;
+            }
+    }
+    fclose(m);
+    return sum;
+}
+
+/*
+ * Check that the kernel agrees with numaslab_bytes_mapped(): the
+ * process's node-bound mappings hold exactly the bytes numaslab counts,
+ * so memory the counter says was released really was unmapped.  when
+ * names the moment ("after numaslab_fini").  Where the kernel has no
+ * numa_maps nothing can be asked: an info line, and 1.
+ */
+static inline int tu_check_kernel_mapped(const char *when)
+{
+    long long k = tu_kernel_bound_bytes();
+    unsigned long long m = (unsigned long long)numaslab_bytes_mapped();
+    if (k < 0) {
+        tu_info("%s: no /proc/self/numa_maps, the kernel's mappings not compared", when);
+        return 1;
+    }
+    return CHECK(k == (long long)m,
+                 "%s: the kernel's node-bound mappings hold %lld bytes, numaslab counts %llu "
+                 "mapped", when, k, m);
 }
 
 /* ------------------------------------------------------------------------
