@@ -8,13 +8,13 @@
  *   - the parser takes what numaslab(7) says and refuses blanks, signs,
  *     base prefixes, trailing junk and overflow.
  *
- * Exit 0: all passed; 1: a check failed; 99: the sources or the manual
- * page could not be read.
+ * Lines and exit codes of tests/testutil.h; 99: the sources or the
+ * manual page could not be read.
  */
 #include "config.h"
 
 #include "lib/internal.h"
-#include "lib/parse.h"
+#include "tests/testutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -23,14 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures, checks;
-
+/* One check whose message is already made. */
 static void check(int ok, const char *what)
 {
-    checks++;
-    if (!ok)
-        failures++;
-    printf("%s %s\n", ok ? "ok:  " : "FAIL:", what);
+    CHECK(ok, "%s", what);
 }
 
 static char *slurp(const char *path)
@@ -76,10 +72,8 @@ static void check_manual(const char *top)
     char path[4096], what[256];
     snprintf(path, sizeof(path), "%s/doc/numaslab.7", top);
     char *man = slurp(path);
-    if (!man) {
-        fprintf(stderr, "test-options: %s: %s\n", path, strerror(errno));
-        exit(99);
-    }
+    tu_case("the options table and numaslab(7)");
+    REQUIRE(man, "%s: %s", path, strerror(errno));
     char *env = strstr(man, "\n.SH ENVIRONMENT");
     char *end = env ? strstr(env + 1, "\n.SH ") : NULL;
     check(env && end, "numaslab(7) has an ENVIRONMENT section");
@@ -117,14 +111,12 @@ static void check_sources(const char *top)
 {
     static const char *const dirs[] = {"lib", "numa"};
     int files = 0;
+    tu_case("the environment is read by lib/options.c alone");
     for (int d = 0; d < 2; d++) {
         char path[4096];
         snprintf(path, sizeof(path), "%s/%s", top, dirs[d]);
         DIR *dir = opendir(path);
-        if (!dir) {
-            fprintf(stderr, "test-options: %s: %s\n", path, strerror(errno));
-            exit(99);
-        }
+        REQUIRE(dir, "%s: %s", path, strerror(errno));
         struct dirent *de;
         while ((de = readdir(dir))) {
             size_t len = strlen(de->d_name);
@@ -153,6 +145,7 @@ static void check_sources(const char *top)
 static void check_parser(void)
 {
     char what[256];
+    tu_case("the strict parser: numbers");
     static const struct {
         const char *s;
         int ok;
@@ -183,6 +176,7 @@ static void check_parser(void)
               nslab_parse_count("0", 1, 100, &v) == -EINVAL,
           "counts: the range's ends are in, beyond is refused");
 
+    tu_case("the strict parser: sizes");
     static const struct {
         const char *s;
         int ok;
@@ -210,6 +204,7 @@ static void check_parser(void)
         check(sizes[i].ok ? rc == 0 && sz == sizes[i].v : rc == -EINVAL && sz == 7, what);
     }
 
+    tu_case("the strict parser: node lists");
     uint64_t m[2] = {0}, want = (1u << 0) | (1u << 2) | (1u << 3);
     check(nslab_parse_nodelist("0,2-3", 128, m) == 0 && m[0] == want && m[1] == 0,
           "node list \"0,2-3\"");
@@ -228,11 +223,9 @@ int main(int argc, char **argv)
     const char *top = getenv("top_srcdir");
     (void)argc;
     (void)argv;
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    printf("# test-options\n");
+    tu_init("test-options");
     check_parser();
     check_manual(top ? top : ".");
     check_sources(top ? top : ".");
-    printf("# %d checks, %d failed\n", checks, failures);
-    return failures ? 1 : 0;
+    return tu_exit();
 }

@@ -63,6 +63,7 @@ static int pin(int cpu)
 
 static void check_table(void)
 {
+    tu_case("the node table: 4 nodes, the memory-less one inactive");
     CHECK(numaslab_max_node() == 3, "4 nodes: highest id %d", numaslab_max_node());
     CHECK(numaslab_node_is_active(0) == 1 && numaslab_node_is_active(1) == 1 &&
               numaslab_node_is_active(3) == 1,
@@ -86,6 +87,7 @@ static int page_policy(void *p)
 
 static void check_unbound(void)
 {
+    tu_case("nothing is bound");
     void *small = numaslab_alloc_node(64, 0, 3);
     void *large = numaslab_alloc_node(1 << 20, 0, 1);
     REQUIRE(small && large, "allocation on nodes 3 and 1 failed: %s", strerror(errno));
@@ -108,6 +110,7 @@ static void check_unbound(void)
 
 static void check_explicit(void)
 {
+    tu_case("objects of every kind on nodes 1 and 3");
     static const size_t sizes[] = {1, 8, 64, 200, 4096, 8192, 100000, 3 << 20};
     int nodes[] = {1, 3};
     for (size_t k = 0; k < 2; k++) {
@@ -187,6 +190,7 @@ static void *local_thread(void *arg)
 
 static void check_memless_and_local(void)
 {
+    tu_case("the memory-less node and the local node of each CPU");
     REQUIRE(pin(0) == 0, "cannot pin to CPU 0: %s", strerror(errno));
     char *err = tu_capture_stderr(alloc_memless, NULL);
     CHECK(memless[0] && memless[1], "allocation naming memory-less node 2 served");
@@ -254,6 +258,7 @@ static uint64_t inuse(int node)
 
 static void check_remote_free(void)
 {
+    tu_case("frees from another thread go home");
     REQUIRE(pin(0) == 0, "cannot pin to CPU 0");
     numaslab_thread_flush();
     uint64_t before3 = inuse(3), before1 = inuse(1), before0 = inuse(0);
@@ -306,6 +311,7 @@ static void check_remote_free(void)
 
 static void check_reserves(void)
 {
+    tu_case("a reserve per simulated node");
     for (int node = 0; node <= 3; node++) {
         struct numaslab_node_stats st;
         errno = 0;
@@ -412,6 +418,7 @@ static int child_stat(void)
 
 static void check_limit(void)
 {
+    tu_case("fallback under NUMASLAB_NODE_LIMIT and a critical request");
     const char *vars[] = {"NUMASLAB_NODE_LIMIT=8M"};
     struct tu_child ch = tu_spawn_self("test-simulated", "limit", vars, 1);
     CHECK(WIFEXITED(ch.status) && WEXITSTATUS(ch.status) == 0,
@@ -442,6 +449,7 @@ int main(int argc, char **argv)
     check_memless_and_local();
     check_remote_free();
     check_reserves();
+    tu_case("the statistics say the machine is simulated");
     CHECK(stats_text_has("simulated machine"), "numaslab_stats_print says the machine is simulated");
     check_limit();
     if (access("/dev/shm", W_OK) == 0) {

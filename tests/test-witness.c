@@ -7,11 +7,12 @@
  * NSLAB_ASSERT_HELD aborts when the lock is not held.  Each case runs in a
  * child process, whose exit status and stderr are judged.
  *
- * Internal API (links libnumaslab-core.la).  One line per check: "ok ..."
- * or "FAIL ...".  Exit 0: all passed; 1: a check failed; 77: a release
- * build (the witness is compiled out); 99: the test could not run.
+ * Internal API (links libnumaslab-core.la).  One case per situation, with
+ * tests/testutil.h's lines and exit codes; 77: a release build (the
+ * witness is compiled out).
  */
 #include "lib/internal.h"
+#include "tests/testutil.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -113,23 +114,16 @@ static void library_fork(void)
     numaslab_cache_destroy(k);
 }
 
-static int failed;
-
 /* Run fn in a child; want_abort: it must die of SIGABRT with the
  * witness's message on stderr, else exit 0 in silence. */
 static void check(const char *name, void (*fn)(void), int want_abort)
 {
     int fd[2];
-    if (pipe(fd) != 0) {
-        perror("pipe");
-        exit(99);
-    }
+    tu_case("%s", name);
+    REQUIRE(pipe(fd) == 0, "pipe: %s", strerror(errno));
     fflush(stdout);
     pid_t pid = fork();
-    if (pid < 0) {
-        perror("fork");
-        exit(99);
-    }
+    REQUIRE(pid >= 0, "fork: %s", strerror(errno));
     if (pid == 0) {
         close(fd[0]);
         dup2(fd[1], 2);
@@ -145,25 +139,21 @@ static void check(const char *name, void (*fn)(void), int want_abort)
     err[n] = '\0';
     close(fd[0]);
     int st;
-    if (waitpid(pid, &st, 0) != pid) {
-        perror("waitpid");
-        exit(99);
-    }
-    int ok = want_abort ? WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT &&
-                              strstr(err, "lock witness") != NULL
-                        : WIFEXITED(st) && WEXITSTATUS(st) == 0 && !strstr(err, "lock witness");
-    printf("%s %s%s%s", ok ? "ok" : "FAIL", name, n ? ": " : "", n ? err : "\n");
-    if (n && err[n - 1] != '\n')
-        putchar('\n');
-    failed |= !ok;
+    REQUIRE(waitpid(pid, &st, 0) == pid, "waitpid: %s", strerror(errno));
+    if (want_abort)
+        CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT && strstr(err, "lock witness") != NULL,
+              "the child dies of SIGABRT with the witness's message (status %#x)", st);
+    else
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && !strstr(err, "lock witness"),
+              "the child exits 0 with no witness message (status %#x)", st);
+    tu_show("child's stderr", err);
 }
 
 int main(void)
 {
-    if (!NSLAB_DEBUG) {
-        printf("skip: a release build has no lock witness (configure --enable-debug)\n");
-        return 77;
-    }
+    tu_init("test-witness");
+    if (!NSLAB_DEBUG)
+        tu_skip("a release build has no lock witness (configure --enable-debug)");
     check("locks in rank order", in_order, 0);
     check("a lower rank under a higher one aborts", inverted, 1);
     check("two locks of one rank abort", same_rank, 1);
@@ -173,5 +163,5 @@ int main(void)
     check("NSLAB_ASSERT_HELD of a lock not held aborts", not_held, 1);
     check("releasing a lock not held aborts", unlocked_twice, 1);
     check("the library's fork handler keeps the order", library_fork, 0);
-    return failed;
+    return tu_exit();
 }

@@ -409,12 +409,29 @@ static inline int tu_node_has_cpus(int node)
  * Placement, the kernel's answer
  * ---------------------------------------------------------------------- */
 
+/*
+ * 1 on a simulated machine (numaslab(7), SIMULATED MACHINES): hwloc reads
+ * HWLOC_XMLFILE and, unless HWLOC_THISSYSTEM=1, the topology is not this
+ * system's.  The kernel then knows none of the nodes and nothing is bound,
+ * so "the kernel's answer" below is the library's own record
+ * (numaslab_ptr_node of each page): the tests' placement logic (which
+ * node was chosen, fallback, where a freed object went) still runs, and
+ * the QEMU guests of tests/numa-vm prove real placement.
+ */
+static inline int tu_simulated(void)
+{
+    const char *x = getenv("HWLOC_XMLFILE"), *t = getenv("HWLOC_THISSYSTEM");
+    return x && *x && !(t && !strcmp(t, "1"));
+}
+
 /* The node the kernel has the page holding p on, or a negative errno
  * (-ENOENT: the page was never touched). */
 static inline int kernel_node_of(const void *p)
 {
     void *page = (void *)((uintptr_t)p & ~(uintptr_t)(tu_pagesize() - 1));
     int status = -1;
+    if (tu_simulated())
+        return numaslab_ptr_node(p);
     if (move_pages(0, 1, &page, NULL, &status, 0) != 0)
         return -errno;
     return status;
@@ -446,8 +463,10 @@ static inline size_t kernel_pages_off_node(const void *p, size_t len, int node,
         for (size_t j = 0; j < k; j++) {
             pages[j] = (void *)(start + (i + j) * ps);
             status[j] = -1;
+            if (tu_simulated()) /* the first page may begin before p */
+                status[j] = numaslab_ptr_node(i + j ? pages[j] : p);
         }
-        if (move_pages(0, (unsigned long)k, pages, NULL, status, 0) != 0) {
+        if (!tu_simulated() && move_pages(0, (unsigned long)k, pages, NULL, status, 0) != 0) {
             int e = -errno;
             for (size_t j = 0; j < k; j++)
                 status[j] = e;
@@ -533,6 +552,11 @@ static inline int tu_check_kernel_mapped(const char *when)
     unsigned long long m = (unsigned long long)numaslab_bytes_mapped();
     if (k < 0) {
         tu_info("%s: no /proc/self/numa_maps, the kernel's mappings not compared", when);
+        return 1;
+    }
+    if (tu_simulated()) {
+        tu_info("%s: a simulated machine binds nothing, the kernel's mappings not compared",
+                when);
         return 1;
     }
     return CHECK(k == (long long)m,
