@@ -115,6 +115,7 @@ struct nslab_allow {
     uint64_t policy_mask[NSLAB_MASK_WORDS];  /* nodes of BIND / INTERLEAVE */
     int preferred;                           /* node of PREFERRED, else -1 */
     const char *nodes;                       /* NUMASLAB_NODES, or NULL */
+    int nodes_cfg;                           /* nodes is numaslab_init's config field */
 };
 
 struct nslab_topo {
@@ -151,7 +152,7 @@ struct nslab_topo {
  *
  * nslab__topo_free: release what either one allocated.
  */
-int nslab__topo_discover(struct nslab_topo *t, const char *nodes);
+int nslab__topo_discover(struct nslab_topo *t, const char *nodes, int nodes_cfg);
 int nslab__topo_from_xml(struct nslab_topo *t, const char *xml_path,
                          const struct nslab_allow *allow);
 void nslab__topo_free(struct nslab_topo *t);

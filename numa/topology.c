@@ -261,18 +261,19 @@ static const uint64_t *nodes_filter(const struct nslab_topo *t, const struct nsl
 {
     if (!allow->nodes)
         return NULL;
+    /* Named as the caller gave it: the variable, or numaslab_init's field
+     * (which fails the call when malformed, numaslab(3)). */
+    const char *name = allow->nodes_cfg ? "numaslab_init: nodes" : "numaslab: NUMASLAB_NODES";
     if (nslab__parse_nodelist(allow->nodes, mask) != 0) {
-        fprintf(stderr,
-                "numaslab: NUMASLAB_NODES=\"%s\" is not a node list (e.g. 0,2-3); ignored\n",
-                allow->nodes);
+        fprintf(stderr, "%s=\"%s\" is not a node list (e.g. 0,2-3)%s\n", name, allow->nodes,
+                allow->nodes_cfg ? "" : "; ignored");
         *rc = -EINVAL;
         return NULL;
     }
     /* Only when the restriction itself empties the set: if nothing is
      * active even without it, the caller reports that, not us. */
     if (count_active(t, allow, mask) == 0 && count_active(t, allow, NULL) > 0) {
-        fprintf(stderr, "numaslab: NUMASLAB_NODES=\"%s\" leaves no active node; ignored\n",
-                allow->nodes);
+        fprintf(stderr, "%s=\"%s\" leaves no active node; ignored\n", name, allow->nodes);
         return NULL;
     }
     return mask;
@@ -575,13 +576,14 @@ static void simulated_allow(struct nslab_allow *a, hwloc_topology_t topo, const 
  * ---------------------------------------------------------------------- */
 
 /*
- * This machine.  Returns 0; -EINVAL when nodes (NUMASLAB_NODES) is
+ * This machine.  nodes_cfg: nodes is numaslab_init's field, not the
+ * variable (the messages name it so).  Returns 0; -EINVAL when nodes is
  * malformed, reported on stderr, with t filled as if it were NULL; or
  * another negative errno (hwloc failed, -ENOMEM) with t zeroed.  Either way
  * nslab__topo_free(t) is safe.  Not thread-safe with itself (hwloc and
  * libnuma are, but t is written).
  */
-int nslab__topo_discover(struct nslab_topo *t, const char *nodes)
+int nslab__topo_discover(struct nslab_topo *t, const char *nodes, int nodes_cfg)
 {
     struct nslab_allow allow;
     hwloc_topology_t topo = NULL;
@@ -598,6 +600,7 @@ int nslab__topo_discover(struct nslab_topo *t, const char *nodes)
         simulated_allow(&allow, topo, nodes);
     else
         gather_allow(&allow, nodes);
+    allow.nodes_cfg = nodes_cfg;
     rc = topo_build(t, topo, &allow);
     hwloc_topology_destroy(topo);
     if (t->node)

@@ -171,8 +171,9 @@ static const struct init_case {
 } init_cases[] = {
     {"tcache", "tcache 5000", -EINVAL, "tcache=5000"},
     {"reserve", "reserve \"4Q\"", -EINVAL, "4Q"},
-    {"nodes", "nodes \"x-y\"", -EINVAL, "x-y"},
-    {"nodes-none", "nodes \"1000\" (no active node)", 0, "1000"},
+    /* named as the field, not as the variable NUMASLAB_NODES */
+    {"nodes", "nodes \"x-y\"", -EINVAL, "numaslab_init: nodes=\"x-y\""},
+    {"nodes-none", "nodes \"1000\" (no active node)", 0, "numaslab_init: nodes=\"1000\""},
 };
 
 static void test_init_cfg(void)
@@ -211,7 +212,9 @@ static int child_init(const char *which)
     else if (!strcmp(which, "reserve"))
         cfg.reserve = "4Q";
     else
-        cfg.nodes = ic->msg;
+        cfg.nodes = strchr(ic->msg, '"') ? strndup(strchr(ic->msg, '"') + 1,
+                                                   strlen(strchr(ic->msg, '"') + 1) - 1)
+                                         : ic->msg;
     int r = numaslab_init(&cfg);
     CHECK(r == ic->rc, "numaslab_init({%s}) returns %d (got %d)", ic->what, ic->rc, r);
     void *p = numaslab_alloc(64, 0);
