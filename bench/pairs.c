@@ -31,7 +31,8 @@
 static void *volatile sink;
 
 enum kind { CACHE, ALLOC_NODE, ALLOC, LIVE, CRIT, MALLOC, MLIVE };
-static const char *const kinds[] = {"cache", "alloc_node", "alloc", "live", "crit", "malloc", "mlive"};
+static const char *const kinds[] = {"cache", "alloc_node", "alloc", "live",
+                                    "crit",  "malloc",     "mlive"};
 
 static numaslab_cache_t *cache;
 static int node;

@@ -19,7 +19,8 @@
 
 #include "bench/shim.h"
 
-namespace {
+namespace
+{
 
 struct Def {
     std::string name;
@@ -34,7 +35,10 @@ int nregistrations;
 
 std::vector<Def> *defs;
 
-benchmark::State *S(nsb_state *st) { return reinterpret_cast<benchmark::State *>(st); }
+benchmark::State *S(nsb_state *st)
+{
+    return reinterpret_cast<benchmark::State *>(st);
+}
 
 // The file that defines the malloc this process calls.
 std::string malloc_library()
@@ -50,17 +54,50 @@ std::string malloc_library()
 
 extern "C" {
 
-int nsb_keep_running(nsb_state *st) { return S(st)->KeepRunning(); }
-int nsb_keep_running_batch(nsb_state *st, int64_t n) { return S(st)->KeepRunningBatch(n); }
-int64_t nsb_iterations(nsb_state *st) { return S(st)->iterations(); }
-int64_t nsb_range(nsb_state *st, int i) { return S(st)->range(i); }
-int nsb_thread_index(nsb_state *st) { return S(st)->thread_index(); }
-int nsb_threads(nsb_state *st) { return S(st)->threads(); }
-void nsb_set_items(nsb_state *st, int64_t items) { S(st)->SetItemsProcessed(items); }
-void nsb_pause(nsb_state *st) { S(st)->PauseTiming(); }
-void nsb_resume(nsb_state *st) { S(st)->ResumeTiming(); }
-void nsb_skip(nsb_state *st, const char *why) { S(st)->SkipWithError(why); }
-void nsb_set_label(nsb_state *st, const char *label) { S(st)->SetLabel(label); }
+int nsb_keep_running(nsb_state *st)
+{
+    return S(st)->KeepRunning();
+}
+int nsb_keep_running_batch(nsb_state *st, int64_t n)
+{
+    return S(st)->KeepRunningBatch(n);
+}
+int64_t nsb_iterations(nsb_state *st)
+{
+    return S(st)->iterations();
+}
+int64_t nsb_range(nsb_state *st, int i)
+{
+    return S(st)->range(i);
+}
+int nsb_thread_index(nsb_state *st)
+{
+    return S(st)->thread_index();
+}
+int nsb_threads(nsb_state *st)
+{
+    return S(st)->threads();
+}
+void nsb_set_items(nsb_state *st, int64_t items)
+{
+    S(st)->SetItemsProcessed(items);
+}
+void nsb_pause(nsb_state *st)
+{
+    S(st)->PauseTiming();
+}
+void nsb_resume(nsb_state *st)
+{
+    S(st)->ResumeTiming();
+}
+void nsb_skip(nsb_state *st, const char *why)
+{
+    S(st)->SkipWithError(why);
+}
+void nsb_set_label(nsb_state *st, const char *label)
+{
+    S(st)->SetLabel(label);
+}
 void nsb_set_counter(nsb_state *st, const char *name, double value)
 {
     S(st)->counters[name] = benchmark::Counter(value);
@@ -73,7 +110,10 @@ void nsb_register(const char *name, nsb_fn fn, const struct nsb_opts *opts)
     defs->push_back(Def{name, fn, *opts});
 }
 
-void nsb_context(const char *key, const char *value) { benchmark::AddCustomContext(key, value); }
+void nsb_context(const char *key, const char *value)
+{
+    benchmark::AddCustomContext(key, value);
+}
 
 void nsb_add_registration(void (*f)(void))
 {

@@ -47,14 +47,14 @@ typedef void (*nsb_fn)(nsb_state *st);
 /* The loop: true while the body should run once more (or n more times). */
 int nsb_keep_running(nsb_state *st);
 int nsb_keep_running_batch(nsb_state *st, int64_t n);
-int64_t nsb_iterations(nsb_state *st);     /* iterations done so far */
-int64_t nsb_range(nsb_state *st, int i);   /* argument i of this run */
-int nsb_thread_index(nsb_state *st);       /* 0 .. nsb_threads - 1 */
+int64_t nsb_iterations(nsb_state *st);   /* iterations done so far */
+int64_t nsb_range(nsb_state *st, int i); /* argument i of this run */
+int nsb_thread_index(nsb_state *st);     /* 0 .. nsb_threads - 1 */
 int nsb_threads(nsb_state *st);
 /* Items processed by this thread (summed over threads; bench/report
  * divides by the thread count for per-thread figures). */
 void nsb_set_items(nsb_state *st, int64_t items);
-void nsb_pause(nsb_state *st);             /* stop the clock (costly: not per item) */
+void nsb_pause(nsb_state *st); /* stop the clock (costly: not per item) */
 void nsb_resume(nsb_state *st);
 void nsb_skip(nsb_state *st, const char *why); /* report an error, skip the run */
 void nsb_set_label(nsb_state *st, const char *label);
@@ -62,8 +62,8 @@ void nsb_set_label(nsb_state *st, const char *label);
  * Google Benchmark counter, reported as is). */
 void nsb_set_counter(nsb_state *st, const char *name, double value);
 
-#define NSB_MAX_ARGS 4
-#define NSB_MAX_ROWS 16
+#define NSB_MAX_ARGS    4
+#define NSB_MAX_ROWS    16
 #define NSB_MAX_THREADS 4
 
 /* How to run one benchmark: one run per (row of args, thread count). */
@@ -72,8 +72,8 @@ struct nsb_opts {
     int nargs;                          /* arguments per row, 0..NSB_MAX_ARGS */
     int nrows;                          /* rows of args; 0: one run without */
     int64_t args[NSB_MAX_ROWS][NSB_MAX_ARGS];
-    int threads[NSB_MAX_THREADS];       /* thread counts, 0-terminated; none: 1 */
-    int64_t iterations;                 /* a fixed count; 0: by the minimum time */
+    int threads[NSB_MAX_THREADS]; /* thread counts, 0-terminated; none: 1 */
+    int64_t iterations;           /* a fixed count; 0: by the minimum time */
 };
 
 /* Register a benchmark; name and opts are copied.  Call it from a
@@ -88,7 +88,10 @@ void nsb_context(const char *key, const char *value);
 /* Registration functions: NSB_REGISTRATIONS(f) makes main() call f. */
 void nsb_add_registration(void (*f)(void));
 #define NSB_REGISTRATIONS(f)                                                                       \
-    __attribute__((constructor)) static void nsb_ctor_##f(void) { nsb_add_registration(f); }
+    __attribute__((constructor)) static void nsb_ctor_##f(void)                                    \
+    {                                                                                              \
+        nsb_add_registration(f);                                                                   \
+    }
 
 /* Defined by each binary's workload file. */
 extern const char nsb_allocator[];
@@ -96,7 +99,10 @@ extern const char nsb_malloc_expect[];
 
 /* Keep the compiler from removing an allocation (GCC drops an unused
  * malloc/free pair) without touching memory. */
-static inline void nsb_escape(void *p) { __asm__ volatile("" : : "g"(p) : "memory"); }
+static inline void nsb_escape(void *p)
+{
+    __asm__ volatile("" : : "g"(p) : "memory");
+}
 
 /* A spin-wait hint. */
 static inline void nsb_cpu_relax(void)

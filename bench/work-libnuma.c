@@ -14,9 +14,9 @@
 
 #include "numaslab.h"
 
-#define NSB_A libnuma
-#define NSB_SETUP() int nsb_node = numaslab_local_node()
-#define NSB_ALLOC(size) numa_alloc_onnode((size), nsb_node)
+#define NSB_A             libnuma
+#define NSB_SETUP()       int nsb_node = numaslab_local_node()
+#define NSB_ALLOC(size)   numa_alloc_onnode((size), nsb_node)
 #define NSB_FREE(p, size) numa_free((p), (size))
 #include "bench/workloads.h"
 

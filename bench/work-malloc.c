@@ -14,13 +14,16 @@
 #error "NSB_PEER must name the allocator (-DNSB_PEER=\"jemalloc\")"
 #endif
 
-#define NSB_A malloc
-#define NSB_ALLOC(size) malloc(size)
+#define NSB_A             malloc
+#define NSB_ALLOC(size)   malloc(size)
 #define NSB_FREE(p, size) free(p)
 #include "bench/workloads.h"
 
 const char nsb_allocator[] = NSB_PEER;
 const char nsb_malloc_expect[] = NSB_MALLOC_EXPECT;
 
-static void reg(void) { nsb_register_common_malloc(NSB_PEER, 100000, 0); }
+static void reg(void)
+{
+    nsb_register_common_malloc(NSB_PEER, 100000, 0);
+}
 NSB_REGISTRATIONS(reg)

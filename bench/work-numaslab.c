@@ -40,10 +40,10 @@ static uint64_t mapped_bytes(void)
     return sum;
 }
 
-#define NSB_A numaslab
-#define NSB_SETUP() int nsb_node = numaslab_local_node()
-#define NSB_ALLOC(size) numaslab_alloc_node((size), 0, nsb_node)
-#define NSB_FREE(p, size) numaslab_free(p)
+#define NSB_A              numaslab
+#define NSB_SETUP()        int nsb_node = numaslab_local_node()
+#define NSB_ALLOC(size)    numaslab_alloc_node((size), 0, nsb_node)
+#define NSB_FREE(p, size)  numaslab_free(p)
 #define NSB_MAPPED_BYTES() mapped_bytes()
 #include "bench/workloads.h"
 
@@ -232,10 +232,10 @@ static void reg(void)
 
     NSB_BENCH("crit/numaslab", crit_pair, .argnames = {"size"}, .nargs = 1, .nrows = 1,
               .args = {{64}});
-    NSB_BENCH("mempool-malloc/numaslab", mempool_pair, .argnames = {"kind"}, .nargs = 1,
-              .nrows = 1, .args = {{0}});
-    NSB_BENCH("mempool-page/numaslab", mempool_pair, .argnames = {"kind"}, .nargs = 1,
-              .nrows = 1, .args = {{1}});
+    NSB_BENCH("mempool-malloc/numaslab", mempool_pair, .argnames = {"kind"}, .nargs = 1, .nrows = 1,
+              .args = {{0}});
+    NSB_BENCH("mempool-page/numaslab", mempool_pair, .argnames = {"kind"}, .nargs = 1, .nrows = 1,
+              .args = {{1}});
     NSB_BENCH("mempool-reserve/numaslab", mempool_pair, .argnames = {"kind"}, .nargs = 1,
               .nrows = 1, .args = {{2}});
 }

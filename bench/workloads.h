@@ -37,14 +37,14 @@
 #endif
 
 #define NSB_CAT2(a, b) a##_##b
-#define NSB_CAT(a, b) NSB_CAT2(a, b)
-#define NSB_FN(w) NSB_CAT(w, NSB_A)
+#define NSB_CAT(a, b)  NSB_CAT2(a, b)
+#define NSB_FN(w)      NSB_CAT(w, NSB_A)
 
 #ifndef NSB_INNER
 /* Pairs per turn of the benchmark loop: the loop's own cost (a call into
  * the C++ shim) is spread over this many pairs. */
 #define NSB_INNER 64
-#define NSB_RING 1024 /* slots of the producer/consumer ring, a power of two */
+#define NSB_RING  1024 /* slots of the producer/consumer ring, a power of two */
 
 /* A bounded single-producer single-consumer ring, filled and emptied a
  * batch of NSB_INNER slots at a time.  head is written by the producer
@@ -385,7 +385,7 @@ static void NSB_FN(large_batch)(nsb_state *st)
  * (100,000; less for allocators that make a system call per object);
  * pair_iterations: 0 (by time) or a fixed count. */
 static void NSB_CAT(nsb_register_common, NSB_A)(const char *name, long batch_count,
-                                                 int64_t pair_iterations)
+                                                int64_t pair_iterations)
 {
     char n[64];
     snprintf(n, sizeof(n), "pair/%s", name);

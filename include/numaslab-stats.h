@@ -109,7 +109,7 @@ struct numaslab_stats_header {
     uint32_t nactive;          /* active nodes */
     uint32_t node_off, node_rec_size, node_cap;
     uint32_t cache_off, cache_rec_size, cache_cap;
-    uint32_t machine;   /* NUMASLAB_STATS_MACHINE_* (0 in versions before it) */
+    uint32_t machine; /* NUMASLAB_STATS_MACHINE_* (0 in versions before it) */
     /* changed by every update */
     uint64_t update_ns;   /* CLOCK_MONOTONIC at the last update */
     uint64_t updates;     /* updates so far, the first included */
@@ -140,9 +140,10 @@ struct numaslab_stats_header {
 #define NUMASLAB_STATS_CGROUP_UNREADABLE 3u /* its files could not be read: taken as no limit */
 
 /* numaslab_stats_header.machine */
-#define NUMASLAB_STATS_MACHINE_THIS 0      /* this machine's topology */
-#define NUMASLAB_STATS_MACHINE_SIMULATED 1 /* an hwloc XML file's (numaslab(7), SIMULATED
-                                              MACHINES): nodes are the file's, nothing bound */
+#define NUMASLAB_STATS_MACHINE_THIS 0 /* this machine's topology */
+#define NUMASLAB_STATS_MACHINE_SIMULATED                                                           \
+    1 /* an hwloc XML file's (numaslab(7), SIMULATED                                               \
+         MACHINES): nodes are the file's, nothing bound */
 
 /* numaslab_stats_node_rec.flags */
 #define NUMASLAB_STATS_NODE_ACTIVE  0x1u /* the node is active (numaslab(7)) */
@@ -221,11 +222,11 @@ struct numaslab_stats_cache_rec {
  * a reader accepts.  A group of appended fields is present when the size
  * the segment gives covers all of it.
  */
-#define NUMASLAB_STATS_HEADER_SIZE_MIN    144u /* up to cache_count */
-#define NUMASLAB_STATS_NODE_REC_SIZE_MIN  136u /* up to objects_total */
-#define NUMASLAB_STATS_CACHE_REC_SIZE_MIN 112u /* up to objects_reserve */
-#define NUMASLAB_STATS_HEADER_SIZE_CGROUP 216u /* up to cgroup_trims */
-#define NUMASLAB_STATS_NODE_REC_SIZE_MEM  184u /* up to short_episodes */
+#define NUMASLAB_STATS_HEADER_SIZE_MIN     144u /* up to cache_count */
+#define NUMASLAB_STATS_NODE_REC_SIZE_MIN   136u /* up to objects_total */
+#define NUMASLAB_STATS_CACHE_REC_SIZE_MIN  112u /* up to objects_reserve */
+#define NUMASLAB_STATS_HEADER_SIZE_CGROUP  216u /* up to cgroup_trims */
+#define NUMASLAB_STATS_NODE_REC_SIZE_MEM   184u /* up to short_episodes */
 #define NUMASLAB_STATS_NODE_REC_SIZE_PAGES 208u /* up to huge_bytes */
 
 #ifdef __cplusplus
@@ -247,7 +248,8 @@ NUMASLAB_STATS_ASSERT_(offsetof(struct numaslab_stats_header, cgroup_state) ==
 NUMASLAB_STATS_ASSERT_(offsetof(struct numaslab_stats_node_rec, mem_known) ==
                            NUMASLAB_STATS_NODE_REC_SIZE_MIN,
                        "numaslab-stats.h: node (running-short fields)");
-NUMASLAB_STATS_ASSERT_(offsetof(struct numaslab_stats_node_rec, short_episodes) + sizeof(uint64_t) ==
+NUMASLAB_STATS_ASSERT_(offsetof(struct numaslab_stats_node_rec, short_episodes) +
+                               sizeof(uint64_t) ==
                            NUMASLAB_STATS_NODE_REC_SIZE_MEM,
                        "numaslab-stats.h: node (running-short fields' end)");
 NUMASLAB_STATS_ASSERT_(offsetof(struct numaslab_stats_node_rec, page_cached) ==

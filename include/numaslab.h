@@ -60,16 +60,16 @@ typedef struct numaslab_mempool numaslab_mempool_t;
  * variable of the same meaning when it is set; an explicit field wins).
  */
 struct numaslab_config {
-    const char *nodes;      /* restrict to these nodes, "0,2-3" (NUMASLAB_NODES) */
-    const char *reserve;    /* reserve per node, "4M" or "0:8M,3:2M" (NUMASLAB_RESERVE) */
-    size_t node_limit;      /* ordinary bytes each node may map (the reserve comes on top),
-                               0: no limit (NUMASLAB_NODE_LIMIT) */
-    unsigned retain;        /* empty slabs kept per cache and node (NUMASLAB_RETAIN) */
-    unsigned tcache;        /* objects per thread array cache (NUMASLAB_TCACHE) */
-    size_t low_watermark;   /* bytes each node keeps free of ordinary allocations; 0: the
-                               default, NUMASLAB_KEEP_NONE: none (NUMASLAB_LOW_WATERMARK) */
-    size_t cgroup_margin;   /* bytes kept below the memory cgroup's limit; 0: the default,
-                               NUMASLAB_KEEP_NONE: none (NUMASLAB_CGROUP_MARGIN) */
+    const char *nodes;    /* restrict to these nodes, "0,2-3" (NUMASLAB_NODES) */
+    const char *reserve;  /* reserve per node, "4M" or "0:8M,3:2M" (NUMASLAB_RESERVE) */
+    size_t node_limit;    /* ordinary bytes each node may map (the reserve comes on top),
+                             0: no limit (NUMASLAB_NODE_LIMIT) */
+    unsigned retain;      /* empty slabs kept per cache and node (NUMASLAB_RETAIN) */
+    unsigned tcache;      /* objects per thread array cache (NUMASLAB_TCACHE) */
+    size_t low_watermark; /* bytes each node keeps free of ordinary allocations; 0: the
+                             default, NUMASLAB_KEEP_NONE: none (NUMASLAB_LOW_WATERMARK) */
+    size_t cgroup_margin; /* bytes kept below the memory cgroup's limit; 0: the default,
+                             NUMASLAB_KEEP_NONE: none (NUMASLAB_CGROUP_MARGIN) */
 };
 
 /* low_watermark / cgroup_margin: keep nothing back (allocate up to the
@@ -101,9 +101,9 @@ NUMASLAB_API void numaslab_thread_flush(void);
 /* ------------------------------------------------------------------------
  * Topology (rules of numaslab(7))
  * ---------------------------------------------------------------------- */
-NUMASLAB_API int numaslab_local_node(void);          /* this thread's local node */
-NUMASLAB_API int numaslab_node_is_active(int node);  /* 1, 0, or -EINVAL */
-NUMASLAB_API int numaslab_max_node(void);            /* highest node id present */
+NUMASLAB_API int numaslab_local_node(void);         /* this thread's local node */
+NUMASLAB_API int numaslab_node_is_active(int node); /* 1, 0, or -EINVAL */
+NUMASLAB_API int numaslab_max_node(void);           /* highest node id present */
 
 /* ------------------------------------------------------------------------
  * Size-class allocation
@@ -154,8 +154,7 @@ NUMASLAB_API void *numaslab_realloc(void *ptr, size_t size, unsigned flags);
  * power of two, else NULL with EINVAL; any size (0 gives a unique
  * object).  ENOMEM when size + align overflows, or memory is short.
  */
-NUMASLAB_API void *numaslab_alloc_aligned_node(size_t size, size_t align, unsigned flags,
-                                               int node);
+NUMASLAB_API void *numaslab_alloc_aligned_node(size_t size, size_t align, unsigned flags, int node);
 
 /* ------------------------------------------------------------------------
  * Fixed-size caches
@@ -171,10 +170,9 @@ NUMASLAB_API void *numaslab_alloc_aligned_node(size_t size, size_t align, unsign
  * name is copied (at most 31 characters are kept).  NULL with EINVAL or
  * ENOMEM.
  */
-#define NUMASLAB_SLAB_ORDER(o) ((((unsigned)(o) & 0x1fu) + 1u) << 8)
-NUMASLAB_API numaslab_cache_t *numaslab_cache_create(const char *name, size_t size,
-                                                     size_t align, unsigned flags,
-                                                     void (*ctor)(void *obj));
+#define NUMASLAB_SLAB_ORDER(o) ((((unsigned)(o)&0x1fu) + 1u) << 8)
+NUMASLAB_API numaslab_cache_t *numaslab_cache_create(const char *name, size_t size, size_t align,
+                                                     unsigned flags, void (*ctor)(void *obj));
 NUMASLAB_API void *numaslab_cache_alloc(numaslab_cache_t *c, unsigned flags);
 NUMASLAB_API void *numaslab_cache_alloc_node(numaslab_cache_t *c, unsigned flags, int node);
 NUMASLAB_API void numaslab_cache_free(numaslab_cache_t *c, void *obj);
@@ -201,7 +199,8 @@ typedef void (*numaslab_pool_free_fn)(void *elem, void *pool_data);
 
 /* NULL with EINVAL (min_nr < 0, no alloc_fn or free_fn, bad node) or ENOMEM
  * (the min_nr elements could not all be made; nothing is kept). */
-NUMASLAB_API numaslab_mempool_t *numaslab_mempool_create(int min_nr, numaslab_pool_alloc_fn alloc_fn,
+NUMASLAB_API numaslab_mempool_t *numaslab_mempool_create(int min_nr,
+                                                         numaslab_pool_alloc_fn alloc_fn,
                                                          numaslab_pool_free_fn free_fn,
                                                          void *pool_data);
 NUMASLAB_API numaslab_mempool_t *numaslab_mempool_create_node(int min_nr,
@@ -230,16 +229,17 @@ NUMASLAB_API int numaslab_mempool_resize(numaslab_mempool_t *pool, int new_min_n
 NUMASLAB_API int numaslab_mempool_destroy(numaslab_mempool_t *pool);
 
 struct numaslab_mempool_stats {
-    int node;                 /* the pool's node, -1 for none */
-    int curr_nr;              /* elements held in reserve */
+    int node;    /* the pool's node, -1 for none */
+    int curr_nr; /* elements held in reserve */
     int min_nr;
-    int waiters;              /* threads blocked in NUMASLAB_WAIT */
-    long out;                 /* elements handed out and not freed */
-    size_t elem_bytes;        /* page pools: bytes of an element, else 0 */
-    uint64_t used;            /* allocations the reserve served */
-    uint64_t empty;           /* times it was found empty */
+    int waiters;       /* threads blocked in NUMASLAB_WAIT */
+    long out;          /* elements handed out and not freed */
+    size_t elem_bytes; /* page pools: bytes of an element, else 0 */
+    uint64_t used;     /* allocations the reserve served */
+    uint64_t empty;    /* times it was found empty */
 };
-NUMASLAB_API int numaslab_mempool_stats(numaslab_mempool_t *pool, struct numaslab_mempool_stats *st);
+NUMASLAB_API int numaslab_mempool_stats(numaslab_mempool_t *pool,
+                                        struct numaslab_mempool_stats *st);
 
 /* The node's own reserve page pool (its size: NUMASLAB_RESERVE), NULL with
  * EINVAL for a bad id or ENODEV for an inactive node. */
@@ -273,62 +273,62 @@ NUMASLAB_API int numaslab_fail_pages(const char *spec);
  * ---------------------------------------------------------------------- */
 
 struct numaslab_node_stats {
-    int node;                 /* OS node id */
-    int active;               /* 1 when the node is active */
-    uint64_t bytes_mapped;    /* all bytes mapped on the node: slabs, large objects, reserve,
-                                 the page cache of free runs (NUMASLAB_RETAIN_BYTES) */
-    uint64_t fallback_out;    /* requests for this node served by another node */
-    uint64_t fallback_in;     /* requests for another node served here */
+    int node;                   /* OS node id */
+    int active;                 /* 1 when the node is active */
+    uint64_t bytes_mapped;      /* all bytes mapped on the node: slabs, large objects, reserve,
+                                   the page cache of free runs (NUMASLAB_RETAIN_BYTES) */
+    uint64_t fallback_out;      /* requests for this node served by another node */
+    uint64_t fallback_in;       /* requests for another node served here */
     uint64_t inactive_requests; /* requests naming this node while it is inactive */
-    uint64_t large_allocs;    /* whole-page objects live on the node */
+    uint64_t large_allocs;      /* whole-page objects live on the node */
     /* the node's reserve page pool */
-    int reserve_cur, reserve_min;   /* elements */
-    uint64_t reserve_bytes;         /* bytes held now */
-    uint64_t reserve_used;          /* allocations it served */
-    uint64_t reserve_empty;         /* times it was found empty */
+    int reserve_cur, reserve_min; /* elements */
+    uint64_t reserve_bytes;       /* bytes held now */
+    uint64_t reserve_used;        /* allocations it served */
+    uint64_t reserve_empty;       /* times it was found empty */
     int reserve_waiters;
-    uint64_t inactive_served;       /* requests naming an inactive node, served here instead */
+    uint64_t inactive_served; /* requests naming an inactive node, served here instead */
     /* running short (numaslab(7), MEMORY EXHAUSTION); all 0 for an inactive node */
-    int mem_known;            /* 1: the library reads what the kernel can still give here */
-    int mem_short;            /* 1: short at the library's last decision */
-    uint64_t mem_avail;       /* bytes the kernel could still give at the last reading, less
-                                 what the library mapped here since */
-    uint64_t low_watermark;   /* bytes kept free of ordinary allocations */
-    uint64_t short_since_ns;  /* CLOCK_MONOTONIC when it went short; 0: not short */
-    uint64_t short_refused;   /* mappings refused because the node was short */
-    uint64_t short_episodes;  /* times it went short */
+    int mem_known;           /* 1: the library reads what the kernel can still give here */
+    int mem_short;           /* 1: short at the library's last decision */
+    uint64_t mem_avail;      /* bytes the kernel could still give at the last reading, less
+                                what the library mapped here since */
+    uint64_t low_watermark;  /* bytes kept free of ordinary allocations */
+    uint64_t short_since_ns; /* CLOCK_MONOTONIC when it went short; 0: not short */
+    uint64_t short_refused;  /* mappings refused because the node was short */
+    uint64_t short_episodes; /* times it went short */
     /* the page layer (numaslab(7), LARGE OBJECTS AND THE PAGE CACHE) */
-    uint64_t page_cached;     /* bytes of freed runs kept bound and faulted in for reuse */
-    uint64_t large_bytes;     /* bytes of large objects in use (whole pages) */
-    uint64_t huge_bytes;      /* of those, in 2 MiB-aligned extents offered to huge pages */
+    uint64_t page_cached; /* bytes of freed runs kept bound and faulted in for reuse */
+    uint64_t large_bytes; /* bytes of large objects in use (whole pages) */
+    uint64_t huge_bytes;  /* of those, in 2 MiB-aligned extents offered to huge pages */
 };
 
 /* numaslab_process_stats.cgroup */
-#define NUMASLAB_CGROUP_NONE 0       /* no memory cgroup found: no limit */
-#define NUMASLAB_CGROUP_V1 1         /* cgroup v1 memory controller */
-#define NUMASLAB_CGROUP_V2 2         /* cgroup v2 */
+#define NUMASLAB_CGROUP_NONE       0 /* no memory cgroup found: no limit */
+#define NUMASLAB_CGROUP_V1         1 /* cgroup v1 memory controller */
+#define NUMASLAB_CGROUP_V2         2 /* cgroup v2 */
 #define NUMASLAB_CGROUP_UNREADABLE 3 /* its files could not be read: taken as no limit */
 
 /* The process's memory cgroup, as the library last read it. */
 struct numaslab_process_stats {
-    int cgroup;               /* NUMASLAB_CGROUP_* */
-    int cgroup_short;         /* 1: short at the library's last decision */
-    uint64_t cgroup_limit;    /* the tightest limit (memory.max, memory.high or
-                                 memory.limit_in_bytes, ancestors included); UINT64_MAX: none */
-    uint64_t cgroup_usage;    /* bytes charged where that limit is set, at the last reading */
-    uint64_t cgroup_margin;   /* bytes kept below the limit */
-    uint64_t cgroup_avail;    /* bytes that could still be charged at the last reading, less what
-                                 the library mapped since; UINT64_MAX: no limit */
-    uint64_t short_since_ns;  /* CLOCK_MONOTONIC when it went short; 0: not short */
-    uint64_t short_refused;   /* mappings refused because the cgroup was short */
-    uint64_t short_episodes;  /* times it went short */
-    uint64_t trims;           /* times the page caches and empty slabs were given back for it */
+    int cgroup;              /* NUMASLAB_CGROUP_* */
+    int cgroup_short;        /* 1: short at the library's last decision */
+    uint64_t cgroup_limit;   /* the tightest limit (memory.max, memory.high or
+                                memory.limit_in_bytes, ancestors included); UINT64_MAX: none */
+    uint64_t cgroup_usage;   /* bytes charged where that limit is set, at the last reading */
+    uint64_t cgroup_margin;  /* bytes kept below the limit */
+    uint64_t cgroup_avail;   /* bytes that could still be charged at the last reading, less what
+                                the library mapped since; UINT64_MAX: no limit */
+    uint64_t short_since_ns; /* CLOCK_MONOTONIC when it went short; 0: not short */
+    uint64_t short_refused;  /* mappings refused because the cgroup was short */
+    uint64_t short_episodes; /* times it went short */
+    uint64_t trims;          /* times the page caches and empty slabs were given back for it */
 };
 
 struct numaslab_cache_stats {
     int node;
-    uint64_t objects_inuse;   /* handed out or held in thread caches */
-    uint64_t objects_total;   /* capacity of the node's slabs */
+    uint64_t objects_inuse; /* handed out or held in thread caches */
+    uint64_t objects_total; /* capacity of the node's slabs */
     uint64_t slabs_full, slabs_partial, slabs_empty;
     uint64_t slabs_reserve;   /* grown from a pool */
     uint64_t objects_reserve; /* objects of those slabs in use */

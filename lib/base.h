@@ -31,10 +31,10 @@
 #include <valgrind/memcheck.h>
 #else
 #define VALGRIND_MALLOCLIKE_BLOCK(a, s, r, z) ((void)0)
-#define VALGRIND_FREELIKE_BLOCK(a, r) ((void)0)
-#define VALGRIND_MAKE_MEM_NOACCESS(a, s) ((void)0)
-#define VALGRIND_MAKE_MEM_DEFINED(a, s) ((void)0)
-#define VALGRIND_MAKE_MEM_UNDEFINED(a, s) ((void)0)
+#define VALGRIND_FREELIKE_BLOCK(a, r)         ((void)0)
+#define VALGRIND_MAKE_MEM_NOACCESS(a, s)      ((void)0)
+#define VALGRIND_MAKE_MEM_DEFINED(a, s)       ((void)0)
+#define VALGRIND_MAKE_MEM_UNDEFINED(a, s)     ((void)0)
 #endif
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -49,36 +49,36 @@
 #endif
 #if NSLAB_ASAN
 #include <sanitizer/asan_interface.h>
-#define nslab_asan_poison(a, s) ASAN_POISON_MEMORY_REGION((a), (s))
+#define nslab_asan_poison(a, s)   ASAN_POISON_MEMORY_REGION((a), (s))
 #define nslab_asan_unpoison(a, s) ASAN_UNPOISON_MEMORY_REGION((a), (s))
 #else
-#define nslab_asan_poison(a, s) ((void)(a), (void)(s))
+#define nslab_asan_poison(a, s)   ((void)(a), (void)(s))
 #define nslab_asan_unpoison(a, s) ((void)(a), (void)(s))
 #endif
 
-#define likely(x) __builtin_expect(!!(x), 1)
+#define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
-#define NSLAB_MAX_CACHES 512  /* caches alive at once, size classes included */
-#define NSLAB_NAME_MAX 32
-#define NSLAB_MIN_SLAB (64 * 1024)
-#define NSLAB_MIN_OBJS 4
-#define NSLAB_NCLASSES 33 /* size classes (lib/sizeclass.c) */
+#define NSLAB_MAX_CACHES 512 /* caches alive at once, size classes included */
+#define NSLAB_NAME_MAX   32
+#define NSLAB_MIN_SLAB   (64 * 1024)
+#define NSLAB_MIN_OBJS   4
+#define NSLAB_NCLASSES   33 /* size classes (lib/sizeclass.c) */
 #if NSLAB_DEBUG
-#define NSLAB_REDZONE 8  /* guard bytes after each object (lib/debug.h) */
+#define NSLAB_REDZONE 8 /* guard bytes after each object (lib/debug.h) */
 #else
 #define NSLAB_REDZONE 0
 #endif
 /* Atomics only through these names. */
-#define nslab_load_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define nslab_load_acquire(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define nslab_store_relaxed(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
-#define nslab_load_relaxed(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define nslab_load_relaxed(p)     __atomic_load_n((p), __ATOMIC_RELAXED)
 #define nslab_store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
-#define nslab_add_relaxed(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
-#define nslab_sub_relaxed(p, v) __atomic_fetch_sub((p), (v), __ATOMIC_RELAXED)
-#define nslab_or_relaxed(p, v) __atomic_fetch_or((p), (v), __ATOMIC_RELAXED)
+#define nslab_add_relaxed(p, v)   __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+#define nslab_sub_relaxed(p, v)   __atomic_fetch_sub((p), (v), __ATOMIC_RELAXED)
+#define nslab_or_relaxed(p, v)    __atomic_fetch_or((p), (v), __ATOMIC_RELAXED)
 /* 1 when *p held *expect and now holds v; else *expect is what *p holds. */
-#define nslab_cas_relaxed(p, expect, v) \
+#define nslab_cas_relaxed(p, expect, v)                                                            \
     __atomic_compare_exchange_n((p), (expect), (v), 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)
 
 #endif /* NSLAB_BASE_H */

@@ -19,9 +19,12 @@
 #include <stdlib.h>
 
 #define MAX_SLAB_BYTES (64u << 20)
-#define MAX_OBJ_SIZE (MAX_SLAB_BYTES / NSLAB_MIN_OBJS)
+#define MAX_OBJ_SIZE   (MAX_SLAB_BYTES / NSLAB_MIN_OBJS)
 
-static size_t align_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
+static size_t align_up(size_t v, size_t a)
+{
+    return (v + a - 1) & ~(a - 1);
+}
 
 /* Slab size and object count: 2^(order-1) pages when order is given,
  * else the smallest power-of-two slab of at least NSLAB_MIN_SLAB bytes
@@ -64,7 +67,10 @@ static int id_get(void)
     return (int)id;
 }
 
-static void id_put(int id) { nslab__bit_clear(nslab_g.ids, (unsigned)id); }
+static void id_put(int id)
+{
+    nslab__bit_clear(nslab_g.ids, (unsigned)id);
+}
 
 /* Make a cache and enter it in the cache list.  nslab_g.lock held.
  * NULL with errno EINVAL (bad size or alignment) or ENOMEM. */
@@ -74,8 +80,7 @@ struct numaslab_cache *nslab__cache_new(const char *name, size_t size, size_t al
     NSLAB_ASSERT_HELD(&nslab_g.lock);
     if (align == 0)
         align = size <= 8 ? 8 : 16;
-    if (size == 0 || size > MAX_OBJ_SIZE || (align & (align - 1)) ||
-        align > nslab__page_size()) {
+    if (size == 0 || size > MAX_OBJ_SIZE || (align & (align - 1)) || align > nslab__page_size()) {
         errno = EINVAL;
         return NULL;
     }
@@ -181,8 +186,8 @@ void nslab__cache_each(struct numaslab_cache *c, void (*fn)(void *obj, void *arg
     }
 }
 
-numaslab_cache_t *numaslab_cache_create(const char *name, size_t size, size_t align,
-                                        unsigned flags, void (*ctor)(void *obj))
+numaslab_cache_t *numaslab_cache_create(const char *name, size_t size, size_t align, unsigned flags,
+                                        void (*ctor)(void *obj))
 {
     NSLAB_INIT_OR_NULL();
     unsigned order = (flags >> 8) & 0x3fu; /* NUMASLAB_SLAB_ORDER(o): o + 1 */
@@ -239,4 +244,7 @@ int numaslab_cache_destroy(numaslab_cache_t *c)
     return 0;
 }
 
-const char *numaslab_cache_name(const numaslab_cache_t *c) { return c ? c->name : NULL; }
+const char *numaslab_cache_name(const numaslab_cache_t *c)
+{
+    return c ? c->name : NULL;
+}

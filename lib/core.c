@@ -306,7 +306,8 @@ static int init_locked(const struct numaslab_config *cfg)
     if (!nslab_g.node_nidx || !nslab_g.cpu_nidx || !nslab_g.node_counters)
         goto fail;
     for (int n = 0; n < t->possible; n++)
-        nslab_g.node_nidx[n] = (int16_t)(n <= t->max_node && t->node[n].active ? t->node[n].nidx : -1);
+        nslab_g.node_nidx[n] =
+            (int16_t)(n <= t->max_node && t->node[n].active ? t->node[n].nidx : -1);
     for (int cpu = 0; cpu < t->ncpu; cpu++) {
         int node = t->cpu_node[cpu], m = -1;
         if (t->preferred >= 0)
@@ -324,8 +325,8 @@ static int init_locked(const struct numaslab_config *cfg)
     for (size_t i = 0; i < sizeof(layer_init) / sizeof(layer_init[0]); i++)
         if ((rc = layer_init[i]()))
             goto fail;
-    nslab_g.ncpu_fast = (t->policy != NSLAB_POL_INTERLEAVE && nslab__cpu_fast_usable())
-                            ? (uint32_t)t->ncpu : 0;
+    nslab_g.ncpu_fast =
+        (t->policy != NSLAB_POL_INTERLEAVE && nslab__cpu_fast_usable()) ? (uint32_t)t->ncpu : 0;
     nslab_g.gen++;
     nslab_store_release(&nslab_g.ready, 1);
     nslab__export_start(); /* never fails init: a failure is reported */

@@ -24,8 +24,8 @@
 #include <stdlib.h>
 
 #define NSLAB_POISON_FREE 0x6b
-#define NSLAB_POISON_END 0xa5
-#define NSLAB_RZ_ACTIVE 0xbb
+#define NSLAB_POISON_END  0xa5
+#define NSLAB_RZ_ACTIVE   0xbb
 #define NSLAB_RZ_INACTIVE 0xcc
 
 /* Objects of caches with a constructor keep their constructed state while
@@ -105,8 +105,7 @@ static inline void *nslab__hand_out(struct numaslab_cache *c, void *obj, unsigne
         if (nslab__poisons(c) && !nslab__is_poisoned(c, obj))
             nslab__debug_die("was written after it was freed", "allocation", obj, c->name);
         if (!nslab__redzone_is(c, obj, NSLAB_RZ_INACTIVE))
-            nslab__debug_die("had its red zone overwritten while free", "allocation", obj,
-                             c->name);
+            nslab__debug_die("had its red zone overwritten while free", "allocation", obj, c->name);
         nslab__redzone_set(c, obj, NSLAB_RZ_ACTIVE);
         VALGRIND_MAKE_MEM_NOACCESS(obj, c->size);
         nslab_asan_poison(obj, c->size);

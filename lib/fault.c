@@ -18,14 +18,14 @@
 
 #include <stdlib.h>
 
-int nslab_fail_on;                /* atomic: 1 while a setting is in force */
+int nslab_fail_on; /* atomic: 1 while a setting is in force */
 
 /* The setting, under fail_lock. */
 static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
-static int fail_counted;         /* 1: after=N, 0: prob=P */
-static long fail_after;          /* allocations still allowed (may go negative) */
-static uint64_t fail_threshold;  /* prob * 2^64, 0: no probability */
-static uint64_t fail_state;      /* xorshift64 state */
+static int fail_counted;        /* 1: after=N, 0: prob=P */
+static long fail_after;         /* allocations still allowed (may go negative) */
+static uint64_t fail_threshold; /* prob * 2^64, 0: no probability */
+static uint64_t fail_state;     /* xorshift64 state */
 static int fail_node = -1;
 
 int nslab__fail_now(int node)
@@ -50,8 +50,14 @@ int nslab__fail_now(int node)
 }
 
 /* fork: the child must not inherit fail_lock held by a thread it lacks. */
-void nslab__fail_fork_lock(void) { nslab__lock(&fail_lock, NSLAB_RANK_FAULT); }
-void nslab__fail_fork_unlock(void) { nslab__unlock(&fail_lock, NSLAB_RANK_FAULT); }
+void nslab__fail_fork_lock(void)
+{
+    nslab__lock(&fail_lock, NSLAB_RANK_FAULT);
+}
+void nslab__fail_fork_unlock(void)
+{
+    nslab__unlock(&fail_lock, NSLAB_RANK_FAULT);
+}
 
 /* 0 (and the setting applied), or -EINVAL (nothing changed). */
 int nslab__fail_parse(const char *spec)
@@ -104,7 +110,9 @@ int nslab__fail_parse(const char *spec)
     nslab__lock(&fail_lock, NSLAB_RANK_FAULT);
     fail_counted = after >= 0;
     fail_after = after;
-    fail_threshold = prob >= 1 ? UINT64_MAX : prob < 0 ? 0 : (uint64_t)(prob * 18446744073709551616.0);
+    fail_threshold = prob >= 1  ? UINT64_MAX
+                     : prob < 0 ? 0
+                                : (uint64_t)(prob * 18446744073709551616.0);
     fail_state = seed ? seed : 1;
     fail_node = (int)node;
     nslab_store_release(&nslab_fail_on, 1);
@@ -117,6 +125,7 @@ int numaslab_fail_pages(const char *spec)
     int rc = nslab__fail_parse(spec);
     if (rc)
         nslab__report("numaslab_fail_pages: \"%s\" is not a fault setting (after=N or "
-                      "prob=P[,seed=S], with an optional ,node=K)", spec);
+                      "prob=P[,seed=S], with an optional ,node=K)",
+                      spec);
     return rc;
 }

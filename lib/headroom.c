@@ -48,14 +48,14 @@
 #include <time.h>
 
 #define STALE_NS (100ull * 1000 * 1000) /* a reading serves 100 ms at most */
-#define NEAR_NS (10ull * 1000 * 1000)   /* 10 ms near the edge or while short */
+#define NEAR_NS  (10ull * 1000 * 1000)  /* 10 ms near the edge or while short */
 
 /* Defaults (numaslab(7)): a node keeps 1/64 of its memory free, within
  * 8 MiB .. 256 MiB; a cgroup keeps 1/32 of its limit, within 4 MiB ..
  * 256 MiB. */
-#define WMARK_DIV 64
-#define WMARK_MIN ((uint64_t)8 << 20)
-#define WMARK_MAX ((uint64_t)256 << 20)
+#define WMARK_DIV  64
+#define WMARK_MIN  ((uint64_t)8 << 20)
+#define WMARK_MAX  ((uint64_t)256 << 20)
 #define MARGIN_DIV 32
 #define MARGIN_MIN ((uint64_t)4 << 20)
 #define MARGIN_MAX ((uint64_t)256 << 20)
@@ -108,15 +108,15 @@ static int refresh(struct nslab_headroom *h, int nidx)
         /* One memory node: the machine's figures (numa/memstate.c). */
         ok = nslab__node_mem_read(nslab_g.mem_whole ? -1 : node, &m) == 0;
         avail = ok ? nslab__node_avail(&m, nslab_g.mem_whole ? &nslab_g.wmark_all
-                                                            : &nslab_g.wmark[node])
+                                                             : &nslab_g.wmark[node])
                    : 0;
         if (ok && !nslab_load_relaxed(&h->reads)) {
             /* The first reading sets the watermark, from the node's size
              * as the readings see it (the machine's, when they are the
              * machine's), else hwloc's. */
             uint64_t size = m.total ? m.total : nslab_g.topo.node[node].memory;
-            nslab_store_relaxed(&h->keep, keep_of(&nslab_g.opt.watermark, size, WMARK_DIV,
-                                                  WMARK_MIN, WMARK_MAX));
+            nslab_store_relaxed(
+                &h->keep, keep_of(&nslab_g.opt.watermark, size, WMARK_DIV, WMARK_MIN, WMARK_MAX));
         }
     } else {
         struct nslab_cg_reading r;
@@ -125,10 +125,9 @@ static int refresh(struct nslab_headroom *h, int nidx)
             nslab_store_relaxed(&nslab_g.cg_limit, r.limit);
             nslab_store_relaxed(&nslab_g.cg_usage, r.usage);
             /* A limit may be set (or lifted) while the process runs. */
-            uint64_t keep = r.limit == UINT64_MAX
-                                ? 0
-                                : keep_of(&nslab_g.opt.margin, r.limit, MARGIN_DIV, MARGIN_MIN,
-                                          MARGIN_MAX);
+            uint64_t keep = r.limit == UINT64_MAX ? 0
+                                                  : keep_of(&nslab_g.opt.margin, r.limit,
+                                                            MARGIN_DIV, MARGIN_MIN, MARGIN_MAX);
             nslab_store_relaxed(&h->keep, keep);
         } else {
             nslab_store_relaxed(&nslab_g.cg_state, NSLAB_CG_UNREADABLE);

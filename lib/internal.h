@@ -39,7 +39,7 @@
  * Library-wide state
  * ---------------------------------------------------------------------- */
 
-struct nslab_node_counters {    /* per OS node id; atomics */
+struct nslab_node_counters { /* per OS node id; atomics */
     uint64_t bytes_mapped;
     uint64_t fallback_out;
     uint64_t fallback_in;
@@ -56,30 +56,29 @@ struct nslab_node_counters {    /* per OS node id; atomics */
 /* A watermark or margin option: the default, bytes, or a percentage. */
 enum { NSLAB_KEEP_DEFAULT, NSLAB_KEEP_BYTES, NSLAB_KEEP_PERCENT };
 struct nslab_keep {
-    int set;                    /* NSLAB_KEEP_* */
+    int set; /* NSLAB_KEEP_* */
     uint64_t bytes;
     double percent;
 };
 
-
 struct nslab_options {
     const char *nodes;
-    const char *reserve;        /* NUMASLAB_RESERVE */
-    int reserve_from_cfg;       /* reserve came from numaslab_init's config */
-    int reserve_mlock;          /* NUMASLAB_RESERVE_MLOCK=1 */
+    const char *reserve;  /* NUMASLAB_RESERVE */
+    int reserve_from_cfg; /* reserve came from numaslab_init's config */
+    int reserve_mlock;    /* NUMASLAB_RESERVE_MLOCK=1 */
     size_t node_limit;
     unsigned retain;
-    size_t retain_bytes;        /* NUMASLAB_RETAIN_BYTES: each node's cache of free runs */
-    int thp;                    /* NUMASLAB_THP: large objects of 2 MiB and more get huge pages */
+    size_t retain_bytes; /* NUMASLAB_RETAIN_BYTES: each node's cache of free runs */
+    int thp;             /* NUMASLAB_THP: large objects of 2 MiB and more get huge pages */
     unsigned tcache;
-    int abort_on_bad_free;      /* NUMASLAB_ABORT */
+    int abort_on_bad_free;       /* NUMASLAB_ABORT */
     struct nslab_keep watermark; /* NUMASLAB_LOW_WATERMARK: kept free on each node */
-    struct nslab_keep margin;   /* NUMASLAB_CGROUP_MARGIN: kept below the cgroup limit */
-    const char *fail_pages;     /* NUMASLAB_FAIL_PAGES, as given */
-    int stats;                  /* NUMASLAB_STATS: make the statistics segment */
-    int stats_asked;            /* NUMASLAB_STATS=1 given: a failure to make it is reported */
-    unsigned stats_interval;    /* NUMASLAB_STATS_INTERVAL (checked; no effect) */
-    int stats_print;            /* NUMASLAB_STATS_PRINT: print the tables at exit */
+    struct nslab_keep margin;    /* NUMASLAB_CGROUP_MARGIN: kept below the cgroup limit */
+    const char *fail_pages;      /* NUMASLAB_FAIL_PAGES, as given */
+    int stats;                   /* NUMASLAB_STATS: make the statistics segment */
+    int stats_asked;             /* NUMASLAB_STATS=1 given: a failure to make it is reported */
+    unsigned stats_interval;     /* NUMASLAB_STATS_INTERVAL (checked; no effect) */
+    int stats_print;             /* NUMASLAB_STATS_PRINT: print the tables at exit */
 };
 /* The i-th entry of the options table (lib/options.c): its variable's
  * name, or NULL past the end; *dflt and *doc get its default and its one
@@ -87,38 +86,38 @@ struct nslab_options {
 const char *nslab__option_doc(unsigned i, const char **dflt, const char **doc);
 
 struct nslab_global {
-    int ready;                  /* 1 once initialised (acquire/release with init) */
-    unsigned gen;               /* bumped by every init */
-    pthread_mutex_t lock;       /* NSLAB_RANK_GLOBAL: the cache and thread lists, ids, init */
+    int ready;            /* 1 once initialised (acquire/release with init) */
+    unsigned gen;         /* bumped by every init */
+    pthread_mutex_t lock; /* NSLAB_RANK_GLOBAL: the cache and thread lists, ids, init */
     struct nslab_topo topo;
     int nactive;
-    int possible;               /* node ids must be below */
-    int16_t *node_nidx;         /* [possible]: nidx, or -1 when inactive */
-    uint32_t ncpu_fast;         /* cpu_nidx[] is usable below this (0: never) */
-    uint16_t *cpu_nidx;         /* [topo.ncpu]: local node of each CPU */
+    int possible;       /* node ids must be below */
+    int16_t *node_nidx; /* [possible]: nidx, or -1 when inactive */
+    uint32_t ncpu_fast; /* cpu_nidx[] is usable below this (0: never) */
+    uint16_t *cpu_nidx; /* [topo.ncpu]: local node of each CPU */
     struct nslab_options opt;
     struct nslab_node_counters *node_counters; /* [possible] */
-    struct numaslab_cache *large_hdr; /* headers of large objects (lib/large.c) */
-    struct numaslab_mempool **reserve; /* [nactive]: each node's reserve page pool */
-    struct nslab_headroom *head;    /* [nactive] (lib/headroom.c) */
-    struct nslab_node_wmark *wmark; /* [max_node + 1]: the kernel's watermarks */
-    struct nslab_node_wmark wmark_all; /* their sum */
-    int mem_whole;                  /* one memory node: read the machine's figures */
-    struct nslab_headroom cg_head;  /* the memory cgroup's */
-    struct nslab_cgroup cgroup;     /* where its files are */
-    int cg_state;                   /* NSLAB_CG_* (atomic) */
-    uint64_t cg_limit, cg_usage;    /* at the last reading (atomics); UINT64_MAX: no limit */
-    uint64_t drains;                /* times cached memory was given back for a short cgroup */
+    struct numaslab_cache *large_hdr;          /* headers of large objects (lib/large.c) */
+    struct numaslab_mempool **reserve;         /* [nactive]: each node's reserve page pool */
+    struct nslab_headroom *head;               /* [nactive] (lib/headroom.c) */
+    struct nslab_node_wmark *wmark;            /* [max_node + 1]: the kernel's watermarks */
+    struct nslab_node_wmark wmark_all;         /* their sum */
+    int mem_whole;                             /* one memory node: read the machine's figures */
+    struct nslab_headroom cg_head;             /* the memory cgroup's */
+    struct nslab_cgroup cgroup;                /* where its files are */
+    int cg_state;                              /* NSLAB_CG_* (atomic) */
+    uint64_t cg_limit, cg_usage; /* at the last reading (atomics); UINT64_MAX: no limit */
+    uint64_t drains;             /* times cached memory was given back for a short cgroup */
     struct numaslab_cache *sc[NSLAB_NCLASSES];
-    struct numaslab_cache *by_id[NSLAB_MAX_CACHES]; /* under lock */
-    nslab_bitmap_t large_warned[NSLAB_MASK_WORDS]; /* inactive nodes reported (atomic) */
+    struct numaslab_cache *by_id[NSLAB_MAX_CACHES];           /* under lock */
+    nslab_bitmap_t large_warned[NSLAB_MASK_WORDS];            /* inactive nodes reported (atomic) */
     nslab_bitmap_t ids[NSLAB_BITMAP_WORDS(NSLAB_MAX_CACHES)]; /* cache ids in use */
     struct nslab_list caches;
     struct nslab_list threads;
     pthread_key_t key;
     int key_made;
-    int pinned;                 /* 1: the drop-in malloc serves the process (lib/malloc.c):
-                                   numaslab_fini releases nothing */
+    int pinned; /* 1: the drop-in malloc serves the process (lib/malloc.c):
+                   numaslab_fini releases nothing */
 };
 
 extern struct nslab_global nslab_g;
@@ -130,7 +129,7 @@ extern __thread unsigned char nslab_exited __attribute__((tls_model("initial-exe
 int nslab__options_load(struct nslab_options *o, const struct numaslab_config *cfg);
 
 /* lib/core.c */
-int nslab__init(void);                       /* lazy init; 0 or -errno */
+int nslab__init(void); /* lazy init; 0 or -errno */
 /*
  * The prologue of every public entry point: initialise the library on
  * first use and, when that fails, return fail, an expression that may use
@@ -138,17 +137,17 @@ int nslab__init(void);                       /* lazy init; 0 or -errno */
  * return a negative errno, NSLAB_INIT_OR_NULL for those that return NULL
  * with errno set.
  */
-#define NSLAB_INIT_OR(fail)                 \
-    do {                                    \
-        int nslab_init_rc = nslab__init();  \
-        if (unlikely(nslab_init_rc != 0))   \
-            return fail;                    \
+#define NSLAB_INIT_OR(fail)                                                                        \
+    do {                                                                                           \
+        int nslab_init_rc = nslab__init();                                                         \
+        if (unlikely(nslab_init_rc != 0))                                                          \
+            return fail;                                                                           \
     } while (0)
-#define NSLAB_INIT_OR_ERR() NSLAB_INIT_OR(nslab_init_rc)
+#define NSLAB_INIT_OR_ERR()  NSLAB_INIT_OR(nslab_init_rc)
 #define NSLAB_INIT_OR_NULL() NSLAB_INIT_OR((errno = -nslab_init_rc, NULL))
-struct nslab_tstate *nslab__tstate(void);    /* the caller's, made on first use */
+struct nslab_tstate *nslab__tstate(void);          /* the caller's, made on first use */
 void nslab__tstate_drain(struct nslab_tstate *ts); /* nslab_g.lock held: give all back */
-extern struct nslab_tstate nslab_empty_ts;   /* every thread's state until it has one */
+extern struct nslab_tstate nslab_empty_ts;         /* every thread's state until it has one */
 void nslab__refresh_local(struct nslab_tstate *ts);
 int nslab__local_nidx_slow(struct nslab_tstate *ts, int rotate);
 int nslab__resolve_node(nslab_bitmap_t *warned, const char *name, int node, unsigned flags,
@@ -192,6 +191,6 @@ static inline int nslab__fail_injected(int nidx)
 /* lib/fork.c */
 void nslab__fork_lock(void);
 void nslab__fork_unlock(void);
-void nslab__fork_handlers(void);  /* pthread_atfork, once */
+void nslab__fork_handlers(void); /* pthread_atfork, once */
 
 #endif /* NSLAB_INTERNAL_H */

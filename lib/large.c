@@ -26,7 +26,8 @@ int nslab__large_init(void)
 {
     NSLAB_ASSERT_HELD(&nslab_g.lock);
     large_page = nslab__page_size();
-    nslab_g.large_hdr = nslab__cache_new("numaslab-large", sizeof(struct nslab_large), 0, NULL, 0, 0);
+    nslab_g.large_hdr =
+        nslab__cache_new("numaslab-large", sizeof(struct nslab_large), 0, NULL, 0, 0);
     return nslab_g.large_hdr ? 0 : -ENOMEM;
 }
 
@@ -173,8 +174,8 @@ void *nslab__large_alloc(size_t size, size_t align, unsigned flags, int node)
     }
     /* The header lives on the object's node, from any node if need be:
      * a few bytes of metadata are no reason to fail the object. */
-    struct nslab_large *l = numaslab_cache_alloc_node(nslab_g.large_hdr, NUMASLAB_NOWARN,
-                                                      nslab_g.topo.active[at]);
+    struct nslab_large *l =
+        numaslab_cache_alloc_node(nslab_g.large_hdr, NUMASLAB_NOWARN, nslab_g.topo.active[at]);
     if (!l || nslab__pagemap_set(p, bytes, l)) {
         if (l)
             numaslab_cache_free(nslab_g.large_hdr, l);
@@ -210,7 +211,7 @@ __attribute__((noinline)) void nslab__large_free(struct nslab_large *l, void *pt
 {
     if (ptr != l->base) {
         nslab__bad_free("numaslab_free: %p is inside the large object %p, not its start; ignored",
-                      ptr, l->base);
+                        ptr, l->base);
         return;
     }
     if (l->cached) {
@@ -345,4 +346,3 @@ __attribute__((noinline)) void nslab__large_free_entry(void *ptr)
     }
     free_other_slow(ptr);
 }
-

@@ -21,14 +21,14 @@ struct nslab_tstate;
  * are cleared when the object is freed.
  */
 struct nslab_large {
-    uint8_t type;               /* NSLAB_T_LARGE */
-    uint8_t huge;               /* 2 MiB-aligned and offered to transparent huge pages */
+    uint8_t type; /* NSLAB_T_LARGE */
+    uint8_t huge; /* 2 MiB-aligned and offered to transparent huge pages */
     uint16_t nidx;
-    uint32_t magic;             /* NSLAB_LARGE_MAGIC */
-    int cached;                 /* 1: freed, in a thread's cache (struct nslab_large_cache) */
+    uint32_t magic; /* NSLAB_LARGE_MAGIC */
+    int cached;     /* 1: freed, in a thread's cache (struct nslab_large_cache) */
     void *base;
-    size_t bytes;               /* its run: size rounded up to whole pages */
-    size_t size;                /* asked for */
+    size_t bytes; /* its run: size rounded up to whole pages */
+    size_t size;  /* asked for */
 };
 
 /*
@@ -45,8 +45,8 @@ struct nslab_large {
 #define NSLAB_LARGE_CACHE_MAX   ((size_t)1 << 20)
 #define NSLAB_LARGE_CACHE_LEASE ((uint64_t)1 << 20) /* leased at a time: threads hoard little */
 struct nslab_large_cache {
-    uint64_t nr;                /* held << 8 | n: one store per push or pop */
-    uint64_t lease;             /* bytes of retention leased from the node */
+    uint64_t nr;    /* held << 8 | n: one store per push or pop */
+    uint64_t lease; /* bytes of retention leased from the node */
     struct nslab_large *slot[NSLAB_LARGE_CACHE_SLOTS];
 };
 /* n: objects in slot[]; held: their bytes. */
@@ -63,11 +63,11 @@ static inline int nslab__class_of(size_t size)
 {
     return size <= 1024 ? nslab_class_small[(size + 7) >> 3] : nslab_class_large[(size + 127) >> 7];
 }
-int nslab__size_class(size_t size);          /* class index, -1 above the largest */
+int nslab__size_class(size_t size); /* class index, -1 above the largest */
 int nslab__sizeclass_init(void);
 
 /* lib/large.c: large objects */
-int nslab__large_init(void);                 /* nslab_g.lock held */
+int nslab__large_init(void); /* nslab_g.lock held */
 /* align: 0, or a power of two above the page size that the object's
  * start must be a multiple of. */
 void *nslab__large_alloc(size_t size, size_t align, unsigned flags, int node);

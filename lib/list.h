@@ -13,8 +13,14 @@ struct nslab_list {
     struct nslab_list *next, *prev;
 };
 
-static inline void nslab_list_init(struct nslab_list *h) { h->next = h->prev = h; }
-static inline int nslab_list_empty(const struct nslab_list *h) { return h->next == h; }
+static inline void nslab_list_init(struct nslab_list *h)
+{
+    h->next = h->prev = h;
+}
+static inline int nslab_list_empty(const struct nslab_list *h)
+{
+    return h->next == h;
+}
 
 static inline void nslab_list_add(struct nslab_list *h, struct nslab_list *e)
 {
@@ -42,8 +48,8 @@ static inline void nslab_list_move(struct nslab_list *h, struct nslab_list *e)
     nslab_list_add(h, e);
 }
 
-#define nslab_container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
-#define nslab_list_first(h, type, member) \
+#define nslab_container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
+#define nslab_list_first(h, type, member)                                                          \
     (nslab_list_empty(h) ? NULL : nslab_container_of((h)->next, type, member))
 
 #endif

@@ -43,8 +43,7 @@ static int highest_held(void)
     return 0;
 }
 
-__attribute__((noreturn, cold, format(printf, 1, 2))) static void witness_die(const char *fmt,
-                                                                            ...)
+__attribute__((noreturn, cold, format(printf, 1, 2))) static void witness_die(const char *fmt, ...)
 {
     char what[160];
     va_list ap;

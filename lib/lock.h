@@ -84,17 +84,17 @@ int nslab__witness_lock(pthread_mutex_t *m, int rank, int nested, const char *na
 int nslab__witness_trylock(pthread_mutex_t *m, int rank);
 int nslab__witness_unlock(pthread_mutex_t *m, int rank);
 void nslab__witness_assert_held(const pthread_mutex_t *m, const char *name, const char *where);
-#define nslab__lock(m, rank) nslab__witness_lock((m), (rank), 0, #m)
+#define nslab__lock(m, rank)        nslab__witness_lock((m), (rank), 0, #m)
 #define nslab__lock_nested(m, rank) nslab__witness_lock((m), (rank), 1, #m)
-#define nslab__trylock(m, rank) nslab__witness_trylock((m), (rank))
-#define nslab__unlock(m, rank) nslab__witness_unlock((m), (rank))
-#define NSLAB_ASSERT_HELD(m) nslab__witness_assert_held((m), #m, __func__)
+#define nslab__trylock(m, rank)     nslab__witness_trylock((m), (rank))
+#define nslab__unlock(m, rank)      nslab__witness_unlock((m), (rank))
+#define NSLAB_ASSERT_HELD(m)        nslab__witness_assert_held((m), #m, __func__)
 #else
-#define nslab__lock(m, rank) pthread_mutex_lock(m)
+#define nslab__lock(m, rank)        pthread_mutex_lock(m)
 #define nslab__lock_nested(m, rank) pthread_mutex_lock(m)
-#define nslab__trylock(m, rank) pthread_mutex_trylock(m)
-#define nslab__unlock(m, rank) pthread_mutex_unlock(m)
-#define NSLAB_ASSERT_HELD(m) ((void)0)
+#define nslab__trylock(m, rank)     pthread_mutex_trylock(m)
+#define nslab__unlock(m, rank)      pthread_mutex_unlock(m)
+#define NSLAB_ASSERT_HELD(m)        ((void)0)
 #endif
 
 #endif /* NSLAB_LOCK_H */

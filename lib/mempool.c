@@ -31,7 +31,7 @@ static void pool_unlock(struct numaslab_mempool *p)
 }
 
 #define RETRY_NS (100 * 1000 * 1000) /* NUMASLAB_WAIT retries the allocator this often */
-#define POISON 0x6b
+#define POISON   0x6b
 
 /* Page-pool elements are poisoned while they sit in a pool in debug
  * builds, and checked on the way out (the kernel's mempool poisoning). */
@@ -49,7 +49,8 @@ void nslab__mempool_poison_check(struct numaslab_mempool *p, void *elem)
     for (size_t i = 0; i < p->elem_bytes; i++)
         if (b[i] != POISON) {
             nslab__report("numaslab_mempool_alloc: reserve element %p was written while in the "
-                          "pool (byte %zu is 0x%02x)", elem, i, b[i]);
+                          "pool (byte %zu is 0x%02x)",
+                          elem, i, b[i]);
             abort();
         }
 }
@@ -113,8 +114,8 @@ int nslab__mempool_fill(struct numaslab_mempool *p)
 }
 
 struct numaslab_mempool *nslab__mempool_new(int min_nr, numaslab_pool_alloc_fn alloc_fn,
-                                         numaslab_pool_free_fn free_fn, void *pool_data,
-                                         int node)
+                                            numaslab_pool_free_fn free_fn, void *pool_data,
+                                            int node)
 {
     struct numaslab_mempool *p = calloc(1, sizeof(*p));
     if (!p)
@@ -332,4 +333,3 @@ int numaslab_mempool_stats(numaslab_mempool_t *p, struct numaslab_mempool_stats 
     pool_unlock(p);
     return 0;
 }
-

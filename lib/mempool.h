@@ -17,7 +17,7 @@
  *   out == elements handed out and not yet freed
  */
 struct numaslab_mempool {
-    pthread_mutex_t lock;       /* NSLAB_RANK_POOL (lib/lock.h) */
+    pthread_mutex_t lock; /* NSLAB_RANK_POOL (lib/lock.h) */
     pthread_cond_t cond;
     int min_nr, curr_nr, cap;
     void **elements;
@@ -27,12 +27,12 @@ struct numaslab_mempool {
     numaslab_pool_alloc_fn alloc_fn;
     numaslab_pool_free_fn free_fn;
     void *pool_data;
-    int node;                   /* -1: any */
-    size_t elem_bytes;          /* page pools: bytes of one element; else 0 */
-    int page_nidx;              /* page pools: dense node index */
+    int node;          /* -1: any */
+    size_t elem_bytes; /* page pools: bytes of one element; else 0 */
+    int page_nidx;     /* page pools: dense node index */
 };
 
-#define NSLAB_F_FILL 0x80000000u  /* alloc_fn flag: filling a reserve (lib/pagepool.c) */
+#define NSLAB_F_FILL 0x80000000u /* alloc_fn flag: filling a reserve (lib/pagepool.c) */
 
 /* lib/mempool.c: mempools */
 /* A pool, empty, with room for min_nr elements; NULL when out of memory. */
@@ -55,7 +55,7 @@ int nslab__pool_node(int node, int bad);
 struct numaslab_mempool *nslab__page_pool_new(int nidx, size_t elem_bytes, int min_nr);
 
 /* lib/nodereserve.c: the node reserves */
-int nslab__reserves_init(void);   /* nslab_g.lock held */
-void nslab__reserves_fini(void);  /* nslab_g.lock held */
+int nslab__reserves_init(void);  /* nslab_g.lock held */
+void nslab__reserves_fini(void); /* nslab_g.lock held */
 
 #endif /* NSLAB_MEMPOOL_H */

@@ -30,7 +30,8 @@ static int parse_reserve(const char *s, size_t *bytes, int possible)
     size_t dflt = DEFAULT_RESERVE;
     static char named[1 << 10];
     memset(named, 0, sizeof(named));
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
         char *colon = strchr(tok, ':');
         size_t v;
         if (!colon) {
@@ -67,7 +68,8 @@ int nslab__reserves_init(void)
     const char *spec = nslab_g.opt.reserve;
     if (spec && parse_reserve(spec, bytes, possible) && nslab_g.opt.reserve_from_cfg) {
         nslab__report("numaslab_init: reserve=\"%s\" is not a size or a list NODE:SIZE,... "
-                      "(e.g. 4M or 0:8M,3:2M)", spec);
+                      "(e.g. 4M or 0:8M,3:2M)",
+                      spec);
         free(bytes);
         return -EINVAL;
     }
@@ -91,7 +93,8 @@ int nslab__reserves_init(void)
         int missing = nslab__mempool_fill(p);
         if (missing)
             nslab__report("numaslab: the reserve of node %d holds %d of %d elements of %zu bytes "
-                          "(no more memory there)", node, min_nr - missing, min_nr, elem);
+                          "(no more memory there)",
+                          node, min_nr - missing, min_nr, elem);
         nslab_g.reserve[i] = p;
     }
     free(bytes);

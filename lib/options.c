@@ -18,9 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define DEFAULT_RETAIN 2u
+#define DEFAULT_RETAIN       2u
 #define DEFAULT_RETAIN_BYTES ((size_t)32 << 20)
-#define MAX_TCACHE 4096u
+#define MAX_TCACHE           4096u
 
 /* What a variable holds, and so how it is parsed and stored. */
 enum opt_kind {
@@ -39,9 +39,9 @@ enum opt_kind {
 struct opt_def {
     const char *name;
     enum opt_kind kind;
-    size_t off;     /* field of struct nslab_options */
-    size_t cfg;     /* field of struct numaslab_config, or NO_CFG */
-    unsigned lo, hi; /* OPT_COUNT */
+    size_t off;       /* field of struct nslab_options */
+    size_t cfg;       /* field of struct numaslab_config, or NO_CFG */
+    unsigned lo, hi;  /* OPT_COUNT */
     const char *dflt; /* the default, as reported */
     const char *doc;  /* one line */
 };
@@ -67,8 +67,8 @@ static const struct opt_def options[] = {
      "objects a thread keeps free per cache and node"},
     {"NUMASLAB_THP", OPT_FLAG, OPT(thp), NO_CFG, 0, 1, "1",
      "0: large objects are never offered to transparent huge pages"},
-    {"NUMASLAB_ABORT", OPT_FLAG, OPT(abort_on_bad_free), NO_CFG, 0, 1,
-     "0 (1 in debug builds)", "1: a bad free aborts after its message"},
+    {"NUMASLAB_ABORT", OPT_FLAG, OPT(abort_on_bad_free), NO_CFG, 0, 1, "0 (1 in debug builds)",
+     "1: a bad free aborts after its message"},
     {"NUMASLAB_FAIL_PAGES", OPT_TEXT, OPT(fail_pages), NO_CFG, 0, 0, "off",
      "fault injection: after=N or prob=P[,seed=S], optionally ,node=K"},
     {"NUMASLAB_STATS", OPT_FLAG, OPT(stats), NO_CFG, 0, 1, "1",

@@ -247,8 +247,7 @@ static void rb_flush(struct numaslab_cache *c, struct nslab_thread_cache *tc)
  * slab until a thread adopts it or takes a slab of that node (lib/slab.c
  * collects there).
  */
-static void free_remote(struct numaslab_cache *c, struct nslab_slab *s, void *obj,
-                        const char *call)
+static void free_remote(struct numaslab_cache *c, struct nslab_slab *s, void *obj, const char *call)
 {
     uint32_t idx = nslab__obj_index(s, c, obj), w = idx / 64;
     uint64_t bit = 1ull << (idx % 64);
@@ -269,7 +268,7 @@ static void free_remote(struct numaslab_cache *c, struct nslab_slab *s, void *ob
     }
     if (!tc && ts != &nslab_empty_ts)
         tc = thread_cache_new(c, ts, 1); /* a thread that never allocated from c */
-    if (!tc) { /* no memory for the thread's state, or the lock taken */
+    if (!tc) {                           /* no memory for the thread's state, or the lock taken */
         nslab__remote_or(c, s, w, bit, call);
         return;
     }
@@ -375,13 +374,15 @@ __attribute__((noinline)) void nslab__cache_free_slow(struct numaslab_cache *exp
     }
     if (*(uint8_t *)h == NSLAB_T_FREE) {
         nslab__bad_free("%s: %p is not allocated: it was freed already, or never handed out; "
-                        "ignored", call, obj);
+                        "ignored",
+                        call, obj);
         return;
     }
     if (*(uint8_t *)h == NSLAB_T_LARGE) {
         if (expect) {
             nslab__bad_free("%s(%s): %p is a large object of numaslab_alloc, not an object of "
-                            "cache %s; ignored", call, expect->name, obj, expect->name);
+                            "cache %s; ignored",
+                            call, expect->name, obj, expect->name);
             return;
         }
         nslab__large_free(h, obj);

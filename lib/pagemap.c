@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 
 #define LEAF_ENTRIES (1u << NSLAB_PM_LEAF_BITS)
-#define ROOT_SHIFT (NSLAB_PM_SHIFT + NSLAB_PM_LEAF_BITS)
+#define ROOT_SHIFT   (NSLAB_PM_SHIFT + NSLAB_PM_LEAF_BITS)
 
 /* Untouched parts of this array cost no memory (zero pages of .bss). */
 void **nslab_pagemap_root[1u << NSLAB_PM_ROOT_BITS];
@@ -79,8 +79,8 @@ void nslab__pagemap_clear(void *start, size_t bytes)
         uintptr_t leaf_end = (a | (((uintptr_t)1 << ROOT_SHIFT) - 1)) + 1;
         uintptr_t stop = end < leaf_end ? end : leaf_end;
         size_t n = (stop - a + ((uintptr_t)1 << NSLAB_PM_SHIFT) - 1) >> NSLAB_PM_SHIFT;
-        void **leaf = nslab_load_acquire(&nslab_pagemap_root[(a >> ROOT_SHIFT) &
-                                                             ((1u << NSLAB_PM_ROOT_BITS) - 1)]);
+        void **leaf = nslab_load_acquire(
+            &nslab_pagemap_root[(a >> ROOT_SHIFT) & ((1u << NSLAB_PM_ROOT_BITS) - 1)]);
         if (leaf) {
             size_t i = (a >> NSLAB_PM_SHIFT) & (LEAF_ENTRIES - 1);
             for (size_t k = 0; k < n; k++)
@@ -90,5 +90,11 @@ void nslab__pagemap_clear(void *start, size_t bytes)
     }
 }
 
-void nslab__pagemap_lock(void) { nslab__lock(&pm_lock, NSLAB_RANK_PAGEMAP); }
-void nslab__pagemap_unlock(void) { nslab__unlock(&pm_lock, NSLAB_RANK_PAGEMAP); }
+void nslab__pagemap_lock(void)
+{
+    nslab__lock(&pm_lock, NSLAB_RANK_PAGEMAP);
+}
+void nslab__pagemap_unlock(void)
+{
+    nslab__unlock(&pm_lock, NSLAB_RANK_PAGEMAP);
+}

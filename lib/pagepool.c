@@ -23,9 +23,9 @@ static void *page_alloc(unsigned flags, int node, void *data)
     struct numaslab_mempool *p = data;
     /* Filling the reserve is not ordinary allocation: fault injection
      * leaves it alone, so that reserves exist to be tested. */
-    void *mem = nslab__pages_get(p->page_nidx, p->elem_bytes,
-                                 (flags & NSLAB_F_FILL) ? NSLAB_PG_NOFAULT | NSLAB_PG_NOLIMIT : 0,
-                                 NULL);
+    void *mem =
+        nslab__pages_get(p->page_nidx, p->elem_bytes,
+                         (flags & NSLAB_F_FILL) ? NSLAB_PG_NOFAULT | NSLAB_PG_NOLIMIT : 0, NULL);
     if (!mem)
         return NULL;
     if (nslab__pagemap_set(mem, p->elem_bytes, NULL)) {

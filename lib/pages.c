@@ -71,14 +71,14 @@
 
 #include <stdlib.h>
 
-#define NBINS 184         /* enough for a run of 2^47 bytes (bin_of) */
-#define SCAN_MAX 32       /* runs looked at per bin before the next bin */
-#define EVICT_BATCH 16    /* ranges unmapped after one unlock */
+#define NBINS       184 /* enough for a run of 2^47 bytes (bin_of) */
+#define SCAN_MAX    32  /* runs looked at per bin before the next bin */
+#define EVICT_BATCH 16  /* ranges unmapped after one unlock */
 
 /* A free run's header, at its first byte. */
 struct nslab_run {
-    uint8_t type;         /* NSLAB_T_FREE */
-    uint8_t huge;         /* 1: all of it was offered to transparent huge pages */
+    uint8_t type; /* NSLAB_T_FREE */
+    uint8_t huge; /* 1: all of it was offered to transparent huge pages */
     uint16_t nidx;
     uint32_t bin;
     size_t bytes;
@@ -91,7 +91,7 @@ struct nslab_run {
  * a large object (lib/slab.h), and nothing it could dereference
  * further. */
 struct nslab_freemark {
-    uint8_t type;         /* NSLAB_T_FREE */
+    uint8_t type; /* NSLAB_T_FREE */
     uint8_t pad;
     uint16_t nidx;
 };
@@ -101,9 +101,9 @@ struct nslab_page_node {
     struct nslab_list bin[NBINS];
     nslab_bitmap_t binmap[NSLAB_BITMAP_WORDS(NBINS)]; /* bit b set: bin[b] is not empty */
     struct nslab_list age;
-    uint64_t cached;      /* bytes of free runs; relaxed atomic stores, read as a hint */
-    uint64_t retain;      /* the most cached + leased may hold */
-    uint64_t leased;      /* retention leased to threads' caches of large objects */
+    uint64_t cached; /* bytes of free runs; relaxed atomic stores, read as a hint */
+    uint64_t retain; /* the most cached + leased may hold */
+    uint64_t leased; /* retention leased to threads' caches of large objects */
     struct nslab_freemark mark;
 } __attribute__((aligned(64)));
 
@@ -111,7 +111,10 @@ static struct nslab_page_node *pnode; /* [nactive] */
 static size_t page_bytes;
 static unsigned page_shift;
 
-static size_t round_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
+static size_t round_up(size_t v, size_t a)
+{
+    return (v + a - 1) & ~(a - 1);
+}
 
 /* Bin of a run of n pages (n >= 1): n - 1 up to 64 pages, then four bins
  * per power of two.  Monotonic in n; every run of bin b + 1 and above is
@@ -343,8 +346,8 @@ static int running_short(int nidx)
  * wrong) must not empty every node's cache on its way to ENOMEM. */
 static int could_fit(int nidx, size_t bytes, int why)
 {
-    const struct nslab_headroom *h = why == NSLAB_SHORT_CGROUP ? &nslab_g.cg_head
-                                                               : &nslab_g.head[nidx];
+    const struct nslab_headroom *h =
+        why == NSLAB_SHORT_CGROUP ? &nslab_g.cg_head : &nslab_g.head[nidx];
     if (!nslab_load_relaxed(&h->known))
         return 1;
     int64_t room = nslab__headroom_left(h);

@@ -18,7 +18,7 @@
  * 2^17 leaf pointers (one per GiB), leaves of 2^18 entries made on demand
  * and never freed while the process lives.
  */
-#define NSLAB_PM_SHIFT 12
+#define NSLAB_PM_SHIFT     12
 #define NSLAB_PM_LEAF_BITS 18
 #define NSLAB_PM_ROOT_BITS 17
 extern void **nslab_pagemap_root[1u << NSLAB_PM_ROOT_BITS];
@@ -39,20 +39,19 @@ static inline void *nslab__pagemap_get(const void *p)
 }
 int nslab__pagemap_set(void *start, size_t bytes, void *hdr); /* 0 or -ENOMEM */
 void nslab__pagemap_clear(void *start, size_t bytes);
-void nslab__pagemap_lock(void);   /* fork handlers */
+void nslab__pagemap_lock(void); /* fork handlers */
 void nslab__pagemap_unlock(void);
-
 
 /*
  * lib/pages.c and lib/pagesys.c: the page layer.  Runs of whole pages
  * bound to one active node, recycled through a bounded cache per node;
  * the only lib/ code that maps and unmaps node memory.
  */
-#define NSLAB_HUGE_PAGE ((size_t)2 << 20)
-#define NSLAB_PG_NOFAULT 0x1u  /* get: fault injection does not apply (a reserve fill) */
-#define NSLAB_PG_NOLIMIT 0x2u  /* get: past the node limit and low watermark (a reserve fill) */
-#define NSLAB_PG_HUGE    0x4u  /* get: 2 MiB-aligned, MADV_HUGEPAGE; put: it was */
-#define NSLAB_PG_UNMAP   0x8u  /* put: back to the system, not into the cache */
+#define NSLAB_HUGE_PAGE  ((size_t)2 << 20)
+#define NSLAB_PG_NOFAULT 0x1u /* get: fault injection does not apply (a reserve fill) */
+#define NSLAB_PG_NOLIMIT 0x2u /* get: past the node limit and low watermark (a reserve fill) */
+#define NSLAB_PG_HUGE    0x4u /* get: 2 MiB-aligned, MADV_HUGEPAGE; put: it was */
+#define NSLAB_PG_UNMAP   0x8u /* put: back to the system, not into the cache */
 
 /* lib/pages.c: the cache of free runs, in front of the system */
 /* bytes (a page multiple) bound to node nidx, faulted in; NULL/ENOMEM when
@@ -69,15 +68,15 @@ void nslab__pages_put(int nidx, void *p, size_t bytes, unsigned flags);
 /* A handed-out run made longer in place, from the free run after it: 1,
  * or 0.  The page map entries are the caller's. */
 int nslab__pages_grow(int nidx, void *p, size_t bytes, size_t more);
-void nslab__pages_drain(int nidx);   /* unmaps every free run of node nidx */
-uint64_t nslab__pages_cached(int nidx); /* bytes of node nidx's free runs */
+void nslab__pages_drain(int nidx);            /* unmaps every free run of node nidx */
+uint64_t nslab__pages_cached(int nidx);       /* bytes of node nidx's free runs */
 void nslab__pages_set_retain(uint64_t bytes); /* every node's limit (tests/test-large.c) */
 /* Lease bytes of node nidx's retention to a thread's cache: bytes, or 0
  * when the leases would pass half the limit.  Unlease gives them back. */
 uint64_t nslab__pages_lease(int nidx, uint64_t bytes);
 void nslab__pages_unlease(int nidx, uint64_t bytes);
-int nslab__pages_init(void);         /* nslab_g.lock held */
-void nslab__pages_fini(void);        /* nslab_g.lock held: unmaps every free run */
+int nslab__pages_init(void);  /* nslab_g.lock held */
+void nslab__pages_fini(void); /* nslab_g.lock held: unmaps every free run */
 void nslab__pages_fork_lock(void);
 void nslab__pages_fork_unlock(void);
 /* The fork child: the leases are what kept[] (per active node; NULL: none)
@@ -105,17 +104,17 @@ void *nslab__pages_move(int nidx, void *p, size_t bytes, size_t newbytes, size_t
  *   bytes that may be mapped now == avail - since - keep (none when < 0)
  */
 struct nslab_headroom {
-    pthread_mutex_t lock;       /* NSLAB_RANK_HEADROOM: held while one thread refreshes the
-                                   reading; trylock but in the fork handler */
-    uint64_t avail;             /* bytes there to have at the last reading */
-    int64_t since;              /* bytes mapped since that reading, less bytes unmapped */
-    uint64_t read_ns;           /* CLOCK_MONOTONIC_COARSE of the reading */
-    uint64_t keep;              /* left free: the node's low watermark, the cgroup's margin */
-    uint64_t short_since;       /* CLOCK_MONOTONIC ns when it went short; 0: not short */
-    uint64_t refused;           /* mappings refused because it was short */
-    uint64_t episodes;          /* times it went short */
-    uint64_t reads;             /* readings taken */
-    int known;                  /* 0: no reading possible: never short */
+    pthread_mutex_t lock; /* NSLAB_RANK_HEADROOM: held while one thread refreshes the
+                             reading; trylock but in the fork handler */
+    uint64_t avail;       /* bytes there to have at the last reading */
+    int64_t since;        /* bytes mapped since that reading, less bytes unmapped */
+    uint64_t read_ns;     /* CLOCK_MONOTONIC_COARSE of the reading */
+    uint64_t keep;        /* left free: the node's low watermark, the cgroup's margin */
+    uint64_t short_since; /* CLOCK_MONOTONIC ns when it went short; 0: not short */
+    uint64_t refused;     /* mappings refused because it was short */
+    uint64_t episodes;    /* times it went short */
+    uint64_t reads;       /* readings taken */
+    int known;            /* 0: no reading possible: never short */
 } __attribute__((aligned(64)));
 
 /* What h's last reading showed there, less what the library mapped since
@@ -129,7 +128,7 @@ enum { NSLAB_CG_NONE = 0, NSLAB_CG_V1 = 1, NSLAB_CG_V2 = 2, NSLAB_CG_UNREADABLE 
 enum { NSLAB_SHORT_NODE = 1, NSLAB_SHORT_CGROUP = 2 };
 
 /* lib/headroom.c */
-int nslab__headroom_init(void);   /* nslab_g.lock held; 0 or -ENOMEM */
+int nslab__headroom_init(void); /* nslab_g.lock held; 0 or -ENOMEM */
 void nslab__headroom_fini(void);
 /* May bytes more be mapped on node nidx?  0 (they are counted), or
  * NSLAB_SHORT_NODE / NSLAB_SHORT_CGROUP.  floor: a reserve being filled,
@@ -138,11 +137,11 @@ int nslab__headroom_take(int nidx, size_t bytes, int floor);
 void nslab__headroom_give(int nidx, size_t bytes); /* bytes unmapped */
 void nslab__headroom_fork_lock(void);
 void nslab__headroom_fork_unlock(void);
-uint64_t nslab__now_ns(void);     /* CLOCK_MONOTONIC */
+uint64_t nslab__now_ns(void); /* CLOCK_MONOTONIC */
 
 /* lib/fault.c: fault injection of ordinary page allocation */
-extern int nslab_fail_on;         /* read on the slow path only */
-int nslab__fail_now(int node);    /* 1: this page allocation must fail */
+extern int nslab_fail_on;      /* read on the slow path only */
+int nslab__fail_now(int node); /* 1: this page allocation must fail */
 void nslab__fail_fork_lock(void);
 void nslab__fail_fork_unlock(void);
 int nslab__fail_parse(const char *spec);

@@ -102,4 +102,3 @@ void *nslab__pages_move(int nidx, void *mem, size_t bytes, size_t newbytes, size
     nslab__pub_process();
     return q;
 }
-

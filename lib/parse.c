@@ -44,12 +44,12 @@ int nslab_parse_size(const char *s, size_t *out)
     unsigned shift = 0;
     if (nslab_parse_u64(s, SIZE_MAX, &p, &v))
         return -EINVAL;
-    switch (*p) {
-    case 'k': case 'K': shift = 10; p++; break;
-    case 'm': case 'M': shift = 20; p++; break;
-    case 'g': case 'G': shift = 30; p++; break;
-    case 't': case 'T': shift = 40; p++; break;
-    default: break;
+    /* K, M, G, T in either case (a letter's case is its 0x20 bit). */
+    static const char units[] = "KMGT";
+    const char *u = *p ? strchr(units, *p & ~0x20) : NULL;
+    if (u) {
+        shift = 10 * (unsigned)(u - units + 1);
+        p++;
     }
     if (*p == 'B' || *p == 'b')
         p++;

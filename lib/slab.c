@@ -196,8 +196,8 @@ static void slab_check(const struct numaslab_cache *c, const struct nslab_slab *
     uint32_t nfree = 0;
     for (uint32_t w = 0; w < s->nwords; w++)
         nfree += (uint32_t)__builtin_popcountll(nslab_load_relaxed(&s->freemap[w]));
-    if (s->magic != NSLAB_SLAB_MAGIC || s->cache != c || nfree != s->nfree ||
-        s->nfree > s->nobjs || nslab_load_relaxed(&s->freemap[s->nwords]) != 0) {
+    if (s->magic != NSLAB_SLAB_MAGIC || s->cache != c || nfree != s->nfree || s->nfree > s->nobjs ||
+        nslab_load_relaxed(&s->freemap[s->nwords]) != 0) {
         nslab__report("numaslab: cache %s: slab %p is inconsistent (magic %#x, %u free in the map, "
                       "%u counted, %u objects); aborting",
                       c->name, (const void *)s, s->magic, nfree, s->nfree, s->nobjs);
@@ -227,8 +227,16 @@ static void cnode_check(const struct numaslab_cache *c, const struct nslab_cache
     }
 }
 
-#define SLAB_CHECK(c, s) do { if (NSLAB_DEBUG >= 2) slab_check((c), (s)); } while (0)
-#define CNODE_CHECK(c, cn) do { if (NSLAB_DEBUG >= 3) cnode_check((c), (cn)); } while (0)
+#define SLAB_CHECK(c, s)                                                                           \
+    do {                                                                                           \
+        if (NSLAB_DEBUG >= 2)                                                                      \
+            slab_check((c), (s));                                                                  \
+    } while (0)
+#define CNODE_CHECK(c, cn)                                                                         \
+    do {                                                                                           \
+        if (NSLAB_DEBUG >= 3)                                                                      \
+            cnode_check((c), (cn));                                                                \
+    } while (0)
 
 /* ------------------------------------------------------------------------
  * The cnode's lists: slabs changing hands

@@ -18,10 +18,10 @@ struct numaslab_mempool;
 /* Memory the pagemap knows: every page of a slab, the first page of a
  * whole-page (large) object.  Both headers start with a type byte. */
 enum nslab_type {
-    NSLAB_T_SLAB = 1,   /* ordinary slab: its objects may enter thread caches */
-    NSLAB_T_LARGE = 2,  /* a whole-page object */
+    NSLAB_T_SLAB = 1,    /* ordinary slab: its objects may enter thread caches */
+    NSLAB_T_LARGE = 2,   /* a whole-page object */
     NSLAB_T_RESERVE = 3, /* slab grown from a pool: critical / mempool requests only */
-    NSLAB_T_FREE = 4,   /* an end page of a free run of the page layer (lib/pages.c) */
+    NSLAB_T_FREE = 4,    /* an end page of a free run of the page layer (lib/pages.c) */
 };
 
 #define NSLAB_SLAB_MAGIC 0x5ab1ab1eu
@@ -48,42 +48,41 @@ enum nslab_type {
 struct nslab_slab {
     /* Read by every freer: written when the slab is made, and on slow
      * paths (owner, state, link). */
-    uint8_t type;               /* NSLAB_T_SLAB or NSLAB_T_RESERVE */
-    uint8_t state;              /* NSLAB_L_*: the state counted in the cnode's statistics */
-    uint8_t where;              /* NSLAB_W_*: which list link is on */
+    uint8_t type;  /* NSLAB_T_SLAB or NSLAB_T_RESERVE */
+    uint8_t state; /* NSLAB_L_*: the state counted in the cnode's statistics */
+    uint8_t where; /* NSLAB_W_*: which list link is on */
     uint8_t pad0;
-    uint32_t magic;             /* NSLAB_SLAB_MAGIC */
+    uint32_t magic; /* NSLAB_SLAB_MAGIC */
     struct numaslab_cache *cache;
     char *objs;                 /* first object */
     struct nslab_tstate *owner; /* atomic: the owning thread; NULL while unowned */
     uint32_t nobjs;
     uint32_t nwords;
-    uint16_t nidx;              /* dense node index */
-    struct nslab_list link;     /* the owner's lists, or the cnode's */
+    uint16_t nidx;                 /* dense node index */
+    struct nslab_list link;        /* the owner's lists, or the cnode's */
     struct numaslab_mempool *pool; /* NSLAB_T_RESERVE: where its pages go back */
-    uint64_t *rmap;             /* [nwords], cache-line aligned, after freemap */
+    uint64_t *rmap;                /* [nwords], cache-line aligned, after freemap */
     /* Written by the owner's allocations and frees: a line of its own, so
      * that other threads' frees read the line above without a miss. */
     uint32_t nfree __attribute__((aligned(64)));
-    uint32_t hint;              /* lowest freemap word that may have a set bit */
-    uint32_t trip;              /* a local free that makes nfree - 2 >= trip (unsigned) takes
-                                   the slow path: nobjs - 2 off the owner's current slab (it
-                                   became partial or empty), UINT32_MAX on it */
-    uint32_t pub_free;          /* nfree as last counted in the cnode's objects in use */
-    uint64_t freemap[];         /* [nwords + 1] */
+    uint32_t hint;      /* lowest freemap word that may have a set bit */
+    uint32_t trip;      /* a local free that makes nfree - 2 >= trip (unsigned) takes
+                           the slow path: nobjs - 2 off the owner's current slab (it
+                           became partial or empty), UINT32_MAX on it */
+    uint32_t pub_free;  /* nfree as last counted in the cnode's objects in use */
+    uint64_t freemap[]; /* [nwords + 1] */
 };
 
 /* Where a slab's link is. */
 enum {
-    NSLAB_W_NODE = 0,           /* unowned: the cnode's list for its state (or reserve) */
-    NSLAB_W_CUR = 1,            /* its owner allocates from it; on no list */
-    NSLAB_W_PARTIAL = 2,        /* owned, not current, has free objects */
-    NSLAB_W_FULL = 3,           /* owned, not current, none free when last looked */
-    NSLAB_W_NONE = 4,           /* on no list (being moved) */
+    NSLAB_W_NODE = 0,    /* unowned: the cnode's list for its state (or reserve) */
+    NSLAB_W_CUR = 1,     /* its owner allocates from it; on no list */
+    NSLAB_W_PARTIAL = 2, /* owned, not current, has free objects */
+    NSLAB_W_FULL = 3,    /* owned, not current, none free when last looked */
+    NSLAB_W_NONE = 4,    /* on no list (being moved) */
 };
 
 enum { NSLAB_L_PARTIAL, NSLAB_L_FULL, NSLAB_L_EMPTY };
-
 
 /*
  * One (cache, active node).  lock protects the lists of unowned slabs and
@@ -92,42 +91,42 @@ enum { NSLAB_L_PARTIAL, NSLAB_L_FULL, NSLAB_L_EMPTY };
  * counted state (lib/slab.c, slab_count), read with no lock.
  */
 struct nslab_cache_node {
-    pthread_mutex_t lock;       /* NSLAB_RANK_CNODE (lib/lock.h) */
+    pthread_mutex_t lock;                   /* NSLAB_RANK_CNODE (lib/lock.h) */
     struct nslab_list partial, full, empty; /* unowned slabs by state */
-    uint64_t nr_empty;          /* on empty: the retention (NUMASLAB_RETAIN) counts these */
-    struct nslab_list reserve;  /* slabs grown from a pool, never empty, full ones last */
+    uint64_t nr_empty;         /* on empty: the retention (NUMASLAB_RETAIN) counts these */
+    struct nslab_list reserve; /* slabs grown from a pool, never empty, full ones last */
     uint64_t nr_reserve;
-    uint64_t reserve_inuse;     /* objects of reserve slabs handed out */
+    uint64_t reserve_inuse; /* objects of reserve slabs handed out */
     /* statistics (atomics) */
-    uint64_t st_inuse;          /* objects of ordinary slabs handed out, as last counted */
-    uint64_t st_total;          /* objects in all the node's slabs, reserve slabs included */
-    uint64_t st_slabs[3];       /* ordinary slabs by counted state, NSLAB_L_* */
+    uint64_t st_inuse;    /* objects of ordinary slabs handed out, as last counted */
+    uint64_t st_total;    /* objects in all the node's slabs, reserve slabs included */
+    uint64_t st_slabs[3]; /* ordinary slabs by counted state, NSLAB_L_* */
 } __attribute__((aligned(64)));
 
 struct numaslab_cache {
     /* What the fast paths read, in the first cache line. */
-    uint32_t id;                /* index into every thread's cc[] */
-    uint32_t size;              /* object stride: obj_size + red zone, rounded to align */
-    uint32_t obj_size;          /* size asked for */
-    uint32_t rot;               /* size = odd << rot */
-    uint64_t inv;               /* odd * inv == 1 (mod 2^64) */
-    uint32_t mag;               /* objects a thread's free list of it holds per node
-                                   (struct nslab_thread_node); 0: none, frees go to the map */
-    uint32_t nobjs;             /* objects per slab */
+    uint32_t id;       /* index into every thread's cc[] */
+    uint32_t size;     /* object stride: obj_size + red zone, rounded to align */
+    uint32_t obj_size; /* size asked for */
+    uint32_t rot;      /* size = odd << rot */
+    uint64_t inv;      /* odd * inv == 1 (mod 2^64) */
+    uint32_t mag;      /* objects a thread's free list of it holds per node
+                          (struct nslab_thread_node); 0: none, frees go to the map */
+    uint32_t nobjs;    /* objects per slab */
     /* The rest: slow paths. */
     char name[NSLAB_NAME_MAX];
     uint32_t align;
-    uint32_t slab_bytes;        /* bytes of one slab */
-    uint32_t obj_offset;        /* first object's offset in the slab */
-    uint32_t span;              /* nobjs * size */
-    uint32_t rmap_offset;       /* the remote map's offset in the slab */
-    uint64_t divmax;            /* UINT64_MAX / size */
-    int sizeclass;              /* 1 for the numaslab-<n> caches */
-    int dying;                  /* atomic: 1 while destroy gathers: empty slabs are unmapped */
+    uint32_t slab_bytes;  /* bytes of one slab */
+    uint32_t obj_offset;  /* first object's offset in the slab */
+    uint32_t span;        /* nobjs * size */
+    uint32_t rmap_offset; /* the remote map's offset in the slab */
+    uint64_t divmax;      /* UINT64_MAX / size */
+    int sizeclass;        /* 1 for the numaslab-<n> caches */
+    int dying;            /* atomic: 1 while destroy gathers: empty slabs are unmapped */
     void (*ctor)(void *);
     nslab_bitmap_t warned[NSLAB_MASK_WORDS]; /* inactive nodes reported (atomic OR) */
-    struct nslab_list link;     /* in nslab_g.caches, under nslab_g.lock */
-    struct nslab_cache_node *cnode; /* [nactive] */
+    struct nslab_list link;                  /* in nslab_g.caches, under nslab_g.lock */
+    struct nslab_cache_node *cnode;          /* [nactive] */
 };
 
 /* lib/cache.c: caches */
@@ -139,7 +138,7 @@ void nslab__cache_release(struct numaslab_cache *c); /* unmap all, free (fini) *
 void nslab__cache_each(struct numaslab_cache *c, void (*fn)(void *obj, void *arg), void *arg);
 
 /* lib/slab.c: slabs and the cnode lists */
-void nslab__slabs_trim(void);     /* retained empty slabs go back (a short cgroup) */
+void nslab__slabs_trim(void); /* retained empty slabs go back (a short cgroup) */
 /* s goes back to the page layer, uncounted.  keep: its memory may wait in
  * the page layer's cache of its node; 0 unmaps it.  No cnode lock. */
 void nslab__slab_destroy(struct numaslab_cache *c, struct nslab_slab *s, int keep);
@@ -180,7 +179,6 @@ uint32_t nslab__slab_collect(struct numaslab_cache *c, struct nslab_slab *s);
  * message of a double free from another thread. */
 int nslab__slab_is_free(const struct nslab_slab *s, const void *p);
 
-
 /*
  * ror(off * inv, rot) for p at byte offset off in slab s, with size = odd
  * << rot and inv the inverse of odd modulo 2^64 (Granlund and Montgomery):
@@ -211,7 +209,6 @@ static inline uint32_t nslab__obj_index(const struct nslab_slab *s, const struct
 {
     return (uint32_t)nslab__obj_quot(s, c, p);
 }
-
 
 /* lib/reserve.c: reserve slabs */
 void *nslab__cache_alloc_reserve(struct numaslab_cache *c, unsigned flags, int node,

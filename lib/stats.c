@@ -173,8 +173,8 @@ size_t nslab__stats_layout(struct numaslab_stats_header *h, uint32_t node_cap, u
         NUMASLAB_VERSION_MAJOR << 16 | NUMASLAB_VERSION_MINOR << 8 | NUMASLAB_VERSION_PATCH;
     h->max_node = nslab_g.topo.max_node;
     h->nactive = (uint32_t)nslab_g.nactive;
-    h->machine = nslab_g.topo.simulated ? NUMASLAB_STATS_MACHINE_SIMULATED
-                                        : NUMASLAB_STATS_MACHINE_THIS;
+    h->machine =
+        nslab_g.topo.simulated ? NUMASLAB_STATS_MACHINE_SIMULATED : NUMASLAB_STATS_MACHINE_THIS;
     h->node_off = (uint32_t)node_off;
     h->node_rec_size = sizeof(struct numaslab_stats_node_rec);
     h->node_cap = node_cap;
@@ -309,8 +309,8 @@ void nslab__stats_write_process(struct numaslab_stats_header *h)
     h->cgroup_usage = ps.cgroup_usage;
     h->cgroup_margin = ps.cgroup_margin;
     h->cgroup_avail = ps.cgroup_avail;
-    put_short(&h->cgroup_short_since_ns, &h->cgroup_refused, &h->cgroup_episodes,
-              ps.short_since_ns, ps.short_refused, ps.short_episodes);
+    put_short(&h->cgroup_short_since_ns, &h->cgroup_refused, &h->cgroup_episodes, ps.short_since_ns,
+              ps.short_refused, ps.short_episodes);
     h->cgroup_trims = ps.trims;
 }
 

@@ -17,13 +17,12 @@ struct nslab_tstate;
  * lib/stats.c: snapshots in the layout of include/numaslab-stats.h
  * ---------------------------------------------------------------------- */
 struct numaslab_stats_header;
-#define NSLAB_STATS_ABSENT 16     /* records for absent node ids that requests named */
+#define NSLAB_STATS_ABSENT 16 /* records for absent node ids that requests named */
 uint32_t nslab__stats_node_cap(void);
 /* Set h's layout (version, sizes, offsets, caps) for node_cap node and
  * cache_cap cache records; returns the bytes the whole needs.  h is zeroed
  * first; the caller sets the rest of the header. */
-size_t nslab__stats_layout(struct numaslab_stats_header *h, uint32_t node_cap,
-                           uint32_t cache_cap);
+size_t nslab__stats_layout(struct numaslab_stats_header *h, uint32_t node_cap, uint32_t cache_cap);
 /* Fill h's records and counts from the counters.  nslab_g.lock held. */
 void nslab__stats_snapshot(struct numaslab_stats_header *h);
 struct numaslab_stats_node_rec;
@@ -36,9 +35,11 @@ void nslab__stats_write_node(struct numaslab_stats_node_rec *r, int node);
 void nslab__stats_write_node_objects(struct numaslab_stats_node_rec *r, int node);
 void nslab__stats_write_cache_objects(struct numaslab_stats_cache_rec *r, struct numaslab_cache *c,
                                       int nidx);
-void nslab__stats_write_reserve(struct numaslab_stats_node_rec *r, const struct numaslab_mempool *p);
+void nslab__stats_write_reserve(struct numaslab_stats_node_rec *r,
+                                const struct numaslab_mempool *p);
 void nslab__stats_fill_node(struct numaslab_stats_node_rec *r, int node);
-void nslab__stats_write_cache(struct numaslab_stats_cache_rec *r, struct numaslab_cache *c, int nidx);
+void nslab__stats_write_cache(struct numaslab_stats_cache_rec *r, struct numaslab_cache *c,
+                              int nidx);
 void nslab__stats_write_process(struct numaslab_stats_header *h);
 
 /* ------------------------------------------------------------------------

@@ -24,8 +24,8 @@ struct nslab_large_cache;
  * need the owners quiescent).
  */
 struct nslab_owned_slabs {
-    struct nslab_list partial;  /* NSLAB_W_PARTIAL slabs */
-    struct nslab_list full;     /* NSLAB_W_FULL slabs, oldest first */
+    struct nslab_list partial; /* NSLAB_W_PARTIAL slabs */
+    struct nslab_list full;    /* NSLAB_W_FULL slabs, oldest first */
     uint32_t npartial, nfull;
 };
 /*
@@ -49,11 +49,11 @@ struct nslab_owned_slabs {
  * the cookie only if its user wrote that random value there.
  */
 struct nslab_thread_node {
-    void **head;                /* the thread's free list: objects of its own slabs,
-                                   linked through their first word */
-    uint32_t n;                 /* objects on it, at most the cache's mag */
+    void **head; /* the thread's free list: objects of its own slabs,
+                    linked through their first word */
+    uint32_t n;  /* objects on it, at most the cache's mag */
     uint32_t pad;
-    struct nslab_slab *cur;     /* the node's current slab (NSLAB_W_CUR), or NULL */
+    struct nslab_slab *cur; /* the node's current slab (NSLAB_W_CUR), or NULL */
     uint64_t pad2;
 };
 struct nslab_thread_cache {
@@ -61,7 +61,7 @@ struct nslab_thread_cache {
     /* Frees of objects of another thread's slab, one remote-map word of
      * it at a time, not yet ORed in (lib/owner.c): they count as in use,
      * so that slab stays. */
-    struct nslab_slab *rb_s;    /* NULL: none */
+    struct nslab_slab *rb_s; /* NULL: none */
     uint64_t rb_bits;
     uint32_t rb_w;
     uint32_t pad;
@@ -71,14 +71,14 @@ struct nslab_thread_cache {
 struct nslab_tstate {
     struct nslab_thread_cache *cc[NSLAB_MAX_CACHES]; /* by cache id; NULL until used */
     struct nslab_large_cache *tlc; /* [nactive]; NULL until a large object is freed */
-    int cached_nidx;            /* local node when the CPU cannot be read fast */
-    unsigned ipos;              /* interleave position */
-    unsigned gen;               /* nslab_g.gen this state was set up for */
+    int cached_nidx;               /* local node when the CPU cannot be read fast */
+    unsigned ipos;                 /* interleave position */
+    unsigned gen;                  /* nslab_g.gen this state was set up for */
     int registered;
-    struct nslab_list link;     /* in nslab_g.threads */
-    uint64_t pub_ns;            /* when its frees into other threads' slabs were last
-                                   written to the statistics segment (coarse clock) */
-    int pub_dirty;              /* 1: some were not written since (lib/export.c) */
+    struct nslab_list link; /* in nslab_g.threads */
+    uint64_t pub_ns;        /* when its frees into other threads' slabs were last
+                               written to the statistics segment (coarse clock) */
+    int pub_dirty;          /* 1: some were not written since (lib/export.c) */
 };
 
 extern __thread struct nslab_tstate *nslab_tls __attribute__((tls_model("initial-exec")));
@@ -124,15 +124,15 @@ static inline void *nslab__own_take(struct numaslab_cache *c, struct nslab_threa
 
 /* Reading and writing the two words of a free object that the lists and
  * the cookie use, where the tools keep it out of bounds. */
-#define NSLAB_MAG_OPEN(o)                                   \
-    do {                                                    \
-        VALGRIND_MAKE_MEM_DEFINED((o), 2 * sizeof(void *)); \
-        nslab_asan_unpoison((o), 2 * sizeof(void *));       \
+#define NSLAB_MAG_OPEN(o)                                                                          \
+    do {                                                                                           \
+        VALGRIND_MAKE_MEM_DEFINED((o), 2 * sizeof(void *));                                        \
+        nslab_asan_unpoison((o), 2 * sizeof(void *));                                              \
     } while (0)
-#define NSLAB_MAG_SHUT(o)                                   \
-    do {                                                    \
-        VALGRIND_MAKE_MEM_NOACCESS((o), 2 * sizeof(void *)); \
-        nslab_asan_poison((o), 2 * sizeof(void *));         \
+#define NSLAB_MAG_SHUT(o)                                                                          \
+    do {                                                                                           \
+        VALGRIND_MAKE_MEM_NOACCESS((o), 2 * sizeof(void *));                                       \
+        nslab_asan_poison((o), 2 * sizeof(void *));                                                \
     } while (0)
 
 extern uintptr_t nslab_cookie; /* set at initialisation; never 0 */

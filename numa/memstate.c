@@ -180,7 +180,10 @@ int nslab__node_wmarks_read(int max_node, struct nslab_node_wmark *w)
     return rc;
 }
 
-static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
 
 uint64_t nslab__node_avail(const struct nslab_node_mem *m, const struct nslab_node_wmark *w)
 {

@@ -41,25 +41,28 @@ extern __thread unsigned char nslab_busy __attribute__((tls_model("initial-exec"
  * compiler barriers keep the marks where they are: a compiler knows that
  * malloc touches no variable of the program, and would drop them. */
 #define NSLAB_BARRIER() __asm__ __volatile__("" ::: "memory")
-#define NSLAB_BUSY_ENTER()  \
-    do {                    \
-        nslab_busy++;       \
-        NSLAB_BARRIER();    \
+#define NSLAB_BUSY_ENTER()                                                                         \
+    do {                                                                                           \
+        nslab_busy++;                                                                              \
+        NSLAB_BARRIER();                                                                           \
     } while (0)
-#define NSLAB_BUSY_LEAVE()  \
-    do {                    \
-        NSLAB_BARRIER();    \
-        nslab_busy--;       \
+#define NSLAB_BUSY_LEAVE()                                                                         \
+    do {                                                                                           \
+        NSLAB_BARRIER();                                                                           \
+        nslab_busy--;                                                                              \
     } while (0)
 /* The value of a call made busy. */
-#define NSLAB_BUSY_CALL(call)            \
-    __extension__({                      \
-        NSLAB_BUSY_ENTER();              \
-        __typeof__(call) nslab_r_ = call; \
-        NSLAB_BUSY_LEAVE();              \
-        nslab_r_;                        \
+#define NSLAB_BUSY_CALL(call)                                                                      \
+    __extension__({                                                                                \
+        NSLAB_BUSY_ENTER();                                                                        \
+        __typeof__(call) nslab_r_ = call;                                                          \
+        NSLAB_BUSY_LEAVE();                                                                        \
+        nslab_r_;                                                                                  \
     })
-static inline void *nslab__sys_malloc(size_t n) { return NSLAB_BUSY_CALL(malloc(n)); }
+static inline void *nslab__sys_malloc(size_t n)
+{
+    return NSLAB_BUSY_CALL(malloc(n));
+}
 static inline void *nslab__sys_calloc(size_t n, size_t size)
 {
     return NSLAB_BUSY_CALL(calloc(n, size));
@@ -79,11 +82,11 @@ static inline void nslab__sys_free(void *p)
     NSLAB_BUSY_LEAVE();
 }
 #ifndef NSLAB_NO_SYS_ALLOC /* lib/malloc.c defines the real names */
-#define malloc(n) nslab__sys_malloc(n)
-#define calloc(n, s) nslab__sys_calloc((n), (s))
-#define realloc(p, n) nslab__sys_realloc((p), (n))
+#define malloc(n)           nslab__sys_malloc(n)
+#define calloc(n, s)        nslab__sys_calloc((n), (s))
+#define realloc(p, n)       nslab__sys_realloc((p), (n))
 #define aligned_alloc(a, n) nslab__sys_aligned_alloc((a), (n))
-#define free(p) nslab__sys_free(p)
+#define free(p)             nslab__sys_free(p)
 #endif
 
 /* Memory policy the process started with (get_mempolicy at init). */
@@ -95,13 +98,13 @@ enum nslab_policy {
 };
 
 struct nslab_node {
-    int present;        /* the node exists in the topology */
-    int has_cpus;       /* at least one CPU */
-    int allowed;        /* mems_allowed ∩ start policy ∩ NUMASLAB_NODES */
-    int active;         /* present && memory > 0 && allowed */
-    int nidx;           /* dense index when active, else -1 */
-    int mem_node;       /* nearest active node (itself when active), -1 if none */
-    uint64_t memory;    /* bytes of local memory (0: memory-less) */
+    int present;     /* the node exists in the topology */
+    int has_cpus;    /* at least one CPU */
+    int allowed;     /* mems_allowed ∩ start policy ∩ NUMASLAB_NODES */
+    int active;      /* present && memory > 0 && allowed */
+    int nidx;        /* dense index when active, else -1 */
+    int mem_node;    /* nearest active node (itself when active), -1 if none */
+    uint64_t memory; /* bytes of local memory (0: memory-less) */
 };
 
 /*
@@ -112,10 +115,10 @@ struct nslab_node {
 struct nslab_allow {
     uint64_t mems_allowed[NSLAB_MASK_WORDS]; /* cpuset's mems_allowed */
     enum nslab_policy policy;
-    uint64_t policy_mask[NSLAB_MASK_WORDS];  /* nodes of BIND / INTERLEAVE */
-    int preferred;                           /* node of PREFERRED, else -1 */
-    const char *nodes;                       /* NUMASLAB_NODES, or NULL */
-    int nodes_cfg;                           /* nodes is numaslab_init's config field */
+    uint64_t policy_mask[NSLAB_MASK_WORDS]; /* nodes of BIND / INTERLEAVE */
+    int preferred;                          /* node of PREFERRED, else -1 */
+    const char *nodes;                      /* NUMASLAB_NODES, or NULL */
+    int nodes_cfg;                          /* nodes is numaslab_init's config field */
 };
 
 struct nslab_topo {
@@ -126,15 +129,15 @@ struct nslab_topo {
     int ncpu;                /* size of cpu_node[] */
     int *cpu_node;           /* OS cpu -> OS node, -1 for unknown cpus */
     int nactive;
-    int *active;             /* nidx -> OS node id, nearest-first order irrelevant */
-    int *order;              /* [nactive*nactive]: for each nidx, the nidx of the
-                                active nodes nearest first (itself first) */
+    int *active; /* nidx -> OS node id, nearest-first order irrelevant */
+    int *order;  /* [nactive*nactive]: for each nidx, the nidx of the
+                    active nodes nearest first (itself first) */
     enum nslab_policy policy;
-    int preferred;           /* active node of a PREFERRED policy, else -1 */
-    int nlocal;              /* interleave set (nidx) when policy is INTERLEAVE */
+    int preferred; /* active node of a PREFERRED policy, else -1 */
+    int nlocal;    /* interleave set (nidx) when policy is INTERLEAVE */
     int *local_set;
-    int simulated;           /* the topology is not this machine's (an hwloc XML
-                                file, HWLOC_XMLFILE): nothing is bound to its nodes */
+    int simulated; /* the topology is not this machine's (an hwloc XML
+                      file, HWLOC_XMLFILE): nothing is bound to its nodes */
 };
 
 #define NSLAB_DIST(t, a, b) ((t)->dist[(a) * ((t)->max_node + 1) + (b)])
@@ -216,13 +219,13 @@ size_t nslab__page_size(void);
  * The _parse functions take the files' text, for tests.
  */
 struct nslab_node_mem {
-    uint64_t total;             /* MemTotal (0 when absent) */
-    uint64_t free;              /* MemFree */
-    uint64_t file;              /* Active(file) + Inactive(file) */
-    uint64_t slab_reclaimable;  /* SReclaimable */
+    uint64_t total;            /* MemTotal (0 when absent) */
+    uint64_t free;             /* MemFree */
+    uint64_t file;             /* Active(file) + Inactive(file) */
+    uint64_t slab_reclaimable; /* SReclaimable */
 };
 struct nslab_node_wmark {
-    uint64_t min, low, high;    /* bytes */
+    uint64_t min, low, high; /* bytes */
 };
 int nslab__node_mem_read(int node, struct nslab_node_mem *m);
 int nslab__node_meminfo_parse(const char *text, struct nslab_node_mem *m);
@@ -242,15 +245,15 @@ uint64_t nslab__node_avail(const struct nslab_node_mem *m, const struct nslab_no
  */
 #define NSLAB_CG_PATH 512
 struct nslab_cgroup {
-    int version;                /* 0: none, 1 or 2 */
-    size_t mnt_len;             /* dir[0..mnt_len) is the mount point */
-    char dir[NSLAB_CG_PATH];    /* the process's own cgroup directory */
+    int version;             /* 0: none, 1 or 2 */
+    size_t mnt_len;          /* dir[0..mnt_len) is the mount point */
+    char dir[NSLAB_CG_PATH]; /* the process's own cgroup directory */
 };
 struct nslab_cg_reading {
-    uint64_t limit;             /* the tightest limit, UINT64_MAX: none */
-    uint64_t usage;             /* usage where that limit is set */
-    uint64_t reclaimable;       /* inactive file cache of the process's own cgroup */
-    uint64_t headroom;          /* bytes that may still be charged, UINT64_MAX: no limit */
+    uint64_t limit;       /* the tightest limit, UINT64_MAX: none */
+    uint64_t usage;       /* usage where that limit is set */
+    uint64_t reclaimable; /* inactive file cache of the process's own cgroup */
+    uint64_t headroom;    /* bytes that may still be charged, UINT64_MAX: no limit */
 };
 int nslab__cgroup_find(struct nslab_cgroup *cg);
 int nslab__cgroup_locate(const char *proc_cgroup, const char *mountinfo, struct nslab_cgroup *cg);
@@ -271,10 +274,19 @@ static inline unsigned nslab__cpu_fast(void)
      * only this thread reads it, so a plain volatile load suffices. */
     return *(volatile uint32_t *)(tp + __rseq_offset + offsetof(struct rseq, cpu_id));
 }
-static inline int nslab__cpu_fast_usable(void) { return __rseq_size > 0; }
+static inline int nslab__cpu_fast_usable(void)
+{
+    return __rseq_size > 0;
+}
 #else
-static inline unsigned nslab__cpu_fast(void) { return ~0u; }
-static inline int nslab__cpu_fast_usable(void) { return 0; }
+static inline unsigned nslab__cpu_fast(void)
+{
+    return ~0u;
+}
+static inline int nslab__cpu_fast_usable(void)
+{
+    return 0;
+}
 #endif
 
 #endif /* NSLAB_NUMA_H */

@@ -7,4 +7,7 @@
  */
 extern int nslab_early_before_libnuma;
 
-int nslab_wrap_marker(void) { return nslab_early_before_libnuma; }
+int nslab_wrap_marker(void)
+{
+    return nslab_early_before_libnuma;
+}

@@ -61,7 +61,8 @@ static inline int dropin_needs_sanitizer(const char *path)
     while (!found && (n = fread(buf + keep, 1, sizeof(buf) - keep, f)) > 0) {
         n += keep;
         for (size_t i = 0; i + 11 <= n && !found; i++)
-            found = memcmp(buf + i, "libasan.so.", 11) == 0 || memcmp(buf + i, "libtsan.so.", 11) == 0;
+            found =
+                memcmp(buf + i, "libasan.so.", 11) == 0 || memcmp(buf + i, "libtsan.so.", 11) == 0;
         keep = n < 16 ? n : 16;
         memmove(buf, buf + n - keep, keep);
     }
@@ -72,8 +73,7 @@ static inline int dropin_needs_sanitizer(const char *path)
 /* Run this program as "--child" under the drop-in; after: libraries to
  * preload after it (or NULL).  Its output is passed on; the result is
  * its wait status and output, to judge. */
-static inline struct tu_child dropin_run_child(const char *name, const char *arg,
-                                               const char *after)
+static inline struct tu_child dropin_run_child(const char *name, const char *arg, const char *after)
 {
 #ifdef DROPIN_SANITIZED
     tu_skip("built with a sanitizer, whose runtime must be the process's first library");

@@ -28,26 +28,26 @@
 #include <pthread.h>
 #include <time.h>
 
-#define MAXNODES 1024
-#define MAXTHREADS 64
-#define LOCAL_MAX 1024          /* objects a worker holds at most */
-#define QUOTA 25000             /* operations of one worker before it exits */
-#define CLAIM 500               /* operations claimed at a time from the total */
-#define NXSLOTS 512             /* hand-over slots between threads */
-#define ORPHANS 65536           /* objects left by exited workers */
-#define RETAIN 2
-#define RETAIN_BYTES (1u << 20) /* NUMASLAB_RETAIN_BYTES */
+#define MAXNODES         1024
+#define MAXTHREADS       64
+#define LOCAL_MAX        1024  /* objects a worker holds at most */
+#define QUOTA            25000 /* operations of one worker before it exits */
+#define CLAIM            500   /* operations claimed at a time from the total */
+#define NXSLOTS          512   /* hand-over slots between threads */
+#define ORPHANS          65536 /* objects left by exited workers */
+#define RETAIN           2
+#define RETAIN_BYTES     (1u << 20) /* NUMASLAB_RETAIN_BYTES */
 #define RETAIN_BYTES_STR "1M"
-#define BURST_EVERY_MS 25       /* fault injection: off this long ... */
-#define BURST_MS 4              /* ... then on this long */
+#define BURST_EVERY_MS   25 /* fault injection: off this long ... */
+#define BURST_MS         4  /* ... then on this long */
 
 enum kind { K_SMALL, K_LARGE, K_CACHE };
 
 struct rec {
     void *p;
-    uint32_t len;               /* bytes asked for */
+    uint32_t len; /* bytes asked for */
     uint8_t kind;
-    uint8_t cache;              /* K_CACHE: index into caches[] */
+    uint8_t cache; /* K_CACHE: index into caches[] */
     uint8_t crit;
     uint64_t seed;
 };
@@ -68,7 +68,10 @@ static const struct {
 static numaslab_cache_t *caches[NCACHES];
 static unsigned char ctor_image[136];
 
-static void ctor_136(void *obj) { memcpy(obj, ctor_image, sizeof(ctor_image)); }
+static void ctor_136(void *obj)
+{
+    memcpy(obj, ctor_image, sizeof(ctor_image));
+}
 
 static int node_table[64], nnode_table, possible, max_node;
 static int active_nodes[MAXNODES], nactive;
@@ -83,16 +86,16 @@ static struct rec *orphans;
 static long norphans;
 
 static long total_ops;
-static long claimed;            /* atomic */
-static unsigned fault_gen;      /* atomic: odd while fault injection is on */
-static int stop_bursts;         /* atomic */
+static long claimed;       /* atomic */
+static unsigned fault_gen; /* atomic: odd while fault injection is on */
+static int stop_bursts;    /* atomic */
 
 /* Counters, atomic. */
 static long n_ops, n_alloc, n_free, n_cross, n_adopted, n_fail_fault, n_crit_ok, n_crit_fail,
     n_einval, n_enodev, n_threads, n_bursts, n_errors;
 
 #define ADD(v, n) __atomic_fetch_add(&(v), (n), __ATOMIC_RELAXED)
-#define GET(v) __atomic_load_n(&(v), __ATOMIC_RELAXED)
+#define GET(v)    __atomic_load_n(&(v), __ATOMIC_RELAXED)
 
 /* A failed expectation inside a worker: counted, the first ones shown. */
 static void error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -156,7 +159,7 @@ static void rec_free(const struct rec *r, int how)
  * ---------------------------------------------------------------------- */
 struct worker {
     pthread_t t;
-    int done;                   /* atomic: finished, may be joined */
+    int done; /* atomic: finished, may be joined */
     int used;
     uint64_t rng;
     struct rec live[LOCAL_MAX];
@@ -180,8 +183,14 @@ static size_t pick_size(uint64_t *rng, int *large)
     return NUMASLAB_MAX_SMALL + 1 + (size_t)(r >> 20) % (1024 * 1024);
 }
 
-static int invalid(int node) { return node < -1 || node >= possible; }
-static int is_active(int node) { return node >= 0 && numaslab_node_is_active(node) == 1; }
+static int invalid(int node)
+{
+    return node < -1 || node >= possible;
+}
+static int is_active(int node)
+{
+    return node >= 0 && numaslab_node_is_active(node) == 1;
+}
 
 static void do_alloc(struct worker *w)
 {
@@ -222,8 +231,8 @@ static void do_alloc(struct worker *w)
 
     if (invalid(node)) {
         if (rec.p || err != EINVAL)
-            error("allocation on invalid node %d: %p, errno %d (want NULL, EINVAL)", node,
-                  rec.p, err);
+            error("allocation on invalid node %d: %p, errno %d (want NULL, EINVAL)", node, rec.p,
+                  err);
         else
             ADD(n_einval, 1);
         numaslab_free(rec.p);
@@ -232,7 +241,8 @@ static void do_alloc(struct worker *w)
     if (node >= 0 && !is_active(node) && (flags & NUMASLAB_THISNODE)) {
         if (rec.p || err != ENODEV)
             error("allocation on inactive node %d with THISNODE: %p, errno %d (want NULL, "
-                  "ENODEV)", node, rec.p, err);
+                  "ENODEV)",
+                  node, rec.p, err);
         else
             ADD(n_enodev, 1);
         return;
@@ -241,8 +251,8 @@ static void do_alloc(struct worker *w)
         int during = (gen0 & 1) || gen1 != gen0;
         if (err != ENOMEM || !during)
             error("allocation of %u bytes (kind %d, node %d, flags 0x%x) failed with errno %d %s "
-                  "fault injection", rec.len, rec.kind, node, flags, err,
-                  during ? "during" : "outside");
+                  "fault injection",
+                  rec.len, rec.kind, node, flags, err, during ? "during" : "outside");
         ADD(n_fail_fault, 1);
         if (rec.crit)
             ADD(n_crit_fail, 1);
@@ -497,8 +507,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof(ctor_image); i++)
         ctor_image[i] = (unsigned char)(0xa0 ^ i);
     for (int i = 0; i < NCACHES; i++) {
-        caches[i] = numaslab_cache_create(cdef[i].name, cdef[i].size, cdef[i].align,
-                                          cdef[i].flags, i == 1 ? ctor_136 : NULL);
+        caches[i] = numaslab_cache_create(cdef[i].name, cdef[i].size, cdef[i].align, cdef[i].flags,
+                                          i == 1 ? ctor_136 : NULL);
         REQUIRE(caches[i], "numaslab_cache_create(%s): %s", cdef[i].name, strerror(errno));
     }
     collect_caches();
@@ -537,10 +547,11 @@ int main(int argc, char **argv)
     allowance += (uint64_t)RETAIN * (64u << 10) * (uint64_t)nactive;
     allowance += (uint64_t)RETAIN_BYTES * (uint64_t)nactive; /* each node's page cache */
     tu_info("%ld operations, %ld threads at a time, seed %llu; %d active node(s), node ids "
-            "below %d; %d caches", total_ops, threads, (unsigned long long)seed, nactive,
-            possible, nall);
+            "below %d; %d caches",
+            total_ops, threads, (unsigned long long)seed, nactive, possible, nall);
     tu_info("after warm-up: %llu bytes mapped (reserves %llu); retained empty slabs may hold "
-            "%llu more", (unsigned long long)baseline, (unsigned long long)reserve_bytes,
+            "%llu more",
+            (unsigned long long)baseline, (unsigned long long)reserve_bytes,
             (unsigned long long)allowance);
 
     /* ---- the run ---- */
@@ -612,8 +623,8 @@ int main(int argc, char **argv)
           GET(n_alloc), GET(n_free));
     CHECK(GET(n_threads) >= 2 * threads, "threads came and went (%ld started)", GET(n_threads));
     CHECK(GET(n_bursts) > 0 && GET(n_fail_fault) > 0,
-          "fault injection bursts made allocations fail (%ld bursts, %ld failures)",
-          GET(n_bursts), GET(n_fail_fault));
+          "fault injection bursts made allocations fail (%ld bursts, %ld failures)", GET(n_bursts),
+          GET(n_fail_fault));
     CHECK(GET(n_cross) > 0 && GET(n_adopted) > 0,
           "objects were freed by other threads (%ld) and by threads that adopted them (%ld)",
           GET(n_cross), GET(n_adopted));
@@ -640,8 +651,8 @@ int main(int argc, char **argv)
                 bad_large++;
             if (st.reserve_cur != st.reserve_min || st.reserve_min != reserve_min[n]) {
                 bad_res++;
-                printf("  node %d reserve: %d of %d (was %d)\n", active_nodes[n],
-                       st.reserve_cur, st.reserve_min, reserve_min[n]);
+                printf("  node %d reserve: %d of %d (was %d)\n", active_nodes[n], st.reserve_cur,
+                       st.reserve_min, reserve_min[n]);
             }
         }
         CHECK(bad_large == 0, "no large object is live on any node");
@@ -652,13 +663,13 @@ int main(int argc, char **argv)
           "bytes mapped at the end: %llu, baseline %llu (%+lld); at most %llu allowed (reserves "
           "%llu + retained empty slabs %llu)",
           (unsigned long long)mapped, (unsigned long long)baseline,
-          (long long)mapped - (long long)baseline,
-          (unsigned long long)(reserve_bytes + allowance), (unsigned long long)reserve_bytes,
-          (unsigned long long)allowance);
+          (long long)mapped - (long long)baseline, (unsigned long long)(reserve_bytes + allowance),
+          (unsigned long long)reserve_bytes, (unsigned long long)allowance);
     long long bound = tu_kernel_bound_bytes();
     CHECK(bound == (long long)mapped,
           "the process's node-bound mappings (numa_maps) hold exactly the bytes the library "
-          "counts: %lld, %llu counted", bound, (unsigned long long)mapped);
+          "counts: %lld, %llu counted",
+          bound, (unsigned long long)mapped);
     for (int i = 0; i < NCACHES; i++) {
         rc = numaslab_cache_destroy(caches[i]);
         CHECK(rc == 0, "numaslab_cache_destroy(%s): %d", cdef[i].name, rc);

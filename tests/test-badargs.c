@@ -21,7 +21,6 @@
 #include <limits.h>
 #include <sys/wait.h>
 
-
 /* ------------------------------------------------------------------------
  * Children
  * ---------------------------------------------------------------------- */
@@ -90,10 +89,10 @@ static void bad_env(const char *var, const char *value, int baseline_reserve)
     snprintf(setting, sizeof(setting), "%s=%s", var, value);
     struct tu_child r = spawn(setting, NULL);
     CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 && strstr(r.out, "allocation works"),
-          "%s: the process allocates (ordinary pages included) and exits 0 (status 0x%x)",
-          setting, r.status);
-    CHECK(tu_line_has_all(r.err, var, value, (char *)NULL),
-          "%s: one message names %s and \"%s\"", setting, var, value);
+          "%s: the process allocates (ordinary pages included) and exits 0 (status 0x%x)", setting,
+          r.status);
+    CHECK(tu_line_has_all(r.err, var, value, (char *)NULL), "%s: one message names %s and \"%s\"",
+          setting, var, value);
     if (!strcmp(var, "NUMASLAB_RESERVE"))
         CHECK(reserve_min_of(&r) == baseline_reserve,
               "%s: the default reserve applies (%d elements, %d without the variable)", setting,
@@ -111,10 +110,10 @@ static void test_size_suffixes(void)
         const char *setting;
         int reserve_min; /* elements of 64 KiB; -1: not a reserve */
     } sizes[] = {
-        {"NUMASLAB_RESERVE=1M", 16},         {"NUMASLAB_RESERVE=1mb", 16},
-        {"NUMASLAB_RESERVE=1MB", 16},        {"NUMASLAB_RESERVE=1024kB", 16},
-        {"NUMASLAB_RESERVE=1048576B", 16},   {"NUMASLAB_RESERVE=1048576", 16},
-        {"NUMASLAB_NODE_LIMIT=1T", -1},      {"NUMASLAB_NODE_LIMIT=1tb", -1},
+        {"NUMASLAB_RESERVE=1M", 16},       {"NUMASLAB_RESERVE=1mb", 16},
+        {"NUMASLAB_RESERVE=1MB", 16},      {"NUMASLAB_RESERVE=1024kB", 16},
+        {"NUMASLAB_RESERVE=1048576B", 16}, {"NUMASLAB_RESERVE=1048576", 16},
+        {"NUMASLAB_NODE_LIMIT=1T", -1},    {"NUMASLAB_NODE_LIMIT=1tb", -1},
     };
     tu_case("size suffixes: K, M, G, T, either case, an optional B");
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -185,8 +184,7 @@ static void test_init_cfg(void)
         snprintf(var, sizeof(var), "BADARGS_INIT=%s", ic->which);
         struct tu_child r = spawn(var, NULL);
         CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0,
-              "numaslab_init({%s}): checks passed in the child (status 0x%x)", ic->what,
-              r.status);
+              "numaslab_init({%s}): checks passed in the child (status 0x%x)", ic->what, r.status);
         printf("%s", r.out);
         tu_show("stderr", r.err);
         CHECK(tu_line_has_all(r.err, ic->msg, (char *)NULL),
@@ -212,9 +210,9 @@ static int child_init(const char *which)
     else if (!strcmp(which, "reserve"))
         cfg.reserve = "4Q";
     else
-        cfg.nodes = strchr(ic->msg, '"') ? strndup(strchr(ic->msg, '"') + 1,
-                                                   strlen(strchr(ic->msg, '"') + 1) - 1)
-                                         : ic->msg;
+        cfg.nodes = strchr(ic->msg, '"')
+                        ? strndup(strchr(ic->msg, '"') + 1, strlen(strchr(ic->msg, '"') + 1) - 1)
+                        : ic->msg;
     int r = numaslab_init(&cfg);
     CHECK(r == ic->rc, "numaslab_init({%s}) returns %d (got %d)", ic->what, ic->rc, r);
     void *p = numaslab_alloc(64, 0);
@@ -254,7 +252,8 @@ static void test_calls(void)
         err = tu_capture_end(&cap);
         CHECK(r == -EINVAL && tu_line_has_all(err, "numaslab_fail_pages", specs[i], (char *)NULL),
               "numaslab_fail_pages(\"%s\") returns -EINVAL (got %d), a message names the call "
-              "and the value", specs[i], r);
+              "and the value",
+              specs[i], r);
         free(err);
     }
     void *big = numaslab_alloc(200000, 0);
@@ -267,10 +266,11 @@ static void test_calls(void)
     numaslab_cache_t *c = numaslab_cache_create("badargs-flags", 64, 0, 0x1, NULL);
     int e = errno;
     err = tu_capture_end(&cap);
-    CHECK(c == NULL && e == EINVAL && tu_line_has_all(err, "numaslab_cache_create", "badargs-flags",
-                                                      "0x1", (char *)NULL),
+    CHECK(c == NULL && e == EINVAL &&
+              tu_line_has_all(err, "numaslab_cache_create", "badargs-flags", "0x1", (char *)NULL),
           "numaslab_cache_create(flags 0x1): NULL, EINVAL (errno %d), a message names the call, "
-          "the cache and the flags", e);
+          "the cache and the flags",
+          e);
     free(err);
     errno = 0;
     c = numaslab_cache_create("badargs-zero", 0, 0, 0, NULL);
@@ -290,7 +290,8 @@ static void test_calls(void)
         CHECK(tu_line_has_all(err, "numaslab_cache_free", "badargs-64",
                               tu_ptrstr(large, lbuf, sizeof(lbuf)), "large object", (char *)NULL),
               "numaslab_cache_free(badargs-64, a large object %s): a message names the call, "
-              "the cache and the pointer", lbuf);
+              "the cache and the pointer",
+              lbuf);
         free(err);
         CHECK(numaslab_usable_size(large) >= 100000 && ((unsigned char *)large)[99999] == 0x44,
               "the large object is still live and intact");
@@ -304,9 +305,11 @@ static void test_calls(void)
     tu_capture_begin(&cap);
     r = numaslab_cache_destroy(sc);
     err = tu_capture_end(&cap);
-    CHECK(r == -EINVAL && tu_line_has_all(err, "numaslab_cache_destroy", "numaslab-64", (char *)NULL),
+    CHECK(r == -EINVAL &&
+              tu_line_has_all(err, "numaslab_cache_destroy", "numaslab-64", (char *)NULL),
           "numaslab_cache_destroy(numaslab-64): -EINVAL (got %d), a message names the call and "
-          "the cache", r);
+          "the cache",
+          r);
     free(err);
     void *p = numaslab_alloc(64, 0);
     CHECK(p != NULL, "numaslab-64 still works");
@@ -380,8 +383,7 @@ static void test_calls(void)
           "numaslab_node_reserve(inactive node %d): NULL, ENODEV (errno %d)", inactive, errno);
     errno = 0;
     CHECK(numaslab_page_pool_create(inactive, 0, 1) == NULL && errno == ENODEV,
-          "numaslab_page_pool_create(inactive node %d): NULL, ENODEV (errno %d)", inactive,
-          errno);
+          "numaslab_page_pool_create(inactive node %d): NULL, ENODEV (errno %d)", inactive, errno);
     struct numaslab_cache_stats cs;
     CHECK(numaslab_stats_cache(numaslab_size_cache(64), inactive, &cs) == -EINVAL,
           "numaslab_stats_cache(numaslab-64, inactive node %d): -EINVAL", inactive);

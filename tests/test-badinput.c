@@ -198,8 +198,7 @@ static void test_double_free(void)
         numaslab_thread_flush(); /* whatever the other thread left is collected */
         err = tu_capture_end(&cap);
         CHECK(tu_line_has_all(err, "double free", tu_ptrstr(p, buf, sizeof(buf)), (char *)NULL),
-              "freed by its thread, then by another: the second free is refused, naming %s",
-              buf);
+              "freed by its thread, then by another: the second free is refused, naming %s", buf);
         tu_show("stderr", err);
         free(err);
         again = 0;
@@ -345,11 +344,14 @@ static void test_double_free_isolated(void)
     close(fd);
     sscanf(text, "pointer %63s", ptr);
     int named = ptr[0] && tu_line_has_all(text, "double free", "numaslab_free", ptr, (char *)NULL);
-    CHECK(named, "NUMASLAB_ABORT=0: the double free of %s is reported, naming the call and the "
-                 "pointer", ptr);
+    CHECK(named,
+          "NUMASLAB_ABORT=0: the double free of %s is reported, naming the call and the "
+          "pointer",
+          ptr);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0 && !strstr(text, "aborting"),
           "NUMASLAB_ABORT=0: the process does not abort, goes on, and the other double-free "
-          "checks pass (status 0x%x)", status);
+          "checks pass (status 0x%x)",
+          status);
     tu_show("stderr", text);
 }
 
@@ -381,11 +383,12 @@ static void test_abort_mode(const char *self)
     text[n > 0 ? n : 0] = '\0';
     close(fd);
     sscanf(text, "freeing %63s", ptr);
-    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && ptr[0] &&
-              tu_line_has_all(text, "numaslab_free", ptr, "not allocated by numaslab",
-                              (char *)NULL),
-          "NUMASLAB_ABORT=1: freeing a foreign pointer (%s) is reported, naming the call and "
-          "the pointer, then the process aborts (status 0x%x)", ptr, status);
+    CHECK(
+        WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && ptr[0] &&
+            tu_line_has_all(text, "numaslab_free", ptr, "not allocated by numaslab", (char *)NULL),
+        "NUMASLAB_ABORT=1: freeing a foreign pointer (%s) is reported, naming the call and "
+        "the pointer, then the process aborts (status 0x%x)",
+        ptr, status);
     tu_show("output", text);
 }
 

@@ -91,8 +91,8 @@ static int cmp_span(const void *a, const void *b)
 static void test_sizes_aligns(void)
 {
     tu_case("sizes and alignments");
-    static const size_t sizes[] = {1, 7, 8, 24, 60, 64, 100, 250, 256, 1000,
-                                   1024, 2000, 4000, 4096, 5000, 6144, 8000};
+    static const size_t sizes[] = {1,    7,    8,    24,   60,   64,   100,  250, 256,
+                                   1000, 1024, 2000, 4000, 4096, 5000, 6144, 8000};
     int combos = 0, bad_combos = 0;
 
     for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
@@ -116,8 +116,7 @@ static void test_sizes_aligns(void)
             c = numaslab_cache_create(name, size, align, 0, NULL);
             if (!c) {
                 bad_combos++;
-                CHECK(0, "cache_create(\"%s\", %zu, %zu): %s", name, size, align,
-                      strerror(errno));
+                CHECK(0, "cache_create(\"%s\", %zu, %zu): %s", name, size, align, strerror(errno));
                 continue;
             }
             obj = calloc(n, sizeof(*obj));
@@ -165,7 +164,7 @@ static void test_sizes_aligns(void)
 /* ---------------------------------------------------------------------- */
 
 #define CTOR_MAGIC 0xc0ffee11c0ffee11ull
-#define CTOR_MAX 200000
+#define CTOR_MAX   200000
 
 struct cobj {
     uint64_t magic;
@@ -227,8 +226,7 @@ static void test_ctor(void)
         o[i]->serial = (uint64_t)i + 1; /* the user's part; magic stays */
     }
     CHECK(nulls == 0, "%d allocations, %zu NULL", N, nulls);
-    CHECK(unconstructed == 0, "every object comes back constructed (%zu were not)",
-          unconstructed);
+    CHECK(unconstructed == 0, "every object comes back constructed (%zu were not)", unconstructed);
     total = cache_total(c);
     CHECK(ctor_calls >= N && ctor_calls == total,
           "constructor ran once per object of the slabs made: %ld calls, %lld objects in slabs",
@@ -254,10 +252,9 @@ static void test_ctor(void)
         if (!o[i] || o[i]->magic != CTOR_MAGIC)
             unconstructed++;
     }
-    CHECK(unconstructed == 0, "reused objects are still constructed (%zu were not)",
-          unconstructed);
-    CHECK(ctor_calls == calls_before,
-          "no constructor call on reuse (%ld calls before, %ld after)", calls_before, ctor_calls);
+    CHECK(unconstructed == 0, "reused objects are still constructed (%zu were not)", unconstructed);
+    CHECK(ctor_calls == calls_before, "no constructor call on reuse (%ld calls before, %ld after)",
+          calls_before, ctor_calls);
     for (int i = 0; i < N; i++)
         if (o[i])
             numaslab_cache_free(c, o[i]);
@@ -528,9 +525,10 @@ static void test_destroy_unmaps(void)
     uint64_t before = numaslab_bytes_mapped();
     CHECK(numaslab_cache_destroy(c) == 0, "unmap: destroyed with objects in the thread cache");
     uint64_t after = numaslab_bytes_mapped();
-    CHECK(held > 0 && after + held == before,
-          "unmap: destroy unmaps the %llu bytes of slabs the cache held (%llu -> %llu bytes mapped)",
-          (unsigned long long)held, (unsigned long long)before, (unsigned long long)after);
+    CHECK(
+        held > 0 && after + held == before,
+        "unmap: destroy unmaps the %llu bytes of slabs the cache held (%llu -> %llu bytes mapped)",
+        (unsigned long long)held, (unsigned long long)before, (unsigned long long)after);
     tu_check_kernel_mapped("unmap: after the destroy");
 }
 

@@ -41,8 +41,9 @@ static int child(void)
         if (dropin_serves(p))
             foreign = 0;
     }
-    CHECK(intact, "its %d objects (16 B ... 3 MiB, calloc, posix_memalign) are intact, with their "
-                  "usable sizes",
+    CHECK(intact,
+          "its %d objects (16 B ... 3 MiB, calloc, posix_memalign) are intact, with their "
+          "usable sizes",
           EARLY_N);
     CHECK(obj[7] && (uintptr_t)obj[7] % 64 == 0, "the posix_memalign one is 64-byte aligned");
     CHECK(foreign, "they came from the C library: numaslab was not started yet");

@@ -56,12 +56,14 @@ static bool needs_sanitizer(const char *path)
     while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0)
         all.append(buf, n);
     std::fclose(f);
-    return all.find("libasan.so.") != std::string::npos || all.find("libtsan.so.") != std::string::npos;
+    return all.find("libasan.so.") != std::string::npos ||
+           all.find("libtsan.so.") != std::string::npos;
 }
 
 static bool numaslabs(const void *p)
 {
-    auto ptr_node = reinterpret_cast<int (*)(const void *)>(dlsym(RTLD_DEFAULT, "numaslab_ptr_node"));
+    auto ptr_node =
+        reinterpret_cast<int (*)(const void *)>(dlsym(RTLD_DEFAULT, "numaslab_ptr_node"));
     return ptr_node && ptr_node(p) >= 0;
 }
 
@@ -82,7 +84,8 @@ static int child()
         v.push_back(std::to_string(i) + std::string(static_cast<size_t>(i % 50), 'x'));
     bool ok = v.size() == 100000 && numaslabs(v.data());
     for (int i = 0; i < 100000 && ok; i += 997)
-        ok = v[static_cast<size_t>(i)] == std::to_string(i) + std::string(static_cast<size_t>(i % 50), 'x');
+        ok = v[static_cast<size_t>(i)] ==
+             std::to_string(i) + std::string(static_cast<size_t>(i % 50), 'x');
     check(ok, "a vector of 100000 strings grows, contents right, its buffer numaslab's");
 
     tu_case("std::thread and std::map");
@@ -91,7 +94,8 @@ static int child()
     for (int t = 0; t < 4; t++)
         ts.emplace_back([t, &maps] {
             for (int i = 0; i < 20000; i++)
-                maps[static_cast<size_t>(t)][i] = std::string(static_cast<size_t>(i % 40 + 1), char('a' + t));
+                maps[static_cast<size_t>(t)][i] =
+                    std::string(static_cast<size_t>(i % 40 + 1), char('a' + t));
             for (int i = 0; i < 20000; i += 2)
                 maps[static_cast<size_t>(t)].erase(i);
         });
@@ -130,15 +134,16 @@ int main(int argc, char **argv)
     if (argc > 1 && std::strcmp(argv[1], "--child") == 0)
         return child();
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-    std::printf("SKIP: built with a sanitizer, whose runtime must be the process's first library\n");
+    std::printf(
+        "SKIP: built with a sanitizer, whose runtime must be the process's first library\n");
     return 77;
 #endif
     const char *b = std::getenv("top_builddir");
     char cwd[2048], pre[4200], self[2048];
     if (!getcwd(cwd, sizeof(cwd)))
         return 99;
-    std::snprintf(pre, sizeof(pre), "%s/%s/.libs/libnumaslab-malloc.so", b && b[0] == '/' ? "" : cwd,
-                  b ? b : ".");
+    std::snprintf(pre, sizeof(pre), "%s/%s/.libs/libnumaslab-malloc.so",
+                  b && b[0] == '/' ? "" : cwd, b ? b : ".");
     if (access(pre, R_OK) != 0) {
         std::printf("ERROR: %s: %s\n", pre, std::strerror(errno));
         return 99;

@@ -12,7 +12,10 @@
 #include <malloc.h>
 #include <sys/wait.h>
 
-static size_t malloc_usable_size_of(void *p) { return malloc_usable_size(p); }
+static size_t malloc_usable_size_of(void *p)
+{
+    return malloc_usable_size(p);
+}
 
 static int child(void)
 {
@@ -42,6 +45,7 @@ int main(int argc, char **argv)
         return child();
     tu_case("the program under the drop-in");
     struct tu_child ch = dropin_run_child("test-dropin-linked", NULL, NULL);
-    dropin_judge(&ch, "# 4 checks, 0 failed", "all four checks of the linked program ran and passed");
+    dropin_judge(&ch, "# 4 checks, 0 failed",
+                 "all four checks of the linked program ran and passed");
     return tu_exit();
 }

@@ -31,7 +31,10 @@
 #include <stdint.h>
 #include <sys/wait.h>
 
-static size_t usable(void *p) { return malloc_usable_size(p); }
+static size_t usable(void *p)
+{
+    return malloc_usable_size(p);
+}
 
 /* Sizes the compiler cannot see, so that it lets the calls through. */
 static volatile size_t v_max = SIZE_MAX, v_half = SIZE_MAX / 2, v_big = (size_t)1 << 33;
@@ -89,8 +92,7 @@ static void served(void)
     void *p = malloc(24), *q = malloc(100000);
     CHECK(dropin_serves(p) && dropin_serves(q), "malloc(24) and malloc(100000) are numaslab's");
     int (*local)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "numaslab_local_node");
-    int (*node_of)(const void *) =
-        (int (*)(const void *))dlsym(RTLD_DEFAULT, "numaslab_ptr_node");
+    int (*node_of)(const void *) = (int (*)(const void *))dlsym(RTLD_DEFAULT, "numaslab_ptr_node");
     CHECK(local && node_of && node_of(p) == local(), "on the thread's local node (%d)",
           local ? local() : -1);
     free(p);
@@ -110,8 +112,7 @@ static void edges(void)
     errno = 0;
     CHECK(calloc(v_half, 3) == NULL && errno == ENOMEM, "calloc overflow: NULL, ENOMEM");
     errno = 0;
-    CHECK(calloc(v_big, v_big / 4) == NULL && errno == ENOMEM,
-          "calloc(2^33, 2^31): NULL, ENOMEM");
+    CHECK(calloc(v_big, v_big / 4) == NULL && errno == ENOMEM, "calloc(2^33, 2^31): NULL, ENOMEM");
     static const size_t sizes[] = {16, 1000, 8192, 100000, 3 << 20};
     int zero = 1;
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
@@ -198,8 +199,9 @@ static void aligned(void)
                 free(p[k]);
             }
         }
-    CHECK(bad == 0, "%d objects of posix_memalign, aligned_alloc, memalign at 8 B ... 1 MiB: "
-                    "aligned, usable, numaslab's, errno kept (%d wrong)",
+    CHECK(bad == 0,
+          "%d objects of posix_memalign, aligned_alloc, memalign at 8 B ... 1 MiB: "
+          "aligned, usable, numaslab's, errno kept (%d wrong)",
           n, bad);
     void *p = NULL;
     errno = 0;
@@ -366,8 +368,9 @@ static void forks(void)
     spin_stop = 1;
     for (int i = 0; i < 3; i++)
         pthread_join(t[i], NULL);
-    CHECK(clean == 20, "20 forks while three threads allocate: every child allocates, frees the "
-                       "parent's object and exits 0 (%d did)",
+    CHECK(clean == 20,
+          "20 forks while three threads allocate: every child allocates, frees the "
+          "parent's object and exits 0 (%d did)",
           clean);
     pid_t pid = fork();
     REQUIRE(pid >= 0, "fork: %s", strerror(errno));

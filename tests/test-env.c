@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <sys/wait.h>
 
-
 #define MIB (1024 * 1024)
 
 /* ------------------------------------------------------------------------
@@ -112,8 +111,8 @@ static int child_limit(void)
         void *big;
         errno = 0;
         big = numaslab_alloc(2 * MIB, 0);
-        CHECK(big == NULL && errno == ENOMEM,
-              "a 2 MiB large object is refused too (%p, errno %d)", big, errno);
+        CHECK(big == NULL && errno == ENOMEM, "a 2 MiB large object is refused too (%p, errno %d)",
+              big, errno);
         numaslab_free(big);
     }
     {
@@ -321,8 +320,8 @@ static void bad_value(const char *var, const char *value)
     show_child(&r);
     CHECK(exited0(&r), "%s: the child allocates and exits 0 (%s)", setting,
           status_str(&r, buf, sizeof(buf)));
-    CHECK(line_names(r.err, var, value),
-          "%s: a message on stderr names %s and \"%s\"", setting, var, value);
+    CHECK(line_names(r.err, var, value), "%s: a message on stderr names %s and \"%s\"", setting,
+          var, value);
     free(r.out);
     free(r.err);
 }
@@ -359,7 +358,8 @@ int main(int argc, char **argv)
         static const struct {
             const char *var;
             int want;
-        } tc[] = {{"NUMASLAB_TCACHE=1", 0}, {"NUMASLAB_TCACHE=100", NSLAB_DEBUG ? 0 : 99},
+        } tc[] = {{"NUMASLAB_TCACHE=1", 0},
+                  {"NUMASLAB_TCACHE=100", NSLAB_DEBUG ? 0 : 99},
                   {NULL, NSLAB_DEBUG ? 0 : 31}};
         /* A debug build keeps no lists: every free is in the map. */
         for (size_t k = 0; k < sizeof(tc) / sizeof(tc[0]); k++) {

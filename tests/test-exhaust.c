@@ -89,8 +89,10 @@ static int child_all(void)
     int node = numaslab_local_node();
     errno = 0;
     void *p = numaslab_alloc(OBJ, 0);
-    CHECK(p == NULL && errno == ENOMEM, "an ordinary object with the whole node kept free: "
-          "NULL/ENOMEM (got %p, %s)", p, strerror(errno));
+    CHECK(p == NULL && errno == ENOMEM,
+          "an ordinary object with the whole node kept free: "
+          "NULL/ENOMEM (got %p, %s)",
+          p, strerror(errno));
     errno = 0;
     p = numaslab_alloc(1 * MiB, 0);
     CHECK(p == NULL && errno == ENOMEM, "a large object: NULL/ENOMEM (got %p, %s)", p,
@@ -133,14 +135,14 @@ static int child_room(void)
     void *p;
     while ((p = numaslab_alloc_node(OBJ, NUMASLAB_THISNODE, node)) && o.n < 8 * room / OBJ)
         objs_push(&o, p);
-    CHECK(p == NULL && errno == ENOMEM, "allocation stops with ENOMEM (after %zu objects, %s)",
-          o.n, strerror(errno));
+    CHECK(p == NULL && errno == ENOMEM, "allocation stops with ENOMEM (after %zu objects, %s)", o.n,
+          strerror(errno));
     struct numaslab_node_stats st1 = node_stats(node);
     uint64_t got = st1.bytes_mapped - st0.bytes_mapped;
     tu_info("room %lld MiB by the watermark (%zu MiB asked): %llu MiB mapped, then short "
-            "(%llu refused, %llu episodes)", (long long)expect >> 20, room >> 20,
-            (unsigned long long)got >> 20, (unsigned long long)st1.short_refused,
-            (unsigned long long)st1.short_episodes);
+            "(%llu refused, %llu episodes)",
+            (long long)expect >> 20, room >> 20, (unsigned long long)got >> 20,
+            (unsigned long long)st1.short_refused, (unsigned long long)st1.short_episodes);
     /* How much gets through is not checked to the MiB here: on virtual
      * machines whose memory is plugged in as it is used, free memory does
      * not fall one for one with what is mapped, and tests beside this one
@@ -261,7 +263,10 @@ static long long cg_value(const char *file, const char *key)
     return strtoll(p, NULL, 10);
 }
 
-static int is_v2(void) { return cg_value("memory.current", NULL) >= 0; }
+static int is_v2(void)
+{
+    return cg_value("memory.current", NULL) >= 0;
+}
 static long long cg_usage(void)
 {
     return is_v2() ? cg_value("memory.current", NULL) : cg_value("memory.usage_in_bytes", NULL);
@@ -315,8 +320,10 @@ static int cgroup_test(void)
                 lck = strtoll(line + 6, NULL, 10) << 10;
         if (f)
             fclose(f);
-        CHECK(lck >= (long long)reserve, "NUMASLAB_RESERVE_MLOCK=1: %lld bytes locked, the "
-              "reserves hold %llu", lck, (unsigned long long)reserve);
+        CHECK(lck >= (long long)reserve,
+              "NUMASLAB_RESERVE_MLOCK=1: %lld bytes locked, the "
+              "reserves hold %llu",
+              lck, (unsigned long long)reserve);
     }
 
     /* Ordinary objects until the library says no. */
@@ -331,8 +338,8 @@ static int cgroup_test(void)
     int e = errno;
     long long used = cg_usage();
     REQUIRE(numaslab_stats_process(&ps) == 0, "numaslab_stats_process");
-    tu_info("%zu objects (%zu MiB), then %s; the kernel's usage %lld MiB", o.n,
-            o.n * OBJ >> 20, p ? "no refusal" : strerror(e), used >> 20);
+    tu_info("%zu objects (%zu MiB), then %s; the kernel's usage %lld MiB", o.n, o.n * OBJ >> 20,
+            p ? "no refusal" : strerror(e), used >> 20);
     CHECK(p == NULL && e == ENOMEM, "ordinary allocation fails with ENOMEM before the limit");
     if (used >= 0)
         CHECK((uint64_t)used < ps.cgroup_limit, "usage %lld is below the limit %llu", used,
@@ -434,8 +441,7 @@ struct fill {
     size_t on_node, on_near, on_far, elsewhere, kernel_bad, first_out;
 };
 
-static void fill_node(struct fill *f, int node, int near, int far, size_t after_short,
-                      size_t limit)
+static void fill_node(struct fill *f, int node, int near, int far, size_t after_short, size_t limit)
 {
     size_t out = 0;
     f->first_out = (size_t)-1;
@@ -449,8 +455,8 @@ static void fill_node(struct fill *f, int node, int near, int far, size_t after_
                     struct numaslab_node_stats st = node_stats(n);
                     if (st.active)
                         tu_info("node %d: %llu MiB mapped, %llu MiB page cache, %llu MiB left "
-                                "by the library's reading, short %d", n,
-                                (unsigned long long)st.bytes_mapped >> 20,
+                                "by the library's reading, short %d",
+                                n, (unsigned long long)st.bytes_mapped >> 20,
                                 (unsigned long long)st.page_cached >> 20,
                                 (unsigned long long)st.mem_avail >> 20, st.mem_short);
                 }
@@ -511,16 +517,22 @@ static int fill_test(int node)
             f.o.n, f.on_node, node, f.on_near, near, f.on_far, far, f.elsewhere,
             (ssize_t)f.first_out, (unsigned long long)st.mem_avail >> 20,
             (unsigned long long)st.low_watermark >> 20);
-    CHECK(f.on_node * (size_t)OBJ > (size_t)size / 2, "node %d was filled for real: %zu MiB of "
-          "objects there", node, f.on_node * OBJ >> 20);
-    CHECK(f.first_out != (size_t)-1 && f.on_near >= 4096, "once node %d is short, objects "
-          "land on its nearest node %d (%zu)", node, near, f.on_near);
-    CHECK(f.on_far == 0 && f.elsewhere == 0, "never on the farther node %d (%zu) nor elsewhere "
-          "(%zu)", far, f.on_far, f.elsewhere);
+    CHECK(f.on_node * (size_t)OBJ > (size_t)size / 2,
+          "node %d was filled for real: %zu MiB of "
+          "objects there",
+          node, f.on_node * OBJ >> 20);
+    CHECK(f.first_out != (size_t)-1 && f.on_near >= 4096,
+          "once node %d is short, objects "
+          "land on its nearest node %d (%zu)",
+          node, near, f.on_near);
+    CHECK(f.on_far == 0 && f.elsewhere == 0,
+          "never on the farther node %d (%zu) nor elsewhere "
+          "(%zu)",
+          far, f.on_far, f.elsewhere);
     CHECK(f.kernel_bad == 0, "the library's node agrees with the kernel's (%zu differ)",
           f.kernel_bad);
-    CHECK(st.mem_short == 1 && st.short_refused > 0, "node %d is short (%d), %llu refusals",
-          node, st.mem_short, (unsigned long long)st.short_refused);
+    CHECK(st.mem_short == 1 && st.short_refused > 0, "node %d is short (%d), %llu refusals", node,
+          st.mem_short, (unsigned long long)st.short_refused);
     CHECK(st.fallback_out > st0.fallback_out, "the fallbacks are counted (%llu)",
           (unsigned long long)(st.fallback_out - st0.fallback_out));
 
@@ -529,21 +541,27 @@ static int fill_test(int node)
     CHECK(on >= 90, "critical THISNODE allocations on node %d: %zu of 100 there", node, on);
     errno = 0;
     void *p = numaslab_alloc_node(OBJ, NUMASLAB_THISNODE, node);
-    CHECK(p == NULL && errno == ENOMEM, "an ordinary THISNODE allocation fails with ENOMEM "
-          "(%p, %s)", p, strerror(errno));
+    CHECK(p == NULL && errno == ENOMEM,
+          "an ordinary THISNODE allocation fails with ENOMEM "
+          "(%p, %s)",
+          p, strerror(errno));
 
     /* Large objects and page pools follow the same rule. */
     tu_case("large objects and page pools follow the same rule");
     void *big = numaslab_alloc_node(1 * MiB, 0, node);
-    CHECK(big != NULL && kernel_on_node(big, MiB, near), "a 1 MiB object for node %d lands on "
-          "node %d", node, near);
+    CHECK(big != NULL && kernel_on_node(big, MiB, near),
+          "a 1 MiB object for node %d lands on "
+          "node %d",
+          node, near);
     errno = 0;
     void *big2 = numaslab_alloc_node(1 * MiB, NUMASLAB_THISNODE, node);
     CHECK(big2 == NULL && errno == ENOMEM, "with THISNODE it fails with ENOMEM (%p)", big2);
     errno = 0;
     numaslab_mempool_t *pool = numaslab_page_pool_create(node, 8, 256); /* 256 MiB */
-    CHECK(pool == NULL && errno == ENOMEM, "a 256 MiB page pool on the short node fails "
-          "cleanly (%p, %s)", (void *)pool, strerror(errno));
+    CHECK(pool == NULL && errno == ENOMEM,
+          "a 256 MiB page pool on the short node fails "
+          "cleanly (%p, %s)",
+          (void *)pool, strerror(errno));
     if (pool)
         numaslab_mempool_destroy(pool);
 
@@ -562,8 +580,10 @@ static int fill_test(int node)
         objs_push(&again, p);
         there += kernel_node_of(p) == node;
     }
-    CHECK(there == 16 * MiB / OBJ, "after the frees, 16 MiB of ordinary THISNODE objects on "
-          "node %d: %zu of %zu there", node, there, 16 * MiB / OBJ);
+    CHECK(there == 16 * MiB / OBJ,
+          "after the frees, 16 MiB of ordinary THISNODE objects on "
+          "node %d: %zu of %zu there",
+          node, there, 16 * MiB / OBJ);
     big = numaslab_alloc_node(8 * MiB, NUMASLAB_THISNODE, node);
     CHECK(big && (memset(big, 1, 8 * MiB), kernel_on_node(big, 8 * MiB, node)),
           "and an 8 MiB object");
@@ -675,7 +695,8 @@ static int squeeze_test(int node)
             int wst;
             if (waitpid(pid, &wst, WNOHANG) == pid) {
                 tu_info("the other process is gone before it said how much it took: %s %d, "
-                        "with %zu MiB taken; we had %zu objects", WIFSIGNALED(wst) ? "signal" : "exit",
+                        "with %zu MiB taken; we had %zu objects",
+                        WIFSIGNALED(wst) ? "signal" : "exit",
                         WIFSIGNALED(wst) ? WTERMSIG(wst) : WEXITSTATUS(wst),
                         squeeze_held ? *squeeze_held >> 20 : 0, f.o.n);
                 gone = 1;
@@ -696,8 +717,8 @@ static int squeeze_test(int node)
     }
     struct numaslab_node_stats st = node_stats(node);
     tu_info("the other process took %s bytes of node %d; meanwhile %zu objects: %zu on node %d, "
-            "%zu on %d, %zu on %d, %zu elsewhere; the library saw %llu MiB left", buf, node,
-            f.o.n, f.on_node, node, f.on_near, near, f.on_far, far, f.elsewhere,
+            "%zu on %d, %zu on %d, %zu elsewhere; the library saw %llu MiB left",
+            buf, node, f.o.n, f.on_node, node, f.on_near, near, f.on_far, far, f.elsewhere,
             (unsigned long long)st.mem_avail >> 20);
     CHECK(ready_at > 0 && !gone, "the other process took the node's memory");
     if (gone)
@@ -724,8 +745,8 @@ static int squeeze_test(int node)
         objs_push(&o, p);
         there += kernel_node_of(p) == node;
     }
-    CHECK(there == want, "once it is gone, 32 MiB of THISNODE objects on node %d: %zu of %zu",
-          node, there, want);
+    CHECK(there == want, "once it is gone, 32 MiB of THISNODE objects on node %d: %zu of %zu", node,
+          there, want);
     objs_free(&o, 0, o.n);
     objs_free(&f.o, 0, f.o.n);
     free(o.v);

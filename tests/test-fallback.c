@@ -37,8 +37,9 @@ static void test_local(void)
 
     CHECK(numaslab_node_is_active(local) == 1, "numaslab_local_node() = %d is active", local);
     p = numaslab_alloc_node(64, 0, NUMASLAB_NODE_LOCAL);
-    CHECK(on_local(p, 64), "numaslab_alloc_node(64, 0, -1): node %d by numaslab_ptr_node, "
-                           "kernel agrees with local node %d: %s",
+    CHECK(on_local(p, 64),
+          "numaslab_alloc_node(64, 0, -1): node %d by numaslab_ptr_node, "
+          "kernel agrees with local node %d: %s",
           p ? numaslab_ptr_node(p) : -1, local, p && kernel_on_node(p, 64, local) ? "yes" : "no");
     numaslab_free(p);
 }
@@ -68,11 +69,13 @@ static void test_bad_ids(numaslab_cache_t *c)
         q = numaslab_cache_alloc_node(c, 0, bad[i]);
         e2 = errno;
         err = tu_capture_end(&cap);
-        CHECK(p == NULL && e1 == EINVAL, "numaslab_alloc_node(64, 0, %d) -> %p, errno %d "
-                                         "(want NULL, EINVAL)",
+        CHECK(p == NULL && e1 == EINVAL,
+              "numaslab_alloc_node(64, 0, %d) -> %p, errno %d "
+              "(want NULL, EINVAL)",
               bad[i], p, e1);
-        CHECK(q == NULL && e2 == EINVAL, "numaslab_cache_alloc_node(c, 0, %d) -> %p, errno %d "
-                                         "(want NULL, EINVAL)",
+        CHECK(q == NULL && e2 == EINVAL,
+              "numaslab_cache_alloc_node(c, 0, %d) -> %p, errno %d "
+              "(want NULL, EINVAL)",
               bad[i], q, e2);
         CHECK(*err == '\0', "node %d: nothing printed on stderr", bad[i]);
         if (*err)
@@ -89,8 +92,8 @@ static void test_bad_ids(numaslab_cache_t *c)
         int act = numaslab_node_is_active(-1);
         struct numaslab_node_stats st;
         CHECK(act == -EINVAL, "numaslab_node_is_active(-1) = %d (want -EINVAL)", act);
-        CHECK(numaslab_stats_node(-2, &st) == -EINVAL && numaslab_stats_node(possible, &st) ==
-                                                             -EINVAL,
+        CHECK(numaslab_stats_node(-2, &st) == -EINVAL &&
+                  numaslab_stats_node(possible, &st) == -EINVAL,
               "numaslab_stats_node(-2) and (%d) return -EINVAL", possible);
     }
 }
@@ -105,8 +108,9 @@ static void test_inactive(int node)
     uint64_t n0, n1;
     char *err;
 
-    snprintf(line, sizeof(line), "numaslab: not allocating in inactive node %d for cache "
-                                 "numaslab-64",
+    snprintf(line, sizeof(line),
+             "numaslab: not allocating in inactive node %d for cache "
+             "numaslab-64",
              node);
 
     /* Size class: two calls, one message, memory on the local node. */
@@ -204,8 +208,9 @@ static void test_inactive(int node)
         q = numaslab_cache_alloc_node(strict, NUMASLAB_THISNODE, node);
         e2 = errno;
         err = tu_capture_end(&cap);
-        CHECK(p == NULL && e1 == ENODEV, "numaslab_alloc_node(1000, THISNODE, %d) -> %p errno %d "
-                                         "(want NULL, ENODEV)",
+        CHECK(p == NULL && e1 == ENODEV,
+              "numaslab_alloc_node(1000, THISNODE, %d) -> %p errno %d "
+              "(want NULL, ENODEV)",
               node, p, e1);
         CHECK(q == NULL && e2 == ENODEV,
               "numaslab_cache_alloc_node(strict, THISNODE, %d) -> %p errno %d (want NULL, ENODEV)",

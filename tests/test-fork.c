@@ -11,8 +11,8 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#define NPRE 200
-#define CSIZE 96
+#define NPRE   200
+#define CSIZE  96
 #define NFORKS 20
 
 static numaslab_cache_t *cache;
@@ -219,8 +219,9 @@ static void test_fork_busy(void)
     }
     __atomic_store_n(&busy_stop, 1, __ATOMIC_RELEASE);
     pthread_join(t, NULL);
-    CHECK(hung == 0, "forks while another thread allocates: %d of %d children hung (killed by "
-                     "the 20 s alarm)",
+    CHECK(hung == 0,
+          "forks while another thread allocates: %d of %d children hung (killed by "
+          "the 20 s alarm)",
           hung, NFORKS);
     CHECK(ok == NFORKS, "those children allocated, freed and exited 0: %d of %d (%d failed)", ok,
           NFORKS, failed);

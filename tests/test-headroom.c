@@ -31,13 +31,13 @@ static void meminfo(void)
     CHECK(m.free == 1000 << 10 && m.file == 500 << 10 && m.slab_reclaimable == 40 << 10 &&
               m.total == UINT64_C(4417740) << 10,
           "MemFree, file pages (Active(file) + Inactive(file), not Active), SReclaimable, "
-          "MemTotal: %llu %llu %llu %llu", (unsigned long long)m.free,
-          (unsigned long long)m.file, (unsigned long long)m.slab_reclaimable,
-          (unsigned long long)m.total);
+          "MemTotal: %llu %llu %llu %llu",
+          (unsigned long long)m.free, (unsigned long long)m.file,
+          (unsigned long long)m.slab_reclaimable, (unsigned long long)m.total);
     const char *whole = "MemTotal:       24684084 kB\nMemFree:        2000 kB\n"
                         "MemAvailable:   3000 kB\nActive(file):     10 kB\n";
-    CHECK(nslab__node_meminfo_parse(whole, &m) == 0 && m.free == 2000 << 10 &&
-              m.file == 10 << 10 && m.slab_reclaimable == 0,
+    CHECK(nslab__node_meminfo_parse(whole, &m) == 0 && m.free == 2000 << 10 && m.file == 10 << 10 &&
+              m.slab_reclaimable == 0,
           "/proc/meminfo's form parses too");
     CHECK(nslab__node_meminfo_parse("Node 0 MemTotal: 5 kB\n", &m) == -EINVAL,
           "no MemFree: -EINVAL");
@@ -86,8 +86,8 @@ static void zoneinfo(void)
     struct nslab_node_mem atmin = {.free = 4 * MiB, .file = 2 * MiB};
     CHECK(nslab__node_avail(&atmin, &wm) == 0, "a node at its min watermark gives nothing");
     struct nslab_node_mem half = {.free = 6 * MiB, .file = 4 * MiB, .slab_reclaimable = 2 * MiB};
-    CHECK(nslab__node_avail(&half, &wm) == 2 * MiB + 1 * MiB,
-          "small caches count half (%llu)", (unsigned long long)nslab__node_avail(&half, &wm));
+    CHECK(nslab__node_avail(&half, &wm) == 2 * MiB + 1 * MiB, "small caches count half (%llu)",
+          (unsigned long long)nslab__node_avail(&half, &wm));
 }
 
 static void locate(void)
@@ -96,8 +96,8 @@ static void locate(void)
     struct nslab_cgroup cg;
     const char *mi_v2 = "24 1 0:22 / /sys/fs/cgroup rw,nosuid shared:9 - cgroup2 cgroup2 rw\n"
                         "25 1 0:23 / /proc rw - proc proc rw\n";
-    CHECK(nslab__cgroup_locate("0::/user.slice/job.scope\n", mi_v2, &cg) == 0 &&
-              cg.version == 2 && !strcmp(cg.dir, "/sys/fs/cgroup/user.slice/job.scope") &&
+    CHECK(nslab__cgroup_locate("0::/user.slice/job.scope\n", mi_v2, &cg) == 0 && cg.version == 2 &&
+              !strcmp(cg.dir, "/sys/fs/cgroup/user.slice/job.scope") &&
               cg.mnt_len == strlen("/sys/fs/cgroup"),
           "v2: %s", cg.dir);
     CHECK(nslab__cgroup_locate("0::/\n", mi_v2, &cg) == 0 && !strcmp(cg.dir, "/sys/fs/cgroup"),
@@ -157,8 +157,8 @@ static void tree(void)
     CHECK(r.limit == 90000000 && r.usage == 85000000 && r.reclaimable == 8000000 &&
               r.headroom == 5000000 + 4000000,
           "the job's limit is the tighter: limit %llu usage %llu, headroom %llu (5 MB + half "
-          "of 8 MB inactive file)", (unsigned long long)r.limit, (unsigned long long)r.usage,
-          (unsigned long long)r.headroom);
+          "of 8 MB inactive file)",
+          (unsigned long long)r.limit, (unsigned long long)r.usage, (unsigned long long)r.headroom);
     put(a, "memory.max", "max\n");
     CHECK(nslab__cgroup_read(&cg, &r) == 0 && r.limit == 100000000 &&
               r.headroom == 40000000 + 4000000,

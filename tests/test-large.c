@@ -28,7 +28,7 @@
 /* lib/pages.c: every node's retention limit (test use only). */
 void nslab__pages_set_retain(uint64_t bytes);
 
-#define MAXN 64
+#define MAXN    64
 #define HUGE_SZ ((size_t)2 << 20)
 
 static int nodes[MAXN], nnodes;
@@ -61,8 +61,8 @@ static int placed(void *p, size_t size, int node, const char *what)
     size_t n = 0;
     size_t off = kernel_pages_off_node(p, size, node, &bad, &n);
     if (off)
-        tu_info("%s: %zu of %zu pages of %p (%zu bytes) off node %d (first: %d)", what, off, n,
-                p, size, node, bad);
+        tu_info("%s: %zu of %zu pages of %p (%zu bytes) off node %d (first: %d)", what, off, n, p,
+                size, node, bad);
     return off == 0;
 }
 
@@ -86,8 +86,8 @@ static void test_rounds(void)
                     nulls++;
                     continue;
                 }
-                if (numaslab_ptr_node(v[k]) != node ||
-                    numaslab_usable_size(v[k]) < sizes[s] || !placed(v[k], sizes[s], node, "round"))
+                if (numaslab_ptr_node(v[k]) != node || numaslab_usable_size(v[k]) < sizes[s] ||
+                    !placed(v[k], sizes[s], node, "round"))
                     bad++;
             }
         for (int i = 0; i < k; i++)
@@ -95,7 +95,8 @@ static void test_rounds(void)
     }
     CHECK(nulls == 0 && bad == 0,
           "%d objects of 16K/64K/200000/256K/1M alternating over %d node(s), %d rounds: %d NULL, "
-          "%d with a page off the node asked for (kernel)", total, nnodes, ROUNDS, nulls, bad);
+          "%d with a page off the node asked for (kernel)",
+          total, nnodes, ROUNDS, nulls, bad);
 }
 
 static void test_random_mix(int ops)
@@ -137,7 +138,8 @@ static void test_random_mix(int ops)
         }
     CHECK(nulls == 0 && bad == 0,
           "a random mix of %d operations (%d allocations of 12K..2.5M on random nodes): %d NULL, "
-          "%d objects with a page off their node (kernel)", ops, allocs, nulls, bad);
+          "%d objects with a page off their node (kernel)",
+          ops, allocs, nulls, bad);
 }
 
 static int nonzero(const char *p, size_t n)
@@ -154,7 +156,10 @@ static char *refusal(void (*fn)(void *), void *arg)
     return msg ? msg : strdup("(nothing)");
 }
 
-static void free_it(void *p) { numaslab_free(p); }
+static void free_it(void *p)
+{
+    numaslab_free(p);
+}
 
 /* Up to 1 MiB, a freed object waits in its thread's cache, whole. */
 static void test_reuse_thread(void)
@@ -181,7 +186,8 @@ static void test_reuse_thread(void)
     struct numaslab_node_stats b = nstats(node);
     CHECK(q == p && b.bytes_mapped == a.bytes_mapped && b.page_cached == a.page_cached,
           "the same size again is the same object, from the thread's cache (%p, %p; bytes mapped "
-          "%llu -> %llu)", (void *)p, (void *)q, (unsigned long long)a.bytes_mapped,
+          "%llu -> %llu)",
+          (void *)p, (void *)q, (unsigned long long)a.bytes_mapped,
           (unsigned long long)b.bytes_mapped);
     CHECK(q && !nonzero(q, size), "NUMASLAB_ZERO zeroes it");
     CHECK(q && kernel_on_node(q, size, node), "and it is on node %d (kernel)", node);
@@ -255,9 +261,9 @@ static int within_bound(uint64_t m0, uint64_t retain, const char *when)
     for (int i = 0; i < nnodes; i++)
         ok &= nstats(nodes[i]).page_cached <= retain;
     tu_info("%s: %llu bytes mapped, %llu at the start, allowance %llu (retention %llu x %d "
-            "node(s) + %llu)", when, (unsigned long long)m, (unsigned long long)m0,
-            (unsigned long long)allow, (unsigned long long)retain, nnodes,
-            (unsigned long long)slack);
+            "node(s) + %llu)",
+            when, (unsigned long long)m, (unsigned long long)m0, (unsigned long long)allow,
+            (unsigned long long)retain, nnodes, (unsigned long long)slack);
     return ok;
 }
 
@@ -312,8 +318,8 @@ static void test_bounded(void)
         }
         CHECK(got == NP && peak <= retain,
               "with %d one-page runs cached first, %d frees of %zu bytes keep the page cache "
-              "within the limit: at most %llu bytes, limit %llu", NP / 2, NL, big,
-              (unsigned long long)peak, (unsigned long long)retain);
+              "within the limit: at most %llu bytes, limit %llu",
+              NP / 2, NL, big, (unsigned long long)peak, (unsigned long long)retain);
         for (int i = 1; i < NP; i += 2)
             if (pg[i])
                 numaslab_mempool_free(pg[i], pool);
@@ -381,8 +387,8 @@ static void test_thp(int on)
         char *p = numaslab_alloc_node(sizes[i], NUMASLAB_THISNODE, node);
         REQUIRE(p, "an object of %zu bytes", sizes[i]);
         if (on) {
-            CHECK(((uintptr_t)p & (HUGE_SZ - 1)) == 0, "an object of %zu bytes is 2 MiB-aligned (%p)",
-                  sizes[i], (void *)p);
+            CHECK(((uintptr_t)p & (HUGE_SZ - 1)) == 0,
+                  "an object of %zu bytes is 2 MiB-aligned (%p)", sizes[i], (void *)p);
             uint64_t hb = nstats(node).huge_bytes;
             CHECK(hb >= sizes[i] / HUGE_SZ * HUGE_SZ, "huge_bytes counts it (%llu)",
                   (unsigned long long)hb);
@@ -423,7 +429,8 @@ static int short_child(void)
     struct numaslab_node_stats a = nstats(node);
     void *big = numaslab_alloc_node(12u << 20, NUMASLAB_THISNODE, node);
     struct numaslab_node_stats b = nstats(node);
-    CHECK(big != NULL, "with 10 MiB of freed objects in the thread's cache (mapped %llu, large "
+    CHECK(big != NULL,
+          "with 10 MiB of freed objects in the thread's cache (mapped %llu, large "
           "%llu), a 12 MiB object still fits under the 16 MiB limit: %s",
           (unsigned long long)a.bytes_mapped, (unsigned long long)a.large_bytes,
           big ? "allocated" : strerror(errno));
@@ -463,8 +470,8 @@ int main(int argc, char **argv)
     tu_case("NUMASLAB_THP=0, in a child of its own");
     static const char *const thp_off[] = {"NUMASLAB_THP=0"};
     struct tu_child ch = tu_spawn_self("test-large", "--no-thp", thp_off, 1);
-    CHECK(ch.status == 0, "NUMASLAB_THP=0 (a child): exit %d%s%s", ch.status,
-          ch.out ? "\n" : "", ch.out ? ch.out : "");
+    CHECK(ch.status == 0, "NUMASLAB_THP=0 (a child): exit %d%s%s", ch.status, ch.out ? "\n" : "",
+          ch.out ? ch.out : "");
     free(ch.out);
     free(ch.err);
 

@@ -12,9 +12,9 @@
 #include "testutil.h"
 
 #define MAXNODES 1024
-#define NOBJ 1000000
-#define OBJSZ 64
-#define CHUNK (64 * 1024) /* the slab size of every size class */
+#define NOBJ     1000000
+#define OBJSZ    64
+#define CHUNK    (64 * 1024) /* the slab size of every size class */
 
 static unsigned retain_setting(void)
 {
@@ -42,10 +42,20 @@ static uint64_t retain_bytes_setting(void)
         return 32ull << 20;
     v = strtoull(e, &end, 10);
     switch (*end) {
-    case 'k': case 'K': v <<= 10; break;
-    case 'm': case 'M': v <<= 20; break;
-    case 'g': case 'G': v <<= 30; break;
-    default: break;
+    case 'k':
+    case 'K':
+        v <<= 10;
+        break;
+    case 'm':
+    case 'M':
+        v <<= 20;
+        break;
+    case 'g':
+    case 'G':
+        v <<= 30;
+        break;
+    default:
+        break;
     }
     return v / CHUNK * CHUNK;
 }
@@ -124,8 +134,8 @@ int main(void)
         struct numaslab_cache_stats st;
         memset(&st, 0, sizeof(st));
         r = numaslab_stats_cache(c, nodes[i], &st);
-        CHECK(r == 0 && st.objects_inuse == 0 && st.slabs_empty <= retain &&
-                  st.slabs_full == 0 && st.slabs_partial == 0,
+        CHECK(r == 0 && st.objects_inuse == 0 && st.slabs_empty <= retain && st.slabs_full == 0 &&
+                  st.slabs_partial == 0,
               "%s on node %d: %llu in use, %llu full / %llu partial / %llu empty slabs (at most "
               "%u empty kept), slab %llu bytes",
               numaslab_cache_name(c), nodes[i], (unsigned long long)st.objects_inuse,
@@ -163,12 +173,15 @@ int main(void)
              * headers and all: fits in what is cached. */
             size_t n = (size_t)(kept / 2 / 128);
             uint64_t peak = churn(n, 128);
-            CHECK(peak <= m2, "%zu objects of 128 bytes need no new mapping: %llu bytes mapped at "
-                  "the peak, %llu before", n, (unsigned long long)peak, (unsigned long long)m2);
+            CHECK(peak <= m2,
+                  "%zu objects of 128 bytes need no new mapping: %llu bytes mapped at "
+                  "the peak, %llu before",
+                  n, (unsigned long long)peak, (unsigned long long)m2);
         } else {
             tu_info("page cache reuse not checked (NUMASLAB_RETAIN_BYTES %llu, slabs %llu and "
-                    "%llu bytes)", (unsigned long long)retain_bytes,
-                    (unsigned long long)slab_bytes, (unsigned long long)st.slab_bytes);
+                    "%llu bytes)",
+                    (unsigned long long)retain_bytes, (unsigned long long)slab_bytes,
+                    (unsigned long long)st.slab_bytes);
         }
     }
 
@@ -186,11 +199,11 @@ int main(void)
         numaslab_cache_t *c2;
         if (CHECK(p != NULL, "numaslab_alloc after fini and init returns memory")) {
             memset(p, 0x5c, OBJSZ);
-            CHECK(numaslab_usable_size(p) >= OBJSZ && numaslab_node_is_active(numaslab_ptr_node(p))
-                      == 1 && numaslab_bytes_mapped() > 0,
-                  "the new object: usable %zu, node %d, %llu bytes mapped",
-                  numaslab_usable_size(p), numaslab_ptr_node(p),
-                  (unsigned long long)numaslab_bytes_mapped());
+            CHECK(numaslab_usable_size(p) >= OBJSZ &&
+                      numaslab_node_is_active(numaslab_ptr_node(p)) == 1 &&
+                      numaslab_bytes_mapped() > 0,
+                  "the new object: usable %zu, node %d, %llu bytes mapped", numaslab_usable_size(p),
+                  numaslab_ptr_node(p), (unsigned long long)numaslab_bytes_mapped());
             numaslab_free(p);
         }
         c2 = numaslab_cache_create("after-fini", 100, 0, 0, NULL);
@@ -252,13 +265,16 @@ int main(void)
     m0 = numaslab_bytes_mapped();
     churn(3 * 16384, OBJSZ);
     m2 = numaslab_bytes_mapped();
-    CHECK(m2 >= m0 + (3u << 20) - 2 * CHUNK, "the page cache keeps the freed slabs: %llu bytes "
-          "mapped, %llu at start", (unsigned long long)m2, (unsigned long long)m0);
+    CHECK(m2 >= m0 + (3u << 20) - 2 * CHUNK,
+          "the page cache keeps the freed slabs: %llu bytes "
+          "mapped, %llu at start",
+          (unsigned long long)m2, (unsigned long long)m0);
     {
         void *big = numaslab_alloc_node(6u << 20, NUMASLAB_THISNODE, numaslab_local_node());
-        CHECK(big != NULL, "a 6 MiB object fits under the 8 MiB limit once the page cache is "
-              "given back (%s; %llu bytes mapped)", big ? "allocated" : strerror(errno),
-              (unsigned long long)numaslab_bytes_mapped());
+        CHECK(big != NULL,
+              "a 6 MiB object fits under the 8 MiB limit once the page cache is "
+              "given back (%s; %llu bytes mapped)",
+              big ? "allocated" : strerror(errno), (unsigned long long)numaslab_bytes_mapped());
         numaslab_free(big);
     }
     tu_check_kernel_mapped("under NUMASLAB_NODE_LIMIT=8M, the 6 MiB object freed");

@@ -13,7 +13,7 @@
 #include <time.h>
 
 /* The underlying allocator: malloc, failing on demand, counting. */
-static int under_fail;      /* 1: every call fails */
+static int under_fail;            /* 1: every call fails */
 static int under_fail_after = -1; /* calls left before failing, -1: never */
 static long under_allocs, under_frees;
 static long under_calls; /* every call, failed ones included */
@@ -86,8 +86,8 @@ int main(void)
     REQUIRE(p, "numaslab_mempool_create: %s", strerror(errno));
     struct numaslab_mempool_stats st = stats(p);
     CHECK(st.curr_nr == 4 && st.min_nr == 4 && under_allocs == 4,
-          "create(4) pre-allocates 4 elements (curr %d, min %d, underlying calls %ld)",
-          st.curr_nr, st.min_nr, under_allocs);
+          "create(4) pre-allocates 4 elements (curr %d, min %d, underlying calls %ld)", st.curr_nr,
+          st.min_nr, under_allocs);
 
     /* Creation that cannot fill fails whole and keeps nothing. */
     tu_case("creation that cannot fill fails whole and keeps nothing");
@@ -97,7 +97,8 @@ int main(void)
     int e = errno;
     CHECK(q == NULL && e == ENOMEM && under_frees - frees0 == 2,
           "create(5) with only 2 elements to be had fails with ENOMEM and frees the 2 "
-          "(errno %d, freed %ld)", e, under_frees - frees0);
+          "(errno %d, freed %ld)",
+          e, under_frees - frees0);
     under_fail_after = -1;
     CHECK(numaslab_mempool_create(-1, under_alloc, under_free, NULL) == NULL && errno == EINVAL,
           "create(-1) fails with EINVAL");
@@ -131,8 +132,8 @@ int main(void)
     CHECK(got == 4 && r[4] == NULL && st.curr_nr == 0 && st.used == 4 && st.empty >= 1 &&
               st.out == 4,
           "with the allocator failing, the reserve serves exactly its 4 elements, then "
-          "ENOMEM (got %d, used %llu, empty %llu, out %ld)", got, (unsigned long long)st.used,
-          (unsigned long long)st.empty, st.out);
+          "ENOMEM (got %d, used %llu, empty %llu, out %ld)",
+          got, (unsigned long long)st.used, (unsigned long long)st.empty, st.out);
     CHECK(numaslab_mempool_destroy(p) == -EBUSY, "destroy with 4 elements out: -EBUSY");
 
     /* NUMASLAB_WAIT blocks until a free, and gets the freed element. */
@@ -151,11 +152,12 @@ int main(void)
     int retried = tu_wait_until(allocator_retried, NULL);
     CHECK(retried && !__atomic_load_n(&w.done, __ATOMIC_ACQUIRE),
           "still blocked after a retry of the failing allocator while nothing is freed "
-          "(retried: %s)", retried ? "yes" : "no");
+          "(retried: %s)",
+          retried ? "yes" : "no");
     numaslab_mempool_free(r[2], p);
     pthread_join(t, NULL);
-    CHECK(w.got == r[2], "the waiter returns the element another thread freed (%p, want %p)",
-          w.got, r[2]);
+    CHECK(w.got == r[2], "the waiter returns the element another thread freed (%p, want %p)", w.got,
+          r[2]);
     r[2] = w.got;
 
     /* Frees refill the reserve first. */
@@ -165,8 +167,7 @@ int main(void)
         numaslab_mempool_free(r[i], p);
     st = stats(p);
     CHECK(st.curr_nr == 4 && under_frees == frees0 && st.out == 0,
-          "freeing the 4 refills the reserve to min_nr, free_fn not called (curr %d)",
-          st.curr_nr);
+          "freeing the 4 refills the reserve to min_nr, free_fn not called (curr %d)", st.curr_nr);
 
     /* Reserve-only and bulk. */
     tu_case("reserve-only and bulk");
@@ -189,8 +190,7 @@ int main(void)
     /* Resize: shrink releases the surplus at once, grow fills. */
     tu_case("resize: shrink releases the surplus at once, grow fills");
     frees0 = under_frees;
-    CHECK(numaslab_mempool_resize(p, 1) == 0 && stats(p).curr_nr == 1 &&
-              under_frees == frees0 + 3,
+    CHECK(numaslab_mempool_resize(p, 1) == 0 && stats(p).curr_nr == 1 && under_frees == frees0 + 3,
           "resize 4 -> 1 frees the 3 surplus elements at once");
     under_fail = 1;
     CHECK(numaslab_mempool_resize(p, 3) == 0 && stats(p).min_nr == 3 && stats(p).curr_nr == 1,
@@ -198,8 +198,7 @@ int main(void)
     under_fail = 0;
     void *y = numaslab_mempool_alloc(p, 0); /* from the allocator */
     numaslab_mempool_free(y, p);            /* completes the growth */
-    CHECK(stats(p).curr_nr == 2, "a later free completes the growth (curr %d)",
-          stats(p).curr_nr);
+    CHECK(stats(p).curr_nr == 2, "a later free completes the growth (curr %d)", stats(p).curr_nr);
     CHECK(numaslab_mempool_destroy(p) == 0, "destroy with nothing out: 0");
 
     /* Page pools: elements on the node, pre-faulted, page sized. */
@@ -247,7 +246,8 @@ int main(void)
             memset(el, 0x6b, st.elem_bytes);
         CHECK(st.node == node && el && kernel_on_node(el, st.elem_bytes, node),
               "its node is the local node %d (stats: %d), and so is its element's page by the "
-              "kernel", node, st.node);
+              "kernel",
+              node, st.node);
         if (el)
             numaslab_mempool_free(el, lp);
         CHECK(numaslab_mempool_destroy(lp) == 0, "the pool on node -1 is destroyed");

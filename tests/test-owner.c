@@ -32,7 +32,7 @@
  * lines
  * ---------------------------------------------------------------------- */
 
-#define LN 20000 /* objects per thread */
+#define LN     20000 /* objects per thread */
 #define LROUND 500
 
 static pthread_barrier_t lbar;
@@ -124,10 +124,14 @@ static void test_lines(void)
         lines++;
     }
     size_t dups = tu_duplicates(all, (size_t)total);
-    CHECK(missing == 0 && dups == 0, "lines: %d live objects of 16 bytes, none missing (%d), none "
-          "handed out twice (%zu)", total, missing, dups);
-    CHECK(shared == 0, "lines: of the %ld cache lines holding live objects, %ld hold objects of "
-          "both threads (want 0)", lines, shared);
+    CHECK(missing == 0 && dups == 0,
+          "lines: %d live objects of 16 bytes, none missing (%d), none "
+          "handed out twice (%zu)",
+          total, missing, dups);
+    CHECK(shared == 0,
+          "lines: of the %ld cache lines holding live objects, %ld hold objects of "
+          "both threads (want 0)",
+          lines, shared);
     for (int i = 0; i < total; i++)
         numaslab_free(all[i]);
     free(v);
@@ -138,11 +142,11 @@ static void test_lines(void)
  * churn
  * ---------------------------------------------------------------------- */
 
-#define QCAP 8192
-#define CROUNDS 6
+#define QCAP     8192
+#define CROUNDS  6
 #define CTHREADS 6
-#define COPS 20000
-#define CSIZE 48
+#define COPS     20000
+#define CSIZE    48
 
 struct qent {
     void *p;
@@ -228,7 +232,8 @@ static void test_churn(void)
     for (int round = 0; round < CROUNDS; round++) {
         pthread_t th[CTHREADS];
         for (int t = 0; t < CTHREADS; t++)
-            pthread_create(&th[t], NULL, churn_thread, (void *)(intptr_t)(round * CTHREADS + t + 1));
+            pthread_create(&th[t], NULL, churn_thread,
+                           (void *)(intptr_t)(round * CTHREADS + t + 1));
         for (int t = 0; t < CTHREADS; t++)
             pthread_join(th[t], NULL);
         pthread_mutex_lock(&qlock);
@@ -245,13 +250,15 @@ static void test_churn(void)
     free(v);
     CHECK(left_live == CROUNDS && dups == 0,
           "churn: %d rounds of %d threads each left live objects to the next (%d), none of the %d "
-          "live ones handed out twice (%zu)", CROUNDS, CTHREADS, left_live, qn, dups);
+          "live ones handed out twice (%zu)",
+          CROUNDS, CTHREADS, left_live, qn, dups);
     struct qent e;
     while (q_pop(&e, 0))
         release(&e);
     CHECK(bad_cookie == 0 && failed_alloc == 0,
           "churn: %llu objects allocated, passed between threads and freed: %d wrong cookies, %d "
-          "failed allocations", (unsigned long long)cseq, bad_cookie, failed_alloc);
+          "failed allocations",
+          (unsigned long long)cseq, bad_cookie, failed_alloc);
     numaslab_thread_flush();
     long long after = tu_cache_inuse(ccache);
     CHECK(before == 0 && after == 0, "churn: objects in use in the cache at the end: %lld (want 0)",
@@ -264,8 +271,8 @@ static void test_churn(void)
  * ---------------------------------------------------------------------- */
 
 #define XBYTES (16u << 20)
-#define XSIZE 64
-#define XN (XBYTES / XSIZE)
+#define XSIZE  64
+#define XN     (XBYTES / XSIZE)
 
 static numaslab_cache_t *xcache;
 static void **xobj;
@@ -309,7 +316,8 @@ static void test_exit(void)
         uint64_t m1 = numaslab_bytes_mapped();
         CHECK(m1 <= m0 + bound,
               "exit: %u objects of %d bytes %s, the thread gone: %llu bytes mapped more than "
-              "before (bound: %llu, one empty slab per node)", XN, XSIZE,
+              "before (bound: %llu, one empty slab per node)",
+              XN, XSIZE,
               mode ? "freed by the allocating thread" : "freed by another thread after it",
               (unsigned long long)(m1 > m0 ? m1 - m0 : 0), (unsigned long long)bound);
     }
@@ -324,8 +332,8 @@ static void test_exit(void)
  * ---------------------------------------------------------------------- */
 
 #define FTHREADS 4
-#define FN 5000
-#define FSIZE 40
+#define FN       5000
+#define FSIZE    40
 
 static numaslab_cache_t *fcache;
 static void *fobj[FTHREADS][FN];
@@ -385,8 +393,10 @@ static void test_fork(void)
         long long inuse = tu_cache_inuse(fcache);
         int ok = bad == 0 && missing == 0 && got == 4 * FN && dups == 0 && inuse == 100;
         if (!ok)
-            fprintf(stdout, "FAIL: fork child: %d wrong cookies, %d missing, %d of %d allocated, "
-                    "%zu twice, %lld in use (want 100)\n", bad, missing, got, 4 * FN, dups, inuse);
+            fprintf(stdout,
+                    "FAIL: fork child: %d wrong cookies, %d missing, %d of %d allocated, "
+                    "%zu twice, %lld in use (want 100)\n",
+                    bad, missing, got, 4 * FN, dups, inuse);
         fflush(stdout);
         _exit(ok ? 0 : 1);
     }
@@ -395,7 +405,8 @@ static void test_fork(void)
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
           "fork: %d threads held %d objects each; the child read every cookie, freed them into the "
           "slabs of threads it does not have, allocated and freed %d more, and counted 100 in use "
-          "(status 0x%x)", FTHREADS, FN, 4 * FN, status);
+          "(status 0x%x)",
+          FTHREADS, FN, 4 * FN, status);
     pthread_barrier_wait(&fbar);
     for (int t = 0; t < FTHREADS; t++)
         pthread_join(th[t], NULL);

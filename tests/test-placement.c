@@ -86,17 +86,17 @@ static void test_each_node(numaslab_cache_t *c)
 
 /* ---------------------------------------------------------------------- */
 
-#define K 2000
+#define K   2000
 #define OSZ 128
 
 struct remote {
-    numaslab_cache_t *c;   /* NULL: size class OSZ */
-    int run_node;          /* node whose CPUs the thread runs on */
-    void **objs;           /* frees objs[0], objs[2], ... */
-    int pinned;            /* numa_run_on_node succeeded */
-    int cpu_node;          /* numa_node_of_cpu(sched_getcpu()) after pinning */
-    int local;             /* numaslab_local_node() there */
-    int alloc_node;        /* numaslab_ptr_node of a local allocation */
+    numaslab_cache_t *c; /* NULL: size class OSZ */
+    int run_node;        /* node whose CPUs the thread runs on */
+    void **objs;         /* frees objs[0], objs[2], ... */
+    int pinned;          /* numa_run_on_node succeeded */
+    int cpu_node;        /* numa_node_of_cpu(sched_getcpu()) after pinning */
+    int local;           /* numaslab_local_node() there */
+    int alloc_node;      /* numaslab_ptr_node of a local allocation */
     int alloc_kernel_ok;
 };
 
@@ -174,8 +174,8 @@ static void remote_pair(numaslab_cache_t *c, int a, int b)
     REQUIRE(e == 0, "pthread_create: %s", strerror(e));
     pthread_join(t, NULL);
     CHECK(r.pinned && r.cpu_node == b,
-          "a thread runs on node %d's CPUs (numa_run_on_node: %s, CPU's node %d), local node %d",
-          b, r.pinned ? "ok" : "failed", r.cpu_node, r.local);
+          "a thread runs on node %d's CPUs (numa_run_on_node: %s, CPU's node %d), local node %d", b,
+          r.pinned ? "ok" : "failed", r.cpu_node, r.local);
     if (numaslab_node_is_active(r.local) == 1)
         CHECK(r.alloc_node == r.local && r.alloc_kernel_ok,
               "that thread's own allocation is on its local node %d (numaslab_ptr_node %d, "
@@ -333,8 +333,8 @@ static void test_memoryless(void)
             memset(q, 1, 64);
             CHECK(numaslab_ptr_node(p) == local && numaslab_ptr_node(q) == local &&
                       kernel_on_node(p, 64, local) && kernel_on_node(q, 64, local),
-                  "they are on the local node %d (numaslab_ptr_node %d, %d; kernel agrees)",
-                  local, numaslab_ptr_node(p), numaslab_ptr_node(q));
+                  "they are on the local node %d (numaslab_ptr_node %d, %d; kernel agrees)", local,
+                  numaslab_ptr_node(p), numaslab_ptr_node(q));
         }
         numaslab_free(p);
         numaslab_free(q);

@@ -157,8 +157,9 @@ static void in_place(void)
           "the moved object is on its node (%d)", q ? numaslab_ptr_node(q) : -1);
     if (before && q) {
         uint64_t after = pfn_of(q);
-        CHECK(after == before, "the first page's frame is the same after the move (%#llx, %#llx): "
-                               "remapped, not copied",
+        CHECK(after == before,
+              "the first page's frame is the same after the move (%#llx, %#llx): "
+              "remapped, not copied",
               (unsigned long long)before, (unsigned long long)after);
     } else {
         tu_info("page frame numbers are not shown to this process: remap not checked");
@@ -218,8 +219,9 @@ static void aligned(void)
                 memset(p, 0xa5, n);
                 numaslab_free(p);
             }
-    CHECK(bad == 0, "%d aligned objects (1 B ... 1 MiB alignment, 0 ... 70000 B, every node): "
-                    "aligned, usable, on their node (%d wrong)",
+    CHECK(bad == 0,
+          "%d aligned objects (1 B ... 1 MiB alignment, 0 ... 70000 B, every node): "
+          "aligned, usable, on their node (%d wrong)",
           checked, bad);
     errno = 0;
     CHECK(numaslab_alloc_aligned_node(10, 0, 0, -1) == NULL && errno == EINVAL,

@@ -105,7 +105,8 @@ int main(void)
     struct numaslab_mempool_stats r0 = pstats(res);
     REQUIRE(r0.min_nr > 0 && r0.curr_nr == r0.min_nr, "the reserve of node %d is full (%d/%d)",
             node, r0.curr_nr, r0.min_nr);
-    CHECK(numaslab_node_reserve(-7) == NULL && errno == EINVAL, "numaslab_node_reserve(-7): EINVAL");
+    CHECK(numaslab_node_reserve(-7) == NULL && errno == EINVAL,
+          "numaslab_node_reserve(-7): EINVAL");
 
     numaslab_cache_t *probe = numaslab_cache_create("crit-probe", 64, 0, 0, NULL);
     numaslab_cache_t *c = numaslab_cache_create("crit-64", 64, 0, 0, NULL);
@@ -133,8 +134,10 @@ int main(void)
     long want = per_slab * r0.min_nr;
     long got = drain(c, NUMASLAB_CRITICAL, node, NULL, 0);
     struct numaslab_mempool_stats r2 = pstats(res);
-    CHECK(got == want, "critical allocations succeed until the reserve is used up: %ld "
-                       "(%d elements x %ld objects = %ld)", got, r0.min_nr, per_slab, want);
+    CHECK(got == want,
+          "critical allocations succeed until the reserve is used up: %ld "
+          "(%d elements x %ld objects = %ld)",
+          got, r0.min_nr, per_slab, want);
     CHECK(r2.curr_nr == 0 && r2.used - r0.used == (uint64_t)r0.min_nr && r2.empty > r0.empty,
           "the reserve is empty, served %llu times, found empty %llu times",
           (unsigned long long)(r2.used - r0.used), (unsigned long long)(r2.empty - r0.empty));
@@ -187,12 +190,14 @@ int main(void)
         void *ip = NULL;
         char *err = tu_capture_stderr(inactive_critical, &ip);
         char line[128];
-        snprintf(line, sizeof(line), "numaslab: not allocating in inactive node %d for cache numaslab-64",
+        snprintf(line, sizeof(line),
+                 "numaslab: not allocating in inactive node %d for cache numaslab-64",
                  numaslab_max_node() + 1);
         CHECK(ip && numaslab_ptr_node(ip) == node && pstats(res).curr_nr == r0.min_nr - 1 &&
                   tu_count(err, line) == 1,
               "a critical request for inactive node %d is served from the local reserve, with "
-              "the inactive-node message", numaslab_max_node() + 1);
+              "the inactive-node message",
+              numaslab_max_node() + 1);
         numaslab_free(ip);
         free(err);
     }
@@ -222,9 +227,10 @@ int main(void)
               "order %u: a pool of order %u is not used (ENOMEM, still 2/2)", ord, ord + 1);
         long n2 = drain(oc, 0, node, pp, 1);
         CHECK(n2 == 2 * n1 && pstats(pp).curr_nr == 0,
-              "order %u: the matching pool backs exactly 2 slabs of %ld objects (%ld)", ord, n1, n2);
-        int placed = n2 > 0 && kernel_on_node(objs[0], 64, node) &&
-                     kernel_on_node(objs[n2 - 1], 64, node);
+              "order %u: the matching pool backs exactly 2 slabs of %ld objects (%ld)", ord, n1,
+              n2);
+        int placed =
+            n2 > 0 && kernel_on_node(objs[0], 64, node) && kernel_on_node(objs[n2 - 1], 64, node);
         CHECK(placed, "order %u: pool-backed objects are on node %d (kernel)", ord, node);
         free_all(oc, n2);
         CHECK(pstats(pp).curr_nr == 2, "order %u: emptied slabs went back to the pool (2/2)", ord);
@@ -273,7 +279,8 @@ int main(void)
     uint64_t mapped1 = numaslab_bytes_mapped();
     CHECK(mapped1 <= mapped0 + 64 * 33 * 2 * 1024,
           "mapped bytes are back near the start (%llu -> %llu; size classes may keep their "
-          "retained slabs)", (unsigned long long)mapped0, (unsigned long long)mapped1);
+          "retained slabs)",
+          (unsigned long long)mapped0, (unsigned long long)mapped1);
     tu_check_kernel_mapped("with the caches destroyed");
     numaslab_fini();
     CHECK(numaslab_bytes_mapped() == 0, "after numaslab_fini nothing is mapped");

@@ -81,7 +81,8 @@ int main(void)
     setrlimit(RLIMIT_AS, &old);
     CHECK(ordinary <= per_slab && e == ENOMEM,
           "under RLIMIT_AS ordinary allocation stops with ENOMEM after %ld objects (one slab "
-          "holds %ld)", ordinary, per_slab);
+          "holds %ld)",
+          ordinary, per_slab);
     CHECK(r1.curr_nr == r0.min_nr && r1.used == r0.used,
           "the failed ordinary allocations took nothing from the reserve (%d/%d)", r1.curr_nr,
           r1.min_nr);

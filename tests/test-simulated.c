@@ -131,8 +131,9 @@ static void check_explicit(void)
                 bad += !tu_verify(p[i], sizes[i], i + 1);
                 numaslab_free(p[i]);
             }
-        CHECK(!failed && !bad, "numaslab_alloc_node, 1 B .. 3 MiB, on node %d: %d failed, %d off node",
-              node, failed, bad);
+        CHECK(!failed && !bad,
+              "numaslab_alloc_node, 1 B .. 3 MiB, on node %d: %d failed, %d off node", node, failed,
+              bad);
 
         void *o = numaslab_cache_alloc_node(cache, 0, node);
         void *a = numaslab_alloc_aligned_node(5000, 4096, 0, node);
@@ -165,9 +166,9 @@ static void alloc_memless(void *arg)
 
 struct local_probe {
     int cpu;
-    int pinned;     /* 0: the host has no such CPU */
-    int local;      /* numaslab_local_node() */
-    int obj_node;   /* numaslab_ptr_node(numaslab_alloc(64)) */
+    int pinned;   /* 0: the host has no such CPU */
+    int local;    /* numaslab_local_node() */
+    int obj_node; /* numaslab_ptr_node(numaslab_alloc(64)) */
     int memless_node;
 };
 
@@ -205,8 +206,7 @@ static void check_memless_and_local(void)
 
     errno = 0;
     void *p = numaslab_alloc_node(64, NUMASLAB_THISNODE, 2);
-    CHECK(!p && errno == ENODEV, "NUMASLAB_THISNODE on node 2: NULL, ENODEV (%s)",
-          strerror(errno));
+    CHECK(!p && errno == ENODEV, "NUMASLAB_THISNODE on node 2: NULL, ENODEV (%s)", strerror(errno));
     numaslab_free(p);
 
     struct numaslab_node_stats st;
@@ -224,10 +224,10 @@ static void check_memless_and_local(void)
             continue;
         }
         CHECK(lp.local == cpu && lp.obj_node == cpu,
-              "thread on CPU %d: local node %d, numaslab_alloc on node %d (want %d)", cpu,
-              lp.local, lp.obj_node, cpu);
-        CHECK(lp.memless_node == cpu, "thread on CPU %d: node 2's request served on node %d",
-              cpu, lp.memless_node);
+              "thread on CPU %d: local node %d, numaslab_alloc on node %d (want %d)", cpu, lp.local,
+              lp.obj_node, cpu);
+        CHECK(lp.memless_node == cpu, "thread on CPU %d: node 2's request served on node %d", cpu,
+              lp.memless_node);
     }
 }
 
@@ -265,12 +265,13 @@ static void check_remote_free(void)
     int off = 0;
     for (int i = 0; i < NOBJ; i++) {
         int node = i % 4 < 2 ? 3 : 1;
-        objs[i] = i % 2 ? numaslab_alloc_node(48, 0, node) : numaslab_cache_alloc_node(cache, 0, node);
+        objs[i] =
+            i % 2 ? numaslab_alloc_node(48, 0, node) : numaslab_cache_alloc_node(cache, 0, node);
         REQUIRE(objs[i], "allocation %d on node %d failed", i, node);
         off += numaslab_ptr_node(objs[i]) != node;
     }
-    CHECK(off == 0, "%d objects for nodes 3 and 1 allocated on CPU 0's thread, %d off node",
-          NOBJ, off);
+    CHECK(off == 0, "%d objects for nodes 3 and 1 allocated on CPU 0's thread, %d off node", NOBJ,
+          off);
     numaslab_thread_flush();
     CHECK(inuse(3) >= before3 + NOBJ / 4 && inuse(1) >= before1 + NOBJ / 4,
           "the cache's statistics show them on nodes 3 and 1");
@@ -281,9 +282,8 @@ static void check_remote_free(void)
     numaslab_thread_flush();
     CHECK(inuse(3) == before3 && inuse(1) == before1 && inuse(0) == before0,
           "freed by another thread: node 3 %llu -> %llu, node 1 %llu -> %llu, node 0 %llu -> %llu",
-          (unsigned long long)before3, (unsigned long long)inuse(3),
-          (unsigned long long)before1, (unsigned long long)inuse(1),
-          (unsigned long long)before0, (unsigned long long)inuse(0));
+          (unsigned long long)before3, (unsigned long long)inuse(3), (unsigned long long)before1,
+          (unsigned long long)inuse(1), (unsigned long long)before0, (unsigned long long)inuse(0));
 
     /* The objects went home: node 3's requests get node 3's memory again,
      * some of it the very objects freed. */
@@ -374,8 +374,8 @@ static int child_limit(void)
           "node 3 full after %d objects of 64 KiB; then node 0 (%d), node 1 (%d), then none "
           "(%d objects in all, %d out of order)",
           fell, on[0], on[1], n, order_bad);
-    CHECK(s[3].fallback_out == (uint64_t)(on[0] + on[1]) &&
-              s[0].fallback_in == (uint64_t)on[0] && s[1].fallback_in == (uint64_t)on[1],
+    CHECK(s[3].fallback_out == (uint64_t)(on[0] + on[1]) && s[0].fallback_in == (uint64_t)on[0] &&
+              s[1].fallback_in == (uint64_t)on[1],
           "fallback counted: node 3 out %llu, node 0 in %llu, node 1 in %llu",
           (unsigned long long)s[3].fallback_out, (unsigned long long)s[0].fallback_in,
           (unsigned long long)s[1].fallback_in);
@@ -409,7 +409,8 @@ static int child_stat(void)
     size_t len = fread(buf, 1, sizeof(buf) - 1, f);
     buf[len] = '\0';
     int st = pclose(f);
-    CHECK(st == 0 && strstr(buf, "; simulated machine") && strstr(buf, "\"machine\": \"simulated\""),
+    CHECK(st == 0 && strstr(buf, "; simulated machine") &&
+              strstr(buf, "\"machine\": \"simulated\""),
           "numaslab-stat -p (table and --json) says the machine is simulated (status %#x)", st);
     tu_show("numaslab-stat", buf);
     numaslab_free(p);
@@ -450,7 +451,8 @@ int main(int argc, char **argv)
     check_remote_free();
     check_reserves();
     tu_case("the statistics say the machine is simulated");
-    CHECK(stats_text_has("simulated machine"), "numaslab_stats_print says the machine is simulated");
+    CHECK(stats_text_has("simulated machine"),
+          "numaslab_stats_print says the machine is simulated");
     check_limit();
     if (access("/dev/shm", W_OK) == 0) {
         struct tu_child ch = tu_spawn_self("test-simulated", "stat", NULL, 0);

@@ -212,8 +212,8 @@ static void test_zero_size(void)
         numaslab_free(b);
         err = tu_capture_end(&cap);
         CHECK(a && b && a != b && *err == '\0',
-              "numaslab_alloc_node(0, 0, %d) twice: %p, %p, distinct, freed silently", nodes[i],
-              a, b);
+              "numaslab_alloc_node(0, 0, %d) twice: %p, %p, distinct, freed silently", nodes[i], a,
+              b);
         free(err);
     }
 }
@@ -222,8 +222,8 @@ static void test_overflow(void)
 {
     tu_case("overflow");
     static const size_t sizes[] = {
-        SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - 4095, SIZE_MAX - 8192, SIZE_MAX / 2 + 1,
-        (size_t)1 << 62, (size_t)1 << 56,
+        SIZE_MAX,         SIZE_MAX - 1,    SIZE_MAX - 4095, SIZE_MAX - 8192,
+        SIZE_MAX / 2 + 1, (size_t)1 << 62, (size_t)1 << 56,
     };
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         void *p, *q;
@@ -246,8 +246,8 @@ static void test_overflow(void)
 static void test_large(void)
 {
     tu_case("large sizes");
-    static const size_t sizes[] = {NUMASLAB_MAX_SMALL + 1, 12288, 65537, 1 << 20,
-                                   (3 << 20), (3 << 20) + 1};
+    static const size_t sizes[] = {NUMASLAB_MAX_SMALL + 1, 12288, 65537, 1 << 20, (3 << 20),
+                                   (3 << 20) + 1};
     size_t ps = (size_t)tu_pagesize();
 
     for (int i = 0; i < nnodes; i++) {
@@ -284,8 +284,8 @@ static void test_large(void)
             numaslab_thread_flush();
             numaslab_stats_node(node, &st2);
             CHECK(st1.large_allocs == st0.large_allocs + 1 && st2.large_allocs == st0.large_allocs,
-                  "node %d large_allocs: %llu before, %llu while live, %llu after free and a flush", node,
-                  (unsigned long long)st0.large_allocs, (unsigned long long)st1.large_allocs,
+                  "node %d large_allocs: %llu before, %llu while live, %llu after free and a flush",
+                  node, (unsigned long long)st0.large_allocs, (unsigned long long)st1.large_allocs,
                   (unsigned long long)st2.large_allocs);
         }
     }

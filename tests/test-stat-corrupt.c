@@ -62,10 +62,10 @@ static size_t min_size(size_t a, size_t b)
 }
 
 static void put_node(unsigned char *at, size_t nsz, const struct mem *m, const struct pg *pg,
-                     int node, unsigned flags,
-                     int cur, int min, int waiters, uint64_t used, uint64_t empty, uint64_t out,
-                     uint64_t mapped, uint64_t large, uint64_t fb_out, uint64_t fb_in,
-                     uint64_t asked, uint64_t served, uint64_t inuse, uint64_t total)
+                     int node, unsigned flags, int cur, int min, int waiters, uint64_t used,
+                     uint64_t empty, uint64_t out, uint64_t mapped, uint64_t large, uint64_t fb_out,
+                     uint64_t fb_in, uint64_t asked, uint64_t served, uint64_t inuse,
+                     uint64_t total)
 {
     struct numaslab_stats_node_rec r;
     memset(&r, 0, sizeof(r));
@@ -722,8 +722,10 @@ int main(int argc, char **argv)
                        strstr(r.out, sz[i].mem ? "\"memory\": null" : "\"memory\": {") ||
                        !strstr(r.out, "\"pages\": null") || strstr(r.out, "\"pages\": {")) {
                 mid.bad_json++;
-                note(&mid, "header %zu, nodes %zu: fields past the sizes used, or those within "
-                     "them not: %.200s", hs, ns, r.out);
+                note(&mid,
+                     "header %zu, nodes %zu: fields past the sizes used, or those within "
+                     "them not: %.200s",
+                     hs, ns, r.out);
             }
             free(m.buf);
         }

@@ -588,9 +588,8 @@ int main(int argc, char **argv)
         const char *thp = getenv("NUMASLAB_THP");
         uint64_t want = thp && !strcmp(thp, "0") ? 0 : 2u << 20;
         CHECK(st.huge_bytes == st0.huge_bytes + want,
-              "node %d: huge_bytes grew by %llu (%llu -> %llu)", nodes[i],
-              (unsigned long long)want, (unsigned long long)st0.huge_bytes,
-              (unsigned long long)st.huge_bytes);
+              "node %d: huge_bytes grew by %llu (%llu -> %llu)", nodes[i], (unsigned long long)want,
+              (unsigned long long)st0.huge_bytes, (unsigned long long)st.huge_bytes);
         if (st.mem_short)
             tu_info("node %d: short of memory: freed runs are not kept", nodes[i]);
         else
@@ -677,8 +676,7 @@ int main(int argc, char **argv)
                               (char *)NULL) &&
                   !strstr(t, "not in this segment"),
               "the table has the per-node running-short table");
-        CHECK(tu_line_has_all(t, "NODE", "PAGES CACHED", "LARGE BYTES", "HUGE BYTES",
-                              (char *)NULL),
+        CHECK(tu_line_has_all(t, "NODE", "PAGES CACHED", "LARGE BYTES", "HUGE BYTES", (char *)NULL),
               "the table has the per-node page layer table");
         for (int i = 0; i < nact; i++) {
             struct numaslab_node_stats st;
@@ -801,7 +799,8 @@ int main(int argc, char **argv)
         const char *ic = jcache(j, "stat-idle", numaslab_local_node());
         CHECK(code == 0 && ic && jnum(ic, "objects.inuse") == 777,
               "an idle child's figures, read at once by numaslab-stat: stat-idle has %lld objects "
-              "in use (want 777)", ic ? jnum(ic, "objects.inuse") : -1);
+              "in use (want 777)",
+              ic ? jnum(ic, "objects.inuse") : -1);
         CHECK(proc_threads(ch) == 1, "the idle child runs one thread, its own (Threads: %ld)",
               proc_threads(ch));
         free(j);

@@ -18,11 +18,11 @@ int main(void)
 #include <omp.h>
 #include <pthread.h>
 
-#define MAXNODES 1024
-#define ROUNDS 100
-#define SLOTS 3000
+#define MAXNODES      1024
+#define ROUNDS        100
+#define SLOTS         3000
 #define CHURN_THREADS 200
-#define CHURN_BATCH 8
+#define CHURN_BATCH   8
 
 enum kind { K_SIZE, K_CACHE_A, K_CACHE_B };
 
@@ -30,15 +30,15 @@ struct slot {
     void *p;
     size_t size;
     int kind;
-    int owner;   /* thread that allocated it: part of the cookie */
-    int node;    /* node asked for, -1: local */
+    int owner; /* thread that allocated it: part of the cookie */
+    int node;  /* node asked for, -1: local */
 };
 
 static int nodes[MAXNODES];
 static int nnodes;
 static numaslab_cache_t *cache_a, *cache_b;
-#define SIZE_A 48
-#define SIZE_B 200
+#define SIZE_A        48
+#define SIZE_B        200
 
 static struct slot (*slots)[SLOTS];
 static long errs_null, errs_cookie, errs_usable, errs_node, nallocs, ncross;
@@ -91,7 +91,10 @@ static void report_corruption(const struct slot *s)
     free(ref);
     tu_info("corrupted: %p kind %s size %zu (usable %zu) owner %d node asked %d, now on %d: "
             "%zu of %zu bytes differ, first at offset %zu",
-            s->p, s->kind == K_SIZE ? "size-class" : s->kind == K_CACHE_A ? "thr-a" : "thr-b",
+            s->p,
+            s->kind == K_SIZE      ? "size-class"
+            : s->kind == K_CACHE_A ? "thr-a"
+                                   : "thr-b",
             s->size, numaslab_usable_size(s->p), s->owner, s->node, numaslab_ptr_node(s->p), nbad,
             len, first);
 }
@@ -289,8 +292,9 @@ int main(void)
     tu_info("%ld allocations, %ld objects freed by another thread", nallocs, ncross);
     CHECK(ncross > 0, "objects were freed by a thread other than their owner (%ld)", ncross);
     CHECK(errs_null == 0, "OpenMP stress: no allocation returned NULL (%ld did)", errs_null);
-    CHECK(errs_cookie == 0, "OpenMP stress: every cookie intact at free, own and cross-thread "
-                            "(%ld corrupted)",
+    CHECK(errs_cookie == 0,
+          "OpenMP stress: every cookie intact at free, own and cross-thread "
+          "(%ld corrupted)",
           errs_cookie);
     CHECK(errs_usable == 0, "OpenMP stress: usable_size >= size (%ld not)", errs_usable);
     CHECK(errs_node == 0, "OpenMP stress: objects asked on a node are on it (%ld not)", errs_node);
@@ -300,8 +304,8 @@ int main(void)
     errs_null = errs_cookie = errs_usable = errs_node = 0;
     churn();
     CHECK(errs_null == 0 && errs_cookie == 0 && errs_usable == 0 && errs_node == 0,
-          "thread churn: %ld NULL, %ld corrupted, %ld short, %ld misplaced", errs_null,
-          errs_cookie, errs_usable, errs_node);
+          "thread churn: %ld NULL, %ld corrupted, %ld short, %ld misplaced", errs_null, errs_cookie,
+          errs_usable, errs_node);
     /* the churn threads have exited: they flushed by themselves */
     numaslab_thread_flush();
     check_inuse("after the thread churn");

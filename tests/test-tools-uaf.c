@@ -58,7 +58,8 @@ static int cached(int clean)
         printf("clean: wrote into %p before its slab went to the page cache\n", (void *)p);
     } else {
         printf("planted: use after free, 1 byte at %p in object %p (its slab in the chunk "
-               "cache)\n", (void *)(p + 8), (void *)p);
+               "cache)\n",
+               (void *)(p + 8), (void *)p);
         fflush(stdout);
         plant_use_after_free(p);
     }
@@ -71,7 +72,7 @@ int main(int argc, char **argv)
     printf("asan: %d\n", UNDER_ASAN);
     if (argc > 1 && !strcmp(argv[1], "--cached"))
         return cached(clean);
-    char *keep = numaslab_alloc(64, 0);   /* a live neighbour */
+    char *keep = numaslab_alloc(64, 0); /* a live neighbour */
     char *p = numaslab_alloc(64, 0);
     if (!p || !keep) {
         perror("numaslab_alloc");
@@ -80,13 +81,12 @@ int main(int argc, char **argv)
     memset(p, 1, 64);
     memset(keep, 2, 64);
     if (clean) {
-        plant_use_after_free(p);          /* still live: a valid write */
+        plant_use_after_free(p); /* still live: a valid write */
         numaslab_free(p);
         printf("clean: wrote into %p before freeing it\n", (void *)p);
     } else {
         numaslab_free(p);
-        printf("planted: use after free, 1 byte at %p in object %p\n", (void *)(p + 8),
-               (void *)p);
+        printf("planted: use after free, 1 byte at %p in object %p\n", (void *)(p + 8), (void *)p);
         fflush(stdout);
         plant_use_after_free(p);
     }

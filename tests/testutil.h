@@ -121,10 +121,10 @@ static inline int tu_check(int ok, const char *file, int line, const char *fmt, 
  * following a path that already failed.  The condition is evaluated
  * before the arguments of the message (a GNU statement expression), so
  * the message shows what the condition saw. */
-#define CHECK(cond, ...)                                           \
-    __extension__({                                                \
-        int tu_ok_ = !!(cond);                                     \
-        tu_check(tu_ok_, __FILE__, __LINE__, __VA_ARGS__);         \
+#define CHECK(cond, ...)                                                                           \
+    __extension__({                                                                                \
+        int tu_ok_ = !!(cond);                                                                     \
+        tu_check(tu_ok_, __FILE__, __LINE__, __VA_ARGS__);                                         \
     })
 
 /* An observation that never fails the test. */
@@ -177,10 +177,10 @@ static inline void tu_hard(const char *fmt, ...)
 }
 
 /* Hard error unless cond holds (for the test's own setup: malloc, pipe). */
-#define REQUIRE(cond, ...)              \
-    do {                                \
-        if (!(cond))                    \
-            tu_hard(__VA_ARGS__);       \
+#define REQUIRE(cond, ...)                                                                         \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            tu_hard(__VA_ARGS__);                                                                  \
     } while (0)
 
 static inline void tu_init(const char *name)
@@ -443,8 +443,8 @@ static inline int kernel_node_of(const void *p)
  * status of the first such page (a node id or a negative errno), and
  * *npages the pages looked at.  The caller must have written the range.
  */
-static inline size_t kernel_pages_off_node(const void *p, size_t len, int node,
-                                           int *first_bad, size_t *npages)
+static inline size_t kernel_pages_off_node(const void *p, size_t len, int node, int *first_bad,
+                                           size_t *npages)
 {
     enum { BATCH = 256 };
     uintptr_t ps = (uintptr_t)tu_pagesize();
@@ -511,8 +511,7 @@ static inline long long tu_kernel_bound_bytes(void)
     while (fgets(line, sizeof(line), nm)) {
         unsigned long start;
         char pol[64];
-        if (sscanf(line, "%lx %63s", &start, pol) == 2 && !strncmp(pol, "bind", 4) &&
-            nb < MAXVMA)
+        if (sscanf(line, "%lx %63s", &start, pol) == 2 && !strncmp(pol, "bind", 4) && nb < MAXVMA)
             bound[nb++] = start;
         if (!strchr(line, '\n')) { /* a very long line: skip the rest */
             int c;
@@ -555,13 +554,13 @@ static inline int tu_check_kernel_mapped(const char *when)
         return 1;
     }
     if (tu_simulated()) {
-        tu_info("%s: a simulated machine binds nothing, the kernel's mappings not compared",
-                when);
+        tu_info("%s: a simulated machine binds nothing, the kernel's mappings not compared", when);
         return 1;
     }
     return CHECK(k == (long long)m,
                  "%s: the kernel's node-bound mappings hold %lld bytes, numaslab counts %llu "
-                 "mapped", when, k, m);
+                 "mapped",
+                 when, k, m);
 }
 
 /* ------------------------------------------------------------------------

@@ -223,8 +223,9 @@ int main(void)
         printf("no active node\n");
         return 1;
     }
-    printf("\n%s\n", bad ? "some memory is not where it was asked for" : "all memory is where it "
-                                                                         "was asked for");
+    printf("\n%s\n", bad ? "some memory is not where it was asked for"
+                         : "all memory is where it "
+                           "was asked for");
     return bad ? 1 : 0;
 }
 #endif /* _OPENMP */

@@ -168,12 +168,13 @@ int main(int argc, char **argv)
             if (!asked[n])
                 continue;
             printf("rank %d: node %d: %d thread(s), %ld pages asked on node %d, %ld there by "
-                   "the kernel\n", rank, n, threads_on[n], asked[n], n, there[n]);
+                   "the kernel\n",
+                   rank, n, threads_on[n], asked[n], n, there[n]);
             if (there[n] != asked[n])
                 bad = 1;
         }
-        printf("rank %d: ring: received rank %d's buffer into node %d memory, contents %s\n",
-               rank, left, node0, ring_ok ? "ok" : "WRONG");
+        printf("rank %d: ring: received rank %d's buffer into node %d memory, contents %s\n", rank,
+               left, node0, ring_ok ? "ok" : "WRONG");
         if (!ring_ok)
             bad = 1;
         printf("rank %d: %s\n", rank, bad ? "FAILED" : "OK");
@@ -185,7 +186,8 @@ int main(int argc, char **argv)
     if (rank == 0) {
         if (any_bad)
             printf("hybrid-mpi-omp: %d ranks, and some memory is not where it was asked for, or "
-                   "an allocation failed\n", size);
+                   "an allocation failed\n",
+                   size);
         else
             printf("hybrid-mpi-omp: %d ranks, every page on the node it was asked for\n", size);
     }

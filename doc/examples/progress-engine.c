@@ -57,9 +57,9 @@
 #include "numaslab.h"
 
 enum { TAG_DATA = 1, TAG_BURST_END = 2, TAG_DONE = 3 };
-#define BURST 48
+#define BURST     48
 #define BUF_BYTES 4096
-#define POOL_MIN 64 /* buffers the pool keeps for hard times */
+#define POOL_MIN  64 /* buffers the pool keeps for hard times */
 
 /* A request descriptor, as an engine keeps one per message in flight. */
 struct request {
@@ -83,8 +83,14 @@ static void buf_free(void *elem, void *data)
 }
 
 /* Message seq's length and contents: both sides compute them. */
-static int msg_len(unsigned seq) { return 64 + (int)(seq * 977u % (BUF_BYTES - 64)); }
-static unsigned char msg_byte(unsigned seq, int i) { return (unsigned char)(seq * 13u + (unsigned)i); }
+static int msg_len(unsigned seq)
+{
+    return 64 + (int)(seq * 977u % (BUF_BYTES - 64));
+}
+static unsigned char msg_byte(unsigned seq, int i)
+{
+    return (unsigned char)(seq * 13u + (unsigned)i);
+}
 
 /* Rank 0: the sender, its message buffer on its own node. */
 static int producer(int size, int bursts)
@@ -117,8 +123,10 @@ static int producer(int size, int bursts)
 static int engine(int rank, int inject)
 {
     int node = numaslab_local_node();
-    numaslab_cache_t *reqs = numaslab_cache_create("pe-request", sizeof(struct request), 0, 0, NULL);
-    numaslab_mempool_t *pool = numaslab_mempool_create_node(POOL_MIN, buf_alloc, buf_free, NULL, node);
+    numaslab_cache_t *reqs =
+        numaslab_cache_create("pe-request", sizeof(struct request), 0, 0, NULL);
+    numaslab_mempool_t *pool =
+        numaslab_mempool_create_node(POOL_MIN, buf_alloc, buf_free, NULL, node);
     if (!reqs || !pool) {
         fprintf(stderr, "rank %d: cannot set up the engine: %s\n", rank, strerror(errno));
         MPI_Abort(MPI_COMM_WORLD, 1); /* rank 0 would wait in MPI_Send for ever */
@@ -159,7 +167,8 @@ static int engine(int rank, int inject)
                     numaslab_mempool_free(buf, pool);
                 continue;
             }
-            MPI_Recv(buf, len, MPI_BYTE, st.MPI_SOURCE, TAG_DATA, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            MPI_Recv(buf, len, MPI_BYTE, st.MPI_SOURCE, TAG_DATA, MPI_COMM_WORLD,
+                     MPI_STATUS_IGNORE);
             *r = (struct request){queue, buf, len, st.MPI_SOURCE, 0};
             memcpy(&r->seq, buf, sizeof(r->seq));
             queue = r;

@@ -62,28 +62,28 @@
 /* ------------------------------------------------------------------------
  * Configuration
  * ---------------------------------------------------------------------- */
-#define MAXLIVE 512            /* live objects the model keeps at most */
-#define VERIFY_EVERY 32        /* steps between whole cookie checks */
-#define NODE_LIMIT (256u << 20) /* never reached: failures without fault are bugs */
-#define RETAIN 1
-#define RETAIN_BYTES (256u << 10) /* NUMASLAB_RETAIN_BYTES */
+#define MAXLIVE          512          /* live objects the model keeps at most */
+#define VERIFY_EVERY     32           /* steps between whole cookie checks */
+#define NODE_LIMIT       (256u << 20) /* never reached: failures without fault are bugs */
+#define RETAIN           1
+#define RETAIN_BYTES     (256u << 10) /* NUMASLAB_RETAIN_BYTES */
 #define RETAIN_BYTES_STR "256K"
-#define TCACHE 6
-#define RESERVE "256K"         /* 4 elements of 64 KiB per node */
+#define TCACHE           6
+#define RESERVE          "256K" /* 4 elements of 64 KiB per node */
 
-#define NCACHES 3
-#define CA_SIZE 20             /* cache A: size 20, align 16 */
+#define NCACHES  3
+#define CA_SIZE  20 /* cache A: size 20, align 16 */
 #define CA_ALIGN 16
-#define CB_SIZE 200            /* cache B: constructor */
-#define CC_SIZE 1000           /* cache C: NUMASLAB_SLAB_ORDER(0) */
+#define CB_SIZE  200  /* cache B: constructor */
+#define CC_SIZE  1000 /* cache C: NUMASLAB_SLAB_ORDER(0) */
 #define CC_ALIGN 64
 
-#define PE_ORDER 1             /* element pool: order 1, mempool ops */
-#define PE_MIN 4
-#define PS_ORDER 4             /* backs 64 KiB slabs (size classes, caches A and B) */
-#define PS_MIN 3
-#define PC_ORDER 0             /* backs cache C's one-page slabs */
-#define PC_MIN 2
+#define PE_ORDER 1 /* element pool: order 1, mempool ops */
+#define PE_MIN   4
+#define PS_ORDER 4 /* backs 64 KiB slabs (size classes, caches A and B) */
+#define PS_MIN   3
+#define PC_ORDER 0 /* backs cache C's one-page slabs */
+#define PC_MIN   2
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -105,10 +105,10 @@ static void die(const char *fmt, ...)
 #define NO_COV
 #endif
 
-#define ENSURE(cond, ...)         \
-    do {                          \
-        if (!(cond))              \
-            die(__VA_ARGS__);     \
+#define ENSURE(cond, ...)                                                                          \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            die(__VA_ARGS__);                                                                      \
     } while (0)
 
 /* ------------------------------------------------------------------------
@@ -140,10 +140,18 @@ static size_t get_size(struct input *in)
 {
     unsigned v = get16(in), x = v & 0x1fff;
     switch (v >> 13) {
-    case 0: case 1: case 2: case 3: return x % 257;
-    case 4: case 5: return x % 2049;
-    case 6: return (size_t)x + 1;
-    default: return NUMASLAB_MAX_SMALL + 1 + (size_t)x * 16;
+    case 0:
+    case 1:
+    case 2:
+    case 3:
+        return x % 257;
+    case 4:
+    case 5:
+        return x % 2049;
+    case 6:
+        return (size_t)x + 1;
+    default:
+        return NUMASLAB_MAX_SMALL + 1 + (size_t)x * 16;
     }
 }
 
@@ -151,7 +159,7 @@ static size_t get_size(struct input *in)
  * Topology
  * ---------------------------------------------------------------------- */
 static int max_node, possible, nactive;
-static int active[1024];       /* active node ids */
+static int active[1024]; /* active node ids */
 static int node_table[64], nnode_table;
 
 static int is_active(int node)
@@ -159,7 +167,10 @@ static int is_active(int node)
     return node >= 0 && node <= max_node && numaslab_node_is_active(node) == 1;
 }
 
-static int bad_id(int node) { return node < -1 || node >= possible; }
+static int bad_id(int node)
+{
+    return node < -1 || node >= possible;
+}
 
 static void topology_init(void)
 {
@@ -187,12 +198,12 @@ static void topology_init(void)
         t[k++] = active[i];
     for (int n = 0; n <= max_node && k < 48; n++)
         if (!is_active(n))
-            t[k++] = n;            /* present or absent, but inactive */
+            t[k++] = n; /* present or absent, but inactive */
     if (max_node + 1 < possible)
-        t[k++] = max_node + 1;     /* absent: inactive, not invalid */
+        t[k++] = max_node + 1; /* absent: inactive, not invalid */
     if (possible - 1 > max_node + 1)
         t[k++] = possible - 1;
-    t[k++] = possible;             /* invalid from here on */
+    t[k++] = possible; /* invalid from here on */
     t[k++] = possible + 7;
     t[k++] = -2;
     t[k++] = INT_MAX;
@@ -200,14 +211,20 @@ static void topology_init(void)
     nnode_table = k;
 }
 
-static int get_node(struct input *in) { return node_table[get8(in) % (unsigned)nnode_table]; }
+static int get_node(struct input *in)
+{
+    return node_table[get8(in) % (unsigned)nnode_table];
+}
 
 /* ------------------------------------------------------------------------
  * Caches and pools under test
  * ---------------------------------------------------------------------- */
 static unsigned char ctor_image[CB_SIZE];
 
-static void ctor_b(void *obj) { memcpy(obj, ctor_image, CB_SIZE); }
+static void ctor_b(void *obj)
+{
+    memcpy(obj, ctor_image, CB_SIZE);
+}
 
 struct ucache {
     const char *name;
@@ -233,7 +250,7 @@ static struct upool upools[NPOOLS] = {
     {PS_ORDER, PS_MIN, NULL},
     {PC_ORDER, PC_MIN, NULL},
 };
-static int pool_node;          /* the pools' node: the first active one */
+static int pool_node; /* the pools' node: the first active one */
 static size_t page_size;
 
 /* Statistics slots: the three caches, then every size-class cache. */
@@ -243,7 +260,10 @@ static int nslots;
 static uint8_t size_slot[NUMASLAB_MAX_SMALL + 1];
 static size_t slot_slab_bytes[MAXSLOTS];
 
-static numaslab_cache_t *slot_get(int s) { return s < NCACHES ? ucaches[s].c : slot_cache[s]; }
+static numaslab_cache_t *slot_get(int s)
+{
+    return s < NCACHES ? ucaches[s].c : slot_cache[s];
+}
 
 static void caches_create(void)
 {
@@ -279,13 +299,13 @@ enum kind { K_SMALL, K_LARGE, K_CACHE, K_ELEM };
 
 struct obj {
     uintptr_t addr;
-    size_t len;                /* bytes the cookie covers */
-    size_t span;               /* bytes that belong to the object (>= 1) */
+    size_t len;  /* bytes the cookie covers */
+    size_t span; /* bytes that belong to the object (>= 1) */
     uint64_t id;
-    int slot;                  /* statistics slot, -1: none */
-    int node;                  /* numaslab_ptr_node at allocation */
+    int slot; /* statistics slot, -1: none */
+    int node; /* numaslab_ptr_node at allocation */
     uint8_t kind;
-    uint8_t ctor;              /* restore the constructed state before freeing */
+    uint8_t ctor; /* restore the constructed state before freeing */
 };
 
 static struct obj live[MAXLIVE];
@@ -296,7 +316,7 @@ static long large_cnt[64];
 static long elem_cnt;
 static int fault_on;
 static int fill_usable = 1;
-static int trace;              /* FUZZ_TRACE=1: one line per step on stderr */
+static int trace; /* FUZZ_TRACE=1: one line per step on stderr */
 static unsigned long steps;
 
 static long *slot_count(int slot, int node)
@@ -365,8 +385,8 @@ static void live_insert(const struct obj *o)
     if (i < nlive)
         ENSURE(o->addr + o->span <= live[i].addr,
                "new object %p (+%zu, kind %d) overlaps live object %p (+%zu, kind %d, id %llu)",
-               (void *)o->addr, o->span, o->kind, (void *)live[i].addr, live[i].span,
-               live[i].kind, (unsigned long long)live[i].id);
+               (void *)o->addr, o->span, o->kind, (void *)live[i].addr, live[i].span, live[i].kind,
+               (unsigned long long)live[i].id);
     if (i > 0)
         ENSURE(live[i - 1].addr + live[i - 1].span <= o->addr,
                "new object %p (+%zu, kind %d) overlaps live object %p (+%zu, kind %d, id %llu)",
@@ -426,12 +446,24 @@ static void *helper_main(void *arg)
             pthread_cond_wait(&H.cv, &H.m);
         errno = 0;
         switch (H.cmd) {
-        case H_FREE: numaslab_free(H.ptr); break;
-        case H_CACHE_FREE: numaslab_cache_free(H.c, H.ptr); break;
-        case H_POOL_FREE: numaslab_mempool_free(H.ptr, H.pool); break;
-        case H_ALLOC: H.ret = numaslab_alloc_node(H.size, H.flags, H.node); break;
-        case H_CACHE_ALLOC: H.ret = numaslab_cache_alloc_node(H.c, H.flags, H.node); break;
-        case H_FLUSH: numaslab_thread_flush(); break;
+        case H_FREE:
+            numaslab_free(H.ptr);
+            break;
+        case H_CACHE_FREE:
+            numaslab_cache_free(H.c, H.ptr);
+            break;
+        case H_POOL_FREE:
+            numaslab_mempool_free(H.ptr, H.pool);
+            break;
+        case H_ALLOC:
+            H.ret = numaslab_alloc_node(H.size, H.flags, H.node);
+            break;
+        case H_CACHE_ALLOC:
+            H.ret = numaslab_cache_alloc_node(H.c, H.flags, H.node);
+            break;
+        case H_FLUSH:
+            numaslab_thread_flush();
+            break;
         }
         H.err = errno;
         H.cmd = H_IDLE;
@@ -526,8 +558,8 @@ static void check_counters(int exact, const char *when)
                "%s: pool %d holds %d elements, min_nr %d", when, i, ps.curr_nr, ps.min_nr);
         ENSURE(ps.out >= 0, "%s: pool %d: out %ld", when, i, ps.out);
         if (i == P_ELEM)
-            ENSURE(ps.out == elem_cnt, "%s: element pool: out %ld, the model has %ld", when,
-                   ps.out, elem_cnt);
+            ENSURE(ps.out == elem_cnt, "%s: element pool: out %ld, the model has %ld", when, ps.out,
+                   elem_cnt);
         if (exact && i != P_ELEM)
             ENSURE(ps.out == 0 || nlive > 0, "%s: pool %d: out %ld with nothing live", when, i,
                    ps.out);
@@ -538,8 +570,8 @@ static void check_object(const struct obj *o, const char *when)
 {
     int n = numaslab_ptr_node((void *)o->addr);
     if (o->kind == K_ELEM)
-        ENSURE(n == -EINVAL || n == pool_node,
-               "%s: pool element %p: numaslab_ptr_node %d", when, (void *)o->addr, n);
+        ENSURE(n == -EINVAL || n == pool_node, "%s: pool element %p: numaslab_ptr_node %d", when,
+               (void *)o->addr, n);
     else
         ENSURE(is_active(n) && n == o->node,
                "%s: object %p (kind %d): numaslab_ptr_node %d, was %d at allocation", when,
@@ -583,16 +615,16 @@ enum { CALL_PLAIN, CALL_NODE, CALL_MEMPOOL };
 enum { B_NONE = -1, B_NODE_RESERVE = -2, B_UNBACKED = -3 };
 
 struct req {
-    int kind;                  /* K_SMALL (size; large above MAX_SMALL), K_CACHE */
+    int kind; /* K_SMALL (size; large above MAX_SMALL), K_CACHE */
     size_t size;
-    int cache;                 /* K_CACHE: index into ucaches */
+    int cache; /* K_CACHE: index into ucaches */
     unsigned flags;
-    int node;                  /* NUMASLAB_NODE_LOCAL or any id */
-    int call;                  /* numaslab_[cache_]alloc, ..._node, ..._node_mempool */
-    int pool;                  /* CALL_MEMPOOL: index into upools, -1 for NULL */
-    int backing;               /* what may back it under fault injection: a pool index,
-                                  B_NODE_RESERVE, B_UNBACKED, or B_NONE (ordinary) */
-    int remote;                /* allocated by the helper thread */
+    int node;    /* NUMASLAB_NODE_LOCAL or any id */
+    int call;    /* numaslab_[cache_]alloc, ..._node, ..._node_mempool */
+    int pool;    /* CALL_MEMPOOL: index into upools, -1 for NULL */
+    int backing; /* what may back it under fault injection: a pool index,
+                    B_NODE_RESERVE, B_UNBACKED, or B_NONE (ordinary) */
+    int remote;  /* allocated by the helper thread */
 };
 
 static size_t req_size(const struct req *r)
@@ -612,7 +644,7 @@ static int req_backing(const struct req *r)
     if (r->call != CALL_MEMPOOL && !(r->flags & NUMASLAB_CRITICAL))
         return B_NONE;
     if (req_large(r))
-        return B_UNBACKED; /* whole pages never come from a reserve */
+        return B_UNBACKED;                              /* whole pages never come from a reserve */
     int one_page = r->kind == K_CACHE && r->cache == 2; /* cache C: 4 KiB slabs */
     if (r->call != CALL_MEMPOOL || r->pool < 0)
         return one_page ? B_UNBACKED : B_NODE_RESERVE; /* node reserve: 64 KiB elements */
@@ -641,34 +673,46 @@ static int judge(const struct req *r, void *p, int err)
     const char *what = r->kind == K_CACHE ? ucaches[r->cache].name : large ? "large" : "size-class";
 
     if (trace)
-        fprintf(stderr, "  %s %s size %zu call %d flags 0x%x node %d pool %d backing %d: %p "
-                "errno %d\n", r->remote ? "remote" : "local", what, req_size(r), r->call,
-                r->flags, r->node, r->pool, r->backing, p, p ? 0 : err);
+        fprintf(stderr,
+                "  %s %s size %zu call %d flags 0x%x node %d pool %d backing %d: %p "
+                "errno %d\n",
+                r->remote ? "remote" : "local", what, req_size(r), r->call, r->flags, r->node,
+                r->pool, r->backing, p, p ? 0 : err);
 
     if (bad_id(r->node)) {
-        ENSURE(!p && err == EINVAL, "%s allocation on invalid node %d: %p, errno %d (want NULL, "
-               "EINVAL)", what, r->node, p, err);
+        ENSURE(!p && err == EINVAL,
+               "%s allocation on invalid node %d: %p, errno %d (want NULL, "
+               "EINVAL)",
+               what, r->node, p, err);
         return 0;
     }
     if (!is_active(r->node) && r->node != NUMASLAB_NODE_LOCAL && (r->flags & NUMASLAB_THISNODE)) {
-        ENSURE(!p && err == ENODEV, "%s allocation on inactive node %d with THISNODE: %p, "
-               "errno %d (want NULL, ENODEV)", what, r->node, p, err);
+        ENSURE(!p && err == ENODEV,
+               "%s allocation on inactive node %d with THISNODE: %p, "
+               "errno %d (want NULL, ENODEV)",
+               what, r->node, p, err);
         return 0;
     }
     if (!p) {
-        ENSURE(err == ENOMEM, "%s allocation (size %zu, node %d, flags 0x%x) failed with errno "
-               "%d, not ENOMEM", what, req_size(r), r->node, r->flags, err);
-        ENSURE(fault_on, "%s allocation (size %zu, node %d, flags 0x%x) failed while fault "
-               "injection is off", what, req_size(r), r->node, r->flags);
+        ENSURE(err == ENOMEM,
+               "%s allocation (size %zu, node %d, flags 0x%x) failed with errno "
+               "%d, not ENOMEM",
+               what, req_size(r), r->node, r->flags, err);
+        ENSURE(fault_on,
+               "%s allocation (size %zu, node %d, flags 0x%x) failed while fault "
+               "injection is off",
+               what, req_size(r), r->node, r->flags);
         if (r->backing == B_NODE_RESERVE)
-            ENSURE(reserve_cur_of(r->node) == 0, "%s allocation (size %zu, node %d, flags 0x%x) "
-                   "that the node reserve backs failed while it still holds %d elements", what,
-                   req_size(r), r->node, r->flags, reserve_cur_of(r->node));
+            ENSURE(reserve_cur_of(r->node) == 0,
+                   "%s allocation (size %zu, node %d, flags 0x%x) "
+                   "that the node reserve backs failed while it still holds %d elements",
+                   what, req_size(r), r->node, r->flags, reserve_cur_of(r->node));
         else if (r->backing >= 0) {
             int cur = pool_stats(upools[r->backing].p).curr_nr;
-            ENSURE(cur == 0, "%s allocation backed by pool %d (size %zu, node %d) failed while "
-                   "the pool still holds %d elements", what, r->backing, req_size(r), r->node,
-                   cur);
+            ENSURE(cur == 0,
+                   "%s allocation backed by pool %d (size %zu, node %d) failed while "
+                   "the pool still holds %d elements",
+                   what, r->backing, req_size(r), r->node, cur);
         }
         return 0;
     }
@@ -678,17 +722,18 @@ static int judge(const struct req *r, void *p, int err)
     o.addr = (uintptr_t)p;
     o.id = ++next_id;
     o.node = numaslab_ptr_node(p);
-    ENSURE(is_active(o.node), "%s object %p: numaslab_ptr_node %d is not an active node", what,
-           p, o.node);
+    ENSURE(is_active(o.node), "%s object %p: numaslab_ptr_node %d is not an active node", what, p,
+           o.node);
     if (is_active(r->node) && (r->flags & NUMASLAB_THISNODE))
         ENSURE(o.node == r->node, "%s object %p: on node %d, THISNODE asked for %d", what, p,
                o.node, r->node);
     if (is_active(r->node) && !fault_on)
-        ENSURE(o.node == r->node, "%s object %p: on node %d, node %d was asked for and nothing "
-               "was exhausted", what, p, o.node, r->node);
+        ENSURE(o.node == r->node,
+               "%s object %p: on node %d, node %d was asked for and nothing "
+               "was exhausted",
+               what, p, o.node, r->node);
     size_t usable = numaslab_usable_size(p), want = req_size(r);
-    ENSURE(usable >= want, "%s object %p: usable size %zu < %zu asked for", what, p, usable,
-           want);
+    ENSURE(usable >= want, "%s object %p: usable size %zu < %zu asked for", what, p, usable, want);
 
     if (r->kind == K_CACHE) {
         const struct ucache *u = &ucaches[r->cache];
@@ -708,8 +753,10 @@ static int judge(const struct req *r, void *p, int err)
          * its last owner wrote (numaslab(7), LARGE OBJECTS AND THE PAGE
          * CACHE); NUMASLAB_ZERO is checked below for every kind. */
     } else {
-        ENSURE(o.addr % (want <= 8 ? 8 : 16) == 0, "size-class object %p (size %zu) is "
-               "misaligned", p, want);
+        ENSURE(o.addr % (want <= 8 ? 8 : 16) == 0,
+               "size-class object %p (size %zu) is "
+               "misaligned",
+               p, want);
         o.kind = K_SMALL;
         o.slot = size_slot[want];
     }
@@ -780,12 +827,14 @@ static int do_alloc(struct req *r)
         uint64_t res_after = 0;
         for (int i = 0; sc && i < nactive; i++)
             res_after += cache_stats(sc, active[i]).objects_reserve;
-        ENSURE(res_after == res_before, "an ordinary allocation (size %zu, node %d) took an "
-               "object of a reserve slab: objects_reserve %llu -> %llu", req_size(r), r->node,
-               (unsigned long long)res_before, (unsigned long long)res_after);
-        ENSURE(reserve_cur_sum() == resv_before, "an ordinary allocation (size %zu, node %d) "
-               "changed the node reserves: %d -> %d elements", req_size(r), r->node,
-               resv_before, reserve_cur_sum());
+        ENSURE(res_after == res_before,
+               "an ordinary allocation (size %zu, node %d) took an "
+               "object of a reserve slab: objects_reserve %llu -> %llu",
+               req_size(r), r->node, (unsigned long long)res_before, (unsigned long long)res_after);
+        ENSURE(reserve_cur_sum() == resv_before,
+               "an ordinary allocation (size %zu, node %d) "
+               "changed the node reserves: %d -> %d elements",
+               req_size(r), r->node, resv_before, reserve_cur_sum());
     }
     return judge(r, p, err);
 }
@@ -864,8 +913,14 @@ static unsigned get_flags(struct input *in)
 
 static void op_fault(struct input *in)
 {
-    static const char *const specs[] = {NULL, "after=0", "after=1", "after=3", "prob=0.5,seed=7",
-                                        "prob=0.9,seed=3", "after=0,node=0", "after=2,node=1"};
+    static const char *const specs[] = {NULL,
+                                        "after=0",
+                                        "after=1",
+                                        "after=3",
+                                        "prob=0.5,seed=7",
+                                        "prob=0.9,seed=3",
+                                        "after=0,node=0",
+                                        "after=2,node=1"};
     unsigned k = get8(in) % (sizeof(specs) / sizeof(specs[0]));
     int rc = numaslab_fail_pages(specs[k]);
     ENSURE(rc == 0, "numaslab_fail_pages(\"%s\"): %d", specs[k] ? specs[k] : "(null)", rc);
@@ -885,16 +940,18 @@ static void op_elem(struct input *in)
         void *p = numaslab_mempool_alloc(pe, 0);
         if (!p)
             ENSURE(errno == ENOMEM && fault_on && pool_stats(pe).curr_nr == 0,
-                   "numaslab_mempool_alloc failed (errno %d, fault %d, %d held)", errno,
-                   fault_on, pool_stats(pe).curr_nr);
+                   "numaslab_mempool_alloc failed (errno %d, fault %d, %d held)", errno, fault_on,
+                   pool_stats(pe).curr_nr);
         else
             got[n++] = p;
         break;
     }
     case 1: {
         void *p = numaslab_mempool_alloc_preallocated(pe);
-        ENSURE(!!p == (before.curr_nr > 0), "numaslab_mempool_alloc_preallocated: %p with %d "
-               "held", p, before.curr_nr);
+        ENSURE(!!p == (before.curr_nr > 0),
+               "numaslab_mempool_alloc_preallocated: %p with %d "
+               "held",
+               p, before.curr_nr);
         if (p)
             got[n++] = p;
         break;
@@ -902,12 +959,14 @@ static void op_elem(struct input *in)
     default: {
         int k = (int)(v >> 2) % 6;
         int rc = numaslab_mempool_alloc_bulk(pe, got, k);
-        ENSURE(rc == (before.curr_nr >= k ? 0 : -ENOMEM), "numaslab_mempool_alloc_bulk(%d) "
-               "with %d held: %d", k, before.curr_nr, rc);
+        ENSURE(rc == (before.curr_nr >= k ? 0 : -ENOMEM),
+               "numaslab_mempool_alloc_bulk(%d) "
+               "with %d held: %d",
+               k, before.curr_nr, rc);
         if (rc == 0) {
             n = k;
-            ENSURE(pool_stats(pe).curr_nr == before.curr_nr - k, "bulk took %d: %d -> %d held",
-                   k, before.curr_nr, pool_stats(pe).curr_nr);
+            ENSURE(pool_stats(pe).curr_nr == before.curr_nr - k, "bulk took %d: %d -> %d held", k,
+                   before.curr_nr, pool_stats(pe).curr_nr);
         }
         break;
     }
@@ -939,8 +998,10 @@ static void op_resize(struct input *in)
     ENSURE(rc == 0, "numaslab_mempool_resize(%d): %d", n, rc);
     struct numaslab_mempool_stats st = pool_stats(pe);
     /* Filling a reserve is not ordinary allocation: fault injection leaves it alone. */
-    ENSURE(st.min_nr == n && st.curr_nr == n, "after numaslab_mempool_resize(%d): min_nr %d, "
-           "%d held", n, st.min_nr, st.curr_nr);
+    ENSURE(st.min_nr == n && st.curr_nr == n,
+           "after numaslab_mempool_resize(%d): min_nr %d, "
+           "%d held",
+           n, st.min_nr, st.curr_nr);
     int rc2 = numaslab_mempool_resize(pe, -1);
     ENSURE(rc2 == -EINVAL, "numaslab_mempool_resize(-1): %d", rc2);
 }
@@ -955,7 +1016,8 @@ static void op_destroy(struct input *in)
             return;
         }
         ENSURE(rc == 0, "numaslab_mempool_destroy with nothing out: %d", rc);
-        upools[P_ELEM].p = numaslab_page_pool_create(pool_node, upools[P_ELEM].order, upools[P_ELEM].min_nr);
+        upools[P_ELEM].p =
+            numaslab_page_pool_create(pool_node, upools[P_ELEM].order, upools[P_ELEM].min_nr);
         ENSURE(upools[P_ELEM].p, "numaslab_page_pool_create: %s", strerror(errno));
         return;
     }
@@ -1013,8 +1075,9 @@ static void step(struct input *in)
     unsigned op = get8(in) % NOPS;
     if (trace) {
         static const char *const names[NOPS] = {
-            "alloc", "alloc_node", "critical", "pool_backed", "alloc_remote", "burst", "elem",
-            "resize", "free", "free_remote", "free_many", "fault", "flush", "verify", "destroy"};
+            "alloc",     "alloc_node", "critical", "pool_backed", "alloc_remote",
+            "burst",     "elem",       "resize",   "free",        "free_remote",
+            "free_many", "fault",      "flush",    "verify",      "destroy"};
         fprintf(stderr, "step %lu: %s (%d live, fault %s)\n", steps, names[op], nlive,
                 fault_on ? "on" : "off");
     }
@@ -1125,15 +1188,17 @@ static void end_of_input(void)
     check_counters(1, "end of input");
     for (int i = 0; i < nactive; i++) {
         struct numaslab_node_stats st = node_stats(active[i]);
-        ENSURE(st.reserve_cur == st.reserve_min, "end of input: node %d reserve holds %d of %d "
-               "with nothing live", active[i], st.reserve_cur, st.reserve_min);
+        ENSURE(st.reserve_cur == st.reserve_min,
+               "end of input: node %d reserve holds %d of %d "
+               "with nothing live",
+               active[i], st.reserve_cur, st.reserve_min);
     }
     for (int i = 0; i < NPOOLS; i++) {
         struct numaslab_mempool_stats ps = pool_stats(upools[i].p);
         ENSURE(ps.out == 0, "end of input: pool %d: out %ld with nothing live", i, ps.out);
         if (i != P_ELEM)
-            ENSURE(ps.curr_nr == ps.min_nr, "end of input: pool %d holds %d of %d", i,
-                   ps.curr_nr, ps.min_nr);
+            ENSURE(ps.curr_nr == ps.min_nr, "end of input: pool %d holds %d of %d", i, ps.curr_nr,
+                   ps.min_nr);
         rc = numaslab_mempool_destroy(upools[i].p);
         ENSURE(rc == 0, "end of input: numaslab_mempool_destroy(pool %d): %d", i, rc);
         upools[i].p = NULL;
@@ -1144,8 +1209,10 @@ static void end_of_input(void)
         ucaches[i].c = NULL;
     }
     uint64_t mapped = numaslab_bytes_mapped(), allowed = retained_allowance();
-    ENSURE(mapped <= allowed, "end of input: %llu bytes still mapped, reserves and retained "
-           "empty slabs allow %llu", (unsigned long long)mapped, (unsigned long long)allowed);
+    ENSURE(mapped <= allowed,
+           "end of input: %llu bytes still mapped, reserves and retained "
+           "empty slabs allow %llu",
+           (unsigned long long)mapped, (unsigned long long)allowed);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -1194,9 +1261,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         slot_slab_bytes[s] = cache_stats(slot_cache[s], active[0]).slab_bytes;
     }
     ENSURE(pthread_create(&H.t, NULL, helper_main, NULL) == 0, "pthread_create");
-    fprintf(stderr, "fuzz-ops: %d active node(s), max node %d, node ids below %d; %d size "
-            "classes; cookies over the %s size\n", nactive, max_node, possible, nslots - NCACHES,
-            fill_usable ? "usable" : "requested");
+    fprintf(stderr,
+            "fuzz-ops: %d active node(s), max node %d, node ids below %d; %d size "
+            "classes; cookies over the %s size\n",
+            nactive, max_node, possible, nslots - NCACHES, fill_usable ? "usable" : "requested");
     return 0;
 }
 

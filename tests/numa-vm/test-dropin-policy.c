@@ -76,8 +76,7 @@ static int all_on(int node, const char *what)
 
 static int parse_two(const char *s, int *a, int *b)
 {
-    return sscanf(s, "%d,%d", a, b) == 2 && *a >= 0 && *b >= 0 && *a < MAXNODES &&
-                   *b < MAXNODES
+    return sscanf(s, "%d,%d", a, b) == 2 && *a >= 0 && *b >= 0 && *a < MAXNODES && *b < MAXNODES
                ? 0
                : -1;
 }
@@ -183,8 +182,9 @@ static void home(int a, int b)
     void *r = (void *)1;
     REQUIRE(pthread_create(&t, NULL, freer, &b) == 0, "pthread_create");
     pthread_join(t, &r);
-    CHECK(r == NULL && freer_on, "a thread on node %d freed them, then allocated %d of its own: "
-                                 "every page on node %d (node %d's objects went home)",
+    CHECK(r == NULL && freer_on,
+          "a thread on node %d freed them, then allocated %d of its own: "
+          "every page on node %d (node %d's objects went home)",
           b, HOME_N, mem_of(b), want);
     int again = 1;
     for (int i = 0; i < HOME_N; i++) {
@@ -214,8 +214,8 @@ int main(int argc, char **argv)
     int a, b;
     if (strncmp(argv[1], "--node=", 7) == 0) {
         a = atoi(argv[1] + 7);
-        CHECK(all_on(a, argv[1]), "%s: every page of 64 B ... 3 MiB objects is on node %d",
-              argv[1], a);
+        CHECK(all_on(a, argv[1]), "%s: every page of 64 B ... 3 MiB objects is on node %d", argv[1],
+              a);
     } else if (strncmp(argv[1], "--interleave=", 13) == 0) {
         REQUIRE(parse_two(argv[1] + 13, &a, &b) == 0, "bad %s", argv[1]);
         /* 64-byte objects over many slabs, and large ones: both nodes. */

@@ -36,7 +36,7 @@ int main(void)
         fprintf(stderr, "numaslab-consumer: object on node %d, asked for %d\n", where, node);
         return 1;
     }
-    printf("numaslab-consumer: ok: numaslab %d.%d, an object on node %d\n",
-           NUMASLAB_VERSION_MAJOR, NUMASLAB_VERSION_MINOR, where);
+    printf("numaslab-consumer: ok: numaslab %d.%d, an object on node %d\n", NUMASLAB_VERSION_MAJOR,
+           NUMASLAB_VERSION_MINOR, where);
     return 0;
 }
