@@ -12,8 +12,11 @@
  *   lib/pages.h    page map, page layer, headroom, fault injection
  *   lib/mempool.h  mempools, page pools, node reserves
  *   lib/stats.h    statistics snapshots and the statistics segment
+ *   lib/parse.h    the strict parser of numbers, sizes and node lists
  * Every .c file of lib/ includes this file (and lib/debug.h where objects are
- * handed out or taken back).  The lock order is in lib/lock.h.
+ * handed out or taken back).  The lock order is in lib/lock.h.  The layers,
+ * their invariants and the lock order are described in doc/design.md; the
+ * rules users see, in numaslab(7).
  *
  * Fast paths (an allocation from the thread's current slab, a free into a
  * slab the thread owns) take no lock and no atomic read-modify-write: the

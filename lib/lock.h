@@ -1,7 +1,7 @@
 /*
  * lib/lock.h - the library's locks: how they are made, the rank of each
  * and the order they nest in, and the debug build's checks of both (a
- * small lock witness, after jemalloc's witness.h and the kernel's lockdep).
+ * small lock witness: a rank per lock, a record per thread).
  *
  * Lock order, outermost first: a thread may take a lock only while every
  * lock it holds has a lower rank.  What each lock protects is written

@@ -19,7 +19,7 @@
  * only the part plugged so far.  The kernel's
  * watermarks of each node come from /proc/zoneinfo, read once at
  * initialisation.  What a node can still give is computed the way the
- * kernel computes MemAvailable (mm/page_alloc.c, si_mem_available), per
+ * kernel computes MemAvailable (the estimate proc(5) describes), per
  * node:
  *   avail = free - high watermark
  *         + file pages - min(file pages / 2, low watermark)

@@ -1,5 +1,6 @@
 /*
- * numa/numa.h - the OS boundary of numaslab.
+ * numa/numa.h - the OS boundary of numaslab, the bottom layer of
+ * doc/design.md.
  *
  * numa/ is the only code that talks to hwloc, libnuma and the kernel's
  * NUMA calls.  lib/ asks it for five things and nothing else:

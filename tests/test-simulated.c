@@ -16,7 +16,9 @@
  *   - frees from another thread return objects to their simulated node;
  *   - per-node reserves, per-node statistics, fallback under
  *     NUMASLAB_NODE_LIMIT to the nearest simulated node;
- *   - numaslab_stats_print says the machine is simulated.
+ *   - numaslab_stats_print and numaslab-stat say the machine is simulated;
+ *   - on tests/data/sim-no-memory.xml, whose only node has no memory,
+ *     numaslab_init fails with -ENODEV, with its message.
  */
 #include "testutil.h"
 
@@ -28,19 +30,20 @@
 
 static numaslab_cache_t *cache;
 
-/* HWLOC_XMLFILE, set to the test's machine unless the caller chose one. */
-static void use_machine(const char *argv0)
+/* HWLOC_XMLFILE set to tests/data/NAME; unless force, only when the
+ * caller chose no machine. */
+static void use_machine(const char *argv0, const char *name, int force)
 {
     static char path[PATH_MAX];
-    if (getenv("HWLOC_XMLFILE"))
+    if (getenv("HWLOC_XMLFILE") && !force)
         return;
     const char *top = getenv("top_srcdir");
     if (top) {
-        snprintf(path, sizeof(path), "%s/tests/data/sim-four.xml", top);
+        snprintf(path, sizeof(path), "%s/tests/data/%s", top, name);
     } else {
         const char *slash = strrchr(argv0, '/');
-        snprintf(path, sizeof(path), "%.*s/data/sim-four.xml", slash ? (int)(slash - argv0) : 1,
-                 slash ? argv0 : ".");
+        snprintf(path, sizeof(path), "%.*s/data/%s", slash ? (int)(slash - argv0) : 1,
+                 slash ? argv0 : ".", name);
     }
     if (access(path, R_OK) != 0)
         tu_hard("%s: %s", path, strerror(errno));
@@ -430,15 +433,30 @@ static void check_child(const char *arg, const char *var, const char *what)
     free(ch.err);
 }
 
+/* Child: a machine whose only node has no memory.  numaslab_init fails
+ * with -ENODEV (numaslab(3)), and so does an allocation. */
+static int child_nomem(const char *argv0)
+{
+    use_machine(argv0, "sim-no-memory.xml", 1);
+    int rc = numaslab_init(NULL);
+    CHECK(rc == -ENODEV, "numaslab_init with no node with memory: -ENODEV (got %d)", rc);
+    errno = 0;
+    void *p = numaslab_alloc(64, 0);
+    CHECK(!p && errno == ENODEV, "numaslab_alloc then: NULL, ENODEV (%s)", strerror(errno));
+    return tu_exit();
+}
+
 int main(int argc, char **argv)
 {
-    use_machine(argv[0]);
+    use_machine(argv[0], "sim-four.xml", 0);
     if (argc > 2 && !strcmp(argv[1], "--child")) {
         tu_init("test-simulated child");
         if (!strcmp(argv[2], "limit"))
             return child_limit();
         if (!strcmp(argv[2], "stat"))
             return child_stat();
+        if (!strcmp(argv[2], "nomem"))
+            return child_nomem(argv[0]);
         tu_hard("unknown child %s", argv[2]);
     }
     tu_init("test-simulated");
@@ -456,6 +474,18 @@ int main(int argc, char **argv)
           "numaslab_stats_print says the machine is simulated");
     tu_case("fallback under NUMASLAB_NODE_LIMIT and a critical request");
     check_child("limit", "NUMASLAB_NODE_LIMIT=8M", "under NUMASLAB_NODE_LIMIT=8M");
+    tu_case("no node with memory: -ENODEV");
+    {
+        struct tu_child ch = tu_spawn_self("test-simulated", "nomem", NULL, 0);
+        CHECK(WIFEXITED(ch.status) && WEXITSTATUS(ch.status) == 0 &&
+                  tu_count(ch.err, "no NUMA node with memory is allowed") >= 1,
+              "a child on a machine without memory: -ENODEV, with the message (status %#x)",
+              ch.status);
+        tu_show("child", ch.out);
+        tu_show("child's stderr", ch.err);
+        free(ch.out);
+        free(ch.err);
+    }
     tu_case("numaslab-stat says the machine is simulated");
     if (access("/dev/shm", W_OK) == 0) {
         check_child("stat", NULL, "read by numaslab-stat");
