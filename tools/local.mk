@@ -3,12 +3,12 @@
 #
 # numaslab-stat(1): the command line, its commands and its JSON here; the
 # segment reader and the tables are the library's (lib/statread.h), linked
-# from libnumaslab-statread.la, which is all of the library it links.
+# from libnumaslab-common.la, which is all of the library it links.
 #
 bin_PROGRAMS += tools/numaslab-stat
 tools_numaslab_stat_SOURCES = tools/numaslab-stat.c tools/stat-commands.c tools/stat-json.c \
 	tools/stat.h
-tools_numaslab_stat_LDADD = libnumaslab-statread.la
+tools_numaslab_stat_LDADD = libnumaslab-common.la
 dist_man_MANS += doc/numaslab-stat.1
 
 # Tests of the statistics export and the tool (they find the tool as
