@@ -160,19 +160,21 @@ static void test_env(void)
 
 /*
  * numaslab_init with bad fields, in a child each (init happens once): the
- * field, what the child sets, the status numaslab_init must return, and a
- * string its message must hold (NULL: none required).
+ * field, what the child sets, the status numaslab_init must return, a
+ * string its message must hold (NULL: none required), and the nodes list
+ * the nodes cases set.
  */
 static const struct init_case {
     const char *which, *what;
     int rc;
     const char *msg;
+    const char *nodes;
 } init_cases[] = {
     {"tcache", "tcache 5000", -EINVAL, "tcache=5000"},
     {"reserve", "reserve \"4Q\"", -EINVAL, "4Q"},
     /* named as the field, not as the variable NUMASLAB_NODES */
-    {"nodes", "nodes \"x-y\"", -EINVAL, "numaslab_init: nodes=\"x-y\""},
-    {"nodes-none", "nodes \"1000\" (no active node)", 0, "numaslab_init: nodes=\"1000\""},
+    {"nodes", "nodes \"x-y\"", -EINVAL, "numaslab_init: nodes=\"x-y\"", "x-y"},
+    {"nodes-none", "nodes \"1000\" (no active node)", 0, "numaslab_init: nodes=\"1000\"", "1000"},
 };
 
 static void test_init_cfg(void)
