@@ -170,8 +170,8 @@ static const struct init_case {
     const char *msg;
     const char *nodes;
 } init_cases[] = {
-    {"tcache", "tcache 5000", -EINVAL, "tcache=5000"},
-    {"reserve", "reserve \"4Q\"", -EINVAL, "4Q"},
+    {"tcache", "tcache 5000", -EINVAL, "tcache=5000", NULL},
+    {"reserve", "reserve \"4Q\"", -EINVAL, "4Q", NULL},
     /* named as the field, not as the variable NUMASLAB_NODES */
     {"nodes", "nodes \"x-y\"", -EINVAL, "numaslab_init: nodes=\"x-y\"", "x-y"},
     {"nodes-none", "nodes \"1000\" (no active node)", 0, "numaslab_init: nodes=\"1000\"", "1000"},
