@@ -212,9 +212,7 @@ static int child_init(const char *which)
     else if (!strcmp(which, "reserve"))
         cfg.reserve = "4Q";
     else
-        cfg.nodes = strchr(ic->msg, '"')
-                        ? strndup(strchr(ic->msg, '"') + 1, strlen(strchr(ic->msg, '"') + 1) - 1)
-                        : ic->msg;
+        cfg.nodes = ic->nodes;
     int r = numaslab_init(&cfg);
     CHECK(r == ic->rc, "numaslab_init({%s}) returns %d (got %d)", ic->what, ic->rc, r);
     void *p = numaslab_alloc(64, 0);
