@@ -123,7 +123,7 @@ struct nslab_global {
                    numaslab_fini releases nothing */
 };
 
-extern struct nslab_global nslab_g;
+extern NSLAB_HIDDEN struct nslab_global nslab_g;
 /* nslab_busy: numa/numa.h.  nslab_exited: 1 once the thread's state was
  * given back at its exit (lib/core.c). */
 extern __thread unsigned char nslab_exited __attribute__((tls_model("initial-exec")));
@@ -148,9 +148,9 @@ int nslab__init(void); /* lazy init; 0 or -errno */
     } while (0)
 #define NSLAB_INIT_OR_ERR()  NSLAB_INIT_OR(nslab_init_rc)
 #define NSLAB_INIT_OR_NULL() NSLAB_INIT_OR((errno = -nslab_init_rc, NULL))
-struct nslab_tstate *nslab__tstate(void);          /* the caller's, made on first use */
-void nslab__tstate_drain(struct nslab_tstate *ts); /* nslab_g.lock held: give all back */
-extern struct nslab_tstate nslab_empty_ts;         /* every thread's state until it has one */
+struct nslab_tstate *nslab__tstate(void);               /* the caller's, made on first use */
+void nslab__tstate_drain(struct nslab_tstate *ts);      /* nslab_g.lock held: give all back */
+extern NSLAB_HIDDEN struct nslab_tstate nslab_empty_ts; /* every thread's state until it has one */
 void nslab__refresh_local(struct nslab_tstate *ts);
 int nslab__local_nidx_slow(struct nslab_tstate *ts, int rotate);
 int nslab__resolve_node(nslab_bitmap_t *warned, const char *name, int node, unsigned flags,

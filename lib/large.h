@@ -56,12 +56,13 @@ struct nslab_large_cache {
 
 /* lib/sizeclass.c: size classes */
 extern const uint32_t nslab_class_size[NSLAB_NCLASSES];
-extern uint8_t nslab_class_small[1024 / 8 + 1];
-extern uint8_t nslab_class_large[NUMASLAB_MAX_SMALL / 128 + 1];
+/* size -> class index by 8 bytes, up to NUMASLAB_MAX_SMALL: one table, so
+ * that the fast path looks the size up with no second test. */
+extern NSLAB_HIDDEN uint8_t nslab_class_by8[NUMASLAB_MAX_SMALL / 8 + 1];
 /* size (<= NUMASLAB_MAX_SMALL) -> class index, by table. */
 static inline int nslab__class_of(size_t size)
 {
-    return size <= 1024 ? nslab_class_small[(size + 7) >> 3] : nslab_class_large[(size + 127) >> 7];
+    return nslab_class_by8[(size + 7) >> 3];
 }
 int nslab__size_class(size_t size); /* class index, -1 above the largest */
 int nslab__sizeclass_init(void);

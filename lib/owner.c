@@ -61,6 +61,7 @@ static struct nslab_thread_cache *thread_cache_new(struct numaslab_cache *c,
         return NULL;
     tc->own = (struct nslab_owned_slabs *)((char *)tc + owns);
     for (size_t i = 0; i < n; i++) {
+        tc->slot[i].room = c->mag;
         nslab_list_init(&tc->own[i].partial);
         nslab_list_init(&tc->own[i].full);
     }
@@ -323,9 +324,9 @@ static void slot_flush(struct numaslab_cache *c, struct nslab_tstate *ts,
                        struct nslab_thread_node *sl)
 {
     void **obj = sl->head;
-    uint32_t left = sl->n;
+    uint32_t left = c->mag - sl->room;
     sl->head = NULL;
-    sl->n = 0;
+    sl->room = c->mag;
     /* Each entry is checked: in a fork child, a thread that is gone may
      * have been halfway through a push (what it left is lost, not used). */
     for (; obj && left; left--) {

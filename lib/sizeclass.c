@@ -26,11 +26,10 @@ const uint32_t nslab_class_size[NSLAB_NCLASSES] = {
     1536, 1792, 2048, 2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192,
 };
 
-/* size -> class: by 8 bytes up to 1024, by 128 bytes up to 8192.  Filled
- * by nslab__sizeclass_init; all zero before, which the fast path turns
- * into a miss because nslab_g.sc[] is NULL then. */
-uint8_t nslab_class_small[1024 / 8 + 1];
-uint8_t nslab_class_large[NUMASLAB_MAX_SMALL / 128 + 1];
+/* size -> class, by 8 bytes.  Filled by nslab__sizeclass_init; all zero
+ * before, which the fast path turns into a miss because nslab_g.sc[] is
+ * NULL then. */
+uint8_t nslab_class_by8[NUMASLAB_MAX_SMALL / 8 + 1];
 
 int nslab__size_class(size_t size)
 {
@@ -46,10 +45,8 @@ int nslab__size_class(size_t size)
 int nslab__sizeclass_init(void)
 {
     NSLAB_ASSERT_HELD(&nslab_g.lock);
-    for (size_t i = 0; i < sizeof(nslab_class_small); i++)
-        nslab_class_small[i] = (uint8_t)nslab__size_class(i * 8);
-    for (size_t i = 0; i < sizeof(nslab_class_large); i++)
-        nslab_class_large[i] = (uint8_t)nslab__size_class(i * 128 > 1024 ? i * 128 : 1025);
+    for (size_t i = 0; i < sizeof(nslab_class_by8); i++)
+        nslab_class_by8[i] = (uint8_t)nslab__size_class(i * 8);
     for (int i = 0; i < NSLAB_NCLASSES; i++) {
         char name[NSLAB_NAME_MAX];
         snprintf(name, sizeof(name), "numaslab-%u", nslab_class_size[i]);

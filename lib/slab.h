@@ -13,6 +13,7 @@
 #include "lib/lock.h"
 
 struct nslab_tstate;
+struct nslab_thread_node;
 struct numaslab_mempool;
 
 /* Memory the pagemap knows: every page of a slab, the first page of a
@@ -58,7 +59,11 @@ struct nslab_slab {
     struct nslab_tstate *owner; /* atomic: the owning thread; NULL while unowned */
     uint32_t nobjs;
     uint32_t nwords;
-    uint16_t nidx;                 /* dense node index */
+    uint16_t nidx; /* dense node index */
+    /* The owner's free list of (cache, nidx): set with owner by the thread
+     * that takes the slab, read only by that thread after it found itself
+     * in owner (a stale value while another owns it is never read). */
+    struct nslab_thread_node *oslot;
     struct nslab_list link;        /* the owner's lists, or the cnode's */
     struct numaslab_mempool *pool; /* NSLAB_T_RESERVE: where its pages go back */
     uint64_t *rmap;                /* [nwords], cache-line aligned, after freemap */

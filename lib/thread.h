@@ -43,15 +43,16 @@ struct nslab_owned_slabs {
  * never enter a list, keep to their free maps) carries nslab_cookie in
  * its second word, on the list, in the free map,
  * waiting in a remote map: written when a slab is made and by every free,
- * cleared when the object is handed out (lib/debug.h).  A free that finds
+ * cleared when the object is taken off the list or out of the map (the fast
+ * paths below).  A free that finds
  * it is a double free, or a free of an object never handed out, and is
  * refused: the list needs no look at the free map.  A live object holds
  * the cookie only if its user wrote that random value there.
  */
 struct nslab_thread_node {
-    void **head; /* the thread's free list: objects of its own slabs,
-                    linked through their first word */
-    uint32_t n;  /* objects on it, at most the cache's mag */
+    void **head;   /* the thread's free list: objects of its own slabs,
+                      linked through their first word */
+    uint32_t room; /* objects it may still take: mag less those on it */
     uint32_t pad;
     struct nslab_slab *cur; /* the node's current slab (NSLAB_W_CUR), or NULL */
     uint64_t pad2;
@@ -99,6 +100,19 @@ void nslab__thread_cache_flush(struct numaslab_cache *c, struct nslab_tstate *ts
  * nslab_g.lock or for another thread (lib/large.c, lib/core.c). */
 void nslab__cache_free_home(struct numaslab_cache *c, void *obj);
 
+/* Reading and writing the two words of a free object that the lists and
+ * the cookie use, where the tools keep it out of bounds. */
+#define NSLAB_MAG_OPEN(o)                                                                          \
+    do {                                                                                           \
+        VALGRIND_MAKE_MEM_DEFINED((o), 2 * sizeof(void *));                                        \
+        nslab_asan_unpoison((o), 2 * sizeof(void *));                                              \
+    } while (0)
+#define NSLAB_MAG_SHUT(o)                                                                          \
+    do {                                                                                           \
+        VALGRIND_MAKE_MEM_NOACCESS((o), 2 * sizeof(void *));                                       \
+        nslab_asan_poison((o), 2 * sizeof(void *));                                                \
+    } while (0)
+
 /* An object from the thread's current slab of (c, nidx), with no lock and
  * no atomic read-modify-write; NULL on a miss (no slab yet, or none free
  * left in its map from the hint on). */
@@ -119,23 +133,16 @@ static inline void *nslab__own_take(struct numaslab_cache *c, struct nslab_threa
     }
     nslab_store_relaxed(&s->freemap[w], m & (m - 1));
     s->nfree--;
-    return s->objs + ((size_t)w * 64 + (unsigned)__builtin_ctzll(m)) * c->size;
+    void **o = (void **)(s->objs + ((size_t)w * 64 + (unsigned)__builtin_ctzll(m)) * c->size);
+    if (c->mag) { /* the free cookie: handed out now */
+        NSLAB_MAG_OPEN(o);
+        o[1] = NULL;
+        NSLAB_MAG_SHUT(o);
+    }
+    return o;
 }
 
-/* Reading and writing the two words of a free object that the lists and
- * the cookie use, where the tools keep it out of bounds. */
-#define NSLAB_MAG_OPEN(o)                                                                          \
-    do {                                                                                           \
-        VALGRIND_MAKE_MEM_DEFINED((o), 2 * sizeof(void *));                                        \
-        nslab_asan_unpoison((o), 2 * sizeof(void *));                                              \
-    } while (0)
-#define NSLAB_MAG_SHUT(o)                                                                          \
-    do {                                                                                           \
-        VALGRIND_MAKE_MEM_NOACCESS((o), 2 * sizeof(void *));                                       \
-        nslab_asan_poison((o), 2 * sizeof(void *));                                                \
-    } while (0)
-
-extern uintptr_t nslab_cookie; /* set at initialisation; never 0 */
+extern NSLAB_HIDDEN uintptr_t nslab_cookie; /* set at initialisation; never 0 */
 
 /* Mark free object obj of c with the cookie (c->mag != 0). */
 static inline void nslab__cookie_set(void *obj)
@@ -159,8 +166,8 @@ static inline int nslab__cookie_is(const struct numaslab_cache *c, void *obj)
 }
 
 /* An object of (c, nidx) for the calling thread, fast: its free list,
- * then its current slab; NULL on a miss.  The caller hands it out
- * (lib/debug.h), which clears the cookie. */
+ * then its current slab, its cookie cleared; NULL on a miss.  The caller
+ * hands it out (lib/debug.h). */
 static inline void *nslab__own_pop(struct numaslab_cache *c, int nidx)
 {
     struct nslab_thread_cache *tc = nslab_tls->cc[c->id];
@@ -171,8 +178,9 @@ static inline void *nslab__own_pop(struct numaslab_cache *c, int nidx)
     if (likely(obj != NULL)) {
         NSLAB_MAG_OPEN(obj);
         sl->head = (void **)obj[0];
+        obj[1] = NULL; /* the free cookie: only objects of caches with a list are on it */
         NSLAB_MAG_SHUT(obj);
-        sl->n--;
+        sl->room++;
         return obj;
     }
     return nslab__own_take(c, tc, nidx);
@@ -186,30 +194,33 @@ static inline void *nslab__own_pop(struct numaslab_cache *c, int nidx)
  * current one. */
 static inline int nslab__own_push(struct nslab_slab *s, struct numaslab_cache *c, void *obj)
 {
-    struct nslab_tstate *ts = nslab_tls;
-    if (unlikely(nslab_load_relaxed(&s->owner) != ts))
+    if (unlikely(nslab_load_relaxed(&s->owner) != nslab_tls))
         return 0;
-    struct nslab_thread_node *sl = &ts->cc[c->id]->slot[s->nidx];
+    /* The slab is the thread's: oslot is its list, set when it took it. */
+    struct nslab_thread_node *sl = s->oslot;
     void **o = obj;
-    if (likely(c->mag)) {
+    if (likely(sl->room != 0)) { /* a cache with a list (mag != 0), and room on it */
+        uintptr_t cookie = nslab_cookie;
         NSLAB_MAG_OPEN(o);
-        if (unlikely(o[1] == (void *)nslab_cookie)) {
+        if (unlikely(o[1] == (void *)cookie)) {
             NSLAB_MAG_SHUT(o); /* free already: the slow path says so */
             return 0;
         }
-        if (likely(sl->n < c->mag)) {
-            o[0] = (void *)sl->head;
-            o[1] = (void *)nslab_cookie;
-            NSLAB_MAG_SHUT(o);
-            /* The link before the head, in program order: what a fork
-             * child finds of a thread caught here (lib/owner.c). */
-            __atomic_signal_fence(__ATOMIC_RELEASE);
-            sl->head = o;
-            sl->n++;
-            return 1;
-        }
+        /* The link as an atomic store, which the compiler keeps a plain
+         * store of its own (not merged with the cookie's into a vector
+         * store, which costs more instructions). */
+        nslab_store_relaxed(&o[0], (void *)sl->head);
+        o[1] = (void *)cookie;
         NSLAB_MAG_SHUT(o);
+        /* The link before the head, in program order: what a fork
+         * child finds of a thread caught here (lib/owner.c). */
+        __atomic_signal_fence(__ATOMIC_RELEASE);
+        sl->head = o;
+        sl->room--;
+        return 1;
     }
+    if (unlikely(nslab__cookie_is(c, obj)))
+        return 0; /* free already, on the list or in the map */
     uint32_t idx = nslab__obj_index(s, c, obj);
     uint32_t w = idx / 64, n = s->nfree + 1;
     uint64_t bit = 1ull << (idx % 64), m = nslab_load_relaxed(&s->freemap[w]);
