@@ -49,6 +49,7 @@ static int cache_geometry(struct numaslab_cache *c, unsigned order)
         if (n >= (order ? 1u : NSLAB_MIN_OBJS)) {
             c->slab_bytes = (uint32_t)bytes;
             c->nobjs = (uint32_t)n;
+            c->nobjs_q = n;
             c->obj_offset = (uint32_t)off;
             c->rmap_offset = (uint32_t)roff;
             c->span = (uint32_t)(n * c->size);

@@ -111,6 +111,14 @@ static void tstate_exit(void *p)
     free(ts);
 }
 
+/* The local node, and its slot's offset in a thread cache (the fast
+ * path's, nslab__own_pop_local). */
+static void set_local(struct nslab_tstate *ts, int nidx)
+{
+    ts->cached_nidx = nidx;
+    ts->local_off = (size_t)nidx * sizeof(struct nslab_thread_node);
+}
+
 struct nslab_tstate *nslab__tstate(void)
 {
     struct nslab_tstate *ts = nslab_tls;
@@ -130,7 +138,7 @@ struct nslab_tstate *nslab__tstate(void)
     if (ts->gen != nslab_g.gen) {
         ts->gen = nslab_g.gen;
         ts->ipos = 0;
-        ts->cached_nidx = 0;
+        set_local(ts, 0);
         nslab__refresh_local(ts);
     }
     return ts;
@@ -166,7 +174,7 @@ void nslab__refresh_local(struct nslab_tstate *ts)
         return;
     int cpu = nslab__cpu_current();
     if (cpu >= 0 && cpu < nslab_g.topo.ncpu)
-        ts->cached_nidx = nslab_g.cpu_nidx[cpu];
+        set_local(ts, nslab_g.cpu_nidx[cpu]);
 }
 
 /* The local node's nidx on a slow path.  Under an interleave policy every
@@ -177,7 +185,7 @@ int nslab__local_nidx_slow(struct nslab_tstate *ts, int rotate)
     const struct nslab_topo *t = &nslab_g.topo;
     if (t->policy == NSLAB_POL_INTERLEAVE && t->nlocal > 0) {
         if (rotate)
-            ts->cached_nidx = t->local_set[ts->ipos++ % (unsigned)t->nlocal];
+            set_local(ts, t->local_set[ts->ipos++ % (unsigned)t->nlocal]);
         return ts->cached_nidx;
     }
     unsigned cpu = nslab__cpu_fast();
@@ -299,15 +307,14 @@ static int init_locked(const struct numaslab_config *cfg)
     nslab_g.nactive = t->nactive;
     nslab_g.possible = t->possible;
     nslab__pages_simulate(t->simulated);
-    nslab_g.node_nidx = malloc(sizeof(int16_t) * (size_t)t->possible);
+    nslab_g.node_nidx = malloc(sizeof(*nslab_g.node_nidx) * (size_t)t->possible);
     nslab_g.cpu_nidx = calloc((size_t)t->ncpu + 1, sizeof(uint16_t));
     nslab_g.node_counters = calloc((size_t)t->possible, sizeof(struct nslab_node_counters));
     rc = -ENOMEM;
     if (!nslab_g.node_nidx || !nslab_g.cpu_nidx || !nslab_g.node_counters)
         goto fail;
     for (int n = 0; n < t->possible; n++)
-        nslab_g.node_nidx[n] =
-            (int16_t)(n <= t->max_node && t->node[n].active ? t->node[n].nidx : -1);
+        nslab_g.node_nidx[n] = n <= t->max_node && t->node[n].active ? t->node[n].nidx : -1;
     for (int cpu = 0; cpu < t->ncpu; cpu++) {
         int node = t->cpu_node[cpu], m = -1;
         if (t->preferred >= 0)
@@ -332,6 +339,7 @@ static int init_locked(const struct numaslab_config *cfg)
     nslab__export_start(); /* never fails init: a failure is reported */
     return 0;
 fail:
+    nslab__class_cache_clear();
     for (int i = 0; i < NSLAB_NCLASSES; i++)
         if (nslab_g.sc[i]) {
             nslab__cache_release(nslab_g.sc[i]);
@@ -391,6 +399,7 @@ void numaslab_fini(void)
     nslab_g.ncpu_fast = 0;
     nslab_g.possible = 0;
     memset(nslab_g.sc, 0, sizeof(nslab_g.sc));
+    nslab__class_cache_clear();
     struct nslab_list *l;
     for (l = nslab_g.threads.next; l != &nslab_g.threads; l = l->next) {
         struct nslab_tstate *ts = nslab_container_of(l, struct nslab_tstate, link);

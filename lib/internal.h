@@ -95,7 +95,8 @@ struct nslab_global {
     struct nslab_topo topo;
     int nactive;
     int possible;       /* node ids must be below */
-    int16_t *node_nidx; /* [possible]: nidx, or -1 when inactive */
+    long *node_nidx;    /* [possible]: nidx, or -1 when inactive; a long, which the
+                           fast path tests and indexes with as loaded */
     uint32_t ncpu_fast; /* cpu_nidx[] is usable below this (0: never) */
     uint16_t *cpu_nidx; /* [topo.ncpu]: local node of each CPU */
     struct nslab_options opt;
@@ -166,6 +167,20 @@ void nslab__bad_free(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 static inline int nslab__local_nidx(void)
 {
     return nslab_tls->cached_nidx;
+}
+
+/* An object of c on node (an id, or NUMASLAB_NODE_LOCAL) from the calling
+ * thread's own slabs, fast (lib/thread.h); NULL on a miss, which an
+ * inactive or bad node is too: the slow path resolves it. */
+static inline void *nslab__own_pop_node(struct numaslab_cache *c, int node)
+{
+    long nidx;
+    if (node == NUMASLAB_NODE_LOCAL)
+        return nslab__own_pop_local(c);
+    if (likely((unsigned)node < (unsigned)nslab_g.possible &&
+               (nidx = nslab_g.node_nidx[node]) >= 0))
+        return nslab__own_pop(c, nidx);
+    return NULL;
 }
 
 /* Objects in use and in all slabs of (c, nidx): the cnode's counters and

@@ -162,7 +162,7 @@ static void *alloc_at(struct numaslab_cache *c, struct nslab_tstate *ts,
 {
     void *obj = nslab__own_pop(c, nidx);
     if (!obj && refill(c, ts, tc, nidx))
-        obj = nslab__own_take(c, tc, nidx);
+        obj = nslab__own_take(c, &tc->slot[nidx]);
     if (obj && tc->slot[nidx].cur)
         nslab__slab_count(c, tc->slot[nidx].cur);
     return obj;
@@ -471,14 +471,7 @@ void nslab__thread_cache_flush(struct numaslab_cache *c, struct nslab_tstate *ts
 
 void *numaslab_cache_alloc_node(numaslab_cache_t *c, unsigned flags, int node)
 {
-    int nidx;
-    if (node == NUMASLAB_NODE_LOCAL)
-        nidx = nslab__local_nidx();
-    else if ((unsigned)node < (unsigned)nslab_g.possible && (nidx = nslab_g.node_nidx[node]) >= 0)
-        ;
-    else
-        return nslab__cache_alloc_slow(c, flags, node);
-    void *obj = nslab__own_pop(c, nidx);
+    void *obj = nslab__own_pop_node(c, node);
     if (likely(obj != NULL))
         return nslab__hand_out(c, obj, flags);
     return nslab__cache_alloc_slow(c, flags, node);
@@ -486,7 +479,7 @@ void *numaslab_cache_alloc_node(numaslab_cache_t *c, unsigned flags, int node)
 
 void *numaslab_cache_alloc(numaslab_cache_t *c, unsigned flags)
 {
-    void *obj = nslab__own_pop(c, nslab__local_nidx());
+    void *obj = nslab__own_pop_local(c);
     if (likely(obj != NULL))
         return nslab__hand_out(c, obj, flags);
     return nslab__cache_alloc_slow(c, flags, NUMASLAB_NODE_LOCAL);

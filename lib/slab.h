@@ -117,7 +117,8 @@ struct numaslab_cache {
     uint64_t inv;      /* odd * inv == 1 (mod 2^64) */
     uint32_t mag;      /* objects a thread's free list of it holds per node
                           (struct nslab_thread_node); 0: none, frees go to the map */
-    uint32_t nobjs;    /* objects per slab */
+    uint32_t nobjs;    /* objects per slab (every slab of the cache: s->nobjs) */
+    uint64_t nobjs_q;  /* nobjs, 64 bits wide: what nslab__obj_ok compares with */
     /* The rest: slow paths. */
     char name[NSLAB_NAME_MAX];
     uint32_t align;
@@ -201,11 +202,13 @@ static inline uint64_t nslab__obj_quot(const struct nslab_slab *s, const struct 
 /* Is p the start of an object of slab s (of cache c)?  The quotient above
  * is below nobjs: an offset past the objects (or before them, which wraps)
  * gives a quotient of nobjs or more, and one that is not a multiple of the
- * size gives one above divmax, which is far above nobjs. */
+ * size gives one above divmax, which is far above nobjs.  Every slab of c
+ * has c's nobjs (nslab__slab_init); the 64-bit copy is compared with no
+ * widening. */
 static inline int nslab__obj_ok(const struct nslab_slab *s, const struct numaslab_cache *c,
                                 const void *p)
 {
-    return nslab__obj_quot(s, c, p) < s->nobjs;
+    return nslab__obj_quot(s, c, p) < c->nobjs_q;
 }
 
 /* The index in s of an object that passed nslab__obj_ok. */

@@ -70,9 +70,12 @@ struct nslab_thread_cache {
 };
 
 struct nslab_tstate {
-    struct nslab_thread_cache *cc[NSLAB_MAX_CACHES]; /* by cache id; NULL until used */
+    /* By cache id; NULL until used.  The last, the id of the size-class
+     * fast path's empty cache (lib/sizeclass.c), is always NULL. */
+    struct nslab_thread_cache *cc[NSLAB_MAX_CACHES + 1];
     struct nslab_large_cache *tlc; /* [nactive]; NULL until a large object is freed */
     int cached_nidx;               /* local node when the CPU cannot be read fast */
+    size_t local_off;              /* cached_nidx * sizeof(struct nslab_thread_node) */
     unsigned ipos;                 /* interleave position */
     unsigned gen;                  /* nslab_g.gen this state was set up for */
     int registered;
@@ -113,13 +116,12 @@ void nslab__cache_free_home(struct numaslab_cache *c, void *obj);
         nslab_asan_poison((o), 2 * sizeof(void *));                                                \
     } while (0)
 
-/* An object from the thread's current slab of (c, nidx), with no lock and
- * no atomic read-modify-write; NULL on a miss (no slab yet, or none free
- * left in its map from the hint on). */
-static inline void *nslab__own_take(struct numaslab_cache *c, struct nslab_thread_cache *tc,
-                                    int nidx)
+/* An object from the thread's current slab of sl, its slot of (c, a
+ * node), with no lock and no atomic read-modify-write; NULL on a miss (no
+ * slab yet, or none free left in its map from the hint on). */
+static inline void *nslab__own_take(struct numaslab_cache *c, struct nslab_thread_node *sl)
 {
-    struct nslab_slab *s = tc->slot[nidx].cur;
+    struct nslab_slab *s = sl->cur;
     if (unlikely(s == NULL))
         return NULL;
     uint32_t w = s->hint;
@@ -165,15 +167,11 @@ static inline int nslab__cookie_is(const struct numaslab_cache *c, void *obj)
     return is;
 }
 
-/* An object of (c, nidx) for the calling thread, fast: its free list,
- * then its current slab, its cookie cleared; NULL on a miss.  The caller
- * hands it out (lib/debug.h). */
-static inline void *nslab__own_pop(struct numaslab_cache *c, int nidx)
+/* An object of c from sl, the calling thread's slot of (c, a node), fast:
+ * its free list, then its current slab, its cookie cleared; NULL on a
+ * miss.  The caller hands it out (lib/debug.h). */
+static inline void *nslab__own_pop_slot(struct numaslab_cache *c, struct nslab_thread_node *sl)
 {
-    struct nslab_thread_cache *tc = nslab_tls->cc[c->id];
-    if (unlikely(tc == NULL))
-        return NULL;
-    struct nslab_thread_node *sl = &tc->slot[nidx];
     void **obj = sl->head;
     if (likely(obj != NULL)) {
         NSLAB_MAG_OPEN(obj);
@@ -183,7 +181,27 @@ static inline void *nslab__own_pop(struct numaslab_cache *c, int nidx)
         sl->room++;
         return obj;
     }
-    return nslab__own_take(c, tc, nidx);
+    return nslab__own_take(c, sl);
+}
+
+/* The same from the thread's slot of (c, nidx). */
+static inline void *nslab__own_pop(struct numaslab_cache *c, long nidx)
+{
+    struct nslab_thread_cache *tc = nslab_tls->cc[c->id];
+    if (unlikely(tc == NULL))
+        return NULL;
+    return nslab__own_pop_slot(c, &tc->slot[nidx]);
+}
+
+/* The same from its slot of (c, its local node): the slot's offset is
+ * kept with the local node (struct nslab_tstate), with no multiply. */
+static inline void *nslab__own_pop_local(struct numaslab_cache *c)
+{
+    struct nslab_tstate *ts = nslab_tls;
+    struct nslab_thread_cache *tc = ts->cc[c->id];
+    if (unlikely(tc == NULL))
+        return NULL;
+    return nslab__own_pop_slot(c, (struct nslab_thread_node *)((char *)tc->slot + ts->local_off));
 }
 
 /* Free obj (validated: an object of s, of cache c) when the calling thread
