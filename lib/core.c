@@ -23,7 +23,7 @@ struct nslab_global nslab_g = {
 
 /* Every thread starts on this state: no array caches, so every fast path
  * misses and the slow path gives the thread a state of its own. */
-struct nslab_tstate nslab_empty_ts;
+struct nslab_tstate nslab_empty_ts = {.cc = {[0 ... NSLAB_MAX_CACHES] = &nslab_no_tc}};
 __thread struct nslab_tstate *nslab_tls __attribute__((tls_model("initial-exec"))) =
     &nslab_empty_ts;
 __thread unsigned char nslab_busy __attribute__((tls_model("initial-exec")));
@@ -82,16 +82,14 @@ void nslab__tstate_drain(struct nslab_tstate *ts)
     free(ts->tlc);
     ts->tlc = NULL;
     for (int id = 0; id < NSLAB_MAX_CACHES; id++) {
-        if (!ts->cc[id])
+        if (!nslab__tc(ts, id))
             continue;
         if (nslab_g.by_id[id])
             nslab__thread_cache_flush(nslab_g.by_id[id], ts, 0);
     }
     nslab__pub_dirty(ts); /* before its caches' state goes */
-    for (int id = 0; id < NSLAB_MAX_CACHES; id++) {
-        free(ts->cc[id]);
-        ts->cc[id] = NULL;
-    }
+    for (int id = 0; id < NSLAB_MAX_CACHES; id++)
+        nslab__tc_free(ts, id);
 }
 
 /* pthread key destructor: the exiting thread's objects go home. */
@@ -126,6 +124,8 @@ struct nslab_tstate *nslab__tstate(void)
         ts = calloc(1, sizeof(*ts));
         if (!ts)
             return NULL;
+        for (int id = 0; id <= NSLAB_MAX_CACHES; id++)
+            ts->cc[id] = &nslab_no_tc;
         nslab_list_init(&ts->link);
         nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
         nslab_list_add(&nslab_g.threads, &ts->link);
@@ -152,7 +152,7 @@ void numaslab_thread_flush(void)
     nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     nslab__large_cache_flush(ts);
     for (int id = 0; id < NSLAB_MAX_CACHES; id++)
-        if (ts->cc[id] && nslab_g.by_id[id]) {
+        if (nslab__tc(ts, id) && nslab_g.by_id[id]) {
             nslab__thread_cache_flush(nslab_g.by_id[id], ts, 1);
             /* Frees that reached slabs after their owners gave them
              * back: a few of the full ones (oldest first) each time. */
@@ -409,10 +409,9 @@ void numaslab_fini(void)
         free(ts->tlc);
         ts->tlc = NULL;
         for (int id = 0; id < NSLAB_MAX_CACHES; id++) {
-            if (ts->cc[id] && nslab_g.by_id[id])
+            if (nslab__tc(ts, id) && nslab_g.by_id[id])
                 nslab__thread_cache_flush(nslab_g.by_id[id], ts, 0);
-            free(ts->cc[id]);
-            ts->cc[id] = NULL;
+            nslab__tc_free(ts, id);
         }
     }
     nslab__large_release_all();

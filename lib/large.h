@@ -66,9 +66,10 @@ static inline int nslab__class_of(size_t size)
 }
 /* The same to the class's cache, nslab_g.sc[nslab__class_of(size)], in
  * one load for the fast paths.  While the library is not initialised
- * every entry is an empty cache whose id no thread has a slot for
- * (cc[NSLAB_MAX_CACHES]), so the fast path misses with no test of its
- * own.  Filled once every size class exists, emptied with nslab_g.sc. */
+ * every entry is an empty cache whose id no thread ever has a thread
+ * cache of (cc[NSLAB_MAX_CACHES] is nslab_no_tc), so the fast path misses
+ * with no test of its own.  Filled once every size class exists, emptied
+ * with nslab_g.sc. */
 extern NSLAB_HIDDEN struct numaslab_cache *nslab_class_cache[NUMASLAB_MAX_SMALL / 8 + 1];
 void nslab__class_cache_clear(void); /* every entry the empty cache; nslab_g.lock held */
 static inline struct numaslab_cache *nslab__class_cache(size_t size)

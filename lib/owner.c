@@ -49,6 +49,10 @@
 
 #define POLL_FULL 4 /* full slabs looked at for remote frees per refill */
 
+/* lib/thread.h, with a slot for every node there may be: all zero, so no
+ * room, no object and no slab on any. */
+struct nslab_thread_cache nslab_no_tc = {.slot = {[64 * NSLAB_MASK_WORDS - 1] = {0}}};
+
 /* nolock: nslab_g.lock is only tried (a free may run under it), NULL when
  * it is taken. */
 static struct nslab_thread_cache *thread_cache_new(struct numaslab_cache *c,
@@ -188,7 +192,7 @@ void *nslab__cache_alloc_slow(struct numaslab_cache *c, unsigned flags, int node
         errno = -rc;
         return NULL;
     }
-    struct nslab_thread_cache *tc = ts->cc[c->id];
+    struct nslab_thread_cache *tc = nslab__tc(ts, c->id);
     if (!tc && !(tc = nslab__thread_cache_make(c, ts))) {
         errno = ENOMEM;
         return NULL;
@@ -257,7 +261,7 @@ static void free_remote(struct numaslab_cache *c, struct nslab_slab *s, void *ob
         return;
     }
     struct nslab_tstate *ts = nslab_tls;
-    struct nslab_thread_cache *tc = ts->cc[c->id];
+    struct nslab_thread_cache *tc = nslab__tc(ts, c->id);
     if (!tc && ts == &nslab_empty_ts && !nslab_exited &&
         nslab__trylock(&nslab_g.lock, NSLAB_RANK_GLOBAL) == 0) {
         /* A thread that never used the library: its state, unless this
@@ -449,7 +453,7 @@ static void flush_one(struct numaslab_cache *c, struct nslab_thread_cache *tc, i
 
 void nslab__thread_cache_flush(struct numaslab_cache *c, struct nslab_tstate *ts, int keep_live)
 {
-    struct nslab_thread_cache *tc = ts->cc[c->id];
+    struct nslab_thread_cache *tc = nslab__tc(ts, c->id);
     if (!tc)
         return;
     rb_flush(c, tc);

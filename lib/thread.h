@@ -15,6 +15,8 @@
 #include "lib/base.h"
 #include "lib/slab.h"
 
+#include <stdlib.h>
+
 struct nslab_large_cache;
 
 /*
@@ -70,8 +72,8 @@ struct nslab_thread_cache {
 };
 
 struct nslab_tstate {
-    /* By cache id; NULL until used.  The last, the id of the size-class
-     * fast path's empty cache (lib/sizeclass.c), is always NULL. */
+    /* By cache id; &nslab_no_tc until used.  The last, the id of the
+     * size-class fast path's empty cache (lib/sizeclass.c), always is. */
     struct nslab_thread_cache *cc[NSLAB_MAX_CACHES + 1];
     struct nslab_large_cache *tlc; /* [nactive]; NULL until a large object is freed */
     int cached_nidx;               /* local node when the CPU cannot be read fast */
@@ -86,6 +88,24 @@ struct nslab_tstate {
 };
 
 extern __thread struct nslab_tstate *nslab_tls __attribute__((tls_model("initial-exec")));
+
+/* The thread cache of every (thread, cache) that has none yet (lib/owner.c):
+ * on every node no object on its list, no room, no current slab, so the
+ * fast allocation misses with no test of its own.  Never written. */
+extern NSLAB_HIDDEN struct nslab_thread_cache nslab_no_tc;
+/* ts's thread cache of the cache of that id, NULL when it has none. */
+static inline struct nslab_thread_cache *nslab__tc(const struct nslab_tstate *ts, uint32_t id)
+{
+    struct nslab_thread_cache *tc = ts->cc[id];
+    return tc == &nslab_no_tc ? NULL : tc;
+}
+/* Free ts's thread cache of that id, if any: it has none after. */
+static inline void nslab__tc_free(struct nslab_tstate *ts, uint32_t id)
+{
+    if (ts->cc[id] != &nslab_no_tc)
+        free(ts->cc[id]);
+    ts->cc[id] = &nslab_no_tc;
+}
 
 /* lib/owner.c: thread-owned slabs */
 void *nslab__cache_alloc_slow(struct numaslab_cache *c, unsigned flags, int node);
@@ -187,10 +207,7 @@ static inline void *nslab__own_pop_slot(struct numaslab_cache *c, struct nslab_t
 /* The same from the thread's slot of (c, nidx). */
 static inline void *nslab__own_pop(struct numaslab_cache *c, long nidx)
 {
-    struct nslab_thread_cache *tc = nslab_tls->cc[c->id];
-    if (unlikely(tc == NULL))
-        return NULL;
-    return nslab__own_pop_slot(c, &tc->slot[nidx]);
+    return nslab__own_pop_slot(c, &nslab_tls->cc[c->id]->slot[nidx]);
 }
 
 /* The same from its slot of (c, its local node): the slot's offset is
@@ -199,8 +216,6 @@ static inline void *nslab__own_pop_local(struct numaslab_cache *c)
 {
     struct nslab_tstate *ts = nslab_tls;
     struct nslab_thread_cache *tc = ts->cc[c->id];
-    if (unlikely(tc == NULL))
-        return NULL;
     return nslab__own_pop_slot(c, (struct nslab_thread_node *)((char *)tc->slot + ts->local_off));
 }
 
