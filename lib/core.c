@@ -269,6 +269,7 @@ static void free_tables(void)
     free(nslab_g.cpu_nidx);
     free(nslab_g.node_counters);
     nslab_g.node_nidx = NULL;
+    nslab_g.node_soff = NULL;
     nslab_g.cpu_nidx = NULL;
     nslab_g.node_counters = NULL;
     nslab__topo_free(&nslab_g.topo);
@@ -307,14 +308,21 @@ static int init_locked(const struct numaslab_config *cfg)
     nslab_g.nactive = t->nactive;
     nslab_g.possible = t->possible;
     nslab__pages_simulate(t->simulated);
-    nslab_g.node_nidx = malloc(sizeof(*nslab_g.node_nidx) * (size_t)t->possible);
+    /* node_nidx, then node_soff, aligned for it */
+    size_t soff_at = (sizeof(int16_t) * (size_t)t->possible + sizeof(long) - 1) / sizeof(long);
+    long *nodes = malloc(sizeof(long) * (soff_at + (size_t)t->possible));
+    nslab_g.node_nidx = (int16_t *)nodes;
+    nslab_g.node_soff = nodes ? nodes + soff_at : NULL;
     nslab_g.cpu_nidx = calloc((size_t)t->ncpu + 1, sizeof(uint16_t));
     nslab_g.node_counters = calloc((size_t)t->possible, sizeof(struct nslab_node_counters));
     rc = -ENOMEM;
     if (!nslab_g.node_nidx || !nslab_g.cpu_nidx || !nslab_g.node_counters)
         goto fail;
-    for (int n = 0; n < t->possible; n++)
-        nslab_g.node_nidx[n] = n <= t->max_node && t->node[n].active ? t->node[n].nidx : -1;
+    for (int n = 0; n < t->possible; n++) {
+        int nidx = n <= t->max_node && t->node[n].active ? t->node[n].nidx : -1;
+        nslab_g.node_nidx[n] = (int16_t)nidx;
+        nslab_g.node_soff[n] = nidx < 0 ? -1 : nidx * (long)sizeof(struct nslab_thread_node);
+    }
     for (int cpu = 0; cpu < t->ncpu; cpu++) {
         int node = t->cpu_node[cpu], m = -1;
         if (t->preferred >= 0)

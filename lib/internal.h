@@ -95,8 +95,11 @@ struct nslab_global {
     struct nslab_topo topo;
     int nactive;
     int possible;       /* node ids must be below */
-    long *node_nidx;    /* [possible]: nidx, or -1 when inactive; a long, which the
-                           fast path tests and indexes with as loaded */
+    int16_t *node_nidx; /* [possible]: nidx, or -1 when inactive */
+    /* [possible]: for the fast path, the node's slot offset in a thread
+     * cache (nidx * sizeof(struct nslab_thread_node)), or -1 when inactive;
+     * in node_nidx's allocation, after it */
+    long *node_soff;
     uint32_t ncpu_fast; /* cpu_nidx[] is usable below this (0: never) */
     uint16_t *cpu_nidx; /* [topo.ncpu]: local node of each CPU */
     struct nslab_options opt;
@@ -174,12 +177,11 @@ static inline int nslab__local_nidx(void)
  * inactive or bad node is too: the slow path resolves it. */
 static inline void *nslab__own_pop_node(struct numaslab_cache *c, int node)
 {
-    long nidx;
+    long off;
     if (node == NUMASLAB_NODE_LOCAL)
         return nslab__own_pop_local(c);
-    if (likely((unsigned)node < (unsigned)nslab_g.possible &&
-               (nidx = nslab_g.node_nidx[node]) >= 0))
-        return nslab__own_pop(c, nidx);
+    if (likely((unsigned)node < (unsigned)nslab_g.possible && (off = nslab_g.node_soff[node]) >= 0))
+        return nslab__own_pop_at(c, (size_t)off);
     return NULL;
 }
 

@@ -204,19 +204,25 @@ static inline void *nslab__own_pop_slot(struct numaslab_cache *c, struct nslab_t
     return nslab__own_take(c, sl);
 }
 
-/* The same from the thread's slot of (c, nidx). */
-static inline void *nslab__own_pop(struct numaslab_cache *c, long nidx)
+/* The same from the thread's slot at byte offset off in its thread cache
+ * of c (nidx * sizeof(struct nslab_thread_node), kept so by the callers:
+ * no multiply on the fast path). */
+static inline void *nslab__own_pop_at(struct numaslab_cache *c, size_t off)
 {
-    return nslab__own_pop_slot(c, &nslab_tls->cc[c->id]->slot[nidx]);
+    struct nslab_thread_cache *tc = nslab_tls->cc[c->id];
+    return nslab__own_pop_slot(c, (struct nslab_thread_node *)((char *)tc->slot + off));
 }
 
-/* The same from its slot of (c, its local node): the slot's offset is
- * kept with the local node (struct nslab_tstate), with no multiply. */
+/* The same from its slot of (c, nidx). */
+static inline void *nslab__own_pop(struct numaslab_cache *c, int nidx)
+{
+    return nslab__own_pop_at(c, (size_t)nidx * sizeof(struct nslab_thread_node));
+}
+
+/* The same from its slot of (c, its local node). */
 static inline void *nslab__own_pop_local(struct numaslab_cache *c)
 {
-    struct nslab_tstate *ts = nslab_tls;
-    struct nslab_thread_cache *tc = ts->cc[c->id];
-    return nslab__own_pop_slot(c, (struct nslab_thread_node *)((char *)tc->slot + ts->local_off));
+    return nslab__own_pop_at(c, nslab_tls->local_off);
 }
 
 /* Free obj (validated: an object of s, of cache c) when the calling thread
