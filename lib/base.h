@@ -56,6 +56,12 @@
 #define nslab_asan_unpoison(a, s) ((void)(a), (void)(s))
 #endif
 
+/* On the declaration of a variable the library shares between its files:
+ * the compiler then addresses it directly, with no load of its address
+ * from the global offset table (the library is built with hidden
+ * visibility: no other object sees these variables). */
+#define NSLAB_HIDDEN __attribute__((visibility("hidden")))
+
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 

@@ -49,6 +49,7 @@ static int cache_geometry(struct numaslab_cache *c, unsigned order)
         if (n >= (order ? 1u : NSLAB_MIN_OBJS)) {
             c->slab_bytes = (uint32_t)bytes;
             c->nobjs = (uint32_t)n;
+            c->nobjs_q = n;
             c->obj_offset = (uint32_t)off;
             c->rmap_offset = (uint32_t)roff;
             c->span = (uint32_t)(n * c->size);
@@ -219,7 +220,7 @@ int numaslab_cache_destroy(numaslab_cache_t *c)
     struct nslab_list *l;
     for (l = nslab_g.threads.next; l != &nslab_g.threads; l = l->next) {
         struct nslab_tstate *ts = nslab_container_of(l, struct nslab_tstate, link);
-        if (ts->cc[c->id])
+        if (nslab__tc(ts, c->id))
             nslab__thread_cache_flush(c, ts, 0);
     }
     nslab__cache_sweep(c);
@@ -236,8 +237,7 @@ int numaslab_cache_destroy(numaslab_cache_t *c)
     }
     for (l = nslab_g.threads.next; l != &nslab_g.threads; l = l->next) {
         struct nslab_tstate *ts = nslab_container_of(l, struct nslab_tstate, link);
-        free(ts->cc[c->id]);
-        ts->cc[c->id] = NULL;
+        nslab__tc_free(ts, c->id);
     }
     nslab__cache_release(c);
     nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);

@@ -23,7 +23,7 @@ struct nslab_global nslab_g = {
 
 /* Every thread starts on this state: no array caches, so every fast path
  * misses and the slow path gives the thread a state of its own. */
-struct nslab_tstate nslab_empty_ts;
+struct nslab_tstate nslab_empty_ts = {.cc = {[0 ... NSLAB_MAX_CACHES] = &nslab_no_tc}};
 __thread struct nslab_tstate *nslab_tls __attribute__((tls_model("initial-exec"))) =
     &nslab_empty_ts;
 __thread unsigned char nslab_busy __attribute__((tls_model("initial-exec")));
@@ -82,16 +82,14 @@ void nslab__tstate_drain(struct nslab_tstate *ts)
     free(ts->tlc);
     ts->tlc = NULL;
     for (int id = 0; id < NSLAB_MAX_CACHES; id++) {
-        if (!ts->cc[id])
+        if (!nslab__tc(ts, id))
             continue;
         if (nslab_g.by_id[id])
             nslab__thread_cache_flush(nslab_g.by_id[id], ts, 0);
     }
     nslab__pub_dirty(ts); /* before its caches' state goes */
-    for (int id = 0; id < NSLAB_MAX_CACHES; id++) {
-        free(ts->cc[id]);
-        ts->cc[id] = NULL;
-    }
+    for (int id = 0; id < NSLAB_MAX_CACHES; id++)
+        nslab__tc_free(ts, id);
 }
 
 /* pthread key destructor: the exiting thread's objects go home. */
@@ -111,6 +109,14 @@ static void tstate_exit(void *p)
     free(ts);
 }
 
+/* The local node, and its slot's offset in a thread cache (the fast
+ * path's, nslab__own_pop_local). */
+static void set_local(struct nslab_tstate *ts, int nidx)
+{
+    ts->cached_nidx = nidx;
+    ts->local_off = (size_t)nidx * sizeof(struct nslab_thread_node);
+}
+
 struct nslab_tstate *nslab__tstate(void)
 {
     struct nslab_tstate *ts = nslab_tls;
@@ -118,6 +124,8 @@ struct nslab_tstate *nslab__tstate(void)
         ts = calloc(1, sizeof(*ts));
         if (!ts)
             return NULL;
+        for (int id = 0; id <= NSLAB_MAX_CACHES; id++)
+            ts->cc[id] = &nslab_no_tc;
         nslab_list_init(&ts->link);
         nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
         nslab_list_add(&nslab_g.threads, &ts->link);
@@ -130,7 +138,7 @@ struct nslab_tstate *nslab__tstate(void)
     if (ts->gen != nslab_g.gen) {
         ts->gen = nslab_g.gen;
         ts->ipos = 0;
-        ts->cached_nidx = 0;
+        set_local(ts, 0);
         nslab__refresh_local(ts);
     }
     return ts;
@@ -144,7 +152,7 @@ void numaslab_thread_flush(void)
     nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     nslab__large_cache_flush(ts);
     for (int id = 0; id < NSLAB_MAX_CACHES; id++)
-        if (ts->cc[id] && nslab_g.by_id[id]) {
+        if (nslab__tc(ts, id) && nslab_g.by_id[id]) {
             nslab__thread_cache_flush(nslab_g.by_id[id], ts, 1);
             /* Frees that reached slabs after their owners gave them
              * back: a few of the full ones (oldest first) each time. */
@@ -166,7 +174,7 @@ void nslab__refresh_local(struct nslab_tstate *ts)
         return;
     int cpu = nslab__cpu_current();
     if (cpu >= 0 && cpu < nslab_g.topo.ncpu)
-        ts->cached_nidx = nslab_g.cpu_nidx[cpu];
+        set_local(ts, nslab_g.cpu_nidx[cpu]);
 }
 
 /* The local node's nidx on a slow path.  Under an interleave policy every
@@ -177,7 +185,7 @@ int nslab__local_nidx_slow(struct nslab_tstate *ts, int rotate)
     const struct nslab_topo *t = &nslab_g.topo;
     if (t->policy == NSLAB_POL_INTERLEAVE && t->nlocal > 0) {
         if (rotate)
-            ts->cached_nidx = t->local_set[ts->ipos++ % (unsigned)t->nlocal];
+            set_local(ts, t->local_set[ts->ipos++ % (unsigned)t->nlocal]);
         return ts->cached_nidx;
     }
     unsigned cpu = nslab__cpu_fast();
@@ -261,6 +269,7 @@ static void free_tables(void)
     free(nslab_g.cpu_nidx);
     free(nslab_g.node_counters);
     nslab_g.node_nidx = NULL;
+    nslab_g.node_soff = NULL;
     nslab_g.cpu_nidx = NULL;
     nslab_g.node_counters = NULL;
     nslab__topo_free(&nslab_g.topo);
@@ -299,15 +308,21 @@ static int init_locked(const struct numaslab_config *cfg)
     nslab_g.nactive = t->nactive;
     nslab_g.possible = t->possible;
     nslab__pages_simulate(t->simulated);
-    nslab_g.node_nidx = malloc(sizeof(int16_t) * (size_t)t->possible);
+    /* node_nidx, then node_soff, aligned for it */
+    size_t soff_at = (sizeof(int16_t) * (size_t)t->possible + sizeof(long) - 1) / sizeof(long);
+    long *nodes = malloc(sizeof(long) * (soff_at + (size_t)t->possible));
+    nslab_g.node_nidx = (int16_t *)nodes;
+    nslab_g.node_soff = nodes ? nodes + soff_at : NULL;
     nslab_g.cpu_nidx = calloc((size_t)t->ncpu + 1, sizeof(uint16_t));
     nslab_g.node_counters = calloc((size_t)t->possible, sizeof(struct nslab_node_counters));
     rc = -ENOMEM;
     if (!nslab_g.node_nidx || !nslab_g.cpu_nidx || !nslab_g.node_counters)
         goto fail;
-    for (int n = 0; n < t->possible; n++)
-        nslab_g.node_nidx[n] =
-            (int16_t)(n <= t->max_node && t->node[n].active ? t->node[n].nidx : -1);
+    for (int n = 0; n < t->possible; n++) {
+        int nidx = n <= t->max_node && t->node[n].active ? t->node[n].nidx : -1;
+        nslab_g.node_nidx[n] = (int16_t)nidx;
+        nslab_g.node_soff[n] = nidx < 0 ? -1 : nidx * (long)sizeof(struct nslab_thread_node);
+    }
     for (int cpu = 0; cpu < t->ncpu; cpu++) {
         int node = t->cpu_node[cpu], m = -1;
         if (t->preferred >= 0)
@@ -332,6 +347,7 @@ static int init_locked(const struct numaslab_config *cfg)
     nslab__export_start(); /* never fails init: a failure is reported */
     return 0;
 fail:
+    nslab__class_cache_clear();
     for (int i = 0; i < NSLAB_NCLASSES; i++)
         if (nslab_g.sc[i]) {
             nslab__cache_release(nslab_g.sc[i]);
@@ -391,6 +407,7 @@ void numaslab_fini(void)
     nslab_g.ncpu_fast = 0;
     nslab_g.possible = 0;
     memset(nslab_g.sc, 0, sizeof(nslab_g.sc));
+    nslab__class_cache_clear();
     struct nslab_list *l;
     for (l = nslab_g.threads.next; l != &nslab_g.threads; l = l->next) {
         struct nslab_tstate *ts = nslab_container_of(l, struct nslab_tstate, link);
@@ -400,10 +417,9 @@ void numaslab_fini(void)
         free(ts->tlc);
         ts->tlc = NULL;
         for (int id = 0; id < NSLAB_MAX_CACHES; id++) {
-            if (ts->cc[id] && nslab_g.by_id[id])
+            if (nslab__tc(ts, id) && nslab_g.by_id[id])
                 nslab__thread_cache_flush(nslab_g.by_id[id], ts, 0);
-            free(ts->cc[id]);
-            ts->cc[id] = NULL;
+            nslab__tc_free(ts, id);
         }
     }
     nslab__large_release_all();

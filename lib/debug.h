@@ -114,8 +114,6 @@ static inline void *nslab__hand_out(struct numaslab_cache *c, void *obj, unsigne
     nslab_asan_unpoison(obj, c->obj_size);
     if (c->ctor)
         VALGRIND_MAKE_MEM_DEFINED(obj, c->obj_size);
-    if (c->mag)
-        ((void **)obj)[1] = NULL; /* the free cookie (lib/thread.h): handed out now */
     if (flags & NUMASLAB_ZERO)
         memset(obj, 0, c->obj_size);
     return obj;

@@ -383,7 +383,7 @@ void nslab__pub_remote(struct numaslab_cache *c, int nidx)
         return;
     /* Only records of caches the thread has a state for can wait: those
      * are what its flush and exit write. */
-    if (ts != &nslab_empty_ts && ts->cc[c->id]) {
+    if (ts != &nslab_empty_ts && nslab__tc(ts, c->id)) {
         uint64_t now = coarse_ns();
         if (now == ts->pub_ns) {
             ts->pub_dirty = 1;
@@ -401,7 +401,7 @@ void nslab__pub_dirty(struct nslab_tstate *ts)
         return;
     ts->pub_dirty = 0;
     for (int id = 0; id < NSLAB_MAX_CACHES; id++)
-        if (ts->cc[id] && nslab_g.by_id[id])
+        if (nslab__tc(ts, id) && nslab_g.by_id[id])
             for (int i = 0; i < nslab_g.nactive; i++)
                 nslab__pub_cache_counts(nslab_g.by_id[id], i);
 }

@@ -96,6 +96,10 @@ struct nslab_global {
     int nactive;
     int possible;       /* node ids must be below */
     int16_t *node_nidx; /* [possible]: nidx, or -1 when inactive */
+    /* [possible]: for the fast path, the node's slot offset in a thread
+     * cache (nidx * sizeof(struct nslab_thread_node)), or -1 when inactive;
+     * in node_nidx's allocation, after it */
+    long *node_soff;
     uint32_t ncpu_fast; /* cpu_nidx[] is usable below this (0: never) */
     uint16_t *cpu_nidx; /* [topo.ncpu]: local node of each CPU */
     struct nslab_options opt;
@@ -123,7 +127,7 @@ struct nslab_global {
                    numaslab_fini releases nothing */
 };
 
-extern struct nslab_global nslab_g;
+extern NSLAB_HIDDEN struct nslab_global nslab_g;
 /* nslab_busy: numa/numa.h.  nslab_exited: 1 once the thread's state was
  * given back at its exit (lib/core.c). */
 extern __thread unsigned char nslab_exited __attribute__((tls_model("initial-exec")));
@@ -148,9 +152,9 @@ int nslab__init(void); /* lazy init; 0 or -errno */
     } while (0)
 #define NSLAB_INIT_OR_ERR()  NSLAB_INIT_OR(nslab_init_rc)
 #define NSLAB_INIT_OR_NULL() NSLAB_INIT_OR((errno = -nslab_init_rc, NULL))
-struct nslab_tstate *nslab__tstate(void);          /* the caller's, made on first use */
-void nslab__tstate_drain(struct nslab_tstate *ts); /* nslab_g.lock held: give all back */
-extern struct nslab_tstate nslab_empty_ts;         /* every thread's state until it has one */
+struct nslab_tstate *nslab__tstate(void);               /* the caller's, made on first use */
+void nslab__tstate_drain(struct nslab_tstate *ts);      /* nslab_g.lock held: give all back */
+extern NSLAB_HIDDEN struct nslab_tstate nslab_empty_ts; /* every thread's state until it has one */
 void nslab__refresh_local(struct nslab_tstate *ts);
 int nslab__local_nidx_slow(struct nslab_tstate *ts, int rotate);
 int nslab__resolve_node(nslab_bitmap_t *warned, const char *name, int node, unsigned flags,
@@ -166,6 +170,19 @@ void nslab__bad_free(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 static inline int nslab__local_nidx(void)
 {
     return nslab_tls->cached_nidx;
+}
+
+/* An object of c on node (an id, or NUMASLAB_NODE_LOCAL) from the calling
+ * thread's own slabs, fast (lib/thread.h); NULL on a miss, which an
+ * inactive or bad node is too: the slow path resolves it. */
+static inline void *nslab__own_pop_node(struct numaslab_cache *c, int node)
+{
+    long off;
+    if (node == NUMASLAB_NODE_LOCAL)
+        return nslab__own_pop_local(c);
+    if (likely((unsigned)node < (unsigned)nslab_g.possible && (off = nslab_g.node_soff[node]) >= 0))
+        return nslab__own_pop_at(c, (size_t)off);
+    return NULL;
 }
 
 /* Objects in use and in all slabs of (c, nidx): the cnode's counters and

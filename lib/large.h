@@ -56,12 +56,25 @@ struct nslab_large_cache {
 
 /* lib/sizeclass.c: size classes */
 extern const uint32_t nslab_class_size[NSLAB_NCLASSES];
-extern uint8_t nslab_class_small[1024 / 8 + 1];
-extern uint8_t nslab_class_large[NUMASLAB_MAX_SMALL / 128 + 1];
+/* size -> class index by 8 bytes, up to NUMASLAB_MAX_SMALL: one table, so
+ * that the fast path looks the size up with no second test. */
+extern NSLAB_HIDDEN uint8_t nslab_class_by8[NUMASLAB_MAX_SMALL / 8 + 1];
 /* size (<= NUMASLAB_MAX_SMALL) -> class index, by table. */
 static inline int nslab__class_of(size_t size)
 {
-    return size <= 1024 ? nslab_class_small[(size + 7) >> 3] : nslab_class_large[(size + 127) >> 7];
+    return nslab_class_by8[(size + 7) >> 3];
+}
+/* The same to the class's cache, nslab_g.sc[nslab__class_of(size)], in
+ * one load for the fast paths.  While the library is not initialised
+ * every entry is an empty cache whose id no thread ever has a thread
+ * cache of (cc[NSLAB_MAX_CACHES] is nslab_no_tc), so the fast path misses
+ * with no test of its own.  Filled once every size class exists, emptied
+ * with nslab_g.sc. */
+extern NSLAB_HIDDEN struct numaslab_cache *nslab_class_cache[NUMASLAB_MAX_SMALL / 8 + 1];
+void nslab__class_cache_clear(void); /* every entry the empty cache; nslab_g.lock held */
+static inline struct numaslab_cache *nslab__class_cache(size_t size)
+{
+    return nslab_class_cache[(size + 7) >> 3];
 }
 int nslab__size_class(size_t size); /* class index, -1 above the largest */
 int nslab__sizeclass_init(void);

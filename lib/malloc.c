@@ -95,9 +95,9 @@ static void give_up(int err)
  * local node, or NULL: the fast path of every allocation call. */
 static inline __attribute__((always_inline)) void *small_fast(size_t size)
 {
-    struct numaslab_cache *c = nslab_g.sc[nslab__class_of(size)];
-    if (likely(c != NULL && !nslab_busy)) {
-        void *obj = nslab__own_pop(c, nslab__local_nidx());
+    struct numaslab_cache *c = nslab__class_cache(size);
+    if (likely(!nslab_busy)) {
+        void *obj = nslab__own_pop_local(c);
         if (likely(obj != NULL))
             return nslab__hand_out(c, obj, 0);
     }

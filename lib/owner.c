@@ -49,6 +49,10 @@
 
 #define POLL_FULL 4 /* full slabs looked at for remote frees per refill */
 
+/* lib/thread.h, with a slot for every node there may be: all zero, so no
+ * room, no object and no slab on any. */
+struct nslab_thread_cache nslab_no_tc = {.slot = {[64 * NSLAB_MASK_WORDS - 1] = {0}}};
+
 /* nolock: nslab_g.lock is only tried (a free may run under it), NULL when
  * it is taken. */
 static struct nslab_thread_cache *thread_cache_new(struct numaslab_cache *c,
@@ -61,6 +65,7 @@ static struct nslab_thread_cache *thread_cache_new(struct numaslab_cache *c,
         return NULL;
     tc->own = (struct nslab_owned_slabs *)((char *)tc + owns);
     for (size_t i = 0; i < n; i++) {
+        tc->slot[i].room = c->mag;
         nslab_list_init(&tc->own[i].partial);
         nslab_list_init(&tc->own[i].full);
     }
@@ -161,7 +166,7 @@ static void *alloc_at(struct numaslab_cache *c, struct nslab_tstate *ts,
 {
     void *obj = nslab__own_pop(c, nidx);
     if (!obj && refill(c, ts, tc, nidx))
-        obj = nslab__own_take(c, tc, nidx);
+        obj = nslab__own_take(c, &tc->slot[nidx]);
     if (obj && tc->slot[nidx].cur)
         nslab__slab_count(c, tc->slot[nidx].cur);
     return obj;
@@ -187,7 +192,7 @@ void *nslab__cache_alloc_slow(struct numaslab_cache *c, unsigned flags, int node
         errno = -rc;
         return NULL;
     }
-    struct nslab_thread_cache *tc = ts->cc[c->id];
+    struct nslab_thread_cache *tc = nslab__tc(ts, c->id);
     if (!tc && !(tc = nslab__thread_cache_make(c, ts))) {
         errno = ENOMEM;
         return NULL;
@@ -256,7 +261,7 @@ static void free_remote(struct numaslab_cache *c, struct nslab_slab *s, void *ob
         return;
     }
     struct nslab_tstate *ts = nslab_tls;
-    struct nslab_thread_cache *tc = ts->cc[c->id];
+    struct nslab_thread_cache *tc = nslab__tc(ts, c->id);
     if (!tc && ts == &nslab_empty_ts && !nslab_exited &&
         nslab__trylock(&nslab_g.lock, NSLAB_RANK_GLOBAL) == 0) {
         /* A thread that never used the library: its state, unless this
@@ -323,9 +328,9 @@ static void slot_flush(struct numaslab_cache *c, struct nslab_tstate *ts,
                        struct nslab_thread_node *sl)
 {
     void **obj = sl->head;
-    uint32_t left = sl->n;
+    uint32_t left = c->mag - sl->room;
     sl->head = NULL;
-    sl->n = 0;
+    sl->room = c->mag;
     /* Each entry is checked: in a fork child, a thread that is gone may
      * have been halfway through a push (what it left is lost, not used). */
     for (; obj && left; left--) {
@@ -448,7 +453,7 @@ static void flush_one(struct numaslab_cache *c, struct nslab_thread_cache *tc, i
 
 void nslab__thread_cache_flush(struct numaslab_cache *c, struct nslab_tstate *ts, int keep_live)
 {
-    struct nslab_thread_cache *tc = ts->cc[c->id];
+    struct nslab_thread_cache *tc = nslab__tc(ts, c->id);
     if (!tc)
         return;
     rb_flush(c, tc);
@@ -470,14 +475,7 @@ void nslab__thread_cache_flush(struct numaslab_cache *c, struct nslab_tstate *ts
 
 void *numaslab_cache_alloc_node(numaslab_cache_t *c, unsigned flags, int node)
 {
-    int nidx;
-    if (node == NUMASLAB_NODE_LOCAL)
-        nidx = nslab__local_nidx();
-    else if ((unsigned)node < (unsigned)nslab_g.possible && (nidx = nslab_g.node_nidx[node]) >= 0)
-        ;
-    else
-        return nslab__cache_alloc_slow(c, flags, node);
-    void *obj = nslab__own_pop(c, nidx);
+    void *obj = nslab__own_pop_node(c, node);
     if (likely(obj != NULL))
         return nslab__hand_out(c, obj, flags);
     return nslab__cache_alloc_slow(c, flags, node);
@@ -485,7 +483,7 @@ void *numaslab_cache_alloc_node(numaslab_cache_t *c, unsigned flags, int node)
 
 void *numaslab_cache_alloc(numaslab_cache_t *c, unsigned flags)
 {
-    void *obj = nslab__own_pop(c, nslab__local_nidx());
+    void *obj = nslab__own_pop_local(c);
     if (likely(obj != NULL))
         return nslab__hand_out(c, obj, flags);
     return nslab__cache_alloc_slow(c, flags, NUMASLAB_NODE_LOCAL);

@@ -21,7 +21,7 @@
 #define NSLAB_PM_SHIFT     12
 #define NSLAB_PM_LEAF_BITS 18
 #define NSLAB_PM_ROOT_BITS 17
-extern void **nslab_pagemap_root[1u << NSLAB_PM_ROOT_BITS];
+extern NSLAB_HIDDEN void **nslab_pagemap_root[1u << NSLAB_PM_ROOT_BITS];
 
 static inline void *nslab__pagemap_get(const void *p)
 {

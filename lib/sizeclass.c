@@ -26,11 +26,20 @@ const uint32_t nslab_class_size[NSLAB_NCLASSES] = {
     1536, 1792, 2048, 2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192,
 };
 
-/* size -> class: by 8 bytes up to 1024, by 128 bytes up to 8192.  Filled
- * by nslab__sizeclass_init; all zero before, which the fast path turns
- * into a miss because nslab_g.sc[] is NULL then. */
-uint8_t nslab_class_small[1024 / 8 + 1];
-uint8_t nslab_class_large[NUMASLAB_MAX_SMALL / 128 + 1];
+/* size -> class, and size -> the class's cache, by 8 bytes (lib/large.h).
+ * Filled by nslab__sizeclass_init. */
+uint8_t nslab_class_by8[NUMASLAB_MAX_SMALL / 8 + 1];
+static struct numaslab_cache nocache = {.id = NSLAB_MAX_CACHES};
+struct numaslab_cache *nslab_class_cache[NUMASLAB_MAX_SMALL / 8 + 1] = {
+    [0 ... NUMASLAB_MAX_SMALL / 8] = &nocache,
+};
+
+void nslab__class_cache_clear(void)
+{
+    NSLAB_ASSERT_HELD(&nslab_g.lock);
+    for (size_t i = 0; i < sizeof(nslab_class_by8); i++)
+        nslab_class_cache[i] = &nocache;
+}
 
 int nslab__size_class(size_t size)
 {
@@ -46,10 +55,8 @@ int nslab__size_class(size_t size)
 int nslab__sizeclass_init(void)
 {
     NSLAB_ASSERT_HELD(&nslab_g.lock);
-    for (size_t i = 0; i < sizeof(nslab_class_small); i++)
-        nslab_class_small[i] = (uint8_t)nslab__size_class(i * 8);
-    for (size_t i = 0; i < sizeof(nslab_class_large); i++)
-        nslab_class_large[i] = (uint8_t)nslab__size_class(i * 128 > 1024 ? i * 128 : 1025);
+    for (size_t i = 0; i < sizeof(nslab_class_by8); i++)
+        nslab_class_by8[i] = (uint8_t)nslab__size_class(i * 8);
     for (int i = 0; i < NSLAB_NCLASSES; i++) {
         char name[NSLAB_NAME_MAX];
         snprintf(name, sizeof(name), "numaslab-%u", nslab_class_size[i]);
@@ -57,6 +64,8 @@ int nslab__sizeclass_init(void)
         if (!nslab_g.sc[i])
             return -ENOMEM;
     }
+    for (size_t i = 0; i < sizeof(nslab_class_by8); i++)
+        nslab_class_cache[i] = nslab_g.sc[nslab_class_by8[i]];
     return 0;
 }
 
@@ -88,19 +97,10 @@ static inline void *alloc_slow(size_t size, unsigned flags, int node)
 void *numaslab_alloc_node(size_t size, unsigned flags, int node)
 {
     if (likely(size <= NUMASLAB_MAX_SMALL)) {
-        struct numaslab_cache *c = nslab_g.sc[nslab__class_of(size)];
-        int nidx;
-        if (node == NUMASLAB_NODE_LOCAL)
-            nidx = nslab__local_nidx();
-        else if (likely((unsigned)node < (unsigned)nslab_g.possible))
-            nidx = nslab_g.node_nidx[node];
-        else
-            return alloc_slow(size, flags, node);
-        if (likely(c != NULL && nidx >= 0)) {
-            void *obj = nslab__own_pop(c, nidx);
-            if (likely(obj != NULL))
-                return nslab__hand_out(c, obj, flags);
-        }
+        struct numaslab_cache *c = nslab__class_cache(size);
+        void *obj = nslab__own_pop_node(c, node);
+        if (likely(obj != NULL))
+            return nslab__hand_out(c, obj, flags);
     }
     return alloc_slow(size, flags, node);
 }

@@ -84,6 +84,7 @@ struct nslab_slab *nslab__slab_init(struct numaslab_cache *c, int nidx, char *me
     s->cache = c;
     s->objs = mem + c->obj_offset;
     s->owner = NULL;
+    s->oslot = NULL;
     s->nobjs = c->nobjs;
     s->nfree = c->nobjs;
     s->pub_free = c->nobjs;
@@ -104,7 +105,7 @@ struct nslab_slab *nslab__slab_init(struct numaslab_cache *c, int nidx, char *me
     if (c->ctor)
         for (uint32_t i = 0; i < c->nobjs; i++)
             c->ctor(s->objs + (size_t)i * c->size);
-    if (c->mag) /* every free object carries the cookie (lib/thread.h) */
+    if (c->mag && type == NSLAB_T_SLAB) /* every free object carries the cookie (lib/thread.h) */
         for (uint32_t i = 0; i < c->nobjs; i++)
             ((void **)(s->objs + (size_t)i * c->size))[1] = (void *)nslab_cookie;
     nslab__debug_slab_init(c, s->objs);
@@ -350,8 +351,10 @@ struct nslab_slab *nslab__node_take(struct numaslab_cache *c, int nidx, struct n
     s = nslab_list_first(&cn->partial, struct nslab_slab, link);
     if (!s)
         s = nslab_list_first(&cn->empty, struct nslab_slab, link);
-    if (s)
+    if (s) {
+        s->oslot = &ts->cc[c->id]->slot[nidx];
         adopt(c, s, ts);
+    }
     CNODE_CHECK(c, cn);
     nslab__unlock(&cn->lock, NSLAB_RANK_CNODE);
     if (s)
@@ -359,6 +362,7 @@ struct nslab_slab *nslab__node_take(struct numaslab_cache *c, int nidx, struct n
     /* Map outside the lock: other threads keep going meanwhile. */
     s = nslab__slab_new(c, nidx);
     if (s) {
+        s->oslot = &ts->cc[c->id]->slot[nidx];
         s->owner = ts; /* not published yet: nobody else knows it */
         s->where = NSLAB_W_NONE;
     }

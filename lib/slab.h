@@ -13,6 +13,7 @@
 #include "lib/lock.h"
 
 struct nslab_tstate;
+struct nslab_thread_node;
 struct numaslab_mempool;
 
 /* Memory the pagemap knows: every page of a slab, the first page of a
@@ -58,7 +59,11 @@ struct nslab_slab {
     struct nslab_tstate *owner; /* atomic: the owning thread; NULL while unowned */
     uint32_t nobjs;
     uint32_t nwords;
-    uint16_t nidx;                 /* dense node index */
+    uint16_t nidx; /* dense node index */
+    /* The owner's free list of (cache, nidx): set with owner by the thread
+     * that takes the slab, read only by that thread after it found itself
+     * in owner (a stale value while another owns it is never read). */
+    struct nslab_thread_node *oslot;
     struct nslab_list link;        /* the owner's lists, or the cnode's */
     struct numaslab_mempool *pool; /* NSLAB_T_RESERVE: where its pages go back */
     uint64_t *rmap;                /* [nwords], cache-line aligned, after freemap */
@@ -112,7 +117,8 @@ struct numaslab_cache {
     uint64_t inv;      /* odd * inv == 1 (mod 2^64) */
     uint32_t mag;      /* objects a thread's free list of it holds per node
                           (struct nslab_thread_node); 0: none, frees go to the map */
-    uint32_t nobjs;    /* objects per slab */
+    uint32_t nobjs;    /* objects per slab (every slab of the cache: s->nobjs) */
+    uint64_t nobjs_q;  /* nobjs, 64 bits wide: what nslab__obj_ok compares with */
     /* The rest: slow paths. */
     char name[NSLAB_NAME_MAX];
     uint32_t align;
@@ -196,11 +202,13 @@ static inline uint64_t nslab__obj_quot(const struct nslab_slab *s, const struct 
 /* Is p the start of an object of slab s (of cache c)?  The quotient above
  * is below nobjs: an offset past the objects (or before them, which wraps)
  * gives a quotient of nobjs or more, and one that is not a multiple of the
- * size gives one above divmax, which is far above nobjs. */
+ * size gives one above divmax, which is far above nobjs.  Every slab of c
+ * has c's nobjs (nslab__slab_init); the 64-bit copy is compared with no
+ * widening. */
 static inline int nslab__obj_ok(const struct nslab_slab *s, const struct numaslab_cache *c,
                                 const void *p)
 {
-    return nslab__obj_quot(s, c, p) < s->nobjs;
+    return nslab__obj_quot(s, c, p) < c->nobjs_q;
 }
 
 /* The index in s of an object that passed nslab__obj_ok. */

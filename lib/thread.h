@@ -15,6 +15,8 @@
 #include "lib/base.h"
 #include "lib/slab.h"
 
+#include <stdlib.h>
+
 struct nslab_large_cache;
 
 /*
@@ -43,15 +45,16 @@ struct nslab_owned_slabs {
  * never enter a list, keep to their free maps) carries nslab_cookie in
  * its second word, on the list, in the free map,
  * waiting in a remote map: written when a slab is made and by every free,
- * cleared when the object is handed out (lib/debug.h).  A free that finds
+ * cleared when the object is taken off the list or out of the map (the fast
+ * paths below).  A free that finds
  * it is a double free, or a free of an object never handed out, and is
  * refused: the list needs no look at the free map.  A live object holds
  * the cookie only if its user wrote that random value there.
  */
 struct nslab_thread_node {
-    void **head; /* the thread's free list: objects of its own slabs,
-                    linked through their first word */
-    uint32_t n;  /* objects on it, at most the cache's mag */
+    void **head;   /* the thread's free list: objects of its own slabs,
+                      linked through their first word */
+    uint32_t room; /* objects it may still take: mag less those on it */
     uint32_t pad;
     struct nslab_slab *cur; /* the node's current slab (NSLAB_W_CUR), or NULL */
     uint64_t pad2;
@@ -69,9 +72,12 @@ struct nslab_thread_cache {
 };
 
 struct nslab_tstate {
-    struct nslab_thread_cache *cc[NSLAB_MAX_CACHES]; /* by cache id; NULL until used */
+    /* By cache id; &nslab_no_tc until used.  The last, the id of the
+     * size-class fast path's empty cache (lib/sizeclass.c), always is. */
+    struct nslab_thread_cache *cc[NSLAB_MAX_CACHES + 1];
     struct nslab_large_cache *tlc; /* [nactive]; NULL until a large object is freed */
     int cached_nidx;               /* local node when the CPU cannot be read fast */
+    size_t local_off;              /* cached_nidx * sizeof(struct nslab_thread_node) */
     unsigned ipos;                 /* interleave position */
     unsigned gen;                  /* nslab_g.gen this state was set up for */
     int registered;
@@ -82,6 +88,24 @@ struct nslab_tstate {
 };
 
 extern __thread struct nslab_tstate *nslab_tls __attribute__((tls_model("initial-exec")));
+
+/* The thread cache of every (thread, cache) that has none yet (lib/owner.c):
+ * on every node no object on its list, no room, no current slab, so the
+ * fast allocation misses with no test of its own.  Never written. */
+extern NSLAB_HIDDEN struct nslab_thread_cache nslab_no_tc;
+/* ts's thread cache of the cache of that id, NULL when it has none. */
+static inline struct nslab_thread_cache *nslab__tc(const struct nslab_tstate *ts, uint32_t id)
+{
+    struct nslab_thread_cache *tc = ts->cc[id];
+    return tc == &nslab_no_tc ? NULL : tc;
+}
+/* Free ts's thread cache of that id, if any: it has none after. */
+static inline void nslab__tc_free(struct nslab_tstate *ts, uint32_t id)
+{
+    if (ts->cc[id] != &nslab_no_tc)
+        free(ts->cc[id]);
+    ts->cc[id] = &nslab_no_tc;
+}
 
 /* lib/owner.c: thread-owned slabs */
 void *nslab__cache_alloc_slow(struct numaslab_cache *c, unsigned flags, int node);
@@ -99,29 +123,6 @@ void nslab__thread_cache_flush(struct numaslab_cache *c, struct nslab_tstate *ts
  * nslab_g.lock or for another thread (lib/large.c, lib/core.c). */
 void nslab__cache_free_home(struct numaslab_cache *c, void *obj);
 
-/* An object from the thread's current slab of (c, nidx), with no lock and
- * no atomic read-modify-write; NULL on a miss (no slab yet, or none free
- * left in its map from the hint on). */
-static inline void *nslab__own_take(struct numaslab_cache *c, struct nslab_thread_cache *tc,
-                                    int nidx)
-{
-    struct nslab_slab *s = tc->slot[nidx].cur;
-    if (unlikely(s == NULL))
-        return NULL;
-    uint32_t w = s->hint;
-    uint64_t m = nslab_load_relaxed(&s->freemap[w]);
-    if (unlikely(m == 0)) { /* the next word with a free object, if any */
-        do {
-            if (++w >= s->nwords)
-                return NULL;
-        } while (!(m = nslab_load_relaxed(&s->freemap[w])));
-        s->hint = w;
-    }
-    nslab_store_relaxed(&s->freemap[w], m & (m - 1));
-    s->nfree--;
-    return s->objs + ((size_t)w * 64 + (unsigned)__builtin_ctzll(m)) * c->size;
-}
-
 /* Reading and writing the two words of a free object that the lists and
  * the cookie use, where the tools keep it out of bounds. */
 #define NSLAB_MAG_OPEN(o)                                                                          \
@@ -135,7 +136,35 @@ static inline void *nslab__own_take(struct numaslab_cache *c, struct nslab_threa
         nslab_asan_poison((o), 2 * sizeof(void *));                                                \
     } while (0)
 
-extern uintptr_t nslab_cookie; /* set at initialisation; never 0 */
+/* An object from the thread's current slab of sl, its slot of (c, a
+ * node), with no lock and no atomic read-modify-write; NULL on a miss (no
+ * slab yet, or none free left in its map from the hint on). */
+static inline void *nslab__own_take(struct numaslab_cache *c, struct nslab_thread_node *sl)
+{
+    struct nslab_slab *s = sl->cur;
+    if (unlikely(s == NULL))
+        return NULL;
+    uint32_t w = s->hint;
+    uint64_t m = nslab_load_relaxed(&s->freemap[w]);
+    if (unlikely(m == 0)) { /* the next word with a free object, if any */
+        do {
+            if (++w >= s->nwords)
+                return NULL;
+        } while (!(m = nslab_load_relaxed(&s->freemap[w])));
+        s->hint = w;
+    }
+    nslab_store_relaxed(&s->freemap[w], m & (m - 1));
+    s->nfree--;
+    void **o = (void **)(s->objs + ((size_t)w * 64 + (unsigned)__builtin_ctzll(m)) * c->size);
+    if (c->mag) { /* the free cookie: handed out now */
+        NSLAB_MAG_OPEN(o);
+        o[1] = NULL;
+        NSLAB_MAG_SHUT(o);
+    }
+    return o;
+}
+
+extern NSLAB_HIDDEN uintptr_t nslab_cookie; /* set at initialisation; never 0 */
 
 /* Mark free object obj of c with the cookie (c->mag != 0). */
 static inline void nslab__cookie_set(void *obj)
@@ -158,24 +187,42 @@ static inline int nslab__cookie_is(const struct numaslab_cache *c, void *obj)
     return is;
 }
 
-/* An object of (c, nidx) for the calling thread, fast: its free list,
- * then its current slab; NULL on a miss.  The caller hands it out
- * (lib/debug.h), which clears the cookie. */
-static inline void *nslab__own_pop(struct numaslab_cache *c, int nidx)
+/* An object of c from sl, the calling thread's slot of (c, a node), fast:
+ * its free list, then its current slab, its cookie cleared; NULL on a
+ * miss.  The caller hands it out (lib/debug.h). */
+static inline void *nslab__own_pop_slot(struct numaslab_cache *c, struct nslab_thread_node *sl)
 {
-    struct nslab_thread_cache *tc = nslab_tls->cc[c->id];
-    if (unlikely(tc == NULL))
-        return NULL;
-    struct nslab_thread_node *sl = &tc->slot[nidx];
     void **obj = sl->head;
     if (likely(obj != NULL)) {
         NSLAB_MAG_OPEN(obj);
         sl->head = (void **)obj[0];
+        obj[1] = NULL; /* the free cookie: only objects of caches with a list are on it */
         NSLAB_MAG_SHUT(obj);
-        sl->n--;
+        sl->room++;
         return obj;
     }
-    return nslab__own_take(c, tc, nidx);
+    return nslab__own_take(c, sl);
+}
+
+/* The same from the thread's slot at byte offset off in its thread cache
+ * of c (nidx * sizeof(struct nslab_thread_node), kept so by the callers:
+ * no multiply on the fast path). */
+static inline void *nslab__own_pop_at(struct numaslab_cache *c, size_t off)
+{
+    struct nslab_thread_cache *tc = nslab_tls->cc[c->id];
+    return nslab__own_pop_slot(c, (struct nslab_thread_node *)((char *)tc->slot + off));
+}
+
+/* The same from its slot of (c, nidx). */
+static inline void *nslab__own_pop(struct numaslab_cache *c, int nidx)
+{
+    return nslab__own_pop_at(c, (size_t)nidx * sizeof(struct nslab_thread_node));
+}
+
+/* The same from its slot of (c, its local node). */
+static inline void *nslab__own_pop_local(struct numaslab_cache *c)
+{
+    return nslab__own_pop_at(c, nslab_tls->local_off);
 }
 
 /* Free obj (validated: an object of s, of cache c) when the calling thread
@@ -186,30 +233,33 @@ static inline void *nslab__own_pop(struct numaslab_cache *c, int nidx)
  * current one. */
 static inline int nslab__own_push(struct nslab_slab *s, struct numaslab_cache *c, void *obj)
 {
-    struct nslab_tstate *ts = nslab_tls;
-    if (unlikely(nslab_load_relaxed(&s->owner) != ts))
+    if (unlikely(nslab_load_relaxed(&s->owner) != nslab_tls))
         return 0;
-    struct nslab_thread_node *sl = &ts->cc[c->id]->slot[s->nidx];
+    /* The slab is the thread's: oslot is its list, set when it took it. */
+    struct nslab_thread_node *sl = s->oslot;
     void **o = obj;
-    if (likely(c->mag)) {
+    if (likely(sl->room != 0)) { /* a cache with a list (mag != 0), and room on it */
+        uintptr_t cookie = nslab_cookie;
         NSLAB_MAG_OPEN(o);
-        if (unlikely(o[1] == (void *)nslab_cookie)) {
+        if (unlikely(o[1] == (void *)cookie)) {
             NSLAB_MAG_SHUT(o); /* free already: the slow path says so */
             return 0;
         }
-        if (likely(sl->n < c->mag)) {
-            o[0] = (void *)sl->head;
-            o[1] = (void *)nslab_cookie;
-            NSLAB_MAG_SHUT(o);
-            /* The link before the head, in program order: what a fork
-             * child finds of a thread caught here (lib/owner.c). */
-            __atomic_signal_fence(__ATOMIC_RELEASE);
-            sl->head = o;
-            sl->n++;
-            return 1;
-        }
+        /* The link as an atomic store, which the compiler keeps a plain
+         * store of its own (not merged with the cookie's into a vector
+         * store, which costs more instructions). */
+        nslab_store_relaxed(&o[0], (void *)sl->head);
+        o[1] = (void *)cookie;
         NSLAB_MAG_SHUT(o);
+        /* The link before the head, in program order: what a fork
+         * child finds of a thread caught here (lib/owner.c). */
+        __atomic_signal_fence(__ATOMIC_RELEASE);
+        sl->head = o;
+        sl->room--;
+        return 1;
     }
+    if (unlikely(nslab__cookie_is(c, obj)))
+        return 0; /* free already, on the list or in the map */
     uint32_t idx = nslab__obj_index(s, c, obj);
     uint32_t w = idx / 64, n = s->nfree + 1;
     uint64_t bit = 1ull << (idx % 64), m = nslab_load_relaxed(&s->freemap[w]);
