@@ -485,6 +485,15 @@ static int mask_first(const nslab_bitmap_t *m)
     return n < MASK_BITS ? (int)n : -1;
 }
 
+/* No node allowed yet, the DEFAULT policy, nodes as NUMASLAB_NODES. */
+static void allow_default(struct nslab_allow *a, const char *nodes)
+{
+    memset(a, 0, sizeof(*a));
+    a->policy = NSLAB_POL_DEFAULT;
+    a->preferred = -1;
+    a->nodes = nodes;
+}
+
 /*
  * What restricts this process: mems_allowed and the calling thread's memory
  * policy (at init, the policy the process was started with, as numactl sets
@@ -493,10 +502,7 @@ static int mask_first(const nslab_bitmap_t *m)
  */
 static void gather_allow(struct nslab_allow *a, const char *nodes)
 {
-    memset(a, 0, sizeof(*a));
-    a->policy = NSLAB_POL_DEFAULT;
-    a->preferred = -1;
-    a->nodes = nodes;
+    allow_default(a, nodes);
     memset(a->mems_allowed, 0xff, sizeof(a->mems_allowed));
     if (numa_available() < 0)
         return;
@@ -556,10 +562,7 @@ static void gather_allow(struct nslab_allow *a, const char *nodes)
  */
 static void simulated_allow(struct nslab_allow *a, hwloc_topology_t topo, const char *nodes)
 {
-    memset(a, 0, sizeof(*a));
-    a->policy = NSLAB_POL_DEFAULT;
-    a->preferred = -1;
-    a->nodes = nodes;
+    allow_default(a, nodes);
     hwloc_const_nodeset_t allowed = hwloc_topology_get_allowed_nodeset(topo);
     unsigned n;
     hwloc_bitmap_foreach_begin(n, allowed)

@@ -17,6 +17,7 @@
 #include "tests/testutil.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,29 +30,15 @@ static void check(int ok, const char *what)
     CHECK(ok, "%s", what);
 }
 
+/* The whole file at path (tu_read_fd), NULL when it cannot be opened. */
 static char *slurp(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
         return NULL;
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    size_t n;
-    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (len + 1 == cap) {
-            char *b = realloc(buf, cap *= 2);
-            if (!b) {
-                free(buf);
-                buf = NULL;
-            }
-            buf = b;
-        }
-    }
-    fclose(f);
-    if (buf)
-        buf[len] = '\0';
-    return buf;
+    char *text = tu_read_fd(fd);
+    close(fd);
+    return text;
 }
 
 /* ------------------------------------------------------------------------

@@ -123,29 +123,7 @@ static const char *shown(const char *msg)
 /* ------------------------------------------------------------------------
  * Helpers
  * ---------------------------------------------------------------------- */
-static char datadir[PATH_MAX];
-
-static void find_data(const char *argv0)
-{
-    const char *top = getenv("top_srcdir");
-    char probe[PATH_MAX + 32];
-
-    if (top) {
-        snprintf(datadir, sizeof(datadir), "%s/tests/data", top);
-    } else {
-        /* Run by hand: the data sits beside the program's source. */
-        const char *slash = strrchr(argv0, '/');
-        if (slash)
-            snprintf(datadir, sizeof(datadir), "%.*s/data", (int)(slash - argv0), argv0);
-        else
-            snprintf(datadir, sizeof(datadir), "tests/data");
-    }
-    snprintf(probe, sizeof(probe), "%s/guest-mixed.xml", datadir);
-    if (access(probe, R_OK) != 0) {
-        fprintf(stderr, "test-topology: %s: %s\n", probe, strerror(errno));
-        exit(99);
-    }
-}
+static const char *argv0; /* for tu_data_path */
 
 /* Mask of the listed nodes, list ended by -1. */
 static void mask_of(uint64_t m[NSLAB_MASK_WORDS], ...)
@@ -173,7 +151,7 @@ static int load(struct nslab_topo *t, const char *name, const struct nslab_allow
                 const char **msg)
 {
     char path[PATH_MAX + 64];
-    snprintf(path, sizeof(path), "%s/%s", datadir, name);
+    tu_data_path(argv0, name, path, sizeof(path));
     cap_begin();
     int rc = nslab__topo_from_xml(t, path, allow);
     *msg = cap_end();
@@ -784,7 +762,9 @@ int main(int argc, char **argv)
 {
     (void)argc;
     tu_init("test-topology");
-    find_data(argv[0]);
+    argv0 = argv[0];
+    char probe[PATH_MAX + 64]; /* the data is there, or nothing can run */
+    tu_data_path(argv0, "guest-mixed.xml", probe, sizeof(probe));
     cap_file = tmpfile();
     if (!cap_file)
         hard_error("tmpfile failed");

@@ -339,6 +339,24 @@ static inline int tu_wait_until(int (*cond)(void *), void *arg)
     }
 }
 
+/*
+ * The path of tests/data/NAME into buf: under top_srcdir when the test
+ * harness sets it, else beside the program's source (run by hand).  A
+ * file that cannot be read is a hard error.
+ */
+static inline const char *tu_data_path(const char *argv0, const char *name, char *buf, size_t n)
+{
+    const char *top = getenv("top_srcdir"), *slash = strrchr(argv0, '/');
+    if (top)
+        snprintf(buf, n, "%s/tests/data/%s", top, name);
+    else if (slash)
+        snprintf(buf, n, "%.*s/data/%s", (int)(slash - argv0), argv0, name);
+    else
+        snprintf(buf, n, "tests/data/%s", name);
+    REQUIRE(access(buf, R_OK) == 0, "%s: %s", buf, strerror(errno));
+    return buf;
+}
+
 static inline long tu_pagesize(void)
 {
     static long ps;
@@ -453,6 +471,7 @@ static inline size_t kernel_pages_off_node(const void *p, size_t len, int node, 
     size_t n = (end - start) / ps, off = 0;
     void *pages[BATCH];
     int status[BATCH];
+    int simulated = tu_simulated();
 
     if (first_bad)
         *first_bad = node;
@@ -463,10 +482,10 @@ static inline size_t kernel_pages_off_node(const void *p, size_t len, int node, 
         for (size_t j = 0; j < k; j++) {
             pages[j] = (void *)(start + (i + j) * ps);
             status[j] = -1;
-            if (tu_simulated()) /* the first page may begin before p */
+            if (simulated) /* the first page may begin before p */
                 status[j] = numaslab_ptr_node(i + j ? pages[j] : p);
         }
-        if (!tu_simulated() && move_pages(0, (unsigned long)k, pages, NULL, status, 0) != 0) {
+        if (!simulated && move_pages(0, (unsigned long)k, pages, NULL, status, 0) != 0) {
             int e = -errno;
             for (size_t j = 0; j < k; j++)
                 status[j] = e;
