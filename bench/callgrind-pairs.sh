@@ -7,6 +7,11 @@
 # pairs and prints (I(101000) - I(1000)) / 100000: start-up cancels out.
 # Instruction counts do not depend on machine load, unlike timings.
 #
+# Every figure includes the harness: the loop, the two calls and returns
+# through the PLT, the store to `sink`.  The first row, `harness null`,
+# measures it: the `null` workload runs the cache loop on two functions of
+# a shared library that return at once (bench/null-alloc.c).
+#
 # The peers run the malloc workloads of the same binary with their library
 # preloaded (LD_PRELOAD): glibc (none), jemalloc, tcmalloc, mimalloc, each
 # when found by ldconfig, or named by NSB_JEMALLOC, NSB_TCMALLOC,
@@ -65,6 +70,7 @@ peer() {
 }
 
 printf '%-10s %-11s %5s %s\n' allocator workload size instructions/pair
+row harness "" null 64
 for w in cache alloc_node live; do
     for s in 64 256 4096; do
         row numaslab "" $w $s

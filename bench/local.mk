@@ -167,3 +167,12 @@ bench-malloc: bench/malloc-bench$(EXEEXT) libnumaslab-malloc.la
 	$(SHELL) $(srcdir)/bench/malloc-run.sh -b bench/malloc-bench$(EXEEXT) \
 	  -o $(NSB_OUT)/malloc.md $(NSB_MALLOC_FLAGS) $(NSB_MALLOC_SO)
 .PHONY: bench-malloc
+
+# The null allocator of bench/pairs' `null` workload (bench/null-alloc.h):
+# a shared library, as libnumaslab is, so that bench/pairs calls it through
+# the PLT like numaslab and the peers' malloc; built with bench/pairs only.
+EXTRA_LTLIBRARIES = bench/libnullalloc.la
+bench_libnullalloc_la_SOURCES = bench/null-alloc.c bench/null-alloc.h
+bench_libnullalloc_la_LDFLAGS = -avoid-version -shared -rpath $(abs_builddir)/bench/.libs
+bench_pairs_LDADD += bench/libnullalloc.la
+CLEANFILES += bench/libnullalloc.la

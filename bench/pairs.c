@@ -20,19 +20,26 @@
  *   mallocSIZE      malloc + free (whichever malloc the process has: run it
  *                   with LD_PRELOAD=libjemalloc.so.2 ... for the peers)
  *   mliveSIZE       mallocSIZE with one neighbour object kept live
+ *   nullSIZE        null_alloc + null_free (bench/null-alloc.h): cacheSIZE's loop
+ *                   calling, through the PLT, two functions that return at once;
+ *                   its figure is the harness's cost, which the others include
+ *                   (with gcc -O2 on x86-64 the alloc_node and mlive loops have
+ *                   as many instructions, alloc's one fewer, malloc's two fewer,
+ *                   live's two more; SIZE is unused)
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "numaslab.h"
+#include "bench/null-alloc.h"
 
 /* Keep the compiler from dropping the pair. */
 static void *volatile sink;
 
-enum kind { CACHE, ALLOC_NODE, ALLOC, LIVE, CRIT, MALLOC, MLIVE };
+enum kind { CACHE, ALLOC_NODE, ALLOC, LIVE, CRIT, MALLOC, MLIVE, NUL };
 static const char *const kinds[] = {"cache", "alloc_node", "alloc", "live",
-                                    "crit",  "malloc",     "mlive"};
+                                    "crit",  "malloc",     "mlive", "null"};
 
 static numaslab_cache_t *cache;
 static int node;
@@ -48,6 +55,17 @@ static void __attribute__((noinline)) run_pairs(enum kind k, size_t size, long n
             void *p = numaslab_cache_alloc(cache, flags);
             sink = p;
             numaslab_cache_free(cache, p);
+        }
+        break;
+    }
+    case NUL: {
+        /* The cache loop: the same two arguments to each call (a constant
+         * flags is one instruction per call too). */
+        unsigned flags = 0;
+        for (long i = 0; i < n; i++) {
+            void *p = null_alloc(cache, flags);
+            sink = p;
+            null_free(cache, p);
         }
         break;
     }
@@ -98,7 +116,7 @@ static void __attribute__((noinline)) run_pairs(enum kind k, size_t size, long n
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: %s cache|alloc_node|alloc|live|crit|malloc|mlive[SIZE] N\n",
+        fprintf(stderr, "usage: %s cache|alloc_node|alloc|live|crit|malloc|mlive|null[SIZE] N\n",
                 argv[0]);
         return 2;
     }
@@ -117,6 +135,12 @@ int main(int argc, char **argv)
     if (k == MALLOC || k == MLIVE) {
         for (int i = 0; i < 1000; i++) /* warm-up */
             free(sink = malloc(size));
+        run_pairs(k, size, n);
+        return 0;
+    }
+    if (k == NUL) {
+        for (int i = 0; i < 1000; i++) /* warm-up: the PLT slots are bound */
+            null_free(cache, sink = null_alloc(cache, 0));
         run_pairs(k, size, n);
         return 0;
     }
