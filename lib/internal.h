@@ -72,6 +72,8 @@ struct nslab_options {
     size_t node_limit;
     unsigned retain;
     size_t retain_bytes; /* NUMASLAB_RETAIN_BYTES: each node's cache of free runs */
+    size_t arena;        /* NUMASLAB_ARENA: each node's span of the slab arena; 0: none,
+                            NSLAB_ARENA_AUTO: fitted to the node (lib/pages.c) */
     int thp;             /* NUMASLAB_THP: large objects of 2 MiB and more get huge pages */
     unsigned tcache;
     int abort_on_bad_free;       /* NUMASLAB_ABORT */

@@ -175,7 +175,7 @@ __attribute__((noinline)) static void free_miss(struct nslab_slab *s, void *ptr)
 
 NSLAB_EXPORT void free(void *ptr)
 {
-    void *h = nslab__pagemap_get(ptr);
+    void *h = nslab__hdr_of(ptr);
     struct nslab_slab *s = h;
     /* The type byte first, as a byte: h may be a large object's header. */
     if (likely(h && *(const uint8_t *)h == NSLAB_T_SLAB && !nslab_busy &&

@@ -63,6 +63,8 @@ static const struct opt_def options[] = {
      "empty slabs kept per cache and node"},
     {"NUMASLAB_RETAIN_BYTES", OPT_SIZE, OPT(retain_bytes), NO_CFG, 0, 0, "32M",
      "bytes of freed page runs each node keeps for reuse"},
+    {"NUMASLAB_ARENA", OPT_SIZE, OPT(arena), NO_CFG, 0, 0, "fitted to the node, 1G..64G",
+     "address space reserved per node for 64K slabs; 0: none"},
     {"NUMASLAB_TCACHE", OPT_COUNT, OPT(tcache), CFG(tcache), 1, MAX_TCACHE, "by object size",
      "objects a thread keeps free per cache and node"},
     {"NUMASLAB_THP", OPT_FLAG, OPT(thp), NO_CFG, 0, 1, "1",
@@ -213,6 +215,7 @@ int nslab__options_load(struct nslab_options *o, const struct numaslab_config *c
     memset(o, 0, sizeof(*o));
     o->retain = DEFAULT_RETAIN;
     o->retain_bytes = DEFAULT_RETAIN_BYTES;
+    o->arena = NSLAB_ARENA_AUTO;
     o->thp = 1;
     o->abort_on_bad_free = NSLAB_DEBUG ? 1 : 0;
     o->stats = 1;

@@ -491,7 +491,7 @@ void *numaslab_cache_alloc(numaslab_cache_t *c, unsigned flags)
 
 void numaslab_cache_free(numaslab_cache_t *c, void *obj)
 {
-    void *h = nslab__pagemap_get(obj);
+    void *h = nslab__hdr_of(obj);
     struct nslab_slab *s = h;
     /* The type byte first, as a byte: h may be another header, less
      * aligned than a slab's. */

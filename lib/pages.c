@@ -65,15 +65,37 @@
  * Huge pages: a request with NSLAB_PG_HUGE gets a 2 MiB-aligned run and
  * MADV_HUGEPAGE on it (a cached run that was not advised is advised when
  * handed out).
+ *
+ * The slab arena (lib/pages.h).  One reservation made at initialisation,
+ * nactive spans of span bytes, span a power of two fitted to the largest
+ * node (1 GiB to 64 GiB, halved until the kernel grants it), span i bound
+ * to active node i.  A request with NSLAB_PG_SLAB for NSLAB_MIN_SLAB bytes
+ * takes a chunk of its node's span: a cached one, else one given back to
+ * the system before (the clean stack), else the next one never used
+ * (bump); only when the span is used up does it get an ordinary mapping.
+ * A chunk freed is cached as a free run of its own: on the age list, so
+ * that the retention and the drains of a short node treat it as any run,
+ * and on arena_free instead of a bin, never split, never coalesced, never
+ * marked in the page map (a neighbour's coalescing cannot see it).  A
+ * chunk evicted is given back with MADV_DONTNEED and its index pushed on
+ * the clean stack: the span stays reserved and bound, and reads as zeros.
+ * Invariants (node n, its lock held): every chunk of n's span below bump
+ * is a slab, on arena_free, or on the clean stack, exactly one of these;
+ * cached counts arena_free's chunks too.
  */
 #include "lib/internal.h"
 #include "lib/debug.h"
 
 #include <stdlib.h>
+#include <sys/resource.h>
 
-#define NBINS       184 /* enough for a run of 2^47 bytes (bin_of) */
-#define SCAN_MAX    32  /* runs looked at per bin before the next bin */
-#define EVICT_BATCH 16  /* ranges unmapped after one unlock */
+#define NBINS       184   /* enough for a run of 2^47 bytes (bin_of) */
+#define SCAN_MAX    32    /* runs looked at per bin before the next bin */
+#define EVICT_BATCH 16    /* ranges unmapped after one unlock */
+#define ARENA_BIN   NBINS /* the bin field of a cached arena chunk: in no bin */
+#define ARENA_MIN   ((size_t)1 << 30)
+#define ARENA_MAX   ((size_t)64 << 30)
+#define ARENA_FLOOR ((size_t)256 << 20) /* the smallest span tried */
 
 /* A free run's header, at its first byte. */
 struct nslab_run {
@@ -105,9 +127,17 @@ struct nslab_page_node {
     uint64_t retain; /* the most cached + leased may hold */
     uint64_t leased; /* retention leased to threads' caches of large objects */
     struct nslab_freemark mark;
+    /* The node's span of the slab arena; lo NULL: none. */
+    char *arena_lo, *arena_hi;
+    char *arena_bump; /* chunks from here on were never used */
+    uint32_t *clean;  /* [nclean]: indexes from lo of chunks given back */
+    uint32_t nclean;
+    struct nslab_list arena_free; /* cached chunks (their runs' bin_link), newest first */
 } __attribute__((aligned(64)));
 
 static struct nslab_page_node *pnode; /* [nactive] */
+struct nslab_arena nslab_arena;
+static size_t arena_span; /* bytes of one node's span */
 static size_t page_bytes;
 static unsigned page_shift;
 
@@ -158,6 +188,11 @@ static void bin_add(struct nslab_page_node *pn, struct nslab_run *r)
     nslab__bit_set(pn->binmap, b);
 }
 
+static int in_arena(const void *p)
+{
+    return (uintptr_t)p - nslab_arena.base < nslab_arena.bytes;
+}
+
 static void bin_del(struct nslab_page_node *pn, struct nslab_run *r)
 {
     nslab_list_del(&r->bin_link);
@@ -204,6 +239,11 @@ static struct nslab_run *run_make(struct nslab_page_node *pn, int nidx, char *p,
  * readable until the caller reuses the memory. */
 static void run_forget(struct nslab_page_node *pn, struct nslab_run *r)
 {
+    if (r->bin == ARENA_BIN) { /* an arena chunk: unmarked, on arena_free */
+        nslab_list_del(&r->bin_link);
+        nslab_list_del(&r->age_link);
+        return;
+    }
     bin_del(pn, r);
     nslab_list_del(&r->age_link);
     pm_ends((char *)r, r->bytes, NULL);
@@ -278,7 +318,7 @@ static int evict(struct nslab_page_node *pn, uint64_t keep, struct evicted *out)
         size_t cut = round_up((size_t)(pn->cached - keep), page_bytes);
         char *base = (char *)r;
         run_forget(pn, r);
-        if (cut >= r->bytes) {
+        if (cut >= r->bytes || r->bin == ARENA_BIN) { /* an arena chunk goes whole */
             cut = r->bytes;
             out[n].p = base;
         } else {
@@ -295,11 +335,16 @@ static int evict(struct nslab_page_node *pn, uint64_t keep, struct evicted *out)
     return n;
 }
 
+static void arena_release(int nidx, char *p, size_t bytes);
+
 static void unmap_evicted(int nidx, struct evicted *ev, int n)
 {
     for (int i = 0; i < n; i++) {
         run_show(ev[i].p, ev[i].bytes);
-        nslab__pages_unmap_range(nidx, ev[i].p, ev[i].bytes);
+        if (in_arena(ev[i].p))
+            arena_release(nidx, ev[i].p, ev[i].bytes);
+        else
+            nslab__pages_unmap_range(nidx, ev[i].p, ev[i].bytes);
     }
 }
 
@@ -338,6 +383,179 @@ static int running_short(int nidx)
 }
 
 /* ------------------------------------------------------------------------
+ * The slab arena
+ * ---------------------------------------------------------------------- */
+
+/* A cached chunk of node nidx's span, or NULL.  Takes the node's lock. */
+static char *arena_take(int nidx)
+{
+    struct nslab_page_node *pn = &pnode[nidx];
+    struct nslab_run *r = NULL;
+    nslab__lock(&pn->lock, NSLAB_RANK_PAGES);
+    if (!nslab_list_empty(&pn->arena_free)) {
+        r = nslab_container_of(pn->arena_free.next, struct nslab_run, bin_link);
+        run_forget(pn, r);
+        nslab_store_relaxed(&pn->cached, pn->cached - r->bytes);
+    }
+    nslab__unlock(&pn->lock, NSLAB_RANK_PAGES);
+    return (char *)r;
+}
+
+/* A chunk of node nidx's span that holds nothing (given back before, or
+ * never used), or NULL when the span is used up.  Takes the node's lock. */
+static char *arena_carve(int nidx)
+{
+    struct nslab_page_node *pn = &pnode[nidx];
+    char *p = NULL;
+    nslab__lock(&pn->lock, NSLAB_RANK_PAGES);
+    if (pn->nclean)
+        p = pn->arena_lo + (size_t)pn->clean[--pn->nclean] * NSLAB_MIN_SLAB;
+    else if (pn->arena_bump < pn->arena_hi) {
+        p = pn->arena_bump;
+        pn->arena_bump += NSLAB_MIN_SLAB;
+    }
+    nslab__unlock(&pn->lock, NSLAB_RANK_PAGES);
+    return p;
+}
+
+/* Chunk p of node nidx's span holds nothing: onto the clean stack. */
+static void arena_unused(int nidx, char *p)
+{
+    struct nslab_page_node *pn = &pnode[nidx];
+    nslab__lock(&pn->lock, NSLAB_RANK_PAGES);
+    pn->clean[pn->nclean++] = (uint32_t)((size_t)(p - pn->arena_lo) / NSLAB_MIN_SLAB);
+    nslab__unlock(&pn->lock, NSLAB_RANK_PAGES);
+}
+
+/* A chunk of node nidx's span, faulted in and charged: 0 and *out, or
+ * -ENOMEM with *why (the node or the cgroup short), or -ENOSPC when the
+ * span is used up. */
+static int arena_fresh(int nidx, unsigned flags, char **out, int *why)
+{
+    char *p = arena_carve(nidx);
+    if (!p)
+        return -ENOSPC;
+    if (nslab__pages_arena_fill(nidx, p, NSLAB_MIN_SLAB, flags, why)) {
+        arena_unused(nidx, p);
+        return -ENOMEM;
+    }
+    *out = p;
+    return 0;
+}
+
+/* A chunk of node nidx, no longer cached, back to the system. */
+static void arena_release(int nidx, char *p, size_t bytes)
+{
+    nslab__pages_arena_release(nidx, p, bytes);
+    arena_unused(nidx, p);
+}
+
+/* A chunk of node nidx's span freed: cached as a run of its own, or given
+ * back at once (flags NSLAB_PG_UNMAP, no retention, a short node). */
+static void arena_put(int nidx, char *p, size_t bytes, unsigned flags, int now)
+{
+    struct nslab_page_node *pn = &pnode[nidx];
+    nslab__pagemap_clear(p, bytes);
+    if ((flags & NSLAB_PG_UNMAP) || now) {
+        arena_release(nidx, p, bytes);
+        return;
+    }
+    struct evicted ev[EVICT_BATCH];
+    struct nslab_run *r = (struct nslab_run *)p;
+    nslab_asan_unpoison(p, sizeof(*r));
+    VALGRIND_MAKE_MEM_UNDEFINED(p, sizeof(*r));
+    r->type = NSLAB_T_FREE;
+    r->huge = 0;
+    r->nidx = (uint16_t)nidx;
+    r->bin = ARENA_BIN;
+    r->bytes = bytes;
+    nslab__lock(&pn->lock, NSLAB_RANK_PAGES);
+    nslab_list_add(&pn->arena_free, &r->bin_link);
+    nslab_list_add(&pn->age, &r->age_link);
+    nslab_store_relaxed(&pn->cached, pn->cached + bytes);
+    run_hide(p, bytes);
+    uint64_t keep = cache_keep(pn);
+    int n = pn->cached > keep ? evict(pn, keep, ev) : 0;
+    nslab__unlock(&pn->lock, NSLAB_RANK_PAGES);
+    unmap_evicted(nidx, ev, n);
+    if (n == EVICT_BATCH && nslab_load_relaxed(&pn->cached) > keep)
+        trim_to(nidx, keep);
+}
+
+/* The span for nactive nodes: a power of two fitted to the largest. */
+static size_t arena_span_for(void)
+{
+    uint64_t most = 0;
+    for (int i = 0; i < nslab_g.nactive; i++) {
+        uint64_t m = nslab_g.topo.node[nslab_g.topo.active[i]].memory;
+        most = m > most ? m : most;
+    }
+    size_t span = ARENA_MIN;
+    while (span < most && span < ARENA_MAX)
+        span <<= 1;
+    return span;
+}
+
+/* Reserve the arena and bind its spans; no arena when NUMASLAB_ARENA is
+ * 0, or when the kernel grants no reservation (a strict commit limit).
+ * Under a finite RLIMIT_AS the arena takes at most a quarter of it, so
+ * that the address space the process was given stays for its own use. */
+static void arena_init(void)
+{
+    int n = nslab_g.nactive;
+    char *base = NULL;
+    size_t span = nslab_g.opt.arena, floor = ARENA_FLOOR;
+    if (span == 0)
+        return;
+    if (span == NSLAB_ARENA_AUTO) {
+        span = arena_span_for();
+        struct rlimit as;
+        if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY)
+            while (span >= floor && span > as.rlim_cur / 4 / (size_t)n)
+                span >>= 1;
+    } else {
+        span &= ~(size_t)(NSLAB_MIN_SLAB - 1); /* whole chunks: what was asked for, or less */
+        floor = span ? span : 1;
+    }
+    for (; span >= floor && span >= NSLAB_MIN_SLAB; span >>= 1)
+        if (span * (size_t)n / (size_t)n == span &&
+            (base = nslab__pages_reserve_lazy(span * (size_t)n, NSLAB_MIN_SLAB)))
+            break;
+    if (!base)
+        return;
+    size_t nchunks = span / NSLAB_MIN_SLAB;
+    for (int i = 0; i < n; i++) {
+        struct nslab_page_node *pn = &pnode[i];
+        char *lo = base + (size_t)i * span;
+        /* A node the kernel refuses keeps no span: its slabs are mapped
+         * one by one, and refused there as they would be here. */
+        if (nslab__pages_bind(nslab_g.topo.active[i], lo, span))
+            continue;
+        pn->clean = nslab__pages_reserve(nchunks * sizeof(uint32_t), 0);
+        if (!pn->clean)
+            continue;
+        pn->arena_lo = pn->arena_bump = lo;
+        pn->arena_hi = lo + span;
+    }
+    arena_span = span;
+    nslab_arena.base = (uintptr_t)base;
+    nslab_arena.bytes = span * (size_t)n;
+}
+
+static void arena_fini(void)
+{
+    if (!nslab_arena.bytes)
+        return;
+    for (int i = 0; i < nslab_g.nactive; i++)
+        if (pnode[i].clean)
+            nslab__pages_unmap(
+                pnode[i].clean,
+                round_up(arena_span / NSLAB_MIN_SLAB * sizeof(uint32_t), page_bytes));
+    nslab__pages_unmap((void *)nslab_arena.base, nslab_arena.bytes);
+    nslab_arena.base = nslab_arena.bytes = 0;
+}
+
+/* ------------------------------------------------------------------------
  * The layer's calls (lib/pages.h)
  * ---------------------------------------------------------------------- */
 
@@ -358,6 +576,55 @@ static int could_fit(int nidx, size_t bytes, int why)
     return room < 0 ? cached >= bytes : (uint64_t)room + cached >= bytes;
 }
 
+static void *pages_get(int nidx, size_t bytes, size_t align, unsigned flags, int *zeroed);
+
+/* Give back what the layer keeps after a mapping was refused (why), so
+ * that one more try may succeed: 0, or -ENOMEM when that cannot help. */
+static int make_room(int nidx, size_t bytes, int why)
+{
+    if (!could_fit(nidx, bytes, why))
+        return -ENOMEM; /* larger than all there is: keep the caches */
+    /* What this layer keeps goes back first, then one more try (also
+     * when another thread gave it back a moment ago).  A short cgroup
+     * spans every node: all of it. */
+    if (why == NSLAB_SHORT_CGROUP) {
+        nslab_add_relaxed(&nslab_g.drains, 1);
+        nslab__pub_process();
+        for (int i = 0; i < nslab_g.nactive; i++)
+            pages_drain(i);
+    } else {
+        pages_drain(nidx);
+    }
+    return 0;
+}
+
+/* pages_get of a slab from node nidx's span of the arena; an ordinary
+ * mapping once the span is used up. */
+static void *arena_get(int nidx, size_t bytes, size_t align, unsigned flags, int *zeroed)
+{
+    char *p = arena_take(nidx);
+    if (p) {
+        run_show(p, bytes);
+        if (zeroed)
+            *zeroed = 0;
+        return p;
+    }
+    int why, e = arena_fresh(nidx, flags, &p, &why);
+    if (e == -ENOMEM && make_room(nidx, bytes, why) == 0) {
+        /* The drain may have cached nothing but put chunks back clean. */
+        e = arena_fresh(nidx, flags, &p, &why);
+    }
+    if (e == -ENOSPC)
+        return pages_get(nidx, bytes, align, flags & ~NSLAB_PG_SLAB, zeroed);
+    if (e) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (zeroed)
+        *zeroed = 1;
+    return p;
+}
+
 static void *pages_get(int nidx, size_t bytes, size_t align, unsigned flags, int *zeroed)
 {
     if (!(flags & NSLAB_PG_NOFAULT) && nslab__fail_injected(nidx)) {
@@ -368,6 +635,8 @@ static void *pages_get(int nidx, size_t bytes, size_t align, unsigned flags, int
     if (align < least)
         align = least;
     struct nslab_page_node *pn = &pnode[nidx];
+    if ((flags & NSLAB_PG_SLAB) && bytes == NSLAB_MIN_SLAB && pn->arena_lo)
+        return arena_get(nidx, bytes, align, flags, zeroed);
     if (nslab_load_relaxed(&pn->cached) >= bytes) {
         int huge = 0;
         char *p = cache_take(nidx, bytes, align, &huge);
@@ -382,21 +651,10 @@ static void *pages_get(int nidx, size_t bytes, size_t align, unsigned flags, int
     }
     int why;
     void *p = nslab__pages_map_fresh(nidx, bytes, align, flags, &why);
-    if (!p && !could_fit(nidx, bytes, why)) {
-        errno = ENOMEM; /* larger than all there is: keep the caches */
-        return NULL;
-    }
     if (!p) {
-        /* Short of memory: what this layer keeps goes back first, then
-         * one more try (also when another thread gave it back a moment
-         * ago).  A short cgroup spans every node: all of it. */
-        if (why == NSLAB_SHORT_CGROUP) {
-            nslab_add_relaxed(&nslab_g.drains, 1);
-            nslab__pub_process();
-            for (int i = 0; i < nslab_g.nactive; i++)
-                pages_drain(i);
-        } else {
-            pages_drain(nidx);
+        if (make_room(nidx, bytes, why)) {
+            errno = ENOMEM;
+            return NULL;
         }
         p = nslab__pages_map_fresh(nidx, bytes, align, flags, &why);
     }
@@ -409,6 +667,10 @@ static void pages_put(int nidx, void *mem, size_t bytes, unsigned flags)
 {
     struct nslab_page_node *pn = &pnode[nidx];
     char *p = mem;
+    if (in_arena(p)) {
+        arena_put(nidx, p, bytes, flags, pn->retain < bytes || running_short(nidx));
+        return;
+    }
     /* The entries inside the run: no lock needed, nobody coalesces by
      * them.  Its two ends are marked under the lock, below. */
     if (bytes > 2 * page_bytes)
@@ -594,10 +856,12 @@ int nslab__pages_init(void)
         for (int b = 0; b < NBINS; b++)
             nslab_list_init(&pn->bin[b]);
         nslab_list_init(&pn->age);
+        nslab_list_init(&pn->arena_free);
         pn->retain = nslab_g.opt.retain_bytes;
         pn->mark.type = NSLAB_T_FREE;
         pn->mark.nidx = (uint16_t)i;
     }
+    arena_init();
     return 0;
 }
 
@@ -607,10 +871,11 @@ void nslab__pages_fini(void)
     NSLAB_ASSERT_HELD(&nslab_g.lock);
     if (!pnode)
         return;
-    for (int i = 0; i < nslab_g.nactive; i++) {
+    for (int i = 0; i < nslab_g.nactive; i++)
         nslab__pages_drain(i);
+    arena_fini();
+    for (int i = 0; i < nslab_g.nactive; i++)
         pthread_mutex_destroy(&pnode[i].lock);
-    }
     free(pnode);
     pnode = NULL;
 }

@@ -48,10 +48,42 @@ void nslab__pagemap_unlock(void);
  * the only lib/ code that maps and unmaps node memory.
  */
 #define NSLAB_HUGE_PAGE  ((size_t)2 << 20)
-#define NSLAB_PG_NOFAULT 0x1u /* get: fault injection does not apply (a reserve fill) */
-#define NSLAB_PG_NOLIMIT 0x2u /* get: past the node limit and low watermark (a reserve fill) */
-#define NSLAB_PG_HUGE    0x4u /* get: 2 MiB-aligned, MADV_HUGEPAGE; put: it was */
-#define NSLAB_PG_UNMAP   0x8u /* put: back to the system, not into the cache */
+#define NSLAB_PG_NOFAULT 0x1u  /* get: fault injection does not apply (a reserve fill) */
+#define NSLAB_PG_NOLIMIT 0x2u  /* get: past the node limit and low watermark (a reserve fill) */
+#define NSLAB_PG_HUGE    0x4u  /* get: 2 MiB-aligned, MADV_HUGEPAGE; put: it was */
+#define NSLAB_PG_UNMAP   0x8u  /* put: back to the system, not into the cache */
+#define NSLAB_PG_SLAB    0x10u /* get: an ordinary slab of NSLAB_MIN_SLAB bytes: from the arena */
+
+/*
+ * The slab arena (lib/pages.c): one reservation of address space, a span
+ * of it per active node, bound to that node, from which every ordinary
+ * slab of NSLAB_MIN_SLAB bytes comes (nslab__pages_get with NSLAB_PG_SLAB)
+ * at an NSLAB_MIN_SLAB-aligned address while the span has room.  Nothing
+ * else is ever placed there.  So the header of the slab that holds a
+ * pointer inside it is the pointer rounded down: no page map walk on the
+ * fast free paths.  A chunk that is no slab now reads as no slab there:
+ * a cached one starts with its free run's header (type NSLAB_T_FREE), one
+ * never used or given back to the system reads as zeros (type 0, no
+ * owner).  bytes is 0 when there is no arena (the reservation failed):
+ * every slab is then found through the page map, as larger slabs always
+ * are.  Set at initialisation, before any slab is made.
+ */
+#define NSLAB_ARENA_AUTO ((size_t)-1) /* NUMASLAB_ARENA unset */
+struct nslab_arena {
+    uintptr_t base;  /* first byte */
+    uintptr_t bytes; /* nactive spans; 0: no arena */
+};
+extern NSLAB_HIDDEN struct nslab_arena nslab_arena;
+
+/* The header of whatever holds p: the arena's chunk, or the page map's
+ * entry (NULL when it has none).  The fast free paths' lookup. */
+static inline void *nslab__hdr_of(const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    if (likely(a - nslab_arena.base < nslab_arena.bytes))
+        return (void *)(a & ~(uintptr_t)(NSLAB_MIN_SLAB - 1));
+    return nslab__pagemap_get(p);
+}
 
 /* lib/pages.c: the cache of free runs, in front of the system */
 /* bytes (a page multiple) bound to node nidx, faulted in; NULL/ENOMEM when
@@ -96,6 +128,11 @@ void nslab__pages_unmap_range(int nidx, void *p, size_t bytes);
  * ENOMEM and the run untouched.  The page map entries are the caller's. */
 void *nslab__pages_move(int nidx, void *p, size_t bytes, size_t newbytes, size_t align,
                         unsigned flags);
+/* The arena's chunk [p, p+bytes) of node nidx, bound already, faulted in
+ * once the node limit and the headroom allow it: 0, or -ENOMEM (*why as
+ * above) with nothing counted.  Release gives one back and uncounts it. */
+int nslab__pages_arena_fill(int nidx, void *p, size_t bytes, unsigned flags, int *why);
+void nslab__pages_arena_release(int nidx, void *p, size_t bytes);
 
 /*
  * Headroom (lib/headroom.c): what may still be mapped on one active node,

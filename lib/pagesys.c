@@ -71,6 +71,35 @@ void *nslab__pages_map_fresh(int nidx, size_t bytes, size_t align, unsigned flag
 }
 
 /*
+ * The slab arena's chunk [p, p+bytes) of node nidx (bound already)
+ * faulted in, once charge() allows it.  0; or -ENOMEM with errno ENOMEM,
+ * nothing counted and nothing left faulted in, *why saying whether it was
+ * the cgroup (NSLAB_SHORT_CGROUP) or the node.
+ */
+int nslab__pages_arena_fill(int nidx, void *p, size_t bytes, unsigned flags, int *why)
+{
+    *why = charge(nidx, bytes, (flags & NSLAB_PG_NOLIMIT) != 0);
+    if (!*why && nslab__pages_fill(p, bytes) != 0) {
+        nslab__pages_discard(p, bytes); /* what was faulted before the failure */
+        uncharge(nidx, bytes);
+        *why = NSLAB_SHORT_NODE;
+    }
+    if (*why) {
+        errno = ENOMEM;
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* The arena's chunk [p, p+bytes) of node nidx back to the system and
+ * uncounted; it stays reserved and bound. */
+void nslab__pages_arena_release(int nidx, void *p, size_t bytes)
+{
+    nslab__pages_discard(p, bytes);
+    uncharge(nidx, bytes);
+}
+
+/*
  * Move the run [p, p+bytes) of node nidx, handed out, to a new address
  * where it is newbytes long: its pages are remapped, not copied, and only
  * the new part is faulted in.  The new address (align-aligned), or NULL

@@ -112,7 +112,7 @@ void *numaslab_alloc(size_t size, unsigned flags)
 
 void numaslab_free(void *ptr)
 {
-    void *h = nslab__pagemap_get(ptr);
+    void *h = nslab__hdr_of(ptr);
     struct nslab_slab *s = h;
     /* The type byte first, as a byte: h may be a large object's header,
      * less aligned than a slab's. */

@@ -124,12 +124,14 @@ struct nslab_slab *nslab__slab_init(struct numaslab_cache *c, int nidx, char *me
 
 struct nslab_slab *nslab__slab_new(struct numaslab_cache *c, int nidx)
 {
-    char *mem = nslab__pages_get(nidx, c->slab_bytes, 0, NULL);
+    /* A slab of the arena's size comes from the arena (lib/pages.h). */
+    unsigned pflags = c->slab_bytes == NSLAB_MIN_SLAB ? NSLAB_PG_SLAB : 0;
+    char *mem = nslab__pages_get(nidx, c->slab_bytes, pflags, NULL);
     if (!mem && errno == ENOMEM && nslab_load_relaxed(&nslab_g.cg_head.short_since)) {
         /* A short cgroup: the empty slabs every cache retains go back
          * too (the page layer gave its own cache back already). */
         nslab__slabs_trim();
-        mem = nslab__pages_get(nidx, c->slab_bytes, 0, NULL);
+        mem = nslab__pages_get(nidx, c->slab_bytes, pflags, NULL);
     }
     if (!mem)
         return NULL;

@@ -75,10 +75,10 @@ static void touch_pages(void *p, size_t size, size_t page)
 /* Address space for size bytes at a multiple of align (at least a page),
  * nothing faulted in: over-mapped by align less a page, ends cut off.
  * NULL when the kernel has no room. */
-static char *reserve_span(size_t size, size_t align, size_t page)
+static char *reserve_span(size_t size, size_t align, size_t page, int extra)
 {
     size_t span = size + align - page;
-    char *p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | extra, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
     if (align > page) {
@@ -101,10 +101,10 @@ void nslab__pages_simulate(int on)
     simulated = on;
 }
 
-/* Bind [p, p+size) to node and fault it in.  0, or an errno value (the
- * range is left to the caller to unmap).  On a simulated machine nothing
- * is bound: the pages are this machine's, wherever its kernel puts them. */
-static int bind_fill(int node, char *p, size_t size, size_t page, int huge)
+/* Bind [p, p+size) to node.  0, or an errno value.  On a simulated
+ * machine nothing is bound: the pages are this machine's, wherever its
+ * kernel puts them. */
+static int bind_only(int node, char *p, size_t size)
 {
     unsigned long mask[MASK_BITS / ULONG_BITS] = {0};
     mask[(unsigned)node / ULONG_BITS] = 1UL << ((unsigned)node % ULONG_BITS);
@@ -118,8 +118,12 @@ static int bind_fill(int node, char *p, size_t size, size_t page, int huge)
         if (!(e == ENOSYS && node == 0))
             return (e == EINVAL || e == ENOSYS) ? EINVAL : ENOMEM;
     }
-    if (huge)
-        nslab__pages_advise_huge(p, size);
+    return 0;
+}
+
+/* Fault [p, p+size) in, for writing, where its policy says.  0 or ENOMEM. */
+static int fill(char *p, size_t size, size_t page)
+{
     if (madvise(p, size, MADV_POPULATE_WRITE) != 0) {
         if (errno != EINVAL)
             /* ENOMEM: the node is full; EFAULT: a fault failed (SIGBUS
@@ -132,6 +136,18 @@ static int bind_fill(int node, char *p, size_t size, size_t page, int huge)
     return 0;
 }
 
+/* Bind [p, p+size) to node and fault it in.  0, or an errno value (the
+ * range is left to the caller to unmap). */
+static int bind_fill(int node, char *p, size_t size, size_t page, int huge)
+{
+    int e = bind_only(node, p, size);
+    if (e)
+        return e;
+    if (huge)
+        nslab__pages_advise_huge(p, size);
+    return fill(p, size, page);
+}
+
 void *nslab__pages_map_aligned(int node, size_t size, size_t align, int huge)
 {
     size_t page = nslab__page_size();
@@ -142,7 +158,7 @@ void *nslab__pages_map_aligned(int node, size_t size, size_t align, int huge)
         errno = EINVAL;
         return NULL;
     }
-    char *p = reserve_span(size, align, page);
+    char *p = reserve_span(size, align, page, 0);
     if (!p) {
         errno = ENOMEM;
         return NULL;
@@ -165,10 +181,50 @@ void *nslab__pages_reserve(size_t size, size_t align)
         errno = EINVAL;
         return NULL;
     }
-    char *p = reserve_span(size, align, page);
+    char *p = reserve_span(size, align, page, 0);
     if (!p)
         errno = ENOMEM;
     return p;
+}
+
+void *nslab__pages_reserve_lazy(size_t size, size_t align)
+{
+    size_t page = nslab__page_size();
+    if (align < page)
+        align = page;
+    if (size == 0 || size % page != 0 || (align & (align - 1)) != 0 || size > SIZE_MAX - align) {
+        errno = EINVAL;
+        return NULL;
+    }
+    char *p = reserve_span(size, align, page, MAP_NORESERVE);
+    if (!p) {
+        errno = ENOMEM;
+        return NULL;
+    }
+#ifdef MADV_NOHUGEPAGE
+    /* Its chunks are faulted in a few pages at a time and counted so:
+     * a 2 MiB page behind a 64 KiB chunk would be memory nobody counted. */
+    madvise(p, size, MADV_NOHUGEPAGE);
+#endif
+    return p;
+}
+
+int nslab__pages_bind(int node, void *p, size_t size)
+{
+    size_t page = nslab__page_size();
+    if (node < 0 || node >= MASK_BITS || size == 0 || size % page != 0 || (uintptr_t)p % page != 0)
+        return -EINVAL;
+    return -bind_only(node, p, size);
+}
+
+int nslab__pages_fill(void *p, size_t size)
+{
+    return -fill(p, size, nslab__page_size());
+}
+
+void nslab__pages_discard(void *p, size_t size)
+{
+    madvise(p, size, MADV_DONTNEED);
 }
 
 int nslab__pages_remap(int node, void *p, size_t size, void *q, size_t newsize, int huge)

@@ -512,48 +512,44 @@ static inline int kernel_on_node(const void *p, size_t len, int node)
  * ---------------------------------------------------------------------- */
 
 /*
- * Bytes of the process's mappings bound to a node: the VMAs whose
- * /proc/self/numa_maps policy is "bind", sized from /proc/self/maps.
- * Every chunk numaslab maps is bound to its node (numaslab(7)) and
- * nothing else of a test process is, so this is numaslab's mapped memory
- * as the kernel sees it.  -1 when the kernel has no numa_maps.
+ * Bytes of the process's memory bound to a node: the pages present in the
+ * VMAs whose /proc/self/numa_maps policy is "bind" (their N<node>= counts,
+ * times the mapping's page size).  Every chunk numaslab maps is bound to
+ * its node and faulted in at once (numaslab(7)), the slab arena is bound
+ * but holds pages only where slabs are, and nothing else of a test process
+ * is bound, so this is numaslab's mapped memory as the kernel sees it.  -1
+ * when the kernel has no numa_maps.
  */
 static inline long long tu_kernel_bound_bytes(void)
 {
-    enum { MAXVMA = 8192 };
     FILE *nm = fopen("/proc/self/numa_maps", "r");
     if (!nm)
         return -1;
     char line[4096];
-    static unsigned long bound[MAXVMA];
-    int nb = 0;
+    long long sum = 0;
     while (fgets(line, sizeof(line), nm)) {
         unsigned long start;
         char pol[64];
-        if (sscanf(line, "%lx %63s", &start, pol) == 2 && !strncmp(pol, "bind", 4) && nb < MAXVMA)
-            bound[nb++] = start;
-        if (!strchr(line, '\n')) { /* a very long line: skip the rest */
+        int whole = strchr(line, '\n') != NULL; /* before strtok cuts the line */
+        if (sscanf(line, "%lx %63s", &start, pol) == 2 && !strncmp(pol, "bind", 4)) {
+            long long pages = 0, kb = 4;
+            for (char *t = strtok(line, " \n"); t; t = strtok(NULL, " \n")) {
+                long long v;
+                unsigned node;
+                if (sscanf(t, "N%u=%lld", &node, &v) == 2)
+                    pages += v;
+                else if (sscanf(t, "kernelpagesize_kB=%lld", &v) == 1)
+                    kb = v;
+            }
+            sum += pages * kb * 1024;
+        }
+        if (!whole) { /* a very long line: skip the rest */
             int c;
             while ((c = fgetc(nm)) != EOF && c != '\n')
                 ;
         }
     }
     fclose(nm);
-    FILE *m = fopen("/proc/self/maps", "r");
-    if (!m)
-        return -1;
-    long long sum = 0;
-    while (fgets(line, sizeof(line), m)) {
-        unsigned long a, b;
-        if (sscanf(line, "%lx-%lx", &a, &b) != 2)
-            continue;
-        for (int i = 0; i < nb; i++)
-            if (bound[i] == a) {
-                sum += (long long)(b - a);
-                break;
-            }
-    }
-    fclose(m);
     return sum;
 }
 
