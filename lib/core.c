@@ -23,7 +23,8 @@ struct nslab_global nslab_g = {
 
 /* Every thread starts on this state: no array caches, so every fast path
  * misses and the slow path gives the thread a state of its own. */
-struct nslab_tstate nslab_empty_ts = {.cc = {[0 ... NSLAB_MAX_CACHES] = &nslab_no_tc}};
+struct nslab_tstate nslab_empty_ts = {.cc = {[0 ... NSLAB_MAX_CACHES] = &nslab_no_tc},
+                                      .lslot = {[0 ... NSLAB_MAX_CACHES] = &nslab_no_tc.slot[0]}};
 __thread struct nslab_tstate *nslab_tls __attribute__((tls_model("initial-exec"))) =
     &nslab_empty_ts;
 __thread unsigned char nslab_busy __attribute__((tls_model("initial-exec")));
@@ -113,8 +114,12 @@ static void tstate_exit(void *p)
  * path's, nslab__own_pop_local). */
 static void set_local(struct nslab_tstate *ts, int nidx)
 {
+    if (ts->cached_nidx == nidx)
+        return;
     ts->cached_nidx = nidx;
-    ts->local_off = (size_t)nidx * sizeof(struct nslab_thread_node);
+    for (uint32_t id = 0; id < NSLAB_MAX_CACHES; id++)
+        if (ts->cc[id] != &nslab_no_tc)
+            ts->lslot[id] = &ts->cc[id]->slot[nidx];
 }
 
 struct nslab_tstate *nslab__tstate(void)
@@ -124,8 +129,8 @@ struct nslab_tstate *nslab__tstate(void)
         ts = calloc(1, sizeof(*ts));
         if (!ts)
             return NULL;
-        for (int id = 0; id <= NSLAB_MAX_CACHES; id++)
-            ts->cc[id] = &nslab_no_tc;
+        for (uint32_t id = 0; id <= NSLAB_MAX_CACHES; id++)
+            nslab__tc_set(ts, id, &nslab_no_tc);
         nslab_list_init(&ts->link);
         nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
         nslab_list_add(&nslab_g.threads, &ts->link);

@@ -166,6 +166,39 @@ void nslab__report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * reported, then abort() when NUMASLAB_ABORT is on (the debug default). */
 void nslab__bad_free(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * The ordinary slab (type NSLAB_T_SLAB) that holds p, or NULL: the fast
+ * free paths' lookup.  Inside the slab arena the header is p rounded down
+ * (lib/pages.h); a chunk there that is no slab reads as another type.
+ * Elsewhere the page map says.
+ */
+static inline struct nslab_slab *nslab__slab_fast(const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    const uint8_t *h;
+    if (likely(a - nslab_arena.base < nslab_arena.bytes))
+        h = (const uint8_t *)(a & ~(uintptr_t)(NSLAB_MIN_SLAB - 1));
+    else if (!(h = nslab__pagemap_get(p)))
+        return NULL;
+    /* The type byte first, as a byte: h may be a large object's header,
+     * less aligned than a slab's. */
+    return *h == NSLAB_T_SLAB ? (struct nslab_slab *)(uintptr_t)h : NULL;
+}
+
+/* The same for a slab of cache c.  In the arena, the cache field alone
+ * tells: every chunk there is an ordinary slab, a cached free run (whose
+ * word there is its length) or zeros; reserve slabs are never there. */
+static inline struct nslab_slab *nslab__slab_fast_of(const void *p, const struct numaslab_cache *c)
+{
+    uintptr_t a = (uintptr_t)p;
+    struct nslab_slab *s;
+    if (likely(a - nslab_arena.base < nslab_arena.bytes))
+        s = (struct nslab_slab *)(a & ~(uintptr_t)(NSLAB_MIN_SLAB - 1));
+    else if (!(s = nslab__pagemap_get(p)) || *(const uint8_t *)s != NSLAB_T_SLAB)
+        return NULL;
+    return s->cache == c ? s : NULL;
+}
+
 /* Local node's dense index, fast: the thread's cached value, refreshed on
  * every slow path (a thread that moves to another node allocates there
  * from its next slow path on; see numaslab(7)). */

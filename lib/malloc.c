@@ -175,11 +175,8 @@ __attribute__((noinline)) static void free_miss(struct nslab_slab *s, void *ptr)
 
 NSLAB_EXPORT void free(void *ptr)
 {
-    void *h = nslab__hdr_of(ptr);
-    struct nslab_slab *s = h;
-    /* The type byte first, as a byte: h may be a large object's header. */
-    if (likely(h && *(const uint8_t *)h == NSLAB_T_SLAB && !nslab_busy &&
-               nslab__obj_ok(s, s->cache, ptr))) {
+    struct nslab_slab *s = nslab__slab_fast(ptr);
+    if (likely(s && !nslab_busy && nslab__obj_ok(s, s->cache, ptr))) {
         if (unlikely(!nslab__take_back(s->cache, ptr, "free")))
             return;
         if (likely(nslab__own_push(s, s->cache, ptr)))
@@ -187,7 +184,7 @@ NSLAB_EXPORT void free(void *ptr)
         free_miss(s, ptr);
         return;
     }
-    free_slow(ptr, h);
+    free_slow(ptr, nslab__hdr_of(ptr));
 }
 
 NSLAB_EXPORT void *realloc(void *ptr, size_t size)

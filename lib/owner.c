@@ -76,7 +76,7 @@ static struct nslab_thread_cache *thread_cache_new(struct numaslab_cache *c,
         free(tc);
         return NULL;
     }
-    ts->cc[c->id] = tc;
+    nslab__tc_set(ts, c->id, tc);
     nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     return tc;
 }
@@ -491,12 +491,8 @@ void *numaslab_cache_alloc(numaslab_cache_t *c, unsigned flags)
 
 void numaslab_cache_free(numaslab_cache_t *c, void *obj)
 {
-    void *h = nslab__hdr_of(obj);
-    struct nslab_slab *s = h;
-    /* The type byte first, as a byte: h may be another header, less
-     * aligned than a slab's. */
-    if (likely(h && *(const uint8_t *)h == NSLAB_T_SLAB && s->cache == c &&
-               nslab__obj_ok(s, c, obj))) {
+    struct nslab_slab *s = nslab__slab_fast_of(obj, c);
+    if (likely(s && nslab__obj_ok(s, c, obj))) {
         if (unlikely(!nslab__take_back(c, obj, "numaslab_cache_free")))
             return;
         if (likely(nslab__own_push(s, c, obj)))

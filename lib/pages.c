@@ -531,7 +531,7 @@ static void arena_init(void)
          * one by one, and refused there as they would be here. */
         if (nslab__pages_bind(nslab_g.topo.active[i], lo, span))
             continue;
-        pn->clean = nslab__pages_reserve(nchunks * sizeof(uint32_t), 0);
+        pn->clean = nslab__pages_reserve(round_up(nchunks * sizeof(uint32_t), page_bytes), 0);
         if (!pn->clean)
             continue;
         pn->arena_lo = pn->arena_bump = lo;

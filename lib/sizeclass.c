@@ -112,11 +112,8 @@ void *numaslab_alloc(size_t size, unsigned flags)
 
 void numaslab_free(void *ptr)
 {
-    void *h = nslab__hdr_of(ptr);
-    struct nslab_slab *s = h;
-    /* The type byte first, as a byte: h may be a large object's header,
-     * less aligned than a slab's. */
-    if (likely(h && *(const uint8_t *)h == NSLAB_T_SLAB && nslab__obj_ok(s, s->cache, ptr))) {
+    struct nslab_slab *s = nslab__slab_fast(ptr);
+    if (likely(s && nslab__obj_ok(s, s->cache, ptr))) {
         if (unlikely(!nslab__take_back(s->cache, ptr, "numaslab_free")))
             return;
         if (likely(nslab__own_push(s, s->cache, ptr)))

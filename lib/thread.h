@@ -75,9 +75,14 @@ struct nslab_tstate {
     /* By cache id; &nslab_no_tc until used.  The last, the id of the
      * size-class fast path's empty cache (lib/sizeclass.c), always is. */
     struct nslab_thread_cache *cc[NSLAB_MAX_CACHES + 1];
+    /* By cache id: &cc[id]->slot[cached_nidx], the local node's slot, so
+     * that the local allocation makes one load where it would make three
+     * (nslab__own_pop_local); &nslab_no_tc.slot[0] while cc[id] is
+     * nslab_no_tc.  Kept so by nslab__tc_set, nslab__tc_free and the
+     * local node's changes (lib/core.c). */
+    struct nslab_thread_node *lslot[NSLAB_MAX_CACHES + 1];
     struct nslab_large_cache *tlc; /* [nactive]; NULL until a large object is freed */
     int cached_nidx;               /* local node when the CPU cannot be read fast */
-    size_t local_off;              /* cached_nidx * sizeof(struct nslab_thread_node) */
     unsigned ipos;                 /* interleave position */
     unsigned gen;                  /* nslab_g.gen this state was set up for */
     int registered;
@@ -99,12 +104,19 @@ static inline struct nslab_thread_cache *nslab__tc(const struct nslab_tstate *ts
     struct nslab_thread_cache *tc = ts->cc[id];
     return tc == &nslab_no_tc ? NULL : tc;
 }
+/* ts's thread cache of that id is tc (&nslab_no_tc: none). */
+static inline void nslab__tc_set(struct nslab_tstate *ts, uint32_t id,
+                                 struct nslab_thread_cache *tc)
+{
+    ts->cc[id] = tc;
+    ts->lslot[id] = tc == &nslab_no_tc ? &nslab_no_tc.slot[0] : &tc->slot[ts->cached_nidx];
+}
 /* Free ts's thread cache of that id, if any: it has none after. */
 static inline void nslab__tc_free(struct nslab_tstate *ts, uint32_t id)
 {
     if (ts->cc[id] != &nslab_no_tc)
         free(ts->cc[id]);
-    ts->cc[id] = &nslab_no_tc;
+    nslab__tc_set(ts, id, &nslab_no_tc);
 }
 
 /* lib/owner.c: thread-owned slabs */
@@ -222,7 +234,7 @@ static inline void *nslab__own_pop(struct numaslab_cache *c, int nidx)
 /* The same from its slot of (c, its local node). */
 static inline void *nslab__own_pop_local(struct numaslab_cache *c)
 {
-    return nslab__own_pop_at(c, nslab_tls->local_off);
+    return nslab__own_pop_slot(c, nslab_tls->lslot[c->id]);
 }
 
 /* Free obj (validated: an object of s, of cache c) when the calling thread

@@ -191,7 +191,8 @@ check topology check_topology
 check hwloc check_hwloc
 
 # The test programs of make check that mean more with several nodes.
-for t in test-placement test-large test-topology test-reserve test-fallback test-cache test-sizeclass; do
+for t in test-placement test-large test-topology test-reserve test-fallback test-cache test-sizeclass \
+	test-arena; do
 	step $t tests/$t
 done
 
