@@ -207,16 +207,17 @@ static inline int nslab__local_nidx(void)
     return nslab_tls->cached_nidx;
 }
 
-/* An object of c on node (an id, or NUMASLAB_NODE_LOCAL) from the calling
- * thread's own slabs, fast (lib/thread.h); NULL on a miss, which an
- * inactive or bad node is too: the slow path resolves it. */
-static inline void *nslab__own_pop_node(struct numaslab_cache *c, int node)
+/* The calling thread's slot of (c, node), node an id or
+ * NUMASLAB_NODE_LOCAL, fast (lib/thread.h); NULL for an inactive or bad
+ * node, which the slow path resolves. */
+static inline struct nslab_thread_node *nslab__own_slot_node(const struct numaslab_cache *c,
+                                                             int node)
 {
     long off;
     if (node == NUMASLAB_NODE_LOCAL)
-        return nslab__own_pop_local(c);
+        return nslab__own_slot_local(c);
     if (likely((unsigned)node < (unsigned)nslab_g.possible && (off = nslab_g.node_soff[node]) >= 0))
-        return nslab__own_pop_at(c, (size_t)off);
+        return nslab__own_slot_at(c, (size_t)off);
     return NULL;
 }
 

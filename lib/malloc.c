@@ -97,7 +97,7 @@ static inline __attribute__((always_inline)) void *small_fast(size_t size)
 {
     struct numaslab_cache *c = nslab__class_cache(size);
     if (likely(!nslab_busy)) {
-        void *obj = nslab__own_pop_local(c);
+        void *obj = nslab__own_pop_list(nslab__own_slot_local(c));
         if (likely(obj != NULL))
             return nslab__hand_out(c, obj, 0);
     }

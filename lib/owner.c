@@ -87,6 +87,80 @@ struct nslab_thread_cache *nslab__thread_cache_make(struct numaslab_cache *c,
     return thread_cache_new(c, ts, 0);
 }
 
+/*
+ * The list of sl (the calling thread's slot of (c, a node), c with a
+ * list) is empty: it takes up to c->mag objects of the current slab at
+ * once, the slab's own frees (lfree) when it has some, else free
+ * objects of its map from the hint on, and hands one back, its cookie
+ * cleared.  The others keep theirs, as every object on the list does.
+ * The next allocations pop them: a batch of allocations pays the map's
+ * bit work once per object here, and the fast path's pop after.  NULL
+ * when the slab has none (or there is no current slab): the slow path
+ * refills.
+ */
+void *nslab__own_fill(struct numaslab_cache *c, struct nslab_thread_node *sl)
+{
+    struct nslab_slab *s = sl->cur;
+    if (!s)
+        return NULL;
+    /* The room is the frees the list takes: what it takes here does not
+     * use any (those objects are the current slab's, which stays), so the
+     * list holds at most 2 mag - 1 objects (room + length == mag + k - 1
+     * from here to the next fill). */
+    uint32_t want = c->mag, k = 0;
+    void **head = s->lfree;
+    if (head) {
+        /* The slab's own frees, in their order: the list is cut after
+         * the first want of them. */
+        void **last = head;
+        for (k = 1;; k++) {
+            NSLAB_MAG_OPEN(last);
+            void **next = (void **)last[0];
+            if (!next || k == want) {
+                last[0] = NULL;
+                NSLAB_MAG_SHUT(last);
+                s->lfree = next;
+                break;
+            }
+            NSLAB_MAG_SHUT(last);
+            last = next;
+        }
+    } else {
+        /* The map's free objects, word by word; they carry the cookie. */
+        uint32_t w = s->hint;
+        for (; w < s->nwords && k < want; w++) {
+            uint64_t m = nslab_load_relaxed(&s->freemap[w]);
+            if (!m)
+                continue;
+            char *base = s->objs + (size_t)w * 64 * c->size;
+            do {
+                void **x = (void **)(base + (size_t)__builtin_ctzll(m) * c->size);
+                m &= m - 1;
+                NSLAB_MAG_OPEN(x);
+                x[0] = head;
+                NSLAB_MAG_SHUT(x);
+                head = x;
+            } while (m && ++k < want);
+            if (m == 0)
+                k++; /* the last one taken above was not counted */
+            nslab_store_relaxed(&s->freemap[w], m);
+            if (m)
+                break; /* the word still has some: the hint stays on it */
+        }
+        s->hint = w;
+        if (!head)
+            return NULL;
+    }
+    s->nfree -= k;
+    void **o = head;
+    NSLAB_MAG_OPEN(o);
+    sl->head = (void **)o[0];
+    o[1] = NULL; /* the free cookie: handed out now */
+    NSLAB_MAG_SHUT(o);
+    sl->room = c->mag;
+    return o;
+}
+
 /* The owner's lists.  s is on none of them when put there. */
 static void own_put(struct nslab_owned_slabs *o, struct nslab_slab *s, int where)
 {
@@ -164,7 +238,7 @@ static struct nslab_slab *refill(struct numaslab_cache *c, struct nslab_tstate *
 static void *alloc_at(struct numaslab_cache *c, struct nslab_tstate *ts,
                       struct nslab_thread_cache *tc, int nidx)
 {
-    void *obj = nslab__own_pop(c, nidx);
+    void *obj = nslab__own_pop_slot(c, &tc->slot[nidx]);
     if (!obj && refill(c, ts, tc, nidx))
         obj = nslab__own_take(c, &tc->slot[nidx]);
     if (obj && tc->slot[nidx].cur)
@@ -328,7 +402,7 @@ static void slot_flush(struct numaslab_cache *c, struct nslab_tstate *ts,
                        struct nslab_thread_node *sl)
 {
     void **obj = sl->head;
-    uint32_t left = c->mag - sl->room;
+    uint32_t left = 2 * c->mag; /* the most it holds (nslab__own_fill) */
     sl->head = NULL;
     sl->room = c->mag;
     /* Each entry is checked: in a fork child, a thread that is gone may
@@ -473,20 +547,31 @@ void nslab__thread_cache_flush(struct numaslab_cache *c, struct nslab_tstate *ts
     }
 }
 
-void *numaslab_cache_alloc_node(numaslab_cache_t *c, unsigned flags, int node)
+__attribute__((noinline)) void *nslab__alloc_miss(struct numaslab_cache *c, unsigned flags,
+                                                  int node, struct nslab_thread_node *sl)
 {
-    void *obj = nslab__own_pop_node(c, node);
-    if (likely(obj != NULL))
+    void *obj;
+    if (sl && (obj = nslab__own_refill(c, sl)))
         return nslab__hand_out(c, obj, flags);
     return nslab__cache_alloc_slow(c, flags, node);
 }
 
+void *numaslab_cache_alloc_node(numaslab_cache_t *c, unsigned flags, int node)
+{
+    struct nslab_thread_node *sl = nslab__own_slot_node(c, node);
+    void *obj;
+    if (likely(sl != NULL) && likely((obj = nslab__own_pop_list(sl)) != NULL))
+        return nslab__hand_out(c, obj, flags);
+    return nslab__alloc_miss(c, flags, node, sl);
+}
+
 void *numaslab_cache_alloc(numaslab_cache_t *c, unsigned flags)
 {
-    void *obj = nslab__own_pop_local(c);
+    struct nslab_thread_node *sl = nslab__own_slot_local(c);
+    void *obj = nslab__own_pop_list(sl);
     if (likely(obj != NULL))
         return nslab__hand_out(c, obj, flags);
-    return nslab__cache_alloc_slow(c, flags, NUMASLAB_NODE_LOCAL);
+    return nslab__alloc_miss(c, flags, NUMASLAB_NODE_LOCAL, sl);
 }
 
 void numaslab_cache_free(numaslab_cache_t *c, void *obj)

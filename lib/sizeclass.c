@@ -81,33 +81,44 @@ numaslab_cache_t *numaslab_size_cache(size_t size)
  * The public calls
  * ---------------------------------------------------------------------- */
 
-__attribute__((noinline)) static void *small_slow(size_t size, unsigned flags, int node)
+/* The fast path's miss for a size class (the arguments in the order the
+ * fast path has them in registers): sl (the thread's slot of the
+ * class's cache, NULL for a node the fast path does not know) refilled
+ * from its current slab, else the slow path, after initialisation (the
+ * class table points at an empty cache until then). */
+__attribute__((noinline)) static void *small_miss(size_t size, unsigned flags, int node,
+                                                  struct nslab_thread_node *sl)
 {
+    struct numaslab_cache *c = nslab__class_cache(size);
+    void *obj;
+    if (sl && (obj = nslab__own_refill(c, sl)))
+        return nslab__hand_out(c, obj, flags);
     NSLAB_INIT_OR_NULL();
     return nslab__cache_alloc_slow(nslab_g.sc[nslab__class_of(size)], flags, node);
 }
 
-static inline void *alloc_slow(size_t size, unsigned flags, int node)
+static inline void *small_alloc(size_t size, unsigned flags, int node, struct nslab_thread_node *sl)
 {
-    if (size > NUMASLAB_MAX_SMALL)
-        return nslab__large_entry(size, flags, node);
-    return small_slow(size, flags, node);
+    struct numaslab_cache *c = nslab__class_cache(size);
+    void *obj;
+    if (likely(sl != NULL) && likely((obj = nslab__own_pop_list(sl)) != NULL))
+        return nslab__hand_out(c, obj, flags);
+    return small_miss(size, flags, node, sl);
 }
 
 void *numaslab_alloc_node(size_t size, unsigned flags, int node)
 {
-    if (likely(size <= NUMASLAB_MAX_SMALL)) {
-        struct numaslab_cache *c = nslab__class_cache(size);
-        void *obj = nslab__own_pop_node(c, node);
-        if (likely(obj != NULL))
-            return nslab__hand_out(c, obj, flags);
-    }
-    return alloc_slow(size, flags, node);
+    if (likely(size <= NUMASLAB_MAX_SMALL))
+        return small_alloc(size, flags, node, nslab__own_slot_node(nslab__class_cache(size), node));
+    return nslab__large_entry(size, flags, node);
 }
 
 void *numaslab_alloc(size_t size, unsigned flags)
 {
-    return numaslab_alloc_node(size, flags, NUMASLAB_NODE_LOCAL);
+    if (likely(size <= NUMASLAB_MAX_SMALL))
+        return small_alloc(size, flags, NUMASLAB_NODE_LOCAL,
+                           nslab__own_slot_local(nslab__class_cache(size)));
+    return nslab__large_entry(size, flags, NUMASLAB_NODE_LOCAL);
 }
 
 void numaslab_free(void *ptr)

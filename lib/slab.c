@@ -85,6 +85,7 @@ struct nslab_slab *nslab__slab_init(struct numaslab_cache *c, int nidx, char *me
     s->objs = mem + c->obj_offset;
     s->owner = NULL;
     s->oslot = NULL;
+    s->lfree = NULL;
     s->nobjs = c->nobjs;
     s->nfree = c->nobjs;
     s->pub_free = c->nobjs;
@@ -154,6 +155,41 @@ void nslab__slab_destroy(struct numaslab_cache *c, struct nslab_slab *s, int kee
     nslab__debug_slab_fini(c, s->objs);
     nslab__pages_put(nidx, s, c->slab_bytes, keep ? 0 : NSLAB_PG_UNMAP);
     nslab__pub_cache(c, nidx);
+}
+
+void nslab__slab_lfree_drain(struct numaslab_cache *c, struct nslab_slab *s)
+{
+    void **o = s->lfree;
+    if (!o)
+        return;
+    s->lfree = NULL;
+    if (s->nfree == s->nobjs) {
+        /* Every object is free, in the map or on the list (a push stores
+         * nfree last): the whole map, with no walk. */
+        for (uint32_t w = 0; w < s->nwords; w++)
+            nslab_store_relaxed(&s->freemap[w], ~0ull);
+        if (c->nobjs % 64)
+            nslab_store_relaxed(&s->freemap[s->nwords - 1], (1ull << (c->nobjs % 64)) - 1);
+        s->hint = 0;
+        return;
+    }
+    for (uint32_t n = 0; o && n < s->nobjs && nslab__obj_ok(s, c, o); n++) {
+        uint32_t idx = nslab__obj_index(s, c, o), w = idx / 64;
+        uint64_t bit = 1ull << (idx % 64), m = nslab_load_relaxed(&s->freemap[w]);
+        if (m & bit)
+            break; /* in the map already: the list is not what a push leaves */
+        NSLAB_MAG_OPEN(o);
+        void **next = (void **)o[0];
+        NSLAB_MAG_SHUT(o);
+        nslab_store_relaxed(&s->freemap[w], m | bit);
+        if (w < s->hint)
+            s->hint = w;
+        o = next;
+    }
+    uint32_t nfree = 0;
+    for (uint32_t w = 0; w < s->nwords; w++)
+        nfree += (uint32_t)__builtin_popcountll(nslab_load_relaxed(&s->freemap[w]));
+    s->nfree = nfree;
 }
 
 uint32_t nslab__slab_collect(struct numaslab_cache *c, struct nslab_slab *s)
@@ -374,6 +410,7 @@ struct nslab_slab *nslab__node_take(struct numaslab_cache *c, int nidx, struct n
 void nslab__node_give(struct numaslab_cache *c, struct nslab_slab *s)
 {
     struct nslab_cache_node *cn = &c->cnode[s->nidx];
+    nslab__slab_lfree_drain(c, s); /* the owner's: before anyone else may see s */
     nslab__lock(&cn->lock, NSLAB_RANK_CNODE);
     /* No owner from here on: a remote freer that reads NULL takes this
      * lock; one that read the old owner and ORs after the collect below

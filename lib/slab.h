@@ -41,7 +41,12 @@ enum nslab_type {
  *     and waits for the owner to collect it (atomic OR by the freer,
  *     exchange by the collector).  freemap & rmap == 0 but for double
  *     frees, which the collector reports.
- *   nfree == popcount(freemap), by the same writers as freemap.
+ *   lfree: objects the owner freed into s past its thread's free list
+ *     (caches with a list only, lib/thread.h), linked through their first
+ *     word, carrying the cookie, most recent first; owner only, NULL
+ *     whenever s is unowned (nslab__slab_lfree_drain when it is given back).
+ *   nfree == popcount(freemap) + the objects on lfree, by the same writers
+ *     as freemap.
  *   freemap[nwords] == 0 always: the fast path's miss when hint reaches it.
  * The remote map starts a cache line of its own, and the objects another:
  * remote freers never write a line the owner writes for its own frees.
@@ -75,6 +80,7 @@ struct nslab_slab {
                            the slow path: nobjs - 2 off the owner's current slab (it
                            became partial or empty), UINT32_MAX on it */
     uint32_t pub_free;  /* nfree as last counted in the cnode's objects in use */
+    void **lfree;       /* the owner's frees past its list (above) */
     uint64_t freemap[]; /* [nwords + 1] */
 };
 
@@ -178,6 +184,11 @@ void nslab__cache_sweep_some(struct numaslab_cache *c, int n);
 void nslab__report_doubles(struct numaslab_cache *c, const char *call, char *first, uint64_t dup);
 /* Count s's state and free objects in the cnode's statistics. */
 void nslab__slab_count(struct numaslab_cache *c, struct nslab_slab *s);
+/* s's lfree into its free map, nfree recounted from the map; s's owner,
+ * or whoever gives s back for a thread that is gone (fork): every entry
+ * is checked, and what a thread caught halfway through a push left is
+ * lost (counted in use), not used. */
+void nslab__slab_lfree_drain(struct numaslab_cache *c, struct nslab_slab *s);
 /* Collect s's remote frees into its free map; returns how many.  The
  * owner, or the cnode lock holder while s is unowned. */
 uint32_t nslab__slab_collect(struct numaslab_cache *c, struct nslab_slab *s);

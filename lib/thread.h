@@ -33,11 +33,14 @@ struct nslab_owned_slabs {
 /*
  * A thread's free list of one (cache, node): up to the cache's mag objects
  * it freed into its own slabs, kept out of their free maps for its next
- * allocations there, most recent first.  A free and the allocation that
- * follows touch this slot and the object, which the caller touches
- * anyway; the slab's maps wait.  They count as in use until the list goes
- * back to the maps (a full list sends further frees to the map; the
- * thread's flush, its exit, numaslab_cache_destroy, fork).
+ * allocations there, most recent first, and, behind them, up to mag
+ * objects an empty list took at once from the current slab
+ * (nslab__own_fill), so that allocations in a row pop the list too.  A
+ * free and the allocation that follows touch this slot and the object,
+ * which the caller touches anyway; the slab's maps wait.  They count as
+ * in use until the list goes back to the maps (a full list sends further
+ * frees to the slab's own list, lfree; the thread's flush, its exit,
+ * numaslab_cache_destroy, fork).
  *
  * The free cookie.  Every free object of an ordinary slab of a cache with
  * a list (mag != 0: objects of 16 bytes and more at a stride of whole
@@ -54,7 +57,8 @@ struct nslab_owned_slabs {
 struct nslab_thread_node {
     void **head;   /* the thread's free list: objects of its own slabs,
                       linked through their first word */
-    uint32_t room; /* objects it may still take: mag less those on it */
+    uint32_t room; /* frees it may still take: mag less those freed onto it
+                      (what nslab__own_fill put there takes none) */
     uint32_t pad;
     struct nslab_slab *cur; /* the node's current slab (NSLAB_W_CUR), or NULL */
     uint64_t pad2;
@@ -156,6 +160,15 @@ static inline void *nslab__own_take(struct numaslab_cache *c, struct nslab_threa
     struct nslab_slab *s = sl->cur;
     if (unlikely(s == NULL))
         return NULL;
+    void **o = s->lfree;
+    if (o) { /* the owner's own frees first: the most recent, in cache */
+        NSLAB_MAG_OPEN(o);
+        s->lfree = (void **)o[0];
+        o[1] = NULL; /* the free cookie: handed out now */
+        NSLAB_MAG_SHUT(o);
+        s->nfree--;
+        return o;
+    }
     uint32_t w = s->hint;
     uint64_t m = nslab_load_relaxed(&s->freemap[w]);
     if (unlikely(m == 0)) { /* the next word with a free object, if any */
@@ -167,7 +180,7 @@ static inline void *nslab__own_take(struct numaslab_cache *c, struct nslab_threa
     }
     nslab_store_relaxed(&s->freemap[w], m & (m - 1));
     s->nfree--;
-    void **o = (void **)(s->objs + ((size_t)w * 64 + (unsigned)__builtin_ctzll(m)) * c->size);
+    o = (void **)(s->objs + ((size_t)w * 64 + (unsigned)__builtin_ctzll(m)) * c->size);
     if (c->mag) { /* the free cookie: handed out now */
         NSLAB_MAG_OPEN(o);
         o[1] = NULL;
@@ -199,10 +212,15 @@ static inline int nslab__cookie_is(const struct numaslab_cache *c, void *obj)
     return is;
 }
 
-/* An object of c from sl, the calling thread's slot of (c, a node), fast:
- * its free list, then its current slab, its cookie cleared; NULL on a
- * miss.  The caller hands it out (lib/debug.h). */
-static inline void *nslab__own_pop_slot(struct numaslab_cache *c, struct nslab_thread_node *sl)
+/* The thread's free list of sl was empty: refilled from its current slab
+ * (lib/owner.c), one object handed back; NULL on a miss. */
+void *nslab__own_fill(struct numaslab_cache *c, struct nslab_thread_node *sl);
+
+/* An object off the free list of sl, the calling thread's slot of (c, a
+ * node), its cookie cleared; NULL when the list is empty.  The fast path:
+ * a miss goes out of line (nslab__alloc_miss), so that the path itself
+ * saves no register. */
+static inline void *nslab__own_pop_list(struct nslab_thread_node *sl)
 {
     void **obj = sl->head;
     if (likely(obj != NULL)) {
@@ -211,31 +229,45 @@ static inline void *nslab__own_pop_slot(struct numaslab_cache *c, struct nslab_t
         obj[1] = NULL; /* the free cookie: only objects of caches with a list are on it */
         NSLAB_MAG_SHUT(obj);
         sl->room++;
-        return obj;
     }
-    return nslab__own_take(c, sl);
+    return obj;
 }
 
-/* The same from the thread's slot at byte offset off in its thread cache
- * of c (nidx * sizeof(struct nslab_thread_node), kept so by the callers:
- * no multiply on the fast path). */
-static inline void *nslab__own_pop_at(struct numaslab_cache *c, size_t off)
+/* sl's list was empty: objects of its current slab, one handed back;
+ * NULL when that has none. */
+static inline void *nslab__own_refill(struct numaslab_cache *c, struct nslab_thread_node *sl)
 {
-    struct nslab_thread_cache *tc = nslab_tls->cc[c->id];
-    return nslab__own_pop_slot(c, (struct nslab_thread_node *)((char *)tc->slot + off));
+    return c->mag ? nslab__own_fill(c, sl) : nslab__own_take(c, sl);
 }
 
-/* The same from its slot of (c, nidx). */
-static inline void *nslab__own_pop(struct numaslab_cache *c, int nidx)
+/* The list, then the current slab: what a slow path takes first. */
+static inline void *nslab__own_pop_slot(struct numaslab_cache *c, struct nslab_thread_node *sl)
 {
-    return nslab__own_pop_at(c, (size_t)nidx * sizeof(struct nslab_thread_node));
+    void *obj = nslab__own_pop_list(sl);
+    return obj ? obj : nslab__own_refill(c, sl);
 }
 
-/* The same from its slot of (c, its local node). */
-static inline void *nslab__own_pop_local(struct numaslab_cache *c)
+/* The calling thread's slot of c at byte offset off in its thread cache
+ * (nidx * sizeof(struct nslab_thread_node), kept so by the callers: no
+ * multiply on the fast path). */
+static inline struct nslab_thread_node *nslab__own_slot_at(const struct numaslab_cache *c,
+                                                           size_t off)
 {
-    return nslab__own_pop_slot(c, nslab_tls->lslot[c->id]);
+    return (struct nslab_thread_node *)((char *)nslab_tls->cc[c->id]->slot + off);
 }
+
+/* Its slot of (c, its local node): one load (lslot). */
+static inline struct nslab_thread_node *nslab__own_slot_local(const struct numaslab_cache *c)
+{
+    return nslab_tls->lslot[c->id];
+}
+
+/* lib/owner.c: the fast allocation's miss.  sl (NULL: a node the fast
+ * path does not know) refilled from its current slab, else the slow path;
+ * the object handed out with flags.  The arguments are in the order the
+ * fast paths hold them in registers: the tail call moves nothing. */
+void *nslab__alloc_miss(struct numaslab_cache *c, unsigned flags, int node,
+                        struct nslab_thread_node *sl);
 
 /* Free obj (validated: an object of s, of cache c) when the calling thread
  * owns its slab, with no lock and no atomic read-modify-write: onto the
@@ -270,10 +302,24 @@ static inline int nslab__own_push(struct nslab_slab *s, struct numaslab_cache *c
         sl->room--;
         return 1;
     }
-    if (unlikely(nslab__cookie_is(c, obj)))
-        return 0; /* free already, on the list or in the map */
+    uint32_t n = s->nfree + 1;
+    if (likely(c->mag)) { /* the list is full: onto the slab's own (lfree) */
+        uintptr_t cookie = nslab_cookie;
+        NSLAB_MAG_OPEN(o);
+        if (unlikely(o[1] == (void *)cookie || n - 2 >= s->trip)) {
+            NSLAB_MAG_SHUT(o); /* free already, or a state change: the slow path */
+            return 0;
+        }
+        nslab_store_relaxed(&o[0], (void *)s->lfree);
+        o[1] = (void *)cookie;
+        NSLAB_MAG_SHUT(o);
+        __atomic_signal_fence(__ATOMIC_RELEASE); /* as for the list above */
+        s->lfree = o;
+        s->nfree = n;
+        return 1;
+    }
     uint32_t idx = nslab__obj_index(s, c, obj);
-    uint32_t w = idx / 64, n = s->nfree + 1;
+    uint32_t w = idx / 64;
     uint64_t bit = 1ull << (idx % 64), m = nslab_load_relaxed(&s->freemap[w]);
     if (unlikely((m & bit) != 0 || n - 2 >= s->trip))
         return 0;
@@ -281,8 +327,6 @@ static inline int nslab__own_push(struct nslab_slab *s, struct numaslab_cache *c
     s->nfree = n;
     if (w < s->hint)
         s->hint = w;
-    if (c->mag)
-        nslab__cookie_set(obj);
     return 1;
 }
 
