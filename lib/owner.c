@@ -420,7 +420,8 @@ static void slot_flush(struct numaslab_cache *c, struct nslab_tstate *ts,
     }
 }
 
-void nslab__free_miss(struct nslab_slab *s, void *obj, const char *call)
+__attribute__((noinline)) static void free_miss_slow(struct nslab_slab *s, void *obj,
+                                                     const char *call)
 {
     struct numaslab_cache *c = s->cache;
     struct nslab_tstate *ts = nslab_tls;
@@ -435,6 +436,27 @@ void nslab__free_miss(struct nslab_slab *s, void *obj, const char *call)
         return;
     }
     free_local(c, ts, s, obj, call); /* it refuses an object free in the map */
+}
+
+/* The miss of every fast free.  Its common case first, with no register
+ * saved: another thread's object (of a cache with a list), in the
+ * remote-map word the freeing thread gathers already (free_remote). */
+void nslab__free_miss(struct nslab_slab *s, void *obj, const char *call)
+{
+    struct numaslab_cache *c = s->cache;
+    struct nslab_tstate *ts = nslab_tls, *owner = nslab_load_relaxed(&s->owner);
+    if (c->mag && owner != ts && owner != NULL) {
+        struct nslab_thread_cache *tc = ts->cc[c->id]; /* nslab_no_tc: rb_s is NULL */
+        uint32_t idx = nslab__obj_index(s, c, obj);
+        uint64_t bit = 1ull << (idx % 64);
+        if (tc->rb_s == s && tc->rb_w == idx / 64 && !(tc->rb_bits & bit) &&
+            !nslab__cookie_is(c, obj)) {
+            nslab__cookie_set(obj); /* the object is the freer's until its bit is ORed */
+            tc->rb_bits |= bit;
+            return;
+        }
+    }
+    free_miss_slow(s, obj, call);
 }
 
 /*
