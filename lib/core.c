@@ -326,7 +326,10 @@ static int init_locked(const struct numaslab_config *cfg)
     for (int n = 0; n < t->possible; n++) {
         int nidx = n <= t->max_node && t->node[n].active ? t->node[n].nidx : -1;
         nslab_g.node_nidx[n] = (int16_t)nidx;
-        nslab_g.node_soff[n] = nidx < 0 ? -1 : nidx * (long)sizeof(struct nslab_thread_node);
+        /* An inactive node's is the spare slot after the active ones,
+         * always empty (lib/owner.c): its allocations miss with no test. */
+        nslab_g.node_soff[n] =
+            (nidx < 0 ? t->nactive : nidx) * (long)sizeof(struct nslab_thread_node);
     }
     for (int cpu = 0; cpu < t->ncpu; cpu++) {
         int node = t->cpu_node[cpu], m = -1;

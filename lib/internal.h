@@ -99,8 +99,9 @@ struct nslab_global {
     int possible;       /* node ids must be below */
     int16_t *node_nidx; /* [possible]: nidx, or -1 when inactive */
     /* [possible]: for the fast path, the node's slot offset in a thread
-     * cache (nidx * sizeof(struct nslab_thread_node)), or -1 when inactive;
-     * in node_nidx's allocation, after it */
+     * cache (nidx * sizeof(struct nslab_thread_node)); an inactive node's
+     * is the spare slot's (nactive), which stays empty; in node_nidx's
+     * allocation, after it */
     long *node_soff;
     uint32_t ncpu_fast; /* cpu_nidx[] is usable below this (0: never) */
     uint16_t *cpu_nidx; /* [topo.ncpu]: local node of each CPU */
@@ -208,16 +209,16 @@ static inline int nslab__local_nidx(void)
 }
 
 /* The calling thread's slot of (c, node), node an id or
- * NUMASLAB_NODE_LOCAL, fast (lib/thread.h); NULL for an inactive or bad
- * node, which the slow path resolves. */
+ * NUMASLAB_NODE_LOCAL, fast (lib/thread.h): an explicit node first; the
+ * spare, empty slot for an inactive node and NULL for a bad id, which
+ * the slow path resolves. */
 static inline struct nslab_thread_node *nslab__own_slot_node(const struct numaslab_cache *c,
                                                              int node)
 {
-    long off;
+    if (likely((unsigned)node < (unsigned)nslab_g.possible))
+        return nslab__own_slot_at(c, (size_t)nslab_g.node_soff[node]);
     if (node == NUMASLAB_NODE_LOCAL)
         return nslab__own_slot_local(c);
-    if (likely((unsigned)node < (unsigned)nslab_g.possible && (off = nslab_g.node_soff[node]) >= 0))
-        return nslab__own_slot_at(c, (size_t)off);
     return NULL;
 }
 

@@ -49,9 +49,9 @@
 
 #define POLL_FULL 4 /* full slabs looked at for remote frees per refill */
 
-/* lib/thread.h, with a slot for every node there may be: all zero, so no
- * room, no object and no slab on any. */
-struct nslab_thread_cache nslab_no_tc = {.slot = {[64 * NSLAB_MASK_WORDS - 1] = {0}}};
+/* lib/thread.h, with a slot for every node there may be and the spare:
+ * all zero, so no room, no object and no slab on any. */
+struct nslab_thread_cache nslab_no_tc = {.slot = {[64 * NSLAB_MASK_WORDS] = {0}}};
 
 /* nolock: nslab_g.lock is only tried (a free may run under it), NULL when
  * it is taken. */
@@ -59,7 +59,9 @@ static struct nslab_thread_cache *thread_cache_new(struct numaslab_cache *c,
                                                    struct nslab_tstate *ts, int nolock)
 {
     size_t n = (size_t)nslab_g.nactive;
-    size_t owns = sizeof(struct nslab_thread_cache) + n * sizeof(struct nslab_thread_node);
+    /* A slot per active node, and the spare one of inactive nodes
+     * (nslab_g.node_soff), all zero: it never holds an object. */
+    size_t owns = sizeof(struct nslab_thread_cache) + (n + 1) * sizeof(struct nslab_thread_node);
     struct nslab_thread_cache *tc = calloc(1, owns + n * sizeof(struct nslab_owned_slabs));
     if (!tc)
         return NULL;

@@ -72,7 +72,7 @@ struct nslab_thread_cache {
     uint64_t rb_bits;
     uint32_t rb_w;
     uint32_t pad;
-    struct nslab_thread_node slot[]; /* [nactive] */
+    struct nslab_thread_node slot[]; /* [nactive + 1]: the last, the spare (lib/owner.c) */
 };
 
 struct nslab_tstate {
