@@ -205,6 +205,20 @@ static int opt_from_cfg(const struct opt_def *d, const struct numaslab_config *c
     return 0;
 }
 
+/* Is the process running under valgrind?  Its leak check reads every
+ * readable mapping, so the slab arena's reservation would cost it seconds
+ * per GiB: there the arena is off unless NUMASLAB_ARENA asks for it.  A
+ * build without valgrind's headers knows it by its preload library. */
+static int under_valgrind(void)
+{
+#if NSLAB_VALGRIND
+    if (RUNNING_ON_VALGRIND)
+        return 1;
+#endif
+    const char *p = getenv("LD_PRELOAD");
+    return p && strstr(p, "vgpreload") != NULL;
+}
+
 /*
  * Fill o from cfg (may be NULL) and the environment.  Returns 0, or
  * -EINVAL when a cfg field is out of range (the message names it); bad
@@ -241,6 +255,9 @@ int nslab__options_load(struct nslab_options *o, const struct numaslab_config *c
         opt_why(d, why, sizeof(why));
         nslab__report("numaslab: %s=\"%s\": %s; using the default (%s)", d->name, v, why, d->dflt);
     }
+
+    if (o->arena == NSLAB_ARENA_AUTO && under_valgrind())
+        o->arena = 0;
 
     if (o->fail_pages && nslab__fail_parse(o->fail_pages))
         nslab__report("numaslab: NUMASLAB_FAIL_PAGES=\"%s\": not a fault setting (after=N or "
