@@ -205,18 +205,16 @@ static int opt_from_cfg(const struct opt_def *d, const struct numaslab_config *c
     return 0;
 }
 
-/* Is the process running under valgrind?  Its leak check reads every
- * readable mapping, so the slab arena's reservation would cost it seconds
- * per GiB: there the arena is off unless NUMASLAB_ARENA asks for it.  A
- * build without valgrind's headers knows it by its preload library. */
-static int under_valgrind(void)
+/* Is the process running under valgrind's memcheck?  Its leak check
+ * reads every readable mapping, so the slab arena's reservation would
+ * cost it seconds per GiB: there the arena is off unless NUMASLAB_ARENA
+ * asks for it.  memcheck is known by its preload library, in any build;
+ * the tools that do not scan memory (callgrind, cachegrind) keep the
+ * arena, so that they measure what runs without them. */
+static int under_memcheck(void)
 {
-#if NSLAB_VALGRIND
-    if (RUNNING_ON_VALGRIND)
-        return 1;
-#endif
     const char *p = getenv("LD_PRELOAD");
-    return p && strstr(p, "vgpreload") != NULL;
+    return p && strstr(p, "vgpreload_memcheck") != NULL;
 }
 
 /*
@@ -256,7 +254,7 @@ int nslab__options_load(struct nslab_options *o, const struct numaslab_config *c
         nslab__report("numaslab: %s=\"%s\": %s; using the default (%s)", d->name, v, why, d->dflt);
     }
 
-    if (o->arena == NSLAB_ARENA_AUTO && under_valgrind())
+    if (o->arena == NSLAB_ARENA_AUTO && under_memcheck())
         o->arena = 0;
 
     if (o->fail_pages && nslab__fail_parse(o->fail_pages))

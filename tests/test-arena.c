@@ -5,7 +5,7 @@
  * slabs mapped one by one, which work as well; NUMASLAB_ARENA=0 turns it
  * off; freed slabs' pages really go back to the system; a pointer into
  * the arena that is no slab is refused with the usual message and nothing
- * is lost; a malformed NUMASLAB_ARENA is reported.  Under valgrind, where
+ * is lost; a malformed NUMASLAB_ARENA is reported.  Under memcheck, where
  * the default is no arena, the cases that need one ask for 256 MiB.
  *
  * SPDX-License-Identifier: BSD-2-Clause
@@ -59,12 +59,12 @@ static const char *policy_of(uintptr_t lo, char *buf, size_t n)
 
 static void *objs[NOBJ];
 
-/* valgrind's preload library: the arena is off by default there
- * (numaslab(7), NUMASLAB_ARENA). */
+/* valgrind's memcheck, by its preload library: the arena is off by
+ * default there (numaslab(7), NUMASLAB_ARENA). */
 static int under_valgrind(void)
 {
     const char *p = getenv("LD_PRELOAD");
-    return p && strstr(p, "vgpreload") != NULL;
+    return p && strstr(p, "vgpreload_memcheck") != NULL;
 }
 
 /* Restart the library with NUMASLAB_ARENA set to v (NULL: the default,
