@@ -78,6 +78,7 @@ for w in cache alloc_node live; do
 done
 row numaslab "" alloc 64
 row numaslab "" crit 64
+row numaslab "" batch 64
 for p in glibc:: jemalloc:NSB_JEMALLOC:libjemalloc.so.2 \
     tcmalloc:NSB_TCMALLOC:libtcmalloc_minimal.so.4 mimalloc:NSB_MIMALLOC:libmimalloc.so.2; do
     name=${p%%:*}
@@ -95,6 +96,7 @@ for p in glibc:: jemalloc:NSB_JEMALLOC:libjemalloc.so.2 \
             row "$name" "$lib" $w $s
         done
     done
+    row "$name" "$lib" mbatch 64
 done
 
 if [ -n "$keep" ]; then

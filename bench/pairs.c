@@ -20,6 +20,9 @@
  *   mallocSIZE      malloc + free (whichever malloc the process has: run it
  *                   with LD_PRELOAD=libjemalloc.so.2 ... for the peers)
  *   mliveSIZE       mallocSIZE with one neighbour object kept live
+ *   batchSIZE       numaslab_alloc(SIZE, 0), each object written, then all
+ *                   freed, in rounds of 10,000 objects: the figure is per object
+ *   mbatchSIZE      batchSIZE with malloc and free
  *   nullSIZE        null_alloc + null_free (bench/null-alloc.h): cacheSIZE's loop
  *                   calling, through the PLT, two functions that return at once;
  *                   its figure is the harness's cost, which the others include
@@ -27,6 +30,7 @@
  *                   as many instructions, alloc's one fewer, malloc's two fewer,
  *                   live's two more; SIZE is unused)
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +41,12 @@
 /* Keep the compiler from dropping the pair. */
 static void *volatile sink;
 
-enum kind { CACHE, ALLOC_NODE, ALLOC, LIVE, CRIT, MALLOC, MLIVE, NUL };
-static const char *const kinds[] = {"cache", "alloc_node", "alloc", "live",
-                                    "crit",  "malloc",     "mlive", "null"};
+enum kind { CACHE, ALLOC_NODE, ALLOC, LIVE, CRIT, MALLOC, MLIVE, NUL, BATCH, MBATCH };
+static const char *const kinds[] = {"cache",  "alloc_node", "alloc", "live",  "crit",
+                                    "malloc", "mlive",      "null",  "batch", "mbatch"};
+
+#define BATCH_LEN 10000
+static void *batch[BATCH_LEN];
 
 static numaslab_cache_t *cache;
 static int node;
@@ -100,6 +107,27 @@ static void __attribute__((noinline)) run_pairs(enum kind k, size_t size, long n
             free(p);
         }
         break;
+    case BATCH:
+    case MBATCH:
+        /* n objects in rounds of BATCH_LEN: what the bench's batch does, slabs
+         * emptied and made again included. */
+        for (long done = 0; done < n;) {
+            long m = n - done < BATCH_LEN ? n - done : BATCH_LEN;
+            for (long i = 0; i < m; i++) {
+                uint64_t *p = k == BATCH ? numaslab_alloc(size, 0) : malloc(size);
+                *p = (uint64_t)i;
+                batch[i] = p;
+            }
+            sink = batch;
+            for (long i = 0; i < m; i++) {
+                if (k == BATCH)
+                    numaslab_free(batch[i]);
+                else
+                    free(batch[i]);
+            }
+            done += m;
+        }
+        break;
     case MLIVE:
         keep = malloc(size);
         for (long i = 0; i < n; i++) {
@@ -116,7 +144,9 @@ static void __attribute__((noinline)) run_pairs(enum kind k, size_t size, long n
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: %s cache|alloc_node|alloc|live|crit|malloc|mlive|null[SIZE] N\n",
+        fprintf(stderr,
+                "usage: %s cache|alloc_node|alloc|live|crit|malloc|mlive|null|batch|mbatch[SIZE] "
+                "N\n",
                 argv[0]);
         return 2;
     }
@@ -132,7 +162,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "pairs: unknown workload %s\n", w);
         return 2;
     }
-    if (k == MALLOC || k == MLIVE) {
+    if (k == MALLOC || k == MLIVE || k == MBATCH) {
         for (int i = 0; i < 1000; i++) /* warm-up */
             free(sink = malloc(size));
         run_pairs(k, size, n);
