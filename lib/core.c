@@ -429,6 +429,10 @@ void numaslab_fini(void)
                 nslab__thread_cache_flush(nslab_g.by_id[id], ts, 0);
             nslab__tc_free(ts, id);
         }
+        /* A node index of this topology: the next one may have fewer
+         * nodes, and a thread cache made before the state's refresh (a
+         * remote free's) takes its lslot from it. */
+        ts->cached_nidx = 0;
     }
     nslab__large_release_all();
     nslab_g.large_hdr = NULL;

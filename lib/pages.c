@@ -86,8 +86,10 @@
 #include "lib/internal.h"
 #include "lib/debug.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #define NBINS       184   /* enough for a run of 2^47 bytes (bin_of) */
 #define SCAN_MAX    32    /* runs looked at per bin before the next bin */
@@ -496,10 +498,27 @@ static size_t arena_span_for(void)
     return span;
 }
 
+/* Is the kernel's overcommit policy strict (vm.overcommit_memory 2)?
+ * There MAP_NORESERVE is ignored and the reservation would be charged to
+ * the commit limit whole. */
+static int overcommit_strict(void)
+{
+    char c = 0;
+    int fd = open("/proc/sys/vm/overcommit_memory", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    if (read(fd, &c, 1) != 1)
+        c = 0;
+    close(fd);
+    return c == '2';
+}
+
 /* Reserve the arena and bind its spans; no arena when NUMASLAB_ARENA is
- * 0, or when the kernel grants no reservation (a strict commit limit).
- * Under a finite RLIMIT_AS the arena takes at most a quarter of it, so
- * that the address space the process was given stays for its own use. */
+ * 0, or when the kernel grants no reservation.  By default none under a
+ * strict overcommit policy either, and under a finite RLIMIT_AS or
+ * RLIMIT_DATA (which counts private writable mappings, reserved or not)
+ * at most a quarter of the limit, so that what the process was given
+ * stays for its own use. */
 static void arena_init(void)
 {
     int n = nslab_g.nactive;
@@ -508,11 +527,16 @@ static void arena_init(void)
     if (span == 0)
         return;
     if (span == NSLAB_ARENA_AUTO) {
+        if (overcommit_strict())
+            return;
         span = arena_span_for();
-        struct rlimit as;
-        if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY)
-            while (span >= floor && span > as.rlim_cur / 4 / (size_t)n)
-                span >>= 1;
+        static const int limits[] = {RLIMIT_AS, RLIMIT_DATA};
+        for (int k = 0; k < 2; k++) {
+            struct rlimit r;
+            if (getrlimit(limits[k], &r) == 0 && r.rlim_cur != RLIM_INFINITY)
+                while (span >= floor && span > r.rlim_cur / 4 / (size_t)n)
+                    span >>= 1;
+        }
     } else {
         span &= ~(size_t)(NSLAB_MIN_SLAB - 1); /* whole chunks: what was asked for, or less */
         floor = span ? span : 1;

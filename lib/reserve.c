@@ -121,7 +121,8 @@ static void reserve_slab_free(struct numaslab_cache *c, struct nslab_slab *s)
 void nslab__reserve_free(struct nslab_slab *s, void *obj, const char *call)
 {
     struct numaslab_cache *c = s->cache;
-    struct nslab_cache_node *cn = &c->cnode[s->nidx];
+    int nidx = s->nidx; /* s may be gone once the lock is dropped (below) */
+    struct nslab_cache_node *cn = &c->cnode[nidx];
     uint32_t idx = nslab__obj_index(s, c, obj);
     uint64_t bit = 1ull << (idx % 64);
 
@@ -138,11 +139,13 @@ void nslab__reserve_free(struct nslab_slab *s, void *obj, const char *call)
         s->hint = idx / 64;
     s->nfree++;
     nslab_store_relaxed(&cn->reserve_inuse, cn->reserve_inuse - 1);
-    nslab_sub_relaxed(&nslab_g.node_counters[nslab_g.topo.active[s->nidx]].objects_inuse, 1);
+    nslab_sub_relaxed(&nslab_g.node_counters[nslab_g.topo.active[nidx]].objects_inuse, 1);
     if (s->nfree < s->nobjs) {
         nslab_list_move(&cn->reserve, &s->link); /* has room: to the head */
         nslab__unlock(&cn->lock, NSLAB_RANK_CNODE);
-        nslab__pub_cache(c, s->nidx); /* s stays: it has live objects */
+        /* Not s->nidx: another thread may free s's last objects, and s
+         * go back to its pool, as soon as the lock is dropped. */
+        nslab__pub_cache(c, nidx);
         return;
     }
     nslab_list_del(&s->link);

@@ -77,7 +77,9 @@ struct nslab_slab *nslab__slab_init(struct numaslab_cache *c, int nidx, char *me
 {
     struct nslab_slab *s = (struct nslab_slab *)mem;
     uint32_t nwords = (c->nobjs + 63) / 64;
-    s->type = (uint8_t)type;
+    /* Not a slab until the header is whole: in the arena a free finds
+     * the header by its address alone (a bad one may race with this). */
+    nslab_store_relaxed(&s->type, 0);
     s->state = NSLAB_L_EMPTY;
     s->nidx = (uint16_t)nidx;
     s->magic = NSLAB_SLAB_MAGIC;
@@ -110,6 +112,7 @@ struct nslab_slab *nslab__slab_init(struct numaslab_cache *c, int nidx, char *me
         for (uint32_t i = 0; i < c->nobjs; i++)
             ((void **)(s->objs + (size_t)i * c->size))[1] = (void *)nslab_cookie;
     nslab__debug_slab_init(c, s->objs);
+    nslab_store_release(&s->type, (uint8_t)type);
     if (nslab__pagemap_set(mem, c->slab_bytes, s)) {
         nslab__debug_slab_fini(c, s->objs);
         errno = ENOMEM;
@@ -153,6 +156,7 @@ void nslab__slab_destroy(struct numaslab_cache *c, struct nslab_slab *s, int kee
     nslab_sub_relaxed(&cn->st_slabs[s->state], 1);
     nslab__count_inuse(c, nidx, (int64_t)s->pub_free - s->nobjs);
     nslab__debug_slab_fini(c, s->objs);
+    nslab_store_release(&s->type, 0); /* no slab from here on (slab_init) */
     nslab__pages_put(nidx, s, c->slab_bytes, keep ? 0 : NSLAB_PG_UNMAP);
     nslab__pub_cache(c, nidx);
 }
@@ -160,8 +164,6 @@ void nslab__slab_destroy(struct numaslab_cache *c, struct nslab_slab *s, int kee
 void nslab__slab_lfree_drain(struct numaslab_cache *c, struct nslab_slab *s)
 {
     void **o = s->lfree;
-    if (!o)
-        return;
     s->lfree = NULL;
     if (s->nfree == s->nobjs) {
         /* Every object is free, in the map or on the list (a push stores

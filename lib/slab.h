@@ -184,10 +184,11 @@ void nslab__cache_sweep_some(struct numaslab_cache *c, int n);
 void nslab__report_doubles(struct numaslab_cache *c, const char *call, char *first, uint64_t dup);
 /* Count s's state and free objects in the cnode's statistics. */
 void nslab__slab_count(struct numaslab_cache *c, struct nslab_slab *s);
-/* s's lfree into its free map, nfree recounted from the map; s's owner,
- * or whoever gives s back for a thread that is gone (fork): every entry
- * is checked, and what a thread caught halfway through a push left is
- * lost (counted in use), not used. */
+/* s's lfree into its free map, nfree recounted from the map (also when
+ * lfree is empty); s's owner, or whoever gives s back for a thread that
+ * is gone (fork): every entry is checked, and what a thread caught
+ * halfway through a push, a take or a fill left is lost (counted in use),
+ * not used. */
 void nslab__slab_lfree_drain(struct numaslab_cache *c, struct nslab_slab *s);
 /* Collect s's remote frees into its free map; returns how many.  The
  * owner, or the cnode lock holder while s is unowned. */
