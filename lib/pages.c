@@ -563,7 +563,9 @@ static void arena_init(void)
     }
     arena_span = span;
     nslab_arena.base = (uintptr_t)base;
-    nslab_arena.bytes = span * (size_t)n;
+    /* bytes last: a free racing with initialisation sees no arena, or
+     * the whole of it. */
+    nslab_store_release(&nslab_arena.bytes, span * (size_t)n);
 }
 
 static void arena_fini(void)
@@ -638,8 +640,8 @@ static void *arena_get(int nidx, size_t bytes, size_t align, unsigned flags, int
         /* The drain may have cached nothing but put chunks back clean. */
         e = arena_fresh(nidx, flags, &p, &why);
     }
-    if (e == -ENOSPC)
-        return pages_get(nidx, bytes, align, flags & ~NSLAB_PG_SLAB, zeroed);
+    if (e == -ENOSPC) /* fault injection had its say: once per request */
+        return pages_get(nidx, bytes, align, (flags & ~NSLAB_PG_SLAB) | NSLAB_PG_NOFAULT, zeroed);
     if (e) {
         errno = ENOMEM;
         return NULL;
