@@ -371,6 +371,27 @@ static void trim_to(int nidx, uint64_t keep)
     }
 }
 
+/* r, a free run of node nidx in its bin (or on arena_free), enters the
+ * age list, add more bytes are cached, and the runs freed longest ago go
+ * while the cache is over its limit.  The node's lock is held, and
+ * released here. */
+static void cache_admit(int nidx, struct nslab_run *r, size_t add)
+{
+    struct nslab_page_node *pn = &pnode[nidx];
+    struct evicted ev[EVICT_BATCH];
+    nslab_list_add(&pn->age, &r->age_link);
+    nslab_store_relaxed(&pn->cached, pn->cached + add);
+    run_hide((char *)r, r->bytes);
+    uint64_t keep = cache_keep(pn);
+    int n = pn->cached > keep ? evict(pn, keep, ev) : 0;
+    nslab__unlock(&pn->lock, NSLAB_RANK_PAGES);
+    unmap_evicted(nidx, ev, n);
+    /* One batch may not have been enough (many small old runs): the rest
+     * goes now, on this free, so that the limit holds after every call. */
+    if (n == EVICT_BATCH && nslab_load_relaxed(&pn->cached) > keep)
+        trim_to(nidx, keep);
+}
+
 static void pages_drain(int nidx)
 {
     if (pnode)
@@ -462,7 +483,6 @@ static void arena_put(int nidx, char *p, size_t bytes, unsigned flags, int now)
         arena_release(nidx, p, bytes);
         return;
     }
-    struct evicted ev[EVICT_BATCH];
     struct nslab_run *r = (struct nslab_run *)p;
     nslab_asan_unpoison(p, sizeof(*r));
     VALGRIND_MAKE_MEM_UNDEFINED(p, sizeof(*r));
@@ -473,15 +493,7 @@ static void arena_put(int nidx, char *p, size_t bytes, unsigned flags, int now)
     r->bytes = bytes;
     nslab__lock(&pn->lock, NSLAB_RANK_PAGES);
     nslab_list_add(&pn->arena_free, &r->bin_link);
-    nslab_list_add(&pn->age, &r->age_link);
-    nslab_store_relaxed(&pn->cached, pn->cached + bytes);
-    run_hide(p, bytes);
-    uint64_t keep = cache_keep(pn);
-    int n = pn->cached > keep ? evict(pn, keep, ev) : 0;
-    nslab__unlock(&pn->lock, NSLAB_RANK_PAGES);
-    unmap_evicted(nidx, ev, n);
-    if (n == EVICT_BATCH && nslab_load_relaxed(&pn->cached) > keep)
-        trim_to(nidx, keep);
+    cache_admit(nidx, r, bytes);
 }
 
 /* The span for nactive nodes: a power of two fitted to the largest. */
@@ -708,7 +720,6 @@ static void pages_put(int nidx, void *mem, size_t bytes, unsigned flags)
     }
     int huge = (flags & NSLAB_PG_HUGE) != 0;
     size_t add = bytes;
-    struct evicted ev[EVICT_BATCH];
     nslab__lock(&pn->lock, NSLAB_RANK_PAGES);
     if (pm_ends(p, bytes, NULL)) {
         /* Never entered in the page map: nothing to coalesce with. */
@@ -732,18 +743,7 @@ static void pages_put(int nidx, void *mem, size_t bytes, unsigned flags)
         huge &= next->huge;
         bytes += next->bytes;
     }
-    struct nslab_run *r = run_make(pn, nidx, p, bytes, huge);
-    nslab_list_add(&pn->age, &r->age_link);
-    nslab_store_relaxed(&pn->cached, pn->cached + add);
-    run_hide(p, bytes);
-    uint64_t keep = cache_keep(pn);
-    int n = pn->cached > keep ? evict(pn, keep, ev) : 0;
-    nslab__unlock(&pn->lock, NSLAB_RANK_PAGES);
-    unmap_evicted(nidx, ev, n);
-    /* One batch may not have been enough (many small old runs): the rest
-     * goes now, on this free, so that the limit holds after every call. */
-    if (n == EVICT_BATCH && nslab_load_relaxed(&pn->cached) > keep)
-        trim_to(nidx, keep);
+    cache_admit(nidx, run_make(pn, nidx, p, bytes, huge), add);
 }
 
 uint64_t nslab__pages_lease(int nidx, uint64_t bytes)

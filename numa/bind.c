@@ -172,7 +172,9 @@ void *nslab__pages_map_aligned(int node, size_t size, size_t align, int huge)
     return p;
 }
 
-void *nslab__pages_reserve(size_t size, size_t align)
+/* reserve_span with its arguments checked: NULL with errno EINVAL or
+ * ENOMEM.  extra: more mmap flags. */
+static char *reserve_checked(size_t size, size_t align, int extra)
 {
     size_t page = nslab__page_size();
     if (align < page)
@@ -181,26 +183,22 @@ void *nslab__pages_reserve(size_t size, size_t align)
         errno = EINVAL;
         return NULL;
     }
-    char *p = reserve_span(size, align, page, 0);
+    char *p = reserve_span(size, align, page, extra);
     if (!p)
         errno = ENOMEM;
     return p;
 }
 
+void *nslab__pages_reserve(size_t size, size_t align)
+{
+    return reserve_checked(size, align, 0);
+}
+
 void *nslab__pages_reserve_lazy(size_t size, size_t align)
 {
-    size_t page = nslab__page_size();
-    if (align < page)
-        align = page;
-    if (size == 0 || size % page != 0 || (align & (align - 1)) != 0 || size > SIZE_MAX - align) {
-        errno = EINVAL;
+    char *p = reserve_checked(size, align, MAP_NORESERVE);
+    if (!p)
         return NULL;
-    }
-    char *p = reserve_span(size, align, page, MAP_NORESERVE);
-    if (!p) {
-        errno = ENOMEM;
-        return NULL;
-    }
 #ifdef MADV_NOHUGEPAGE
     /* Its chunks are faulted in a few pages at a time and counted so:
      * a 2 MiB page behind a 64 KiB chunk would be memory nobody counted. */
