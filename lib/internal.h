@@ -175,10 +175,10 @@ void nslab__bad_free(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
  */
 static inline struct nslab_slab *nslab__slab_fast(const void *p)
 {
-    uintptr_t a = (uintptr_t)p;
+    /* Not nslab__hdr_of: its NULL test would stay on the arena's path. */
     const uint8_t *h;
-    if (likely(a - nslab_arena.base < nslab_arena.bytes))
-        h = (const uint8_t *)(a & ~(uintptr_t)(NSLAB_MIN_SLAB - 1));
+    if (likely(nslab__in_arena(p)))
+        h = nslab__arena_chunk(p);
     else if (!(h = nslab__pagemap_get(p)))
         return NULL;
     /* The type byte first, as a byte: h may be a large object's header,
@@ -191,10 +191,9 @@ static inline struct nslab_slab *nslab__slab_fast(const void *p)
  * word there is its length) or zeros; reserve slabs are never there. */
 static inline struct nslab_slab *nslab__slab_fast_of(const void *p, const struct numaslab_cache *c)
 {
-    uintptr_t a = (uintptr_t)p;
     struct nslab_slab *s;
-    if (likely(a - nslab_arena.base < nslab_arena.bytes))
-        s = (struct nslab_slab *)(a & ~(uintptr_t)(NSLAB_MIN_SLAB - 1));
+    if (likely(nslab__in_arena(p)))
+        s = nslab__arena_chunk(p);
     else if (!(s = nslab__pagemap_get(p)) || *(const uint8_t *)s != NSLAB_T_SLAB)
         return NULL;
     return s->cache == c ? s : NULL;

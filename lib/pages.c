@@ -190,11 +190,6 @@ static void bin_add(struct nslab_page_node *pn, struct nslab_run *r)
     nslab__bit_set(pn->binmap, b);
 }
 
-static int in_arena(const void *p)
-{
-    return (uintptr_t)p - nslab_arena.base < nslab_arena.bytes;
-}
-
 static void bin_del(struct nslab_page_node *pn, struct nslab_run *r)
 {
     nslab_list_del(&r->bin_link);
@@ -343,7 +338,7 @@ static void unmap_evicted(int nidx, struct evicted *ev, int n)
 {
     for (int i = 0; i < n; i++) {
         run_show(ev[i].p, ev[i].bytes);
-        if (in_arena(ev[i].p))
+        if (nslab__in_arena(ev[i].p))
             arena_release(nidx, ev[i].p, ev[i].bytes);
         else
             nslab__pages_unmap_range(nidx, ev[i].p, ev[i].bytes);
@@ -705,7 +700,7 @@ static void pages_put(int nidx, void *mem, size_t bytes, unsigned flags)
 {
     struct nslab_page_node *pn = &pnode[nidx];
     char *p = mem;
-    if (in_arena(p)) {
+    if (nslab__in_arena(p)) {
         arena_put(nidx, p, bytes, flags, pn->retain < bytes || running_short(nidx));
         return;
     }

@@ -75,13 +75,23 @@ struct nslab_arena {
 };
 extern NSLAB_HIDDEN struct nslab_arena nslab_arena;
 
+/* Is p inside the arena?  (Never, when there is none: bytes is 0.) */
+static inline int nslab__in_arena(const void *p)
+{
+    return (uintptr_t)p - nslab_arena.base < nslab_arena.bytes;
+}
+/* The start of the arena's chunk that holds p (nslab__in_arena(p)). */
+static inline void *nslab__arena_chunk(const void *p)
+{
+    return (void *)((uintptr_t)p & ~(uintptr_t)(NSLAB_MIN_SLAB - 1));
+}
+
 /* The header of whatever holds p: the arena's chunk, or the page map's
- * entry (NULL when it has none).  The fast free paths' lookup. */
+ * entry (NULL when it has none). */
 static inline void *nslab__hdr_of(const void *p)
 {
-    uintptr_t a = (uintptr_t)p;
-    if (likely(a - nslab_arena.base < nslab_arena.bytes))
-        return (void *)(a & ~(uintptr_t)(NSLAB_MIN_SLAB - 1));
+    if (likely(nslab__in_arena(p)))
+        return nslab__arena_chunk(p);
     return nslab__pagemap_get(p);
 }
 

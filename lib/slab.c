@@ -40,6 +40,25 @@
  * Slabs
  * ---------------------------------------------------------------------- */
 
+/* Every object of s free in its map (a new slab, an emptied one). */
+static void map_fill(struct nslab_slab *s)
+{
+    for (uint32_t w = 0; w < s->nwords; w++)
+        nslab_store_relaxed(&s->freemap[w], ~0ull);
+    if (s->nobjs % 64)
+        nslab_store_relaxed(&s->freemap[s->nwords - 1], (1ull << (s->nobjs % 64)) - 1);
+    s->hint = 0;
+}
+
+/* The objects free in s's map. */
+static uint32_t map_count(const struct nslab_slab *s)
+{
+    uint32_t n = 0;
+    for (uint32_t w = 0; w < s->nwords; w++)
+        n += (uint32_t)__builtin_popcountll(nslab_load_relaxed(&s->freemap[w]));
+    return n;
+}
+
 /* The counted state a slab's free objects give. */
 static int state_of(const struct nslab_slab *s)
 {
@@ -98,12 +117,9 @@ struct nslab_slab *nslab__slab_init(struct numaslab_cache *c, int nidx, char *me
     s->pool = pool;
     s->rmap = (uint64_t *)(mem + c->rmap_offset);
     nslab_list_init(&s->link);
-    for (uint32_t w = 0; w < nwords; w++) {
-        nslab_store_relaxed(&s->freemap[w], ~0ull);
+    map_fill(s);
+    for (uint32_t w = 0; w < nwords; w++)
         nslab_store_relaxed(&s->rmap[w], 0);
-    }
-    if (c->nobjs % 64)
-        nslab_store_relaxed(&s->freemap[nwords - 1], (1ull << (c->nobjs % 64)) - 1);
     nslab_store_relaxed(&s->freemap[nwords], 0);
     if (c->ctor)
         for (uint32_t i = 0; i < c->nobjs; i++)
@@ -168,11 +184,7 @@ void nslab__slab_lfree_drain(struct numaslab_cache *c, struct nslab_slab *s)
     if (s->nfree == s->nobjs) {
         /* Every object is free, in the map or on the list (a push stores
          * nfree last): the whole map, with no walk. */
-        for (uint32_t w = 0; w < s->nwords; w++)
-            nslab_store_relaxed(&s->freemap[w], ~0ull);
-        if (c->nobjs % 64)
-            nslab_store_relaxed(&s->freemap[s->nwords - 1], (1ull << (c->nobjs % 64)) - 1);
-        s->hint = 0;
+        map_fill(s);
         return;
     }
     for (uint32_t n = 0; o && n < s->nobjs && nslab__obj_ok(s, c, o); n++) {
@@ -188,10 +200,7 @@ void nslab__slab_lfree_drain(struct numaslab_cache *c, struct nslab_slab *s)
             s->hint = w;
         o = next;
     }
-    uint32_t nfree = 0;
-    for (uint32_t w = 0; w < s->nwords; w++)
-        nfree += (uint32_t)__builtin_popcountll(nslab_load_relaxed(&s->freemap[w]));
-    s->nfree = nfree;
+    s->nfree = map_count(s);
 }
 
 uint32_t nslab__slab_collect(struct numaslab_cache *c, struct nslab_slab *s)
@@ -234,9 +243,7 @@ int nslab__slab_is_free(const struct nslab_slab *s, const void *p)
  */
 static void slab_check(const struct numaslab_cache *c, const struct nslab_slab *s)
 {
-    uint32_t nfree = 0;
-    for (uint32_t w = 0; w < s->nwords; w++)
-        nfree += (uint32_t)__builtin_popcountll(nslab_load_relaxed(&s->freemap[w]));
+    uint32_t nfree = map_count(s);
     if (s->magic != NSLAB_SLAB_MAGIC || s->cache != c || nfree != s->nfree || s->nfree > s->nobjs ||
         nslab_load_relaxed(&s->freemap[s->nwords]) != 0) {
         nslab__report("numaslab: cache %s: slab %p is inconsistent (magic %#x, %u free in the map, "
