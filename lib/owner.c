@@ -242,7 +242,7 @@ static void *alloc_at(struct numaslab_cache *c, struct nslab_tstate *ts,
 {
     void *obj = nslab__own_pop_slot(c, &tc->slot[nidx]);
     if (!obj && refill(c, ts, tc, nidx))
-        obj = nslab__own_take(c, &tc->slot[nidx]);
+        obj = nslab__own_refill(c, &tc->slot[nidx]);
     if (obj && tc->slot[nidx].cur)
         nslab__slab_count(c, tc->slot[nidx].cur);
     return obj;

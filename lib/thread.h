@@ -153,22 +153,14 @@ void nslab__cache_free_home(struct numaslab_cache *c, void *obj);
     } while (0)
 
 /* An object from the thread's current slab of sl, its slot of (c, a
- * node), with no lock and no atomic read-modify-write; NULL on a miss (no
- * slab yet, or none free left in its map from the hint on). */
+ * node), c a cache without a list (no cookie, no lfree: those take
+ * nslab__own_fill), with no lock and no atomic read-modify-write; NULL on
+ * a miss (no slab yet, or none free left in its map from the hint on). */
 static inline void *nslab__own_take(struct numaslab_cache *c, struct nslab_thread_node *sl)
 {
     struct nslab_slab *s = sl->cur;
     if (unlikely(s == NULL))
         return NULL;
-    void **o = s->lfree;
-    if (o) { /* the owner's own frees first: the most recent, in cache */
-        NSLAB_MAG_OPEN(o);
-        s->lfree = (void **)o[0];
-        o[1] = NULL; /* the free cookie: handed out now */
-        NSLAB_MAG_SHUT(o);
-        s->nfree--;
-        return o;
-    }
     uint32_t w = s->hint;
     uint64_t m = nslab_load_relaxed(&s->freemap[w]);
     if (unlikely(m == 0)) { /* the next word with a free object, if any */
@@ -180,13 +172,7 @@ static inline void *nslab__own_take(struct numaslab_cache *c, struct nslab_threa
     }
     nslab_store_relaxed(&s->freemap[w], m & (m - 1));
     s->nfree--;
-    o = (void **)(s->objs + ((size_t)w * 64 + (unsigned)__builtin_ctzll(m)) * c->size);
-    if (c->mag) { /* the free cookie: handed out now */
-        NSLAB_MAG_OPEN(o);
-        o[1] = NULL;
-        NSLAB_MAG_SHUT(o);
-    }
-    return o;
+    return s->objs + ((size_t)w * 64 + (unsigned)__builtin_ctzll(m)) * c->size;
 }
 
 extern NSLAB_HIDDEN uintptr_t nslab_cookie; /* set at initialisation; never 0 */
