@@ -75,6 +75,20 @@
 #else
 #define NSLAB_REDZONE 0
 #endif
+/* The set bits of x.  The builtin is a call into libgcc unless the target
+ * has popcnt, which the library does not assume: the bit trick then. */
+static inline unsigned nslab_popcount64(uint64_t x)
+{
+#ifdef __POPCNT__
+    return (unsigned)__builtin_popcountll(x);
+#else
+    x -= (x >> 1) & 0x5555555555555555ull;
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (unsigned)((x * 0x0101010101010101ull) >> 56);
+#endif
+}
+
 /* Atomics only through these names. */
 #define nslab_load_acquire(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define nslab_store_relaxed(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)

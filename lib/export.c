@@ -49,6 +49,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
 
 /* 0 compiles publishing out (no segment); the code stays type-checked.
  * The in-process statistics are not affected. */
@@ -372,10 +375,22 @@ void nslab__pub_cache_counts(struct numaslab_cache *c, int nidx)
     pub_cache_rec(c, nidx, 0);
 }
 
+/* The tick of nslab__pub_remote, about a millisecond: on x86-64 the
+ * time-stamp counter in units of 2^22 cycles, read with no call (the
+ * remote free is its caller); elsewhere the coarse clock. */
+static uint64_t remote_tick(void)
+{
+#if defined(__x86_64__)
+    return __rdtsc() >> 22;
+#else
+    return coarse_ns();
+#endif
+}
+
 /* Frees into other threads' slabs come one map word at a time, at the
  * freeing thread's pace: writing each would cost more than the free.  A
- * thread writes them at most once per tick of the coarse clock (a few
- * milliseconds), and what it left at its next flush or exit. */
+ * thread writes them at most once per tick (a millisecond or so), and
+ * what it left at its next flush or exit. */
 void nslab__pub_remote(struct numaslab_cache *c, int nidx)
 {
     struct nslab_tstate *ts = nslab_tls;
@@ -384,12 +399,12 @@ void nslab__pub_remote(struct numaslab_cache *c, int nidx)
     /* Only records of caches the thread has a state for can wait: those
      * are what its flush and exit write. */
     if (ts != &nslab_empty_ts && nslab__tc(ts, c->id)) {
-        uint64_t now = coarse_ns();
-        if (now == ts->pub_ns) {
-            ts->pub_dirty = 1;
+        uint64_t now = remote_tick();
+        if (now == ts->pub_tick) {
+            ts->pub_ids[c->id / 64] |= 1ull << (c->id % 64);
             return;
         }
-        ts->pub_ns = now;
+        ts->pub_tick = now;
         nslab__pub_dirty(ts); /* a new tick: what waited too */
     }
     nslab__pub_cache_counts(c, nidx);
@@ -397,13 +412,14 @@ void nslab__pub_remote(struct numaslab_cache *c, int nidx)
 
 void nslab__pub_dirty(struct nslab_tstate *ts)
 {
-    if (!ts->pub_dirty)
-        return;
-    ts->pub_dirty = 0;
-    for (int id = 0; id < NSLAB_MAX_CACHES; id++)
-        if (nslab__tc(ts, id) && nslab_g.by_id[id])
-            for (int i = 0; i < nslab_g.nactive; i++)
-                nslab__pub_cache_counts(nslab_g.by_id[id], i);
+    for (int w = 0; w < NSLAB_MAX_CACHES / 64; w++)
+        for (uint64_t m = ts->pub_ids[w]; m; m &= m - 1) {
+            int id = w * 64 + __builtin_ctzll(m);
+            if (nslab__tc(ts, id) && nslab_g.by_id[id])
+                for (int i = 0; i < nslab_g.nactive; i++)
+                    nslab__pub_cache_counts(nslab_g.by_id[id], i);
+        }
+    memset(ts->pub_ids, 0, sizeof ts->pub_ids);
 }
 
 void nslab__pub_reserve(struct numaslab_mempool *pool)

@@ -55,7 +55,7 @@ static uint32_t map_count(const struct nslab_slab *s)
 {
     uint32_t n = 0;
     for (uint32_t w = 0; w < s->nwords; w++)
-        n += (uint32_t)__builtin_popcountll(nslab_load_relaxed(&s->freemap[w]));
+        n += (uint32_t)nslab_popcount64(nslab_load_relaxed(&s->freemap[w]));
     return n;
 }
 
@@ -213,13 +213,13 @@ uint32_t nslab__slab_collect(struct numaslab_cache *c, struct nslab_slab *s)
         uint64_t x = __atomic_exchange_n(&s->rmap[w], 0, __ATOMIC_ACQUIRE);
         uint64_t m = nslab_load_relaxed(&s->freemap[w]), dup = x & m;
         if (dup) /* the freer counted them free: they were already */
-            nslab__count_inuse(c, s->nidx, __builtin_popcountll(dup));
+            nslab__count_inuse(c, s->nidx, nslab_popcount64(dup));
         nslab__report_doubles(c, "numaslab_free", s->objs + (size_t)w * 64 * c->size, dup);
         x &= ~m;
         if (!x)
             continue;
         nslab_store_relaxed(&s->freemap[w], m | x);
-        got += (uint32_t)__builtin_popcountll(x);
+        got += (uint32_t)nslab_popcount64(x);
         if (w < s->hint)
             s->hint = w;
     }
@@ -440,7 +440,7 @@ void nslab__remote_or(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w
     uint64_t dup = __atomic_fetch_or(&s->rmap[w], bits, __ATOMIC_RELEASE) & bits;
     /* Counted free now, by the freer: the statistics are exact once every
      * thread has flushed, whatever the order (the collector leaves them). */
-    nslab__count_inuse(c, nidx, -(int64_t)__builtin_popcountll(bits & ~dup));
+    nslab__count_inuse(c, nidx, -(int64_t)nslab_popcount64(bits & ~dup));
     nslab__pub_remote(c, nidx);
     nslab__report_doubles(c, call, first, dup);
 }
@@ -464,7 +464,7 @@ void nslab__node_free(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w
     nslab__report_doubles(c, call, first, m & bits);
     bits &= ~m;
     nslab_store_relaxed(&s->freemap[w], m | bits);
-    s->nfree += (uint32_t)__builtin_popcountll(bits);
+    s->nfree += (uint32_t)nslab_popcount64(bits);
     if (bits && w < s->hint)
         s->hint = w;
     node_file_unlock(c, cn, s);

@@ -91,9 +91,10 @@ struct nslab_tstate {
     unsigned gen;                  /* nslab_g.gen this state was set up for */
     int registered;
     struct nslab_list link; /* in nslab_g.threads */
-    uint64_t pub_ns;        /* when its frees into other threads' slabs were last
-                               written to the statistics segment (coarse clock) */
-    int pub_dirty;          /* 1: some were not written since (lib/export.c) */
+    uint64_t pub_tick; /* when its frees into other threads' slabs were last
+                          written to the statistics segment (lib/export.c) */
+    /* By cache id, a bit set: some of those frees were not written since. */
+    uint64_t pub_ids[NSLAB_MAX_CACHES / 64];
 };
 
 extern __thread struct nslab_tstate *nslab_tls __attribute__((tls_model("initial-exec")));
