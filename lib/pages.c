@@ -73,6 +73,11 @@
  * takes a chunk of its node's span: a cached one, else one given back to
  * the system before (the clean stack), else the next one never used
  * (bump); only when the span is used up does it get an ordinary mapping.
+ * The reservation is read-only but for the part below each span's open
+ * mark, which follows the bump ARENA_STEP at a time: reads of chunks
+ * never used see zeros, and mlockall locks memory only where the bump
+ * has been, not the whole reservation (MADV_DONTNEED fails on locked
+ * pages: a chunk given back is zeroed instead, and stays resident).
  * A chunk freed is cached as a free run of its own: on the age list, so
  * that the retention and the drains of a short node treat it as any run,
  * and on arena_free instead of a bin, never split, never coalesced, never
@@ -98,6 +103,7 @@
 #define ARENA_MIN   ((size_t)1 << 30)
 #define ARENA_MAX   ((size_t)64 << 30)
 #define ARENA_FLOOR ((size_t)256 << 20) /* the smallest span tried */
+#define ARENA_STEP  ((size_t)2 << 20)   /* made writable at a time */
 
 /* A free run's header, at its first byte. */
 struct nslab_run {
@@ -132,6 +138,7 @@ struct nslab_page_node {
     /* The node's span of the slab arena; lo NULL: none. */
     char *arena_lo, *arena_hi;
     char *arena_bump; /* chunks from here on were never used */
+    char *arena_open; /* bump <= open <= hi: writable below, read-only from here */
     uint32_t *clean;  /* [nclean]: indexes from lo of chunks given back */
     uint32_t nclean;
     struct nslab_list arena_free; /* cached chunks (their runs' bin_link), newest first */
@@ -429,8 +436,22 @@ static char *arena_carve(int nidx)
     if (pn->nclean)
         p = pn->arena_lo + (size_t)pn->clean[--pn->nclean] * NSLAB_MIN_SLAB;
     else if (pn->arena_bump < pn->arena_hi) {
-        p = pn->arena_bump;
-        pn->arena_bump += NSLAB_MIN_SLAB;
+        /* The span is writable ARENA_STEP at a time, as the bump gets
+         * there: one system call per 32 chunks, under the lock (no fault
+         * but under mlockall).  A refusal (the commit limit under strict
+         * overcommit, RLIMIT_DATA) ends the span there. */
+        if (pn->arena_bump == pn->arena_open) {
+            size_t step = (size_t)(pn->arena_hi - pn->arena_open);
+            step = step < ARENA_STEP ? step : ARENA_STEP;
+            if (nslab__pages_open(pn->arena_open, step) == 0)
+                pn->arena_open += step;
+            else
+                pn->arena_hi = pn->arena_open;
+        }
+        if (pn->arena_bump < pn->arena_open) {
+            p = pn->arena_bump;
+            pn->arena_bump += NSLAB_MIN_SLAB;
+        }
     }
     nslab__unlock(&pn->lock, NSLAB_RANK_PAGES);
     return p;
@@ -565,7 +586,7 @@ static void arena_init(void)
         pn->clean = nslab__pages_reserve(round_up(nchunks * sizeof(uint32_t), page_bytes), 0);
         if (!pn->clean)
             continue;
-        pn->arena_lo = pn->arena_bump = lo;
+        pn->arena_lo = pn->arena_bump = pn->arena_open = lo;
         pn->arena_hi = lo + span;
     }
     arena_span = span;

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -75,10 +76,10 @@ static void touch_pages(void *p, size_t size, size_t page)
 /* Address space for size bytes at a multiple of align (at least a page),
  * nothing faulted in: over-mapped by align less a page, ends cut off.
  * NULL when the kernel has no room. */
-static char *reserve_span(size_t size, size_t align, size_t page, int extra)
+static char *reserve_span(size_t size, size_t align, size_t page, int prot, int extra)
 {
     size_t span = size + align - page;
-    char *p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | extra, -1, 0);
+    char *p = mmap(NULL, span, prot, MAP_PRIVATE | MAP_ANONYMOUS | extra, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
     if (align > page) {
@@ -158,7 +159,7 @@ void *nslab__pages_map_aligned(int node, size_t size, size_t align, int huge)
         errno = EINVAL;
         return NULL;
     }
-    char *p = reserve_span(size, align, page, 0);
+    char *p = reserve_span(size, align, page, PROT_READ | PROT_WRITE, 0);
     if (!p) {
         errno = ENOMEM;
         return NULL;
@@ -174,7 +175,7 @@ void *nslab__pages_map_aligned(int node, size_t size, size_t align, int huge)
 
 /* reserve_span with its arguments checked: NULL with errno EINVAL or
  * ENOMEM.  extra: more mmap flags. */
-static char *reserve_checked(size_t size, size_t align, int extra)
+static char *reserve_checked(size_t size, size_t align, int prot, int extra)
 {
     size_t page = nslab__page_size();
     if (align < page)
@@ -183,7 +184,7 @@ static char *reserve_checked(size_t size, size_t align, int extra)
         errno = EINVAL;
         return NULL;
     }
-    char *p = reserve_span(size, align, page, extra);
+    char *p = reserve_span(size, align, page, prot, extra);
     if (!p)
         errno = ENOMEM;
     return p;
@@ -191,20 +192,44 @@ static char *reserve_checked(size_t size, size_t align, int extra)
 
 void *nslab__pages_reserve(size_t size, size_t align)
 {
-    return reserve_checked(size, align, 0);
+    return reserve_checked(size, align, PROT_READ | PROT_WRITE, 0);
 }
 
 void *nslab__pages_reserve_lazy(size_t size, size_t align)
 {
-    char *p = reserve_checked(size, align, MAP_NORESERVE);
+    /* No access first: a process under mlockall(MCL_FUTURE) faults in
+     * nothing of it (the kernel skips what cannot be accessed), and
+     * turning it readable after faults nothing in either. */
+    char *p = reserve_checked(size, align, PROT_NONE, MAP_NORESERVE);
     if (!p)
         return NULL;
-#ifdef MADV_NOHUGEPAGE
-    /* Its chunks are faulted in a few pages at a time and counted so:
-     * a 2 MiB page behind a 64 KiB chunk would be memory nobody counted. */
-    madvise(p, size, MADV_NOHUGEPAGE);
+#ifdef MADV_HUGEPAGE
+    /* What is never written may take the kernel's huge zero page: a
+     * read there, mlockall(MCL_CURRENT) above all, then costs one page
+     * table entry per 2 MiB, not 512. */
+    madvise(p, size, MADV_HUGEPAGE);
 #endif
+    /* Readable, not writable: a read sees zeros, and what mlockall
+     * faults in of it is the zero page, not memory.  nslab__pages_open
+     * makes writable what is used. */
+    if (mprotect(p, size, PROT_READ) != 0) {
+        munmap(p, size);
+        errno = ENOMEM;
+        return NULL;
+    }
     return p;
+}
+
+int nslab__pages_open(void *p, size_t size)
+{
+#ifdef MADV_NOHUGEPAGE
+    /* First, so that nothing is written there before: its chunks are
+     * faulted in a few pages at a time and counted so, and a 2 MiB page
+     * behind a 64 KiB chunk would be memory nobody counted. */
+    if (madvise(p, size, MADV_NOHUGEPAGE) != 0)
+        return -ENOMEM;
+#endif
+    return mprotect(p, size, PROT_READ | PROT_WRITE) != 0 ? -ENOMEM : 0;
 }
 
 int nslab__pages_bind(int node, void *p, size_t size)
@@ -220,9 +245,13 @@ int nslab__pages_fill(void *p, size_t size)
     return -fill(p, size, nslab__page_size());
 }
 
-void nslab__pages_discard(void *p, size_t size)
+int nslab__pages_discard(void *p, size_t size)
 {
-    madvise(p, size, MADV_DONTNEED);
+    if (madvise(p, size, MADV_DONTNEED) == 0)
+        return 0;
+    int e = errno;
+    memset(p, 0, size); /* locked: the pages stay, and read as zeros all the same */
+    return -e;
 }
 
 int nslab__pages_remap(int node, void *p, size_t size, void *q, size_t newsize, int huge)

@@ -194,12 +194,17 @@ void *nslab__pages_reserve(size_t size, size_t align);
  * to node and faulted in first, then the old pages are remapped, not
  * copied.  0; or -ENOMEM / -EINVAL with q unmapped and p untouched. */
 int nslab__pages_remap(int node, void *p, size_t size, void *q, size_t newsize, int huge);
-/* Address space for size bytes at a multiple of align, readable and
- * writable but neither charged against the commit limit (MAP_NORESERVE)
- * nor faulted in, and kept from transparent huge pages: reads of a page
- * never written see zeros.  The slab arena (lib/pages.c).  NULL with errno
- * EINVAL or ENOMEM. */
+/* Address space for size bytes at a multiple of align, readable but not
+ * writable, neither charged against the commit limit (MAP_NORESERVE) nor
+ * faulted in: reads see zeros.  The slab arena (lib/pages.c).  NULL with
+ * errno EINVAL or ENOMEM. */
 void *nslab__pages_reserve_lazy(size_t size, size_t align);
+/* Make [p, p+size) of such a reservation writable (page-aligned) and kept
+ * from transparent huge pages, nothing faulted in unless the process is
+ * under mlockall: 0, or -ENOMEM (the
+ * commit limit under strict overcommit, RLIMIT_DATA, the count of
+ * mappings). */
+int nslab__pages_open(void *p, size_t size);
 /* Bind [p, p+size) (page-aligned) to node with MPOL_BIND, nothing faulted
  * in; nothing is bound on a simulated machine.  0, or -EINVAL (the kernel
  * refused the node) / -ENOMEM. */
@@ -207,8 +212,10 @@ int nslab__pages_bind(int node, void *p, size_t size);
 /* Fault [p, p+size) in where its policy says: 0, or -ENOMEM. */
 int nslab__pages_fill(void *p, size_t size);
 /* Give the pages of [p, p+size) back to the system; the range stays
- * mapped and bound, and reads as zeros until written again. */
-void nslab__pages_discard(void *p, size_t size);
+ * mapped and bound, and reads as zeros until written again.  0, or
+ * -EINVAL when the kernel keeps them (the range is locked: mlock,
+ * mlockall): they are zeroed instead. */
+int nslab__pages_discard(void *p, size_t size);
 int nslab__page_node_kernel(const void *p);
 /* nslab__pages_simulate(1): the node table is a simulated machine's
  * (struct nslab_topo.simulated); from then on nothing is bound.  Called

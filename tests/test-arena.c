@@ -5,12 +5,28 @@
  * slabs mapped one by one, which work as well; NUMASLAB_ARENA=0 turns it
  * off; freed slabs' pages really go back to the system; a pointer into
  * the arena that is no slab is refused with the usual message and nothing
- * is lost; a malformed NUMASLAB_ARENA is reported.  Under memcheck, where
+ * is lost; under mlockall, made before the library starts, only the
+ * part of a span in use is writable, locked and resident, and chunks given
+ * back read as zeros though the kernel keeps their pages; a malformed
+ * NUMASLAB_ARENA is reported.  Under memcheck, where
  * the default is no arena, the cases that need one ask for 256 MiB.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
 #include "testutil.h"
+
+#include <sys/mman.h>
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define UNDER_SANITIZER 1
+#endif
+#endif
+#ifndef UNDER_SANITIZER
+#define UNDER_SANITIZER 0
+#endif
 
 #define MAXNODES 1024
 #define CHUNK    (64 * 1024)
@@ -57,7 +73,135 @@ static const char *policy_of(uintptr_t lo, char *buf, size_t n)
     return buf;
 }
 
+/* The reservation that holds p: the mapping of p and its neighbours that
+ * go on from it without a gap, anonymous and under the same policy (the
+ * used part of a span is writable, the rest read-only: two mappings to
+ * the kernel).  0 and [*lo, *hi), or -1. */
+static int span_of(const void *p, uintptr_t *lo, uintptr_t *hi)
+{
+    enum { MAXV = 4096 };
+    static unsigned long a[MAXV], b[MAXV];
+    static int anon[MAXV];
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512], path[256], pol[64], pol2[64];
+    int n = 0, at = -1;
+    if (!f)
+        return -1;
+    while (n < MAXV && fgets(line, sizeof(line), f)) {
+        path[0] = '\0';
+        if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %255s", &a[n], &b[n], path) < 2)
+            continue;
+        anon[n] = path[0] == '\0';
+        if ((uintptr_t)p >= a[n] && (uintptr_t)p < b[n])
+            at = n;
+        n++;
+    }
+    fclose(f);
+    if (at < 0)
+        return -1;
+    policy_of(a[at], pol, sizeof(pol));
+    int i = at, j = at;
+    while (i > 0 && b[i - 1] == a[i] && anon[i - 1] &&
+           !strcmp(policy_of(a[i - 1], pol2, sizeof(pol2)), pol))
+        i--;
+    while (j + 1 < n && a[j + 1] == b[j] && anon[j + 1] &&
+           !strcmp(policy_of(a[j + 1], pol2, sizeof(pol2)), pol))
+        j++;
+    *lo = a[i];
+    *hi = b[j];
+    return 0;
+}
+
 static void *objs[NOBJ];
+
+/* The process's resident memory in KiB (VmRSS), or -1. */
+static long rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+/* The permissions ("rw-p") of the mapping that holds p, into buf. */
+static const char *perms_of(const void *p, char *buf)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512];
+    strcpy(buf, "?");
+    if (!f)
+        return buf;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long a, b;
+        char perm[8];
+        if (sscanf(line, "%lx-%lx %7s", &a, &b, perm) == 3 && (uintptr_t)p >= a &&
+            (uintptr_t)p < b) {
+            strcpy(buf, perm);
+            break;
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+/* What the mlockall child (below) saw. */
+struct lock_seen {
+    int locked;                  /* 0: mlockall was refused (no privilege) */
+    int init_rc;                 /* numaslab_init's */
+    long rss_future, rss_after;  /* KiB, after the allocations; after MCL_CURRENT again */
+    int allocs;                  /* allocations that worked */
+    char ro_perm[8], rw_perm[8]; /* a chunk never used, and a used one */
+    int zero_bad;                /* bytes of reused chunks that did not read as zero */
+};
+
+/* Under mlockall(MCL_CURRENT | MCL_FUTURE) made before numaslab starts,
+ * with a 1 GiB span: allocate and free 20000 objects of 256 bytes (their
+ * slabs given back at once, which the kernel refuses for locked pages),
+ * then allocate zeroed objects in those chunks again. */
+static void lock_child(int fd)
+{
+    struct lock_seen r;
+    memset(&r, 0, sizeof(r));
+    numaslab_fini();
+    setenv("NUMASLAB_ARENA", "1G", 1);
+    setenv("NUMASLAB_RETAIN_BYTES", "0", 1);
+    setenv("NUMASLAB_RETAIN", "0", 1);
+    r.locked = mlockall(MCL_CURRENT | MCL_FUTURE) == 0;
+    if (r.locked && (r.init_rc = numaslab_init(NULL)) == 0) {
+        for (int i = 0; i < NOBJ; i++)
+            if ((objs[i] = numaslab_alloc(256, 0)) != NULL) {
+                memset(objs[i], 0xa5, 256);
+                r.allocs++;
+            }
+        r.rss_future = rss_kb();
+        uintptr_t lo = 0, hi = 0;
+        if (objs[0] && span_of(objs[0], &lo, &hi) == 0) {
+            perms_of((char *)hi - CHUNK, r.ro_perm);
+            perms_of(objs[0], r.rw_perm);
+        }
+        for (int i = 0; i < NOBJ; i++)
+            numaslab_free(objs[i]);
+        numaslab_thread_flush();
+        for (int i = 0; i < NOBJ; i++) {
+            unsigned char *q = numaslab_alloc(256, 0);
+            if (!q)
+                break;
+            for (int k = 16; k < 256; k++) /* past the two words the lists use */
+                r.zero_bad += q[k] == 0xa5;
+            objs[i] = q;
+        }
+        r.rss_after = mlockall(MCL_CURRENT) == 0 ? rss_kb() : -1;
+    }
+    if (write(fd, &r, sizeof(r)) != (ssize_t)sizeof(r))
+        _exit(2);
+    _exit(0);
+}
 
 /* Where the arena is off by default (numaslab(7), NUMASLAB_ARENA):
  * under valgrind's memcheck, known by its preload library, and under a
@@ -140,8 +284,8 @@ int main(void)
         memset(a, 1, 64);
         memset(b, 1, 4096);
         uintptr_t lo = 0, hi = 0, lo2 = 0, hi2 = 0;
-        CHECK(vma_of(a, &lo, &hi) == 0 && vma_of(b, &lo2, &hi2) == 0 && lo == lo2 && hi == hi2,
-              "node %d: a 64-byte and a 4096-byte object lie in one mapping", node);
+        CHECK(span_of(a, &lo, &hi) == 0 && span_of(b, &lo2, &hi2) == 0 && lo == lo2 && hi == hi2,
+              "node %d: a 64-byte and a 4096-byte object lie in one reservation", node);
         CHECK(hi - lo >= ((uintptr_t)256 << 20),
               "node %d: that mapping is a reservation (%lu MiB), not one slab", node,
               (unsigned long)((hi - lo) >> 20));
@@ -187,7 +331,7 @@ int main(void)
     /* A pointer into the arena that is no slab now, and one never used. */
     tu_case("a pointer into the arena that holds no slab is refused");
     uintptr_t lo = 0, hi = 0;
-    if (vma_of(stale, &lo, &hi) == 0 && hi - lo >= ((uintptr_t)256 << 20)) {
+    if (span_of(stale, &lo, &hi) == 0 && hi - lo >= ((uintptr_t)256 << 20)) {
         check_refused("a slab given back", stale);
         check_refused("a chunk never used", (char *)hi - CHUNK + 128);
         void *p = numaslab_alloc(256, 0);
@@ -244,6 +388,51 @@ int main(void)
     numaslab_thread_flush();
     tu_check_kernel_mapped("with the span used up and everything freed");
 
+    /* mlockall: only what the arena uses is locked and resident. */
+    tu_case("under mlockall, the arena's unused part stays read-only and not resident");
+    if (UNDER_SANITIZER || under_valgrind()) {
+        /* A sanitizer's shadow memory would all be locked too. */
+        printf("# skipped: under a sanitizer or valgrind\n");
+    } else {
+        int fds[2];
+        REQUIRE(pipe(fds) == 0, "pipe: %s", strerror(errno));
+        fflush(NULL);
+        pid_t pid = fork();
+        REQUIRE(pid >= 0, "fork: %s", strerror(errno));
+        if (pid == 0) {
+            close(fds[0]);
+            lock_child(fds[1]);
+        }
+        close(fds[1]);
+        struct lock_seen r;
+        ssize_t got = read(fds[0], &r, sizeof(r));
+        close(fds[0]);
+        int st = 0;
+        waitpid(pid, &st, 0);
+        REQUIRE(got == (ssize_t)sizeof(r) && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                "the mlockall child reported (%zd bytes, status %#x)", got, st);
+        if (!r.locked) {
+            printf("# skipped: mlockall refused (no privilege, RLIMIT_MEMLOCK)\n");
+        } else {
+            CHECK(r.init_rc == 0 && r.allocs == NOBJ,
+                  "numaslab starts under mlockall(MCL_FUTURE) and serves %d objects (%d, rc %d)",
+                  NOBJ, r.allocs, r.init_rc);
+            /* The objects are 5 MiB; a span of 1 GiB locked whole would be it. */
+            CHECK(r.rss_future > 0 && r.rss_future < 128 * 1024,
+                  "with a 1 GiB span, the process's resident memory stays %ld KiB (< 128 MiB)",
+                  r.rss_future);
+            CHECK(!strcmp(r.ro_perm, "r--p") && !strcmp(r.rw_perm, "rw-p"),
+                  "a chunk never used is read-only (%s), a used one writable (%s)", r.ro_perm,
+                  r.rw_perm);
+            CHECK(r.zero_bad == 0,
+                  "chunks given back under the lock (the kernel keeps their pages) read as zeros "
+                  "when used again (%d stale bytes)",
+                  r.zero_bad);
+            CHECK(r.rss_after > 0 && r.rss_after < 128 * 1024,
+                  "mlockall(MCL_CURRENT) later locks %ld KiB (< 128 MiB)", r.rss_after);
+        }
+    }
+
     /* No arena. */
     tu_case("NUMASLAB_ARENA=0: no arena, slabs mapped one by one");
     restart("0");
@@ -274,7 +463,7 @@ int main(void)
               "where the default is no arena (memcheck, strict overcommit): a mapping of %lu KiB",
               (unsigned long)((hi - lo) >> 10));
     else
-        CHECK(vma_of(p, &lo, &hi) == 0 && hi - lo >= ((uintptr_t)256 << 20),
+        CHECK(span_of(p, &lo, &hi) == 0 && hi - lo >= ((uintptr_t)256 << 20),
               "the default arena is there (%lu MiB)", (unsigned long)((hi - lo) >> 20));
     numaslab_free(p);
     numaslab_fini();
