@@ -31,7 +31,7 @@ int nslab__large_init(void)
     return nslab_g.large_hdr ? 0 : -ENOMEM;
 }
 
-void nslab__large_count(int nidx, const struct nslab_large *l, int sign)
+void nslab__large_count(int nidx, const struct nslab_large *l, int sign, int publish)
 {
     struct nslab_node_counters *st = &nslab_g.node_counters[nslab_g.topo.active[nidx]];
     uint64_t huge = l->huge ? l->bytes & ~(uint64_t)(NSLAB_HUGE_PAGE - 1) : 0;
@@ -46,7 +46,8 @@ void nslab__large_count(int nidx, const struct nslab_large *l, int sign)
         if (huge)
             nslab_sub_relaxed(&st->huge_bytes, huge);
     }
-    nslab__pub_node(nslab_g.topo.active[nidx]);
+    if (publish)
+        nslab__pub_node(nslab_g.topo.active[nidx]);
 }
 
 static void large_release(struct nslab_large *l, unsigned pflags);
@@ -56,20 +57,45 @@ static void large_release(struct nslab_large *l, unsigned pflags);
  * the slot, the count word. */
 static inline void large_cache_push(struct nslab_large_cache *t, struct nslab_large *l)
 {
+    uint32_t n = NSLAB_LARGE_CACHE_N(t), u = (uint32_t)(l->bytes >> 12);
     l->cached = 1;
-    t->slot[NSLAB_LARGE_CACHE_N(t)] = l;
+    t->slot[n] = l;
+    t->len[n] = (uint32_t)l->bytes;
     t->nr += NSLAB_LARGE_CACHE_ONE(l->bytes);
+    if (t->nlen[u]++ == 0)
+        t->have[u / 64] |= 1ull << (u % 64);
 }
 
 static inline struct nslab_large *large_cache_remove(struct nslab_large_cache *t, uint32_t i,
                                                      uint32_t n, size_t bytes)
 {
     struct nslab_large *l = t->slot[i];
-    if (i != n - 1)
+    if (i != n - 1) {
         t->slot[i] = t->slot[n - 1];
+        t->len[i] = t->len[n - 1];
+    }
     t->nr -= NSLAB_LARGE_CACHE_ONE(bytes);
+    uint32_t u = (uint32_t)(bytes >> 12);
+    if (--t->nlen[u] == 0)
+        t->have[u / 64] &= ~(1ull << (u % 64));
     l->cached = 0;
     return l;
+}
+
+/* The shortest length (4 KiB units) in t from lo to hi, or 0: a word or
+ * two of t->have. */
+static uint32_t large_cache_fit(const struct nslab_large_cache *t, uint32_t lo, uint32_t hi)
+{
+    for (uint32_t w = lo / 64; w <= hi / 64; w++) {
+        uint64_t m = t->have[w];
+        if (w == lo / 64)
+            m &= ~0ull << (lo % 64);
+        if (m) {
+            uint32_t u = w * 64 + (uint32_t)__builtin_ctzll(m);
+            return u <= hi ? u : 0;
+        }
+    }
+    return 0;
 }
 
 /*
@@ -95,8 +121,12 @@ static int large_cache_put(struct nslab_large *l)
     if (NSLAB_LARGE_CACHE_N(t) == NSLAB_LARGE_CACHE_SLOTS) {
         /* Full: the oldest goes back to the page layer. */
         struct nslab_large *old = t->slot[0];
+        uint32_t u = (uint32_t)(old->bytes >> 12);
         memmove(&t->slot[0], &t->slot[1], sizeof(t->slot[0]) * (NSLAB_LARGE_CACHE_SLOTS - 1));
+        memmove(&t->len[0], &t->len[1], sizeof(t->len[0]) * (NSLAB_LARGE_CACHE_SLOTS - 1));
         t->nr -= NSLAB_LARGE_CACHE_ONE(old->bytes);
+        if (--t->nlen[u] == 0)
+            t->have[u / 64] &= ~(1ull << (u % 64));
         old->cached = 0;
         large_release(old, 0);
         numaslab_cache_free(nslab_g.large_hdr, old);
@@ -191,7 +221,7 @@ void *nslab__large_alloc(size_t size, size_t align, unsigned flags, int node)
     l->base = p;
     l->bytes = bytes;
     l->size = size;
-    nslab__large_count(at, l, 1);
+    nslab__large_count(at, l, 1, 1);
     if ((flags & NUMASLAB_ZERO) && !zeroed)
         memset(p, 0, size);
     return p;
@@ -203,7 +233,7 @@ static void large_release(struct nslab_large *l, unsigned pflags)
     int nidx = l->nidx;
     l->type = 0;
     l->magic = 0;
-    nslab__large_count(nidx, l, -1);
+    nslab__large_count(nidx, l, -1, 0); /* the page layer writes the node's record */
     nslab__pages_put(nidx, l->base, l->bytes, pflags | (l->huge ? NSLAB_PG_HUGE : 0));
 }
 
@@ -266,15 +296,20 @@ __attribute__((noinline)) void *nslab__large_slow(size_t size, size_t align, uns
 }
 
 /* Not the most recent free: the rest of the thread's cache, then the
- * long way. */
+ * long way.  The most recent object of the very size, else the smallest
+ * that is at most an eighth larger (its run is then bigger than the
+ * request needs, as numaslab_usable_size says). */
 __attribute__((noinline)) static void *large_search(size_t size, size_t bytes, unsigned flags,
                                                     int node, struct nslab_large_cache *t)
 {
-    uint32_t n = NSLAB_LARGE_CACHE_N(t);
-    for (uint32_t i = n; i-- > 0;) {
-        if (t->slot[i]->bytes != bytes)
-            continue;
-        struct nslab_large *l = large_cache_remove(t, i, n, bytes);
+    uint32_t n = NSLAB_LARGE_CACHE_N(t), want = (uint32_t)(bytes >> 12);
+    uint32_t u = large_cache_fit(t, want, want + want / 8);
+    uint32_t i = n;
+    if (u) /* the most recent of that length */
+        while (i-- > 0 && t->len[i] != u << 12)
+            ;
+    if (i < n) {
+        struct nslab_large *l = large_cache_remove(t, i, n, t->len[i]);
         l->size = size;
         if (flags & NUMASLAB_ZERO)
             memset(l->base, 0, size);
@@ -305,9 +340,8 @@ __attribute__((noinline)) void *nslab__large_entry(size_t size, unsigned flags, 
     struct nslab_large_cache *t = &tlc[nidx];
     size_t bytes = (size + large_page - 1) & ~(large_page - 1);
     uint32_t n = NSLAB_LARGE_CACHE_N(t);
-    struct nslab_large *top = n ? t->slot[n - 1] : NULL;
-    if (likely(top != NULL) && top->bytes == bytes && !(flags & NUMASLAB_ZERO)) {
-        large_cache_remove(t, n - 1, n, bytes);
+    if (likely(n != 0) && t->len[n - 1] == bytes && !(flags & NUMASLAB_ZERO)) {
+        struct nslab_large *top = large_cache_remove(t, n - 1, n, bytes);
         if (top->size != size)
             top->size = size;
         return top->base;

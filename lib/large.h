@@ -44,10 +44,16 @@ struct nslab_large {
 #define NSLAB_LARGE_CACHE_SLOTS 64
 #define NSLAB_LARGE_CACHE_MAX   ((size_t)1 << 20)
 #define NSLAB_LARGE_CACHE_LEASE ((uint64_t)1 << 20) /* leased at a time: threads hoard little */
+#define NSLAB_LARGE_CACHE_UNITS (NSLAB_LARGE_CACHE_MAX >> 12)
 struct nslab_large_cache {
     uint64_t nr;    /* held << 8 | n: one store per push or pop */
     uint64_t lease; /* bytes of retention leased from the node */
     struct nslab_large *slot[NSLAB_LARGE_CACHE_SLOTS];
+    uint32_t len[NSLAB_LARGE_CACHE_SLOTS]; /* slot[i]->bytes: a search reads no header */
+    /* By length in 4 KiB units (every page size is a multiple): how many
+     * slots hold that length, and a bit set for each length held. */
+    uint8_t nlen[NSLAB_LARGE_CACHE_UNITS + 1];
+    uint64_t have[NSLAB_LARGE_CACHE_UNITS / 64 + 1];
 };
 /* n: objects in slot[]; held: their bytes. */
 #define NSLAB_LARGE_CACHE_N(t)       ((uint32_t)((t)->nr & 0xff))
@@ -93,7 +99,10 @@ void nslab__large_free(struct nslab_large *l, void *ptr);
  * that missed the slab fast path (a large object, or the long way). */
 void *nslab__large_entry(size_t size, unsigned flags, int node);
 void nslab__large_free_entry(void *ptr);
-void nslab__large_count(int nidx, const struct nslab_large *l, int sign); /* +1 made, -1 gone */
+/* l counted in node nidx's figures (+1 made, -1 gone); publish: written
+ * to the statistics segment too (0 when a page-layer call that writes the
+ * node's record follows at once). */
+void nslab__large_count(int nidx, const struct nslab_large *l, int sign, int publish);
 void nslab__large_release_all(void); /* numaslab_fini, before the caches go */
 /* ts's cached large objects and their leases go back. */
 void nslab__large_cache_flush(struct nslab_tstate *ts);

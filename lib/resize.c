@@ -92,9 +92,9 @@ static void *large_resize(struct nslab_large *l, void *ptr, size_t size, unsigne
     if (newbytes <= bytes) {
         /* Shrunk in place: the pages past the new end go back. */
         if (newbytes < bytes) {
-            nslab__large_count(nidx, l, -1);
+            nslab__large_count(nidx, l, -1, 0);
             l->bytes = newbytes;
-            nslab__large_count(nidx, l, 1);
+            nslab__large_count(nidx, l, 1, 0); /* nslab__pages_put writes the record */
             nslab__pages_put(nidx, (char *)ptr + newbytes, bytes - newbytes, pflags);
         }
         l->size = size;
@@ -124,10 +124,10 @@ static void *large_resize(struct nslab_large *l, void *ptr, size_t size, unsigne
     }
     if (!at)
         return move_object(ptr, bytes, size, flags, node);
-    nslab__large_count(nidx, l, -1);
+    nslab__large_count(nidx, l, -1, 0);
     l->bytes = newbytes;
     l->size = size;
-    nslab__large_count(nidx, l, 1);
+    nslab__large_count(nidx, l, 1, 1);
     return at;
 }
 

@@ -205,6 +205,38 @@ static void test_reuse_thread(void)
           (unsigned long long)c.large_bytes, (unsigned long long)c.page_cached);
 }
 
+/* The thread's cache serves a request with the most recent object of its
+ * length, else with the shortest at most an eighth longer, else not. */
+static void test_reuse_fit(void)
+{
+    tu_case("the thread's cache serves a request from an object at most an eighth longer");
+    int node = nodes[0];
+    size_t big = 72 * 1024, fits = 68 * 1024, far = 40 * 1024;
+    char *a = numaslab_alloc_node(big, NUMASLAB_THISNODE, node);
+    char *b = numaslab_alloc_node(big + 4096, NUMASLAB_THISNODE, node);
+    char *c = numaslab_alloc_node(far, NUMASLAB_THISNODE, node);
+    REQUIRE(a && b && c, "three large objects on node %d", node);
+    memset(a, 0x5a, big);
+    numaslab_free(b); /* the cache: b, then a, then c, most recent last */
+    numaslab_free(a);
+    numaslab_free(c);
+    char *q = numaslab_alloc_node(fits, NUMASLAB_THISNODE | NUMASLAB_ZERO, node);
+    CHECK(q == a, "68 KiB takes the freed 72 KiB object, the shortest that fits (%p, want %p)",
+          (void *)q, (void *)a);
+    CHECK(q && numaslab_usable_size(q) >= fits && !nonzero(q, fits),
+          "its usable size covers the request (%zu) and NUMASLAB_ZERO zeroes what was asked",
+          q ? numaslab_usable_size(q) : 0);
+    char *r = numaslab_alloc_node(32 * 1024, NUMASLAB_THISNODE, node);
+    CHECK(r && r != c && r != b, "32 KiB takes neither the 40 KiB nor the 76 KiB object (%p)",
+          (void *)r);
+    char *s2 = numaslab_alloc_node(far, NUMASLAB_THISNODE, node);
+    CHECK(s2 == c, "40 KiB again takes its own object back (%p, want %p)", (void *)s2, (void *)c);
+    numaslab_free(q);
+    numaslab_free(r);
+    numaslab_free(s2);
+    numaslab_thread_flush();
+}
+
 /* Above that, the run goes back to the page layer's cache of its node. */
 static void test_reuse_pages(void)
 {
@@ -467,6 +499,7 @@ int main(int argc, char **argv)
     test_rounds();
     test_random_mix(4000);
     test_reuse_thread();
+    test_reuse_fit();
     test_reuse_pages();
     test_thp(1);
     numaslab_fini();
