@@ -49,9 +49,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#if defined(__x86_64__)
-#include <x86intrin.h>
-#endif
 
 /* 0 compiles publishing out (no segment); the code stays type-checked.
  * The in-process statistics are not affected. */
@@ -375,22 +372,11 @@ void nslab__pub_cache_counts(struct numaslab_cache *c, int nidx)
     pub_cache_rec(c, nidx, 0);
 }
 
-/* The tick of nslab__pub_remote, about a millisecond: on x86-64 the
- * time-stamp counter in units of 2^22 cycles, read with no call (the
- * remote free is its caller); elsewhere the coarse clock. */
-static uint64_t remote_tick(void)
-{
-#if defined(__x86_64__)
-    return __rdtsc() >> 22;
-#else
-    return coarse_ns();
-#endif
-}
-
 /* Frees into other threads' slabs come one map word at a time, at the
  * freeing thread's pace: writing each would cost more than the free.  A
- * thread writes them at most once per tick (a millisecond or so), and
- * what it left at its next flush or exit. */
+ * thread writes them at most once per tick of the coarse clock (a few
+ * milliseconds), looking at the clock every eighth time, and what it left
+ * at its next flush or exit. */
 void nslab__pub_remote(struct numaslab_cache *c, int nidx)
 {
     struct nslab_tstate *ts = nslab_tls;
@@ -399,8 +385,8 @@ void nslab__pub_remote(struct numaslab_cache *c, int nidx)
     /* Only records of caches the thread has a state for can wait: those
      * are what its flush and exit write. */
     if (ts != &nslab_empty_ts && nslab__tc(ts, c->id)) {
-        uint64_t now = remote_tick();
-        if (now == ts->pub_tick) {
+        uint64_t now;
+        if ((++ts->pub_n & 7) != 0 || (now = coarse_ns()) == ts->pub_tick) {
             ts->pub_ids[c->id / 64] |= 1ull << (c->id % 64);
             return;
         }

@@ -93,6 +93,7 @@ struct nslab_tstate {
     struct nslab_list link; /* in nslab_g.threads */
     uint64_t pub_tick; /* when its frees into other threads' slabs were last
                           written to the statistics segment (lib/export.c) */
+    unsigned pub_n;    /* those frees, counted: the clock is read every eighth */
     /* By cache id, a bit set: some of those frees were not written since. */
     uint64_t pub_ids[NSLAB_MAX_CACHES / 64];
 };
