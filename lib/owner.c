@@ -128,23 +128,41 @@ void *nslab__own_fill(struct numaslab_cache *c, struct nslab_thread_node *sl)
             last = next;
         }
     } else {
-        /* The map's free objects, word by word; they carry the cookie. */
+        /* The map's free objects from the hint on, in address order, a
+         * run of neighbours at a time (a slab made or emptied is one run):
+         * each object costs its link and no bit work.  They carry the
+         * cookie. */
+        size_t size = c->size;
         uint32_t w = s->hint;
+        void **tail = NULL;
         for (; w < s->nwords && k < want; w++) {
             uint64_t m = nslab_load_relaxed(&s->freemap[w]);
             if (!m)
                 continue;
-            char *base = s->objs + (size_t)w * 64 * c->size;
+            char *base = s->objs + (size_t)w * 64 * size;
             do {
-                void **x = (void **)(base + (size_t)__builtin_ctzll(m) * c->size);
-                m &= m - 1;
-                NSLAB_MAG_OPEN(x);
-                x[0] = head;
-                NSLAB_MAG_SHUT(x);
-                head = x;
-            } while (m && ++k < want);
-            if (m == 0)
-                k++; /* the last one taken above was not counted */
+                unsigned pos = (unsigned)__builtin_ctzll(m);
+                uint64_t gap = ~(m >> pos);
+                unsigned run = gap ? (unsigned)__builtin_ctzll(gap) : 64 - pos;
+                if (run > want - k)
+                    run = want - k;
+                m &= run == 64 ? 0 : ~(((1ull << run) - 1) << pos);
+                k += run;
+                char *x = base + (size_t)pos * size;
+                if (tail) {
+                    NSLAB_MAG_OPEN(tail);
+                    tail[0] = x;
+                    NSLAB_MAG_SHUT(tail);
+                } else {
+                    head = (void **)x;
+                }
+                for (unsigned i = 1; i < run; i++, x += size) {
+                    NSLAB_MAG_OPEN(x);
+                    ((void **)x)[0] = x + size;
+                    NSLAB_MAG_SHUT(x);
+                }
+                tail = (void **)x;
+            } while (m && k < want);
             nslab_store_relaxed(&s->freemap[w], m);
             if (m)
                 break; /* the word still has some: the hint stays on it */
@@ -152,6 +170,9 @@ void *nslab__own_fill(struct numaslab_cache *c, struct nslab_thread_node *sl)
         s->hint = w;
         if (!head)
             return NULL;
+        NSLAB_MAG_OPEN(tail);
+        tail[0] = NULL;
+        NSLAB_MAG_SHUT(tail);
     }
     s->nfree -= k;
     void **o = head;

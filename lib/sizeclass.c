@@ -115,9 +115,15 @@ void *numaslab_alloc_node(size_t size, unsigned flags, int node)
 
 void *numaslab_alloc(size_t size, unsigned flags)
 {
-    if (likely(size <= NUMASLAB_MAX_SMALL))
-        return small_alloc(size, flags, NUMASLAB_NODE_LOCAL,
-                           nslab__own_slot_local(nslab__class_cache(size)));
+    if (likely(size <= NUMASLAB_MAX_SMALL)) {
+        /* The local slot is never NULL (lslot): no test for it. */
+        struct numaslab_cache *c = nslab__class_cache(size);
+        struct nslab_thread_node *sl = nslab__own_slot_local(c);
+        void *obj = nslab__own_pop_list(sl);
+        if (likely(obj != NULL))
+            return nslab__hand_out(c, obj, flags);
+        return small_miss(size, flags, NUMASLAB_NODE_LOCAL, sl);
+    }
     return nslab__large_entry(size, flags, NUMASLAB_NODE_LOCAL);
 }
 
