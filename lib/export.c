@@ -373,27 +373,19 @@ void nslab__pub_cache_counts(struct numaslab_cache *c, int nidx)
 }
 
 /* Frees into other threads' slabs come one map word at a time, at the
- * freeing thread's pace: writing each would cost more than the free.  A
- * thread writes them at most once per tick of the coarse clock (a few
- * milliseconds), looking at the clock every eighth time, and what it left
- * at its next flush or exit. */
-void nslab__pub_remote(struct numaslab_cache *c, int nidx)
+ * freeing thread's pace: counting and writing each would cost more than
+ * the free (two atomic additions on lines every thread shares, and a
+ * record).  A thread counts and writes them at most once per tick of the
+ * coarse clock (a few milliseconds), looking at the clock every eighth
+ * time, and what it left at its next flush or exit (nslab__pub_dirty). */
+void nslab__pub_remote(struct nslab_tstate *ts, struct numaslab_cache *c)
 {
-    struct nslab_tstate *ts = nslab_tls;
-    if (!nslab_load_acquire(&ex_live))
+    ts->pub_ids[c->id / 64] |= 1ull << (c->id % 64);
+    uint64_t now;
+    if ((++ts->pub_n & 7) != 0 || (now = coarse_ns()) == ts->pub_tick)
         return;
-    /* Only records of caches the thread has a state for can wait: those
-     * are what its flush and exit write. */
-    if (ts != &nslab_empty_ts && nslab__tc(ts, c->id)) {
-        uint64_t now;
-        if ((++ts->pub_n & 7) != 0 || (now = coarse_ns()) == ts->pub_tick) {
-            ts->pub_ids[c->id / 64] |= 1ull << (c->id % 64);
-            return;
-        }
-        ts->pub_tick = now;
-        nslab__pub_dirty(ts); /* a new tick: what waited too */
-    }
-    nslab__pub_cache_counts(c, nidx);
+    ts->pub_tick = now;
+    nslab__pub_dirty(ts);
 }
 
 void nslab__pub_dirty(struct nslab_tstate *ts)
@@ -401,9 +393,13 @@ void nslab__pub_dirty(struct nslab_tstate *ts)
     for (int w = 0; w < NSLAB_MAX_CACHES / 64; w++)
         for (uint64_t m = ts->pub_ids[w]; m; m &= m - 1) {
             int id = w * 64 + __builtin_ctzll(m);
-            if (nslab__tc(ts, id) && nslab_g.by_id[id])
-                for (int i = 0; i < nslab_g.nactive; i++)
-                    nslab__pub_cache_counts(nslab_g.by_id[id], i);
+            struct nslab_thread_cache *tc = nslab__tc(ts, id);
+            struct numaslab_cache *c = nslab_g.by_id[id];
+            if (!tc || !c)
+                continue;
+            nslab__rfreed_apply(c, tc);
+            for (int i = 0; i < nslab_g.nactive; i++)
+                nslab__pub_cache_counts(c, i);
         }
     memset(ts->pub_ids, 0, sizeof ts->pub_ids);
 }

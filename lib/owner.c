@@ -329,10 +329,24 @@ static void rb_flush(struct numaslab_cache *c, struct nslab_thread_cache *tc)
     uint32_t w = tc->rb_w;
     tc->rb_s = NULL;
     tc->rb_bits = 0;
-    if (nslab_load_acquire(&s->owner) == NULL)
+    if (nslab_load_acquire(&s->owner) == NULL) {
         nslab__node_free(c, s, w, bits, "numaslab_free"); /* given back meanwhile */
-    else
-        nslab__remote_or(c, s, w, bits, "numaslab_free");
+        return;
+    }
+    int nidx = s->nidx; /* read before the OR */
+    tc->slot[nidx].rfreed += nslab__remote_or(c, s, w, bits, "numaslab_free", 0);
+}
+
+int nslab__rfreed_apply(struct numaslab_cache *c, struct nslab_thread_cache *tc)
+{
+    int any = 0;
+    for (int i = 0; i < nslab_g.nactive; i++)
+        if (tc->slot[i].rfreed) {
+            nslab__count_inuse(c, i, -(int64_t)tc->slot[i].rfreed);
+            tc->slot[i].rfreed = 0;
+            any = 1;
+        }
+    return any;
 }
 
 /*
@@ -371,7 +385,7 @@ static void free_remote(struct numaslab_cache *c, struct nslab_slab *s, void *ob
     if (!tc && ts != &nslab_empty_ts)
         tc = thread_cache_new(c, ts, 1); /* a thread that never allocated from c */
     if (!tc) {                           /* no memory for the thread's state, or the lock taken */
-        nslab__remote_or(c, s, w, bit, call);
+        nslab__remote_or(c, s, w, bit, call, 1);
         return;
     }
     if (tc->rb_s == s && tc->rb_w == w) {
@@ -380,10 +394,13 @@ static void free_remote(struct numaslab_cache *c, struct nslab_slab *s, void *ob
         tc->rb_bits |= bit;
         return;
     }
+    int flushed = tc->rb_s != NULL;
     rb_flush(c, tc);
     tc->rb_s = s;
     tc->rb_w = w;
     tc->rb_bits = bit;
+    if (flushed)
+        nslab__pub_remote(ts, c); /* what rb_flush counted: at most a tick late */
 }
 
 /* obj back into the free map of s, its thread's own slab; a slab other than
@@ -576,6 +593,8 @@ void nslab__thread_cache_flush(struct numaslab_cache *c, struct nslab_tstate *ts
     if (!tc)
         return;
     rb_flush(c, tc);
+    if (nslab__rfreed_apply(c, tc)) /* written by the caller's nslab__pub_dirty */
+        ts->pub_ids[c->id / 64] |= 1ull << (c->id % 64);
     for (int i = 0; i < nslab_g.nactive; i++)
         slot_flush(c, ts, &tc->slot[i]);
     for (int i = 0; i < nslab_g.nactive; i++) {

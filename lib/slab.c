@@ -431,18 +431,23 @@ void nslab__node_give(struct numaslab_cache *c, struct nslab_slab *s)
     node_file_unlock(c, cn, s);
 }
 
-void nslab__remote_or(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w, uint64_t bits,
-                      const char *call)
+uint32_t nslab__remote_or(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w, uint64_t bits,
+                          const char *call, int count)
 {
     int nidx = s->nidx;
     char *first = s->objs + (size_t)w * 64 * c->size; /* read before the OR */
     /* Release: the objects' last writes come before the owner's collect. */
     uint64_t dup = __atomic_fetch_or(&s->rmap[w], bits, __ATOMIC_RELEASE) & bits;
-    /* Counted free now, by the freer: the statistics are exact once every
-     * thread has flushed, whatever the order (the collector leaves them). */
-    nslab__count_inuse(c, nidx, -(int64_t)nslab_popcount64(bits & ~dup));
-    nslab__pub_remote(c, nidx);
+    /* Counted free by the freer, now or at its next tick, flush or exit:
+     * the statistics are exact once every thread has flushed, whatever
+     * the order (the collector leaves them). */
+    uint32_t n = nslab_popcount64(bits & ~dup);
+    if (count) {
+        nslab__count_inuse(c, nidx, -(int64_t)n);
+        nslab__pub_cache_counts(c, nidx);
+    }
     nslab__report_doubles(c, call, first, dup);
+    return n;
 }
 
 void nslab__node_free(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w, uint64_t bits,
@@ -456,7 +461,7 @@ void nslab__node_free(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w
         /* Adopted meanwhile: the new owner collects them.  s stays (the
          * objects are live until the OR). */
         nslab__unlock(&cn->lock, NSLAB_RANK_CNODE);
-        nslab__remote_or(c, s, w, bits, call);
+        nslab__remote_or(c, s, w, bits, call, 1);
         return;
     }
     nslab__slab_collect(c, s); /* what freers left before the owner went */

@@ -58,8 +58,10 @@ void nslab__pub_cache(struct numaslab_cache *c, int nidx);
 void nslab__pub_cache_counts(struct numaslab_cache *c, int nidx); /* its object counts changed */
 /* A free into another thread's slab, counted: written at most once per
  * tick of the coarse clock per thread, the rest at its flush or exit. */
-void nslab__pub_remote(struct numaslab_cache *c, int nidx);
-void nslab__pub_dirty(struct nslab_tstate *ts); /* what pub_remote left, written now */
+/* ts counted frees into other threads' slabs of c (its thread cache's
+ * rfreed): taken off the objects in use and written at most a tick late. */
+void nslab__pub_remote(struct nslab_tstate *ts, struct numaslab_cache *c);
+void nslab__pub_dirty(struct nslab_tstate *ts); /* what pub_remote left, counted and written now */
 void nslab__pub_reserve(struct numaslab_mempool *pool);
 void nslab__pub_process(void);
 void nslab__pub_cache_new(struct numaslab_cache *c);

@@ -59,7 +59,11 @@ struct nslab_thread_node {
                       linked through their first word */
     uint32_t room; /* frees it may still take: mag less those freed onto it
                       (what nslab__own_fill put there takes none) */
-    uint32_t pad;
+    /* Objects of other threads' slabs of this node this thread freed and
+     * ORed in, not yet taken off the objects in use (lib/owner.c): the
+     * count waits, at most a tick of the coarse clock, so that such a
+     * free makes one atomic operation, not three. */
+    uint32_t rfreed;
     struct nslab_slab *cur; /* the node's current slab (NSLAB_W_CUR), or NULL */
     uint64_t pad2;
 };
@@ -91,9 +95,9 @@ struct nslab_tstate {
     unsigned gen;                  /* nslab_g.gen this state was set up for */
     int registered;
     struct nslab_list link; /* in nslab_g.threads */
-    uint64_t pub_tick; /* when its frees into other threads' slabs were last
-                          written to the statistics segment (lib/export.c) */
-    unsigned pub_n;    /* those frees, counted: the clock is read every eighth */
+    uint64_t pub_tick;      /* when its frees into other threads' slabs were last
+                               written to the statistics segment (lib/export.c) */
+    unsigned pub_n;         /* those frees, counted: the clock is read every eighth */
     /* By cache id, a bit set: some of those frees were not written since. */
     uint64_t pub_ids[NSLAB_MAX_CACHES / 64];
 };
@@ -134,6 +138,9 @@ void nslab__cache_free_slow(struct numaslab_cache *expect, void *obj, const char
 void nslab__free_miss(struct nslab_slab *s, void *obj, const char *call);
 struct nslab_thread_cache *nslab__thread_cache_make(struct numaslab_cache *c,
                                                     struct nslab_tstate *ts);
+/* The remote frees tc counted (its slots' rfreed) into c's statistics:
+ * 1 when there were some. */
+int nslab__rfreed_apply(struct numaslab_cache *c, struct nslab_thread_cache *tc);
 /* Give back every slab of c that ts owns (all nodes).  keep_live: slabs
  * with live objects stay owned (numaslab_thread_flush); else all go. */
 void nslab__thread_cache_flush(struct numaslab_cache *c, struct nslab_tstate *ts, int keep_live);

@@ -21,6 +21,9 @@
  *             forks: the child reads every cookie, frees the objects of
  *             the threads it does not have, allocates and frees more, and
  *             counts in use only what its own thread still holds
+ *   counts    a thread's frees into another thread's slab are one atomic
+ *             OR each: the objects in use count them at the freeing
+ *             thread's next tick, flush or exit, not at once
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -418,6 +421,70 @@ static void test_fork(void)
     CHECK(numaslab_cache_destroy(fcache) == 0, "fork: the cache is destroyed");
 }
 
+/* ------------------------------------------------------------------------
+ * counts
+ * ---------------------------------------------------------------------- */
+
+#define RN 200
+static numaslab_cache_t *rcache;
+static void *robj[RN];
+static uint64_t rseen[2];
+
+static uint64_t rinuse(void)
+{
+    uint64_t n = 0;
+    int nodes[1024], nn = tu_active_nodes(nodes, 1024);
+    for (int i = 0; i < nn; i++) {
+        struct numaslab_cache_stats st;
+        if (numaslab_stats_cache(rcache, nodes[i], &st) == 0)
+            n += st.objects_inuse;
+    }
+    return n;
+}
+
+/* Frees three objects of the main thread's slab, in three words of its
+ * remote map: two ORs, the third gathered; the counts before and after
+ * its flush. */
+static void *remote_thread(void *arg)
+{
+    (void)arg;
+    numaslab_cache_free(rcache, robj[0]);
+    numaslab_cache_free(rcache, robj[70]);
+    numaslab_cache_free(rcache, robj[140]);
+    rseen[0] = rinuse();
+    numaslab_thread_flush();
+    rseen[1] = rinuse();
+    return NULL;
+}
+
+static void test_counts(void)
+{
+    tu_case("a free into another thread's slab is counted by its thread later, not at once");
+    rcache = numaslab_cache_create("test-remote", 64, 0, 0, NULL);
+    REQUIRE(rcache, "numaslab_cache_create: %s", strerror(errno));
+    for (int i = 0; i < RN; i++)
+        REQUIRE((robj[i] = numaslab_cache_alloc(rcache, 0)), "alloc %d", i);
+    numaslab_thread_flush(); /* its counts written; its slabs stay its own */
+    CHECK(rinuse() == RN, "%d objects in use (%llu)", RN, (unsigned long long)rinuse());
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, remote_thread, NULL) == 0, "pthread_create");
+    pthread_join(t, NULL);
+    /* The atomic additions to the shared counters wait for the freeing
+     * thread's next tick, flush or exit: its free is its OR alone. */
+    CHECK(rseen[0] == RN,
+          "before the freeing thread flushes, its two ORed frees are not counted yet (%llu in use)",
+          (unsigned long long)rseen[0]);
+    CHECK(rseen[1] == RN - 3, "after its flush, all three are (%llu in use)",
+          (unsigned long long)rseen[1]);
+    robj[0] = robj[70] = robj[140] = NULL;
+    for (int i = 0; i < RN; i++)
+        if (robj[i])
+            numaslab_cache_free(rcache, robj[i]);
+    numaslab_thread_flush();
+    CHECK(rinuse() == 0, "everything freed: none in use (%llu)", (unsigned long long)rinuse());
+    CHECK(numaslab_cache_destroy(rcache) == 0, "the cache is destroyed");
+}
+
 int main(void)
 {
     tu_init("test-owner");
@@ -429,5 +496,6 @@ int main(void)
     test_churn();
     test_exit();
     test_fork();
+    test_counts();
     return tu_exit();
 }
