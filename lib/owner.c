@@ -326,15 +326,32 @@ static void rb_flush(struct numaslab_cache *c, struct nslab_thread_cache *tc)
     if (!s)
         return;
     uint64_t bits = tc->rb_bits;
-    uint32_t w = tc->rb_w;
+    uint32_t w = tc->rb_w, n = tc->rb_n;
     tc->rb_s = NULL;
     tc->rb_bits = 0;
+    tc->rb_n = 0;
     if (nslab_load_acquire(&s->owner) == NULL) {
         nslab__node_free(c, s, w, bits, "numaslab_free"); /* given back meanwhile */
         return;
     }
     int nidx = s->nidx; /* read before the OR */
-    tc->slot[nidx].rfreed += nslab__remote_or(c, s, w, bits, "numaslab_free", 0);
+    tc->slot[nidx].rfreed += nslab__remote_or(c, s, w, bits, n, "numaslab_free", 0);
+}
+
+/* tc gathers from word w of s on, bit first: the word it gathered
+ * before goes in (rb_flush), counted at most a tick late. */
+static void rb_restart(struct numaslab_cache *c, struct nslab_tstate *ts,
+                       struct nslab_thread_cache *tc, struct nslab_slab *s, uint32_t w,
+                       uint64_t bit)
+{
+    if (tc->rb_s) {
+        rb_flush(c, tc);
+        nslab__pub_remote(ts, c);
+    }
+    tc->rb_s = s;
+    tc->rb_w = w;
+    tc->rb_bits = bit;
+    tc->rb_n = 1;
 }
 
 int nslab__rfreed_apply(struct numaslab_cache *c, struct nslab_thread_cache *tc)
@@ -385,22 +402,19 @@ static void free_remote(struct numaslab_cache *c, struct nslab_slab *s, void *ob
     if (!tc && ts != &nslab_empty_ts)
         tc = thread_cache_new(c, ts, 1); /* a thread that never allocated from c */
     if (!tc) {                           /* no memory for the thread's state, or the lock taken */
-        nslab__remote_or(c, s, w, bit, call, 1);
+        nslab__remote_or(c, s, w, bit, 1, call, 1);
         return;
     }
     if (tc->rb_s == s && tc->rb_w == w) {
-        if (tc->rb_bits & bit)
+        if (tc->rb_bits & bit) {
             nslab__bad_free("%s: double free of %p (cache %s); ignored", call, obj, c->name);
+            return;
+        }
         tc->rb_bits |= bit;
+        tc->rb_n++;
         return;
     }
-    int flushed = tc->rb_s != NULL;
-    rb_flush(c, tc);
-    tc->rb_s = s;
-    tc->rb_w = w;
-    tc->rb_bits = bit;
-    if (flushed)
-        nslab__pub_remote(ts, c); /* what rb_flush counted: at most a tick late */
+    rb_restart(c, ts, tc, s, w, bit);
 }
 
 /* obj back into the free map of s, its thread's own slab; a slab other than
@@ -487,12 +501,20 @@ void nslab__free_miss(struct nslab_slab *s, void *obj, const char *call)
     struct nslab_tstate *ts = nslab_tls, *owner = nslab_load_relaxed(&s->owner);
     if (c->mag && owner != ts && owner != NULL) {
         struct nslab_thread_cache *tc = ts->cc[c->id]; /* nslab_no_tc: rb_s is NULL */
-        uint32_t idx = nslab__obj_index(s, c, obj);
+        uint32_t idx = nslab__obj_index(s, c, obj), w = idx / 64;
         uint64_t bit = 1ull << (idx % 64);
-        if (tc->rb_s == s && tc->rb_w == idx / 64 && !(tc->rb_bits & bit) &&
-            !nslab__cookie_is(c, obj)) {
-            nslab__cookie_set(obj); /* the object is the freer's until its bit is ORed */
-            tc->rb_bits |= bit;
+        if (tc->rb_s == s && tc->rb_w == w) {
+            if (!(tc->rb_bits & bit) && !nslab__cookie_is(c, obj)) {
+                nslab__cookie_set(obj); /* the object is the freer's until its bit is ORed */
+                tc->rb_bits |= bit;
+                tc->rb_n++;
+                return;
+            }
+        } else if (tc != &nslab_no_tc && !nslab__cookie_is(c, obj)) {
+            /* Another word, and the thread has its cache of c: what
+             * free_remote does, with what is known already. */
+            nslab__cookie_set(obj);
+            rb_restart(c, ts, tc, s, w, bit);
             return;
         }
     }

@@ -75,7 +75,7 @@ struct nslab_thread_cache {
     struct nslab_slab *rb_s; /* NULL: none */
     uint64_t rb_bits;
     uint32_t rb_w;
-    uint32_t pad;
+    uint32_t rb_n;                   /* the bits of rb_bits */
     struct nslab_thread_node slot[]; /* [nactive + 1]: the last, the spare (lib/owner.c) */
 };
 
