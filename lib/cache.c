@@ -59,6 +59,9 @@ static int cache_geometry(struct numaslab_cache *c, unsigned order)
     return -EINVAL;
 }
 
+/* The last cache serial given (struct numaslab_cache); nslab_g.lock. */
+static uint64_t serials;
+
 static int id_get(void)
 {
     unsigned id = nslab__bit_first_clear(nslab_g.ids, NSLAB_MAX_CACHES);
@@ -126,6 +129,7 @@ struct numaslab_cache *nslab__cache_new(const char *name, size_t size, size_t al
         return NULL;
     }
     c->id = (uint32_t)id;
+    c->serial = ++serials; /* nslab_g.lock held */
     for (int i = 0; i < nslab_g.nactive; i++) {
         struct nslab_cache_node *cn = &c->cnode[i];
         memset(cn, 0, sizeof(*cn));

@@ -115,6 +115,9 @@ struct nslab_run {
     struct nslab_list bin_link; /* in its bin, most recently inserted first */
     struct nslab_list age_link; /* in the node's age list, most recently freed first */
 };
+/* A cached arena chunk keeps its slab's image past its run header. */
+_Static_assert(offsetof(struct nslab_slab, image) >= sizeof(struct nslab_run),
+               "a cached chunk's run header covers the slab's image");
 
 /* What the page map shows for every page of node nidx's free runs: a
  * reader that looks an address up sees a type that is neither a slab nor

@@ -40,6 +40,8 @@
  * Slabs
  * ---------------------------------------------------------------------- */
 
+NSLAB_HIDDEN uint64_t nslab_slab_images;
+
 /* Every object of s free in its map (a new slab, an emptied one). */
 static void map_fill(struct nslab_slab *s)
 {
@@ -124,9 +126,20 @@ struct nslab_slab *nslab__slab_init(struct numaslab_cache *c, int nidx, char *me
     if (c->ctor)
         for (uint32_t i = 0; i < c->nobjs; i++)
             c->ctor(s->objs + (size_t)i * c->size);
-    if (c->mag && type == NSLAB_T_SLAB) /* every free object carries the cookie (lib/thread.h) */
-        for (uint32_t i = 0; i < c->nobjs; i++)
-            ((void **)(s->objs + (size_t)i * c->size))[1] = (void *)nslab_cookie;
+    if (c->mag && type == NSLAB_T_SLAB) {
+        /* Every free object carries the cookie (lib/thread.h): so does
+         * every object of an arena chunk this cache's empty slab left
+         * (image), which is made again as it was. */
+        int same = nslab__in_arena(mem) && s->image == c->serial;
+        if (same)
+            nslab_add_relaxed(&nslab_slab_images, 1);
+        else
+            for (uint32_t i = 0; i < c->nobjs; i++)
+                ((void **)(s->objs + (size_t)i * c->size))[1] = (void *)nslab_cookie;
+        s->image = c->serial;
+    } else {
+        s->image = 0;
+    }
     nslab__debug_slab_init(c, s->objs);
     nslab_store_release(&s->type, (uint8_t)type);
     if (nslab__pagemap_set(mem, c->slab_bytes, s)) {

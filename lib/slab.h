@@ -72,6 +72,13 @@ struct nslab_slab {
     struct nslab_list link;        /* the owner's lists, or the cnode's */
     struct numaslab_mempool *pool; /* NSLAB_T_RESERVE: where its pages go back */
     uint64_t *rmap;                /* [nwords], cache-line aligned, after freemap */
+    /* The serial of the cache whose slab this arena chunk was made for,
+     * every object carrying the free cookie: written when the slab is made
+     * and left as it is when the slab goes, past the page layer's header
+     * of a cached chunk (lib/pages.c), so that a chunk cached by a slab of
+     * the same cache is made again without writing its cookies.  A chunk
+     * given back to the system reads 0. */
+    uint64_t image;
     /* Written by the owner's allocations and frees: a line of its own, so
      * that other threads' frees read the line above without a miss. */
     uint32_t nfree __attribute__((aligned(64)));
@@ -135,11 +142,16 @@ struct numaslab_cache {
     uint64_t divmax;      /* UINT64_MAX / size */
     int sizeclass;        /* 1 for the numaslab-<n> caches */
     int dying;            /* atomic: 1 while destroy gathers: empty slabs are unmapped */
+    uint64_t serial;      /* this cache's number, never reused in the process (image) */
     void (*ctor)(void *);
     nslab_bitmap_t warned[NSLAB_MASK_WORDS]; /* inactive nodes reported (atomic OR) */
     struct nslab_list link;                  /* in nslab_g.caches, under nslab_g.lock */
     struct nslab_cache_node *cnode;          /* [nactive] */
 };
+
+/* Slabs made again from their image, their cookies not written (a
+ * relaxed atomic; for the tests). */
+extern NSLAB_HIDDEN uint64_t nslab_slab_images;
 
 /* lib/cache.c: caches */
 struct numaslab_cache *nslab__cache_new(const char *name, size_t size, size_t align,

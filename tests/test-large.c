@@ -22,11 +22,20 @@
  * SPDX-License-Identifier: BSD-2-Clause
  */
 #include "testutil.h"
+#include "config.h" /* NSLAB_DEBUG: a debug build's objects carry no cookie */
+
+#define NSLAB_TEST_COOKIES (NSLAB_DEBUG == 0)
 
 #include <sys/wait.h>
 
 /* lib/pages.c: every node's retention limit (test use only). */
 void nslab__pages_set_retain(uint64_t bytes);
+/* lib/slab.c: slabs made again from their image (lib/slab.h). */
+extern uint64_t nslab_slab_images;
+/* lib/pages.h: the slab arena (bytes 0: none). */
+extern struct {
+    uintptr_t base, bytes;
+} nslab_arena;
 
 #define MAXN    64
 #define HUGE_SZ ((size_t)2 << 20)
@@ -235,6 +244,42 @@ static void test_reuse_fit(void)
     numaslab_free(r);
     numaslab_free(s2);
     numaslab_thread_flush();
+}
+
+/* A slab's arena chunk in the page cache is made again for its cache as
+ * it was left: every object free, with its free cookie, none written. */
+#define IMG_N 5000 /* 64-byte objects: five slabs, three beyond the retention */
+static void *img[IMG_N];
+
+static void test_slab_image(void)
+{
+    tu_case("a cached slab chunk is made again for its cache without writing its cookies");
+    numaslab_cache_t *c = numaslab_cache_create("test-image", 64, 0, 0, NULL);
+    REQUIRE(c, "numaslab_cache_create: %s", strerror(errno));
+    int node = nodes[0];
+    for (int round = 0; round < 2; round++) {
+        uint64_t before = __atomic_load_n(&nslab_slab_images, __ATOMIC_RELAXED);
+        for (int i = 0; i < IMG_N; i++)
+            REQUIRE((img[i] = numaslab_cache_alloc_node(c, NUMASLAB_THISNODE, node)), "alloc %d",
+                    i);
+        uint64_t made = __atomic_load_n(&nslab_slab_images, __ATOMIC_RELAXED) - before;
+        if (round == 1 && NSLAB_TEST_COOKIES && nslab_arena.bytes)
+            CHECK(made >= 1, "the second round's new slabs come from their images (%llu)",
+                  (unsigned long long)made);
+        /* The object after the last one handed out was never handed out:
+         * its free is refused, which only its cookie tells on this path. */
+        char *never = (char *)img[IMG_N - 1] + 64;
+        if (numaslab_usable_size(never) == 64) {
+            char *msg = refusal(free_it, never);
+            CHECK(strstr(msg, "double free") || strstr(msg, "not"),
+                  "round %d: a free of an object never handed out is refused: %s", round, msg);
+            free(msg);
+        }
+        for (int i = 0; i < IMG_N; i++)
+            numaslab_cache_free(c, img[i]);
+        numaslab_thread_flush();
+    }
+    CHECK(numaslab_cache_destroy(c) == 0, "the cache is destroyed");
 }
 
 /* Above that, the run goes back to the page layer's cache of its node. */
@@ -500,6 +545,7 @@ int main(int argc, char **argv)
     test_random_mix(4000);
     test_reuse_thread();
     test_reuse_fit();
+    test_slab_image();
     test_reuse_pages();
     test_thp(1);
     numaslab_fini();
