@@ -176,7 +176,7 @@ static void lock_child(int fd)
     if (r.locked && (r.init_rc = numaslab_init(NULL)) == 0) {
         for (int i = 0; i < NOBJ; i++)
             if ((objs[i] = numaslab_alloc(256, 0)) != NULL) {
-                memset(objs[i], 0xa5, 256);
+                memset(objs[i], 0x3c, 256);
                 r.allocs++;
             }
         r.rss_future = rss_kb();
@@ -193,7 +193,7 @@ static void lock_child(int fd)
             if (!q)
                 break;
             for (int k = 16; k < 256; k++) /* past the two words the lists use */
-                r.zero_bad += q[k] == 0xa5;
+                r.zero_bad += q[k] == 0x3c;
             objs[i] = q;
         }
         r.rss_after = mlockall(MCL_CURRENT) == 0 ? rss_kb() : -1;
