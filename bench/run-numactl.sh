@@ -15,8 +15,13 @@
 #
 # Active nodes: those `numactl --show` allows this process, with CPUs (for
 # --cpunodebind) or memory (for --membind) in `numactl --hardware`.
-# Defaults (5 repetitions of at least 0.1 s) make a full run a few minutes
-# on 2 cores and one node; NSB_REPETITIONS and NSB_MIN_TIME change them too.
+# Rounds: every binary runs once per round, in turn, NSB_ROUNDS times
+# (default 3; round 1 writes B.json, round N B.rN.json), so that a machine
+# whose speed drifts while the binaries run (a shared host's neighbours)
+# shifts every allocator alike; bench/report takes the median over the
+# rounds.  Defaults (3 rounds of 3 repetitions of at least 0.1 s) make a
+# full run several minutes on 2 cores and one node; NSB_REPETITIONS and
+# NSB_MIN_TIME change them too.
 # Timings under emulation (the multi-node guest) mean nothing: there a run
 # shows that every binding works and memory lands where it should.
 #
@@ -29,7 +34,8 @@
 # runs again, up to NSB_RETRIES times (default 2); the last run is kept.
 set -eu
 out=bench-out
-reps=${NSB_REPETITIONS:-5}
+reps=${NSB_REPETITIONS:-3}
+rounds=${NSB_ROUNDS:-3}
 mintime=${NSB_MIN_TIME:-0.1}
 filter=
 plain_only=
@@ -99,6 +105,7 @@ fi
     done
     echo "commit: $(git -C "$srcdir" rev-parse --short HEAD 2>/dev/null || echo ?)$(git -C "$srcdir" diff --quiet HEAD -- lib numa include 2>/dev/null || echo ' (lib/, numa/ or include/ modified)')"
     echo "repetitions: $reps"
+    echo "rounds: $rounds"
     echo "min_time: $mintime"
     echo "cpu_nodes: $cpunodes"
     echo "mem_nodes: $memnodes"
@@ -145,28 +152,40 @@ run() {
     tag=$1
     prefix=${2:-}
     mkdir -p "$out/$tag"
+    round=1
+    while [ "$round" -le "$rounds" ]; do
+        run_round "$round"
+        round=$((round + 1))
+    done
+}
+
+# run_round N: every binary once, in turn (tag and prefix as run's).
+run_round() {
+    rnd=$1
+    sfx=
+    [ "$rnd" -eq 1 ] || sfx=".r$rnd"
     for b in $bins; do
         # shellcheck disable=SC2086 # the prefix is split into words on purpose
-        set -- $prefix "$bindir/$b" "--benchmark_out=$out/$tag/$b.json" --benchmark_out_format=json \
+        set -- $prefix "$bindir/$b" "--benchmark_out=$out/$tag/$b$sfx.json" --benchmark_out_format=json \
             "--benchmark_repetitions=$reps" "--benchmark_min_time=$mintime" \
             --benchmark_display_aggregates_only=true
         [ -z "$filter" ] || set -- "$@" "--benchmark_filter=$filter"
         echo "$*" >>"$out/commands.txt"
-        echo "run-numactl: [$tag] $b"
+        echo "run-numactl: [$tag] $b, round $rnd of $rounds"
         try=0
         while :; do
-            wait_quiet "$out/$tag/$b.busy"
+            wait_quiet "$out/$tag/$b$sfx.busy"
             c0=$(cpu_seconds) t0=$(now)
             times >"$out/.times"
             k0=$(child_seconds "$out/.times")
-            "$@" >"$out/$tag/$b.txt" 2>&1 ||
-                { cat "$out/$tag/$b.txt" >&2; echo "run-numactl: $b failed under '$tag'" >&2; exit 1; }
+            "$@" >"$out/$tag/$b$sfx.txt" 2>&1 ||
+                { cat "$out/$tag/$b$sfx.txt" >&2; echo "run-numactl: $b failed under '$tag'" >&2; exit 1; }
             c1=$(cpu_seconds) t1=$(now)
             times >"$out/.times"
             k1=$(child_seconds "$out/.times")
             during=$(echo "$c0 $c1 $k0 $k1 $t0 $t1" | awk '{ o = ($2 - $1) - ($4 - $3); w = $6 - $5
                 printf "%d", (w > 0 && o > 0) ? 100 * o / w : 0 }')
-            echo "during: $during" >>"$out/$tag/$b.busy"
+            echo "during: $during" >>"$out/$tag/$b$sfx.busy"
             try=$((try + 1))
             [ "$during" -ge 10 ] && [ "$try" -le "${NSB_RETRIES:-2}" ] || break
             echo "run-numactl: other processes used $during % of a CPU meanwhile: again" >&2
