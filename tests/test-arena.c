@@ -117,16 +117,7 @@ static void *objs[NOBJ];
 /* The process's resident memory in KiB (VmRSS), or -1. */
 static long rss_kb(void)
 {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kb = -1;
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmRSS: %ld", &kb) == 1)
-            break;
-    fclose(f);
-    return kb;
+    return tu_proc_status(0, "VmRSS");
 }
 
 /* The permissions ("rw-p") of the mapping that holds p, into buf. */

@@ -45,17 +45,7 @@ static void seg_path(char *buf, size_t n, long pid)
 /* "Threads:" of /proc/PID/status, or -1. */
 static long proc_threads(long pid)
 {
-    char path[64], line[256];
-    long n = -1;
-    snprintf(path, sizeof(path), "/proc/%ld/status", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "Threads: %ld", &n) == 1)
-            break;
-    fclose(f);
-    return n;
+    return tu_proc_status(pid, "Threads");
 }
 
 static int seg_exists(long pid)

@@ -619,6 +619,27 @@ static inline char *tu_capture_stderr(void (*fn)(void *), void *arg)
     return tu_capture_end(&cap);
 }
 
+/* The number of a "Key:" line of /proc/PID/status (pid 0: this process;
+ * "VmRSS" in KiB, "Threads"), or -1. */
+static inline long tu_proc_status(long pid, const char *key)
+{
+    char path[64], line[256], want[40];
+    long n = -1;
+    if (pid)
+        snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+    else
+        snprintf(path, sizeof(path), "/proc/self/status");
+    snprintf(want, sizeof(want), "%s: %%ld", key);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, want, &n) == 1)
+            break;
+    fclose(f);
+    return n;
+}
+
 /* Show captured text under the check lines, indented. */
 static inline void tu_show(const char *label, const char *text)
 {
