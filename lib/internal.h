@@ -211,14 +211,18 @@ static inline int nslab__local_nidx(void)
  * NUMASLAB_NODE_LOCAL, fast (lib/thread.h): an explicit node first; the
  * spare, empty slot for an inactive node and NULL for a bad id, which
  * the slow path resolves. */
+static inline struct nslab_thread_node *nslab__own_slot_node_id(uint32_t id, int node)
+{
+    if (likely((unsigned)node < (unsigned)nslab_g.possible))
+        return nslab__own_slot_at_id(id, (size_t)nslab_g.node_soff[node]);
+    if (node == NUMASLAB_NODE_LOCAL)
+        return nslab__own_slot_id(id);
+    return NULL;
+}
 static inline struct nslab_thread_node *nslab__own_slot_node(const struct numaslab_cache *c,
                                                              int node)
 {
-    if (likely((unsigned)node < (unsigned)nslab_g.possible))
-        return nslab__own_slot_at(c, (size_t)nslab_g.node_soff[node]);
-    if (node == NUMASLAB_NODE_LOCAL)
-        return nslab__own_slot_local(c);
-    return NULL;
+    return nslab__own_slot_node_id(c->id, node);
 }
 
 /* Objects in use and in all slabs of (c, nidx): the cnode's counters and

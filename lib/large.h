@@ -82,6 +82,15 @@ static inline struct numaslab_cache *nslab__class_cache(size_t size)
 {
     return nslab_class_cache[(size + 7) >> 3];
 }
+/* The same cache's id, nslab__class_cache(size)->id, in one load with no
+ * load before it: what the fast paths index the thread's state with
+ * (NSLAB_MAX_CACHES, the empty cache's, while the library is not
+ * initialised).  Kept with nslab_class_cache. */
+extern NSLAB_HIDDEN uint16_t nslab_class_id[NUMASLAB_MAX_SMALL / 8 + 1];
+static inline uint32_t nslab__class_id(size_t size)
+{
+    return nslab_class_id[(size + 7) >> 3];
+}
 int nslab__size_class(size_t size); /* class index, -1 above the largest */
 int nslab__sizeclass_init(void);
 

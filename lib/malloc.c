@@ -95,11 +95,10 @@ static void give_up(int err)
  * local node, or NULL: the fast path of every allocation call. */
 static inline __attribute__((always_inline)) void *small_fast(size_t size)
 {
-    struct numaslab_cache *c = nslab__class_cache(size);
     if (likely(!nslab_busy)) {
-        void *obj = nslab__own_pop_list(nslab__own_slot_local(c));
+        void *obj = nslab__own_pop_list(nslab__own_slot_id(nslab__class_id(size)));
         if (likely(obj != NULL))
-            return nslab__hand_out(c, obj, 0);
+            return nslab__hand_out(nslab__class_cache(size), obj, 0);
     }
     return NULL;
 }

@@ -33,12 +33,17 @@ static struct numaslab_cache nocache = {.id = NSLAB_MAX_CACHES};
 struct numaslab_cache *nslab_class_cache[NUMASLAB_MAX_SMALL / 8 + 1] = {
     [0 ... NUMASLAB_MAX_SMALL / 8] = &nocache,
 };
+uint16_t nslab_class_id[NUMASLAB_MAX_SMALL / 8 + 1] = {
+    [0 ... NUMASLAB_MAX_SMALL / 8] = NSLAB_MAX_CACHES,
+};
 
 void nslab__class_cache_clear(void)
 {
     NSLAB_ASSERT_HELD(&nslab_g.lock);
-    for (size_t i = 0; i < sizeof(nslab_class_by8); i++)
+    for (size_t i = 0; i < sizeof(nslab_class_by8); i++) {
+        nslab_class_id[i] = NSLAB_MAX_CACHES;
         nslab_class_cache[i] = &nocache;
+    }
 }
 
 int nslab__size_class(size_t size)
@@ -64,8 +69,10 @@ int nslab__sizeclass_init(void)
         if (!nslab_g.sc[i])
             return -ENOMEM;
     }
-    for (size_t i = 0; i < sizeof(nslab_class_by8); i++)
+    for (size_t i = 0; i < sizeof(nslab_class_by8); i++) {
         nslab_class_cache[i] = nslab_g.sc[nslab_class_by8[i]];
+        nslab_class_id[i] = (uint16_t)nslab_g.sc[nslab_class_by8[i]]->id;
+    }
     return 0;
 }
 
@@ -97,31 +104,27 @@ __attribute__((noinline)) static void *small_miss(size_t size, unsigned flags, i
     return nslab__cache_alloc_slow(nslab_g.sc[nslab__class_of(size)], flags, node);
 }
 
-static inline void *small_alloc(size_t size, unsigned flags, int node, struct nslab_thread_node *sl)
-{
-    struct numaslab_cache *c = nslab__class_cache(size);
-    void *obj;
-    if (likely(sl != NULL) && likely((obj = nslab__own_pop_list(sl)) != NULL))
-        return nslab__hand_out(c, obj, flags);
-    return small_miss(size, flags, node, sl);
-}
-
 void *numaslab_alloc_node(size_t size, unsigned flags, int node)
 {
-    if (likely(size <= NUMASLAB_MAX_SMALL))
-        return small_alloc(size, flags, node, nslab__own_slot_node(nslab__class_cache(size), node));
+    if (likely(size <= NUMASLAB_MAX_SMALL)) {
+        struct nslab_thread_node *sl = nslab__own_slot_node_id(nslab__class_id(size), node);
+        void *obj;
+        if (likely(sl != NULL) && likely((obj = nslab__own_pop_list(sl)) != NULL))
+            return nslab__hand_out(nslab__class_cache(size), obj, flags);
+        return small_miss(size, flags, node, sl);
+    }
     return nslab__large_entry(size, flags, node);
 }
 
 void *numaslab_alloc(size_t size, unsigned flags)
 {
     if (likely(size <= NUMASLAB_MAX_SMALL)) {
-        /* The local slot is never NULL (lslot): no test for it. */
-        struct numaslab_cache *c = nslab__class_cache(size);
-        struct nslab_thread_node *sl = nslab__own_slot_local(c);
+        /* The local slot is never NULL (lslot): no test for it; the
+         * cache itself is read only where it is needed. */
+        struct nslab_thread_node *sl = nslab__own_slot_id(nslab__class_id(size));
         void *obj = nslab__own_pop_list(sl);
         if (likely(obj != NULL))
-            return nslab__hand_out(c, obj, flags);
+            return nslab__hand_out(nslab__class_cache(size), obj, flags);
         return small_miss(size, flags, NUMASLAB_NODE_LOCAL, sl);
     }
     return nslab__large_entry(size, flags, NUMASLAB_NODE_LOCAL);

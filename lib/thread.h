@@ -245,16 +245,24 @@ static inline void *nslab__own_pop_slot(struct numaslab_cache *c, struct nslab_t
 /* The calling thread's slot of c at byte offset off in its thread cache
  * (nidx * sizeof(struct nslab_thread_node), kept so by the callers: no
  * multiply on the fast path). */
+static inline struct nslab_thread_node *nslab__own_slot_at_id(uint32_t id, size_t off)
+{
+    return (struct nslab_thread_node *)((char *)nslab_tls->cc[id]->slot + off);
+}
 static inline struct nslab_thread_node *nslab__own_slot_at(const struct numaslab_cache *c,
                                                            size_t off)
 {
-    return (struct nslab_thread_node *)((char *)nslab_tls->cc[c->id]->slot + off);
+    return nslab__own_slot_at_id(c->id, off);
 }
 
-/* Its slot of (c, its local node): one load (lslot). */
+/* Its slot of (the cache of that id, its local node): one load (lslot). */
+static inline struct nslab_thread_node *nslab__own_slot_id(uint32_t id)
+{
+    return nslab_tls->lslot[id];
+}
 static inline struct nslab_thread_node *nslab__own_slot_local(const struct numaslab_cache *c)
 {
-    return nslab_tls->lslot[c->id];
+    return nslab__own_slot_id(c->id);
 }
 
 /* lib/owner.c: the fast allocation's miss.  sl (NULL: a node the fast
