@@ -101,13 +101,25 @@ int numaslab_stats_node(int node, struct numaslab_node_stats *st)
     return 0;
 }
 
-/* An objects-in-use counter as shown.  Other threads' frees are counted
- * when they publish them, the owner's allocations on its slow paths:
- * between the two the difference may dip below zero for a moment, shown
- * as none. */
-static uint64_t inuse_shown(uint64_t raw)
+/* An objects-in-use counter as shown, against room, the capacity of the
+ * slabs it counts objects of (less what reserve slabs hand out, which the
+ * capacity counts too).  Other threads' frees are counted when they
+ * count them (at most a tick of the coarse clock late), the owner's
+ * allocations on its slow paths, a slab's objects leave the total when the
+ * slab goes: between the two the difference may dip below zero, or rise
+ * above the total when a slab went before the frees into it were counted,
+ * for a moment; shown as none, or as all the room there is. */
+static uint64_t inuse_shown(uint64_t raw, uint64_t room)
 {
-    return (int64_t)raw > 0 ? raw : 0;
+    return (int64_t)raw <= 0 ? 0 : raw > room ? room : raw;
+}
+
+/* The room of a (cache, node) for objects_inuse: its capacity less its
+ * reserve slabs' objects in use. */
+static uint64_t inuse_room(const struct nslab_cache_node *cn, uint64_t total)
+{
+    uint64_t r = nslab_load_relaxed(&cn->reserve_inuse);
+    return total > r ? total - r : 0;
 }
 
 /* One (cache, active node): its relaxed counters, no lock. */
@@ -116,8 +128,9 @@ static void read_cache(struct numaslab_cache *c, int nidx, struct numaslab_cache
     struct nslab_cache_node *cn = &c->cnode[nidx];
     memset(st, 0, sizeof(*st));
     st->node = nslab_g.topo.active[nidx];
-    st->objects_inuse = inuse_shown(nslab_load_relaxed(&cn->st_inuse));
     st->objects_total = nslab_load_relaxed(&cn->st_total);
+    st->objects_inuse =
+        inuse_shown(nslab_load_relaxed(&cn->st_inuse), inuse_room(cn, st->objects_total));
     st->slabs_full = nslab_load_relaxed(&cn->st_slabs[NSLAB_L_FULL]);
     st->slabs_partial = nslab_load_relaxed(&cn->st_slabs[NSLAB_L_PARTIAL]);
     st->slabs_empty = nslab_load_relaxed(&cn->st_slabs[NSLAB_L_EMPTY]);
@@ -224,8 +237,8 @@ void nslab__stats_write_node(struct numaslab_stats_node_rec *r, int node)
 void nslab__stats_write_node_objects(struct numaslab_stats_node_rec *r, int node)
 {
     const struct nslab_node_counters *n = &nslab_g.node_counters[node];
-    r->objects_inuse = inuse_shown(nslab_load_relaxed(&n->objects_inuse));
     r->objects_total = nslab_load_relaxed(&n->objects_total);
+    r->objects_inuse = inuse_shown(nslab_load_relaxed(&n->objects_inuse), r->objects_total);
 }
 
 /* r's reserve fields from pool, a node's reserve; its lock held. */
@@ -260,8 +273,9 @@ void nslab__stats_write_cache_objects(struct numaslab_stats_cache_rec *r, struct
                                       int nidx)
 {
     const struct nslab_cache_node *cn = &c->cnode[nidx];
-    r->objects_inuse = inuse_shown(nslab_load_relaxed(&cn->st_inuse));
     r->objects_total = nslab_load_relaxed(&cn->st_total);
+    r->objects_inuse =
+        inuse_shown(nslab_load_relaxed(&cn->st_inuse), inuse_room(cn, r->objects_total));
 }
 
 /* r from (c, nidx)'s counters (relaxed loads). */

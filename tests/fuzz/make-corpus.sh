@@ -1,7 +1,11 @@
 #!/bin/sh
 # tests/fuzz/make-corpus.sh - write the seed corpus of fuzz-ops.c into
 # tests/fuzz/corpus/ (or the folder given): a dozen small inputs, each a
-# sequence of operations in the encoding fuzz-ops.c reads.
+# sequence of operations in the encoding fuzz-ops.c reads.  The corpus also
+# keeps inputs the fuzzer found, which this script does not write:
+# remote-counts-1 to -3 made a cache's objects in use exceed its slabs'
+# total (remote frees counted by their freers after the owner had given
+# the emptied slab back; the figures now show at most the slabs' room).
 #
 # Encoding (fuzz-ops.c is the reference): one byte operation, then its
 # arguments, each one byte unless said:
