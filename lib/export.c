@@ -380,7 +380,7 @@ void nslab__pub_cache_counts(struct numaslab_cache *c, int nidx)
  * time, and what it left at its next flush or exit (nslab__pub_dirty). */
 void nslab__pub_remote(struct nslab_tstate *ts, struct numaslab_cache *c)
 {
-    ts->pub_ids[c->id / 64] |= 1ull << (c->id % 64);
+    nslab__pub_wait(ts, c->id);
     uint64_t now;
     if ((++ts->pub_n & 7) != 0 || (now = coarse_ns()) == ts->pub_tick)
         return;

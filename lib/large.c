@@ -66,6 +66,15 @@ static inline void large_cache_push(struct nslab_large_cache *t, struct nslab_la
         t->have[u / 64] |= 1ull << (u % 64);
 }
 
+/* t holds one object of bytes fewer: its count of that length, and the
+ * length's bit when none is left. */
+static inline void large_len_drop(struct nslab_large_cache *t, size_t bytes)
+{
+    uint32_t u = (uint32_t)(bytes >> 12);
+    if (--t->nlen[u] == 0)
+        t->have[u / 64] &= ~(1ull << (u % 64));
+}
+
 static inline struct nslab_large *large_cache_remove(struct nslab_large_cache *t, uint32_t i,
                                                      uint32_t n, size_t bytes)
 {
@@ -75,9 +84,7 @@ static inline struct nslab_large *large_cache_remove(struct nslab_large_cache *t
         t->len[i] = t->len[n - 1];
     }
     t->nr -= NSLAB_LARGE_CACHE_ONE(bytes);
-    uint32_t u = (uint32_t)(bytes >> 12);
-    if (--t->nlen[u] == 0)
-        t->have[u / 64] &= ~(1ull << (u % 64));
+    large_len_drop(t, bytes);
     l->cached = 0;
     return l;
 }
@@ -121,12 +128,10 @@ static int large_cache_put(struct nslab_large *l)
     if (NSLAB_LARGE_CACHE_N(t) == NSLAB_LARGE_CACHE_SLOTS) {
         /* Full: the oldest goes back to the page layer. */
         struct nslab_large *old = t->slot[0];
-        uint32_t u = (uint32_t)(old->bytes >> 12);
         memmove(&t->slot[0], &t->slot[1], sizeof(t->slot[0]) * (NSLAB_LARGE_CACHE_SLOTS - 1));
         memmove(&t->len[0], &t->len[1], sizeof(t->len[0]) * (NSLAB_LARGE_CACHE_SLOTS - 1));
         t->nr -= NSLAB_LARGE_CACHE_ONE(old->bytes);
-        if (--t->nlen[u] == 0)
-            t->have[u / 64] &= ~(1ull << (u % 64));
+        large_len_drop(t, old->bytes);
         old->cached = 0;
         large_release(old, 0);
         numaslab_cache_free(nslab_g.large_hdr, old);

@@ -326,16 +326,15 @@ static void rb_flush(struct numaslab_cache *c, struct nslab_thread_cache *tc)
     if (!s)
         return;
     uint64_t bits = tc->rb_bits;
-    uint32_t w = tc->rb_w, n = tc->rb_n;
+    uint32_t w = tc->rb_w;
     tc->rb_s = NULL;
     tc->rb_bits = 0;
-    tc->rb_n = 0;
     if (nslab_load_acquire(&s->owner) == NULL) {
         nslab__node_free(c, s, w, bits, "numaslab_free"); /* given back meanwhile */
         return;
     }
     int nidx = s->nidx; /* read before the OR */
-    tc->slot[nidx].rfreed += nslab__remote_or(c, s, w, bits, n, "numaslab_free", 0);
+    tc->slot[nidx].rfreed += nslab__remote_or(c, s, w, bits, "numaslab_free", 0);
 }
 
 /* tc gathers from word w of s on, bit first: the word it gathered
@@ -351,7 +350,6 @@ static void rb_restart(struct numaslab_cache *c, struct nslab_tstate *ts,
     tc->rb_s = s;
     tc->rb_w = w;
     tc->rb_bits = bit;
-    tc->rb_n = 1;
 }
 
 int nslab__rfreed_apply(struct numaslab_cache *c, struct nslab_thread_cache *tc)
@@ -402,7 +400,7 @@ static void free_remote(struct numaslab_cache *c, struct nslab_slab *s, void *ob
     if (!tc && ts != &nslab_empty_ts)
         tc = thread_cache_new(c, ts, 1); /* a thread that never allocated from c */
     if (!tc) {                           /* no memory for the thread's state, or the lock taken */
-        nslab__remote_or(c, s, w, bit, 1, call, 1);
+        nslab__remote_or(c, s, w, bit, call, 1);
         return;
     }
     if (tc->rb_s == s && tc->rb_w == w) {
@@ -411,7 +409,6 @@ static void free_remote(struct numaslab_cache *c, struct nslab_slab *s, void *ob
             return;
         }
         tc->rb_bits |= bit;
-        tc->rb_n++;
         return;
     }
     rb_restart(c, ts, tc, s, w, bit);
@@ -507,7 +504,6 @@ void nslab__free_miss(struct nslab_slab *s, void *obj, const char *call)
             if (!(tc->rb_bits & bit) && !nslab__cookie_is(c, obj)) {
                 nslab__cookie_set(obj); /* the object is the freer's until its bit is ORed */
                 tc->rb_bits |= bit;
-                tc->rb_n++;
                 return;
             }
         } else if (tc != &nslab_no_tc && !nslab__cookie_is(c, obj)) {
@@ -616,7 +612,7 @@ void nslab__thread_cache_flush(struct numaslab_cache *c, struct nslab_tstate *ts
         return;
     rb_flush(c, tc);
     if (nslab__rfreed_apply(c, tc)) /* written by the caller's nslab__pub_dirty */
-        ts->pub_ids[c->id / 64] |= 1ull << (c->id % 64);
+        nslab__pub_wait(ts, c->id);
     for (int i = 0; i < nslab_g.nactive; i++)
         slot_flush(c, ts, &tc->slot[i]);
     for (int i = 0; i < nslab_g.nactive; i++) {

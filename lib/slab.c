@@ -445,7 +445,7 @@ void nslab__node_give(struct numaslab_cache *c, struct nslab_slab *s)
 }
 
 uint32_t nslab__remote_or(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w, uint64_t bits,
-                          uint32_t nbits, const char *call, int count)
+                          const char *call, int count)
 {
     int nidx = s->nidx;
     char *first = s->objs + (size_t)w * 64 * c->size; /* read before the OR */
@@ -454,11 +454,9 @@ uint32_t nslab__remote_or(struct numaslab_cache *c, struct nslab_slab *s, uint32
     /* Counted free by the freer, now or at its next tick, flush or exit:
      * the statistics are exact once every thread has flushed, whatever
      * the order (the collector leaves them). */
-    uint32_t n = nbits;
-    if (unlikely(dup != 0)) {
-        n -= nslab_popcount64(dup);
+    uint32_t n = nslab_popcount64(bits & ~dup);
+    if (unlikely(dup != 0))
         nslab__report_doubles(c, call, first, dup);
-    }
     if (count) {
         nslab__count_inuse(c, nidx, -(int64_t)n);
         nslab__pub_cache_counts(c, nidx);
@@ -477,7 +475,7 @@ void nslab__node_free(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w
         /* Adopted meanwhile: the new owner collects them.  s stays (the
          * objects are live until the OR). */
         nslab__unlock(&cn->lock, NSLAB_RANK_CNODE);
-        nslab__remote_or(c, s, w, bits, nslab_popcount64(bits), call, 1);
+        nslab__remote_or(c, s, w, bits, call, 1);
         return;
     }
     nslab__slab_collect(c, s); /* what freers left before the owner went */

@@ -185,13 +185,13 @@ void nslab__node_give(struct numaslab_cache *c, struct nslab_slab *s);
 void nslab__node_free(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w, uint64_t bits,
                       const char *call);
 void nslab__cache_sweep(struct numaslab_cache *c); /* nslab_g.lock held */
-/* Frees of the objects of bits (nbits of them) in word w of s, a slab
- * another thread owns: one atomic OR into its remote map, the last touch
- * of s; double frees among them reported.  The objects freed (those not
+/* Frees of the objects of bits in word w of s, a slab another thread
+ * owns: one atomic OR into its remote map, the last touch of s; double
+ * frees among them reported.  The objects freed (those not
  * free already); with count, also taken off the objects in use and
  * published (else the caller counts them, nslab__rfreed_apply). */
 uint32_t nslab__remote_or(struct numaslab_cache *c, struct nslab_slab *s, uint32_t w, uint64_t bits,
-                          uint32_t nbits, const char *call, int count);
+                          const char *call, int count);
 /* The same on up to n full unowned slabs of each node, oldest first. */
 void nslab__cache_sweep_some(struct numaslab_cache *c, int n);
 /* Report a double free for each bit of dup, objects from first on. */

@@ -56,11 +56,14 @@ void nslab__export_fork_child(void); /* the fork child handler, nslab_g.lock NOT
 void nslab__pub_node(int node);
 void nslab__pub_cache(struct numaslab_cache *c, int nidx);
 void nslab__pub_cache_counts(struct numaslab_cache *c, int nidx); /* its object counts changed */
-/* A free into another thread's slab, counted: written at most once per
- * tick of the coarse clock per thread, the rest at its flush or exit. */
 /* ts counted frees into other threads' slabs of c (its thread cache's
  * rfreed): taken off the objects in use and written at most a tick late. */
 void nslab__pub_remote(struct nslab_tstate *ts, struct numaslab_cache *c);
+/* Cache id's records wait for ts's next nslab__pub_dirty. */
+static inline void nslab__pub_wait(struct nslab_tstate *ts, uint32_t id)
+{
+    ts->pub_ids[id / 64] |= 1ull << (id % 64);
+}
 void nslab__pub_dirty(struct nslab_tstate *ts); /* what pub_remote left, counted and written now */
 void nslab__pub_reserve(struct numaslab_mempool *pool);
 void nslab__pub_process(void);

@@ -75,7 +75,7 @@ struct nslab_thread_cache {
     struct nslab_slab *rb_s; /* NULL: none */
     uint64_t rb_bits;
     uint32_t rb_w;
-    uint32_t rb_n;                   /* the bits of rb_bits */
+    uint32_t pad;
     struct nslab_thread_node slot[]; /* [nactive + 1]: the last, the spare (lib/owner.c) */
 };
 
@@ -248,11 +248,6 @@ static inline void *nslab__own_pop_slot(struct numaslab_cache *c, struct nslab_t
 static inline struct nslab_thread_node *nslab__own_slot_at_id(uint32_t id, size_t off)
 {
     return (struct nslab_thread_node *)((char *)nslab_tls->cc[id]->slot + off);
-}
-static inline struct nslab_thread_node *nslab__own_slot_at(const struct numaslab_cache *c,
-                                                           size_t off)
-{
-    return nslab__own_slot_at_id(c->id, off);
 }
 
 /* Its slot of (the cache of that id, its local node): one load (lslot). */
