@@ -440,8 +440,8 @@ static char *arena_carve(int nidx)
         p = pn->arena_lo + (size_t)pn->clean[--pn->nclean] * NSLAB_MIN_SLAB;
     else if (pn->arena_bump < pn->arena_hi) {
         /* The span is writable ARENA_STEP at a time, as the bump gets
-         * there: one system call per 32 chunks, under the lock (no fault
-         * but under mlockall).  A refusal (the commit limit under strict
+         * there: two system calls (madvise, mprotect) per 32 chunks, under
+         * the lock (no fault but under mlockall).  A refusal (the commit limit under strict
          * overcommit, RLIMIT_DATA) ends the span there. */
         if (pn->arena_bump == pn->arena_open) {
             size_t step = (size_t)(pn->arena_hi - pn->arena_open);

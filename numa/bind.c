@@ -174,7 +174,7 @@ void *nslab__pages_map_aligned(int node, size_t size, size_t align, int huge)
 }
 
 /* reserve_span with its arguments checked: NULL with errno EINVAL or
- * ENOMEM.  extra: more mmap flags. */
+ * ENOMEM.  prot: the mapping's protection; extra: more mmap flags. */
 static char *reserve_checked(size_t size, size_t align, int prot, int extra)
 {
     size_t page = nslab__page_size();

@@ -14,16 +14,6 @@
 
 #include <dlfcn.h>
 
-/* The sanitizers interpose malloc themselves, and their runtime must be
- * the first library of a process: a drop-in cannot be tested there. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define DROPIN_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define DROPIN_SANITIZED 1
-#endif
-#endif
-
 /* The drop-in of this build tree, checked to exist. */
 static inline const char *dropin_path(void)
 {
@@ -75,7 +65,9 @@ static inline int dropin_needs_sanitizer(const char *path)
  * its wait status and output, to judge. */
 static inline struct tu_child dropin_run_child(const char *name, const char *arg, const char *after)
 {
-#ifdef DROPIN_SANITIZED
+#if TU_SANITIZED
+    /* The sanitizers interpose malloc themselves, and their runtime must
+     * be the first library of a process: a drop-in cannot be tested there. */
     tu_skip("built with a sanitizer, whose runtime must be the process's first library");
 #endif
     static char pre[16384], lib[4096];

@@ -17,17 +17,6 @@
 
 #include <sys/mman.h>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define UNDER_SANITIZER 1
-#endif
-#endif
-#ifndef UNDER_SANITIZER
-#define UNDER_SANITIZER 0
-#endif
-
 #define MAXNODES 1024
 #define CHUNK    (64 * 1024)
 #define NOBJ     20000
@@ -381,7 +370,7 @@ int main(void)
 
     /* mlockall: only what the arena uses is locked and resident. */
     tu_case("under mlockall, the arena's unused part stays read-only and not resident");
-    if (UNDER_SANITIZER || under_valgrind()) {
+    if (TU_SANITIZED || under_valgrind()) {
         /* A sanitizer's shadow memory would all be locked too. */
         printf("# skipped: under a sanitizer or valgrind\n");
     } else {

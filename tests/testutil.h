@@ -39,6 +39,19 @@
 
 #include "numaslab.h"
 
+/* 1 in a build under AddressSanitizer or ThreadSanitizer (gcc's macros or
+ * clang's features), else 0. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define TU_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define TU_SANITIZED 1
+#endif
+#endif
+#ifndef TU_SANITIZED
+#define TU_SANITIZED 0
+#endif
+
 #define TU_PASS 0
 #define TU_FAIL 1
 #define TU_SKIP 77
