@@ -19,7 +19,7 @@
 #include <stdlib.h>
 
 #define DEFAULT_RETAIN       2u
-#define DEFAULT_RETAIN_BYTES ((size_t)32 << 20)
+#define DEFAULT_RETAIN_BYTES ((size_t)128 << 20)
 #define MAX_TCACHE           4096u
 
 /* What a variable holds, and so how it is parsed and stored. */
@@ -61,7 +61,7 @@ static const struct opt_def options[] = {
      "1: lock the reserves' pages in memory"},
     {"NUMASLAB_RETAIN", OPT_COUNT, OPT(retain), CFG(retain), 0, 1u << 20, "2",
      "empty slabs kept per cache and node"},
-    {"NUMASLAB_RETAIN_BYTES", OPT_SIZE, OPT(retain_bytes), NO_CFG, 0, 0, "32M",
+    {"NUMASLAB_RETAIN_BYTES", OPT_SIZE, OPT(retain_bytes), NO_CFG, 0, 0, "128M",
      "bytes of freed page runs each node keeps for reuse"},
     {"NUMASLAB_ARENA", OPT_SIZE, OPT(arena), NO_CFG, 0, 0, "fitted to the node, 1G..64G",
      "address space reserved per node for 64K slabs; 0: none"},
