@@ -108,11 +108,14 @@ struct numaslab_cache *nslab__cache_new(const char *name, size_t size, size_t al
     c->inv = inv;
     /* The threads' free lists (struct nslab_thread_node): objects that have room
      * for the link and the cookie, aligned for them, and no constructed
-     * state to keep; a few KiB of each per thread and node
-     * (NUMASLAB_TCACHE sets it). */
+     * state to keep; up to 8 KiB of each per thread and node, 8 to 64
+     * objects (NUMASLAB_TCACHE sets it).  A shorter list sends the frees
+     * of a thread that frees a few more than it allocates to the slab's
+     * own list, a header line further: larson under the drop-in ran a
+     * third slower with 2 KiB, 4 to 32 (bench/RESULTS.md). */
     if (!NSLAB_DEBUG && !ctor && size >= 2 * sizeof(void *) && c->size % sizeof(void *) == 0) {
-        uint32_t m = (uint32_t)(2048 / c->size);
-        c->mag = nslab_g.opt.tcache ? nslab_g.opt.tcache : m < 4 ? 4 : m > 32 ? 32 : m;
+        uint32_t m = (uint32_t)(8192 / c->size);
+        c->mag = nslab_g.opt.tcache ? nslab_g.opt.tcache : m < 8 ? 8 : m > 64 ? 64 : m;
     }
     c->divmax = UINT64_MAX / c->size;
     if (cache_geometry(c, order)) {

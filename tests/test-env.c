@@ -363,7 +363,7 @@ int main(int argc, char **argv)
             int want;
         } tc[] = {{"NUMASLAB_TCACHE=1", 0},
                   {"NUMASLAB_TCACHE=100", NSLAB_DEBUG ? 0 : 99},
-                  {NULL, NSLAB_DEBUG ? 0 : 31}};
+                  {NULL, NSLAB_DEBUG ? 0 : 63}};
         /* A debug build keeps no lists: every free is in the map. */
         for (size_t k = 0; k < sizeof(tc) / sizeof(tc[0]); k++) {
             const char *vars[] = {tc[k].var, NULL};
@@ -375,7 +375,7 @@ int main(int argc, char **argv)
             CHECK(exited0(&r) && got == tc[k].want,
                   "%s: the allocation after 100 frees of 64 B gets the object freed %d-th "
                   "(got %d)",
-                  tc[k].var ? tc[k].var : "NUMASLAB_TCACHE unset (2 KiB: 32 objects)",
+                  tc[k].var ? tc[k].var : "NUMASLAB_TCACHE unset (8 KiB: 64 objects)",
                   tc[k].want + 1, got + 1);
             free(r.out);
             free(r.err);
