@@ -25,10 +25,8 @@ struct nslab_global nslab_g = {
  * misses and the slow path gives the thread a state of its own. */
 struct nslab_tstate nslab_empty_ts = {.cc = {[0 ... NSLAB_MAX_CACHES] = &nslab_no_tc},
                                       .lslot = {[0 ... NSLAB_MAX_CACHES] = &nslab_no_tc.slot[0]}};
-__thread struct nslab_tstate *nslab_tls __attribute__((tls_model("initial-exec"))) =
-    &nslab_empty_ts;
-__thread unsigned char nslab_busy __attribute__((tls_model("initial-exec")));
-__thread unsigned char nslab_exited __attribute__((tls_model("initial-exec")));
+__thread struct nslab_thread_vars nslab_tv
+    __attribute__((tls_model("initial-exec"))) = {.ts = &nslab_empty_ts, .dts = &nslab_empty_ts};
 uintptr_t nslab_cookie = 1;
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -101,6 +99,7 @@ static void tstate_exit(void *p)
      * numaslab's (lib/malloc.c), so nothing is left owned by a thread
      * that is gone. */
     nslab_busy = 1;
+    nslab_dts = &nslab_empty_ts;
     nslab_exited = 1; /* no new state for it: its later frees go straight to their slabs */
     nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     nslab__tstate_drain(ts);
@@ -138,6 +137,8 @@ struct nslab_tstate *nslab__tstate(void)
         nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
         pthread_setspecific(nslab_g.key, ts);
         nslab_tls = ts;
+        if (!nslab_busy)
+            nslab_dts = ts;
         ts->gen = nslab_g.gen - 1; /* forces the refresh below */
     }
     if (ts->gen != nslab_g.gen) {

@@ -131,9 +131,7 @@ struct nslab_global {
 };
 
 extern NSLAB_HIDDEN struct nslab_global nslab_g;
-/* nslab_busy: numa/numa.h.  nslab_exited: 1 once the thread's state was
- * given back at its exit (lib/core.c). */
-extern __thread unsigned char nslab_exited __attribute__((tls_model("initial-exec")));
+/* nslab_busy, nslab_exited: numa/numa.h. */
 
 /* lib/options.c */
 int nslab__options_load(struct nslab_options *o, const struct numaslab_config *cfg);

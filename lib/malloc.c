@@ -95,11 +95,11 @@ static void give_up(int err)
  * local node, or NULL: the fast path of every allocation call. */
 static inline __attribute__((always_inline)) void *small_fast(size_t size)
 {
-    if (likely(!nslab_busy)) {
-        void *obj = nslab__own_pop_list(nslab__own_slot_id(nslab__class_id(size)));
-        if (likely(obj != NULL))
-            return nslab__hand_out(nslab__class_cache(size), obj, 0);
-    }
+    /* While the thread is busy, nslab_dts is the empty state: its lists
+     * are empty, and the slow path serves the call from the C library. */
+    void *obj = nslab__own_pop_list(nslab_dts->lslot[nslab__class_id(size)]);
+    if (likely(obj != NULL))
+        return nslab__hand_out(nslab__class_cache(size), obj, 0);
     return NULL;
 }
 
@@ -172,7 +172,21 @@ __attribute__((noinline)) static void free_miss(struct nslab_slab *s, void *ptr)
     errno = saved;
 }
 
-NSLAB_EXPORT void free(void *ptr)
+/* free of ptr in the arena's chunk s, which the thread does not own or
+ * while it is busy: another thread's slab (the remote free), an unowned
+ * one, a chunk that is no slab, a bad pointer. */
+__attribute__((noinline)) static void free_not_mine(struct nslab_slab *s, void *ptr)
+{
+    if (likely(s->type == NSLAB_T_SLAB && !nslab_busy && nslab__obj_ok(s, s->cache, ptr))) {
+        if (likely(nslab__take_back(s->cache, ptr, "free")))
+            free_miss(s, ptr); /* not the thread's: no list to push onto */
+        return;
+    }
+    free_slow(ptr, s);
+}
+
+/* free of anything outside the arena. */
+__attribute__((noinline)) static void free_other(void *ptr)
 {
     struct nslab_slab *s = nslab__slab_fast(ptr);
     if (likely(s && !nslab_busy && nslab__obj_ok(s, s->cache, ptr))) {
@@ -184,6 +198,36 @@ NSLAB_EXPORT void free(void *ptr)
         return;
     }
     free_slow(ptr, nslab__hdr_of(ptr));
+}
+
+NSLAB_EXPORT void free(void *ptr)
+{
+    /* The common case in a few tests: ptr in the arena, in a chunk whose
+     * owner is the calling thread while it is not busy (nslab_dts,
+     * numa/numa.h; the empty state it is while busy owns nothing).  No
+     * other chunk there has an owner that could equal it (a slab nobody
+     * owns has NULL, a cached chunk's word there is a list link of the
+     * page layer, one never used reads 0), so the chunk is a live
+     * ordinary slab and its type needs no test. */
+    if (likely(nslab__in_arena(ptr))) {
+        struct nslab_slab *s = nslab__arena_chunk(ptr);
+        if (unlikely(nslab_load_relaxed(&s->owner) != nslab_dts)) {
+            free_not_mine(s, ptr);
+            return;
+        }
+        struct numaslab_cache *c = s->cache;
+        if (likely(nslab__obj_ok(s, c, ptr))) {
+            if (unlikely(!nslab__take_back(c, ptr, "free")))
+                return;
+            if (likely(nslab__own_push_mine(s, c, ptr)))
+                return;
+            free_miss(s, ptr);
+            return;
+        }
+        free_slow(ptr, s); /* not an object's start: refused there */
+        return;
+    }
+    free_other(ptr);
 }
 
 NSLAB_EXPORT void *realloc(void *ptr, size_t size)

@@ -102,7 +102,7 @@ struct nslab_tstate {
     uint64_t pub_ids[NSLAB_MAX_CACHES / 64];
 };
 
-extern __thread struct nslab_tstate *nslab_tls __attribute__((tls_model("initial-exec")));
+/* nslab_tls, the calling thread's state: numa/numa.h. */
 
 /* The thread cache of every (thread, cache) that has none yet (lib/owner.c):
  * on every node no object on its list, no room, no current slab, so the
@@ -273,10 +273,17 @@ void *nslab__alloc_miss(struct numaslab_cache *c, unsigned flags, int node,
  * map.  0 on a miss: another thread's slab or an unowned one, a double
  * free, or a free that changes the state of a slab other than the
  * current one. */
+static inline int nslab__own_push_mine(struct nslab_slab *s, struct numaslab_cache *c, void *obj);
 static inline int nslab__own_push(struct nslab_slab *s, struct numaslab_cache *c, void *obj)
 {
     if (unlikely(nslab_load_relaxed(&s->owner) != nslab_tls))
         return 0;
+    return nslab__own_push_mine(s, c, obj);
+}
+
+/* The same for a slab the calling thread is known to own. */
+static inline int nslab__own_push_mine(struct nslab_slab *s, struct numaslab_cache *c, void *obj)
+{
     /* The slab is the thread's: oslot is its list, set when it took it. */
     struct nslab_thread_node *sl = s->oslot;
     void **o = obj;

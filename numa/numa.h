@@ -34,7 +34,28 @@
  * stdio's buffers never re-enter numaslab while it holds a lock or is
  * halfway through a change.  The native calls do not look at it.
  */
-extern __thread unsigned char nslab_busy __attribute__((tls_model("initial-exec")));
+/* What the drop-in malloc's fast paths take for the calling thread's state
+ * (lib/malloc.c), nslab_dts below: its own (nslab_tls, lib/thread.h) while
+ * it is not busy, the empty state while it is, whose lists are all empty
+ * and which owns no slab, so that those paths miss with no test of
+ * nslab_busy.  Kept so by the marks below and wherever the thread's state
+ * changes (lib/core.c). */
+struct nslab_tstate;
+extern struct nslab_tstate nslab_empty_ts;
+
+/* The thread's variables of the library, one thread-local block so that a
+ * function reaches all of them through one address (lib/core.c). */
+struct nslab_thread_vars {
+    struct nslab_tstate *ts;  /* nslab_tls: its state, &nslab_empty_ts until it has one */
+    struct nslab_tstate *dts; /* nslab_dts: the drop-in's view of it (above) */
+    unsigned char busy;       /* nslab_busy (above) */
+    unsigned char exited;     /* nslab_exited: its state was given back at its exit */
+};
+extern __thread struct nslab_thread_vars nslab_tv __attribute__((tls_model("initial-exec")));
+#define nslab_tls    (nslab_tv.ts)
+#define nslab_dts    (nslab_tv.dts)
+#define nslab_busy   (nslab_tv.busy)
+#define nslab_exited (nslab_tv.exited)
 
 /* The library's own memory (its tables, threads' states, the statistics
  * segment's scratch), always from the C library's allocator, marked busy
@@ -45,12 +66,14 @@ extern __thread unsigned char nslab_busy __attribute__((tls_model("initial-exec"
 #define NSLAB_BUSY_ENTER()                                                                         \
     do {                                                                                           \
         nslab_busy++;                                                                              \
+        nslab_dts = &nslab_empty_ts;                                                               \
         NSLAB_BARRIER();                                                                           \
     } while (0)
 #define NSLAB_BUSY_LEAVE()                                                                         \
     do {                                                                                           \
         NSLAB_BARRIER();                                                                           \
-        nslab_busy--;                                                                              \
+        if (--nslab_busy == 0)                                                                     \
+            nslab_dts = nslab_tls;                                                                 \
     } while (0)
 /* The value of a call made busy. */
 #define NSLAB_BUSY_CALL(call)                                                                      \
