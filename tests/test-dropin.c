@@ -5,7 +5,8 @@
  *   - the native calls (numaslab_max_node first of all, caches, resize,
  *     flush, numaslab_stats_print) work beside malloc without deadlock;
  *   - malloc is numaslab's (numaslab_ptr_node knows the objects), on the
- *     thread's local node;
+ *     thread's local node; what numaslab's own code allocates while it
+ *     runs (a stream numaslab_stats_print writes to) is the C library's;
  *   - malloc(0), free(NULL), malloc(SIZE_MAX); calloc zeroes reused
  *     memory and refuses n * size overflow with ENOMEM;
  *   - realloc grows and shrinks across size classes, into large objects
@@ -97,6 +98,60 @@ static void served(void)
           local ? local() : -1);
     free(p);
     free(q);
+}
+
+/* What numaslab's own code allocates while it runs (here: the writes of
+ * numaslab_stats_print, made inside the library) is the C library's
+ * memory, never numaslab's (numaslab-malloc(3)): a malloc there must not
+ * re-enter the thread's lists while the library is halfway through
+ * something.  And afterwards malloc is numaslab's again. */
+struct inside {
+    int calls, served;
+    void *ours; /* a numaslab object, freed from inside */
+};
+
+static ssize_t inside_write(void *cookie, const char *buf, size_t n)
+{
+    struct inside *in = cookie;
+    void *a = malloc(24), *b = malloc(200);
+    (void)buf;
+    in->calls++;
+    if (!a || !b || dropin_serves(a) || dropin_serves(b))
+        in->served++;
+    free(a);
+    free(b);
+    if (in->ours) {
+        free(in->ours); /* a numaslab object freed while inside it */
+        in->ours = NULL;
+    }
+    return (ssize_t)n;
+}
+
+static void inside(void)
+{
+    tu_case("calls made inside numaslab");
+    int (*print)(FILE *) = (int (*)(FILE *))dlsym(RTLD_DEFAULT, "numaslab_stats_print");
+    REQUIRE(print, "the drop-in does not export numaslab_stats_print");
+    struct inside in = {0, 0, malloc(48)};
+    CHECK(in.ours && dropin_serves(in.ours), "malloc(48) before is numaslab's");
+    cookie_io_functions_t io = {.write = inside_write};
+    FILE *f = fopencookie(&in, "w", io);
+    REQUIRE(f, "fopencookie: %s", strerror(errno));
+    setvbuf(f, NULL, _IONBF, 0); /* every write reaches inside_write, inside the library */
+    int rc = print(f);
+    fclose(f);
+    CHECK(rc == 0 && in.calls > 0, "numaslab_stats_print wrote through the stream (%d writes)",
+          in.calls);
+    CHECK(in.served == 0, "malloc inside numaslab: the C library's every time (%d of %d were "
+          "numaslab's or NULL)", in.served, in.calls);
+    CHECK(in.ours == NULL, "a numaslab object was freed from inside");
+    void *after[64];
+    int ours = 0;
+    for (int i = 0; i < 64; i++)
+        ours += (after[i] = malloc(48)) && dropin_serves(after[i]);
+    for (int i = 0; i < 64; i++)
+        free(after[i]);
+    CHECK(ours == 64, "after it, malloc is numaslab's again (%d of 64)", ours);
 }
 
 static void edges(void)
@@ -405,6 +460,7 @@ static int child(void)
 {
     native_calls();
     served();
+    inside();
     edges();
     reallocs();
     aligned();
