@@ -142,8 +142,10 @@ static void inside(void)
     fclose(f);
     CHECK(rc == 0 && in.calls > 0, "numaslab_stats_print wrote through the stream (%d writes)",
           in.calls);
-    CHECK(in.served == 0, "malloc inside numaslab: the C library's every time (%d of %d were "
-          "numaslab's or NULL)", in.served, in.calls);
+    CHECK(in.served == 0,
+          "malloc inside numaslab: the C library's every time (%d of %d were "
+          "numaslab's or NULL)",
+          in.served, in.calls);
     CHECK(in.ours == NULL, "a numaslab object was freed from inside");
     void *after[64];
     int ours = 0;
