@@ -267,21 +267,11 @@ static inline struct nslab_thread_node *nslab__own_slot_local(const struct numas
 void *nslab__alloc_miss(struct numaslab_cache *c, unsigned flags, int node,
                         struct nslab_thread_node *sl);
 
-/* Free obj (validated: an object of s, of cache c) when the calling thread
- * owns its slab, with no lock and no atomic read-modify-write: onto the
+/* Free obj (validated: an object of s, of cache c), s a slab the calling
+ * thread owns, with no lock and no atomic read-modify-write: onto the
  * thread's free list for the node while it has room, else into the free
- * map.  0 on a miss: another thread's slab or an unowned one, a double
- * free, or a free that changes the state of a slab other than the
- * current one. */
-static inline int nslab__own_push_mine(struct nslab_slab *s, struct numaslab_cache *c, void *obj);
-static inline int nslab__own_push(struct nslab_slab *s, struct numaslab_cache *c, void *obj)
-{
-    if (unlikely(nslab_load_relaxed(&s->owner) != nslab_tls))
-        return 0;
-    return nslab__own_push_mine(s, c, obj);
-}
-
-/* The same for a slab the calling thread is known to own. */
+ * map.  0 on a miss: a double free, or a free that changes the state of
+ * a slab other than the current one. */
 static inline int nslab__own_push_mine(struct nslab_slab *s, struct numaslab_cache *c, void *obj)
 {
     /* The slab is the thread's: oslot is its list, set when it took it. */
@@ -333,6 +323,15 @@ static inline int nslab__own_push_mine(struct nslab_slab *s, struct numaslab_cac
     if (w < s->hint)
         s->hint = w;
     return 1;
+}
+
+/* The same for any validated s: 0 also when another thread owns it or
+ * nobody does. */
+static inline int nslab__own_push(struct nslab_slab *s, struct numaslab_cache *c, void *obj)
+{
+    if (unlikely(nslab_load_relaxed(&s->owner) != nslab_tls))
+        return 0;
+    return nslab__own_push_mine(s, c, obj);
 }
 
 #endif /* NSLAB_THREAD_H */

@@ -26,20 +26,21 @@
 #include <stdlib.h>
 
 /*
- * Non-zero while the calling thread runs inside numaslab: its slow paths,
- * its fork handlers, its discovery of the machine, after its thread state
- * was given back at exit.  The drop-in malloc (lib/malloc.c) serves every
- * malloc call made then from the C library's allocator, so that the
- * library's own memory (below), hwloc's and libnuma's allocations and
- * stdio's buffers never re-enter numaslab while it holds a lock or is
- * halfway through a change.  The native calls do not look at it.
+ * nslab_busy: non-zero while the calling thread runs inside numaslab: its
+ * slow paths, its fork handlers, its discovery of the machine, after its
+ * thread state was given back at exit.  The drop-in malloc (lib/malloc.c)
+ * serves every malloc call made then from the C library's allocator, so
+ * that the library's own memory (below), hwloc's and libnuma's
+ * allocations and stdio's buffers never re-enter numaslab while it holds
+ * a lock or is halfway through a change.  The native calls do not look
+ * at it.
+ *
+ * nslab_dts: what the drop-in's fast paths take for the calling thread's
+ * state: its own (nslab_tls) while it is not busy, the empty state while
+ * it is, whose lists are all empty and which owns no slab, so that those
+ * paths miss with no test of nslab_busy.  Kept so by the marks below and
+ * wherever the thread's state changes (lib/core.c).
  */
-/* What the drop-in malloc's fast paths take for the calling thread's state
- * (lib/malloc.c), nslab_dts below: its own (nslab_tls, lib/thread.h) while
- * it is not busy, the empty state while it is, whose lists are all empty
- * and which owns no slab, so that those paths miss with no test of
- * nslab_busy.  Kept so by the marks below and wherever the thread's state
- * changes (lib/core.c). */
 struct nslab_tstate;
 extern struct nslab_tstate nslab_empty_ts;
 
@@ -47,7 +48,7 @@ extern struct nslab_tstate nslab_empty_ts;
  * function reaches all of them through one address (lib/core.c). */
 struct nslab_thread_vars {
     struct nslab_tstate *ts;  /* nslab_tls: its state, &nslab_empty_ts until it has one */
-    struct nslab_tstate *dts; /* nslab_dts: the drop-in's view of it (above) */
+    struct nslab_tstate *dts; /* nslab_dts (above) */
     unsigned char busy;       /* nslab_busy (above) */
     unsigned char exited;     /* nslab_exited: its state was given back at its exit */
 };
