@@ -203,23 +203,24 @@ __attribute__((noinline)) static void free_other(void *ptr)
 NSLAB_EXPORT void free(void *ptr)
 {
     /* The common case in a few tests: ptr in the arena, in a chunk whose
-     * owner is the calling thread while it is not busy (nslab_dts,
-     * numa/numa.h; the empty state it is while busy owns nothing).  No
-     * other chunk there has an owner that could equal it (a slab nobody
-     * owns has NULL, a cached chunk's word there is a list link of the
-     * page layer, one never used reads 0), so the chunk is a live
-     * ordinary slab and its type needs no test. */
+     * record (lib/pages.h) names the calling thread as its owner while it
+     * is not busy (nslab_dts, numa/numa.h; the empty state it is while
+     * busy owns nothing).  A record names an owner only while its chunk
+     * is an ordinary slab of that owner, so the slab's type needs no test,
+     * and the record holds what the free needs of the header: the slab's
+     * cache, its first object and the thread's list. */
     if (likely(nslab__in_arena(ptr))) {
+        struct nslab_chunk *r = nslab__arena_rec(ptr);
         struct nslab_slab *s = nslab__arena_chunk(ptr);
-        if (unlikely(nslab_load_relaxed(&s->owner) != nslab_dts)) {
+        if (unlikely(nslab_load_relaxed(&r->owner) != nslab_dts)) {
             free_not_mine(s, ptr);
             return;
         }
-        struct numaslab_cache *c = s->cache;
-        if (likely(nslab__obj_ok(s, c, ptr))) {
+        struct numaslab_cache *c = r->cache;
+        if (likely(nslab__quot_at(r->objs, c, ptr) < c->nobjs_q)) {
             if (unlikely(!nslab__take_back(c, ptr, "free")))
                 return;
-            if (likely(nslab__own_push_mine(s, c, ptr)))
+            if (likely(nslab__own_push_to(s, r->oslot, c, ptr)))
                 return;
             free_miss(s, ptr);
             return;

@@ -142,6 +142,7 @@ struct nslab_page_node {
     char *arena_lo, *arena_hi;
     char *arena_bump; /* chunks from here on were never used */
     char *arena_open; /* bump <= open <= hi: writable below, read-only from here */
+    char *rec_open;   /* the records of the chunks below open are writable up to here */
     uint32_t *clean;  /* [nclean]: indexes from lo of chunks given back */
     uint32_t nclean;
     struct nslab_list arena_free; /* cached chunks (their runs' bin_link), newest first */
@@ -429,6 +430,26 @@ static char *arena_take(int nidx)
     return (char *)r;
 }
 
+/* The records of pn's chunks below end made writable, a page at a time
+ * as they get there (the table is read-only, as the reservation is, for
+ * mlockall's sake): 0, or -ENOMEM.  pn's lock held.  A page may hold
+ * records of two nodes' chunks (a small span): opening it twice is
+ * harmless. */
+static int arena_open_recs(struct nslab_page_node *pn, char *end)
+{
+    char *hi = (char *)round_up((uintptr_t)nslab__arena_rec(end - 1) + sizeof(struct nslab_chunk),
+                                page_bytes);
+    if (hi <= pn->rec_open)
+        return 0;
+    char *lo = (char *)((uintptr_t)nslab__arena_rec(pn->arena_open) & ~(uintptr_t)(page_bytes - 1));
+    if (lo < pn->rec_open)
+        lo = pn->rec_open;
+    if (nslab__pages_open(lo, (size_t)(hi - lo)) != 0)
+        return -ENOMEM;
+    pn->rec_open = hi;
+    return 0;
+}
+
 /* A chunk of node nidx's span that holds nothing (given back before, or
  * never used), or NULL when the span is used up.  Takes the node's lock. */
 static char *arena_carve(int nidx)
@@ -446,7 +467,8 @@ static char *arena_carve(int nidx)
         if (pn->arena_bump == pn->arena_open) {
             size_t step = (size_t)(pn->arena_hi - pn->arena_open);
             step = step < ARENA_STEP ? step : ARENA_STEP;
-            if (nslab__pages_open(pn->arena_open, step) == 0)
+            if (arena_open_recs(pn, pn->arena_open + step) == 0 &&
+                nslab__pages_open(pn->arena_open, step) == 0)
                 pn->arena_open += step;
             else
                 pn->arena_hi = pn->arena_open;
@@ -579,6 +601,12 @@ static void arena_init(void)
     if (!base)
         return;
     size_t nchunks = span / NSLAB_MIN_SLAB;
+    size_t recs = round_up(nchunks * (size_t)n * sizeof(struct nslab_chunk), page_bytes);
+    struct nslab_chunk *chunks = nslab__pages_reserve_lazy(recs, page_bytes);
+    if (!chunks) {
+        nslab__pages_unmap(base, span * (size_t)n);
+        return;
+    }
     for (int i = 0; i < n; i++) {
         struct nslab_page_node *pn = &pnode[i];
         char *lo = base + (size_t)i * span;
@@ -591,8 +619,11 @@ static void arena_init(void)
             continue;
         pn->arena_lo = pn->arena_bump = pn->arena_open = lo;
         pn->arena_hi = lo + span;
+        pn->rec_open =
+            (char *)((uintptr_t)(chunks + (size_t)i * nchunks) & ~(uintptr_t)(page_bytes - 1));
     }
     arena_span = span;
+    nslab_arena.chunks = chunks;
     nslab_arena.base = (uintptr_t)base;
     /* bytes last: a free racing with initialisation sees no arena, or
      * the whole of it. */
@@ -608,8 +639,12 @@ static void arena_fini(void)
             nslab__pages_unmap(
                 pnode[i].clean,
                 round_up(arena_span / NSLAB_MIN_SLAB * sizeof(uint32_t), page_bytes));
+    nslab__pages_unmap(
+        nslab_arena.chunks,
+        round_up(nslab_arena.bytes / NSLAB_MIN_SLAB * sizeof(struct nslab_chunk), page_bytes));
     nslab__pages_unmap((void *)nslab_arena.base, nslab_arena.bytes);
     nslab_arena.base = nslab_arena.bytes = 0;
+    nslab_arena.chunks = NULL;
 }
 
 /* ------------------------------------------------------------------------

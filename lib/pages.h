@@ -69,9 +69,28 @@ void nslab__pagemap_unlock(void);
  * are.  Set at initialisation, before any slab is made.
  */
 #define NSLAB_ARENA_AUTO ((size_t)-1) /* NUMASLAB_ARENA unset */
+/*
+ * The record of one arena chunk: what a free of an object there needs
+ * from the slab's header, copied out of it.  The records lie in chunk
+ * order in a table of their own, so the records of a thread's slabs
+ * share a few cache lines and pages where the headers, 64 KiB apart, fall
+ * into the same cache set and the same TLB set.  owner is non-NULL only
+ * while the chunk is an ordinary slab with that owner; the other fields
+ * are the header's from the moment the owner took it (lib/slab.c writes
+ * the record wherever it writes the header's owner).  So a thread that
+ * finds itself in owner finds its own slab's cache, objects and free
+ * list in the same line, and needs no look at the header.
+ */
+struct nslab_chunk {
+    struct nslab_tstate *owner;      /* atomic: s->owner, or NULL */
+    struct numaslab_cache *cache;    /* s->cache */
+    char *objs;                      /* s->objs */
+    struct nslab_thread_node *oslot; /* s->oslot */
+};
 struct nslab_arena {
-    uintptr_t base;  /* first byte */
-    uintptr_t bytes; /* nactive spans; 0: no arena */
+    uintptr_t base;             /* first byte */
+    uintptr_t bytes;            /* nactive spans; 0: no arena */
+    struct nslab_chunk *chunks; /* [bytes / NSLAB_MIN_SLAB], a record per chunk */
 };
 extern NSLAB_HIDDEN struct nslab_arena nslab_arena;
 
@@ -84,6 +103,12 @@ static inline int nslab__in_arena(const void *p)
 static inline void *nslab__arena_chunk(const void *p)
 {
     return (void *)((uintptr_t)p & ~(uintptr_t)(NSLAB_MIN_SLAB - 1));
+}
+
+/* The record of the arena's chunk that holds p (nslab__in_arena(p)). */
+static inline struct nslab_chunk *nslab__arena_rec(const void *p)
+{
+    return &nslab_arena.chunks[((uintptr_t)p - nslab_arena.base) / NSLAB_MIN_SLAB];
 }
 
 /* The header of whatever holds p: the arena's chunk, or the page map's

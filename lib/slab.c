@@ -90,6 +90,17 @@ void nslab__slab_count(struct numaslab_cache *c, struct nslab_slab *s)
         nslab__pub_cache_counts(c, s->nidx);
 }
 
+/* The arena's record of s (lib/pages.h) follows its header: owner ts
+ * (NULL: none) with the free list it has there. */
+static inline void rec_own(struct nslab_slab *s, struct nslab_tstate *ts)
+{
+    if (nslab__in_arena(s)) {
+        struct nslab_chunk *r = nslab__arena_rec(s);
+        r->oslot = s->oslot;
+        nslab_store_relaxed(&r->owner, ts);
+    }
+}
+
 /* Lay a slab of c out in mem (c->slab_bytes bound to node nidx) and enter
  * it in the page map and the statistics.  NULL/ENOMEM when the page map
  * cannot grow. */
@@ -109,6 +120,13 @@ struct nslab_slab *nslab__slab_init(struct numaslab_cache *c, int nidx, char *me
     s->owner = NULL;
     s->oslot = NULL;
     s->lfree = NULL;
+    if (nslab__in_arena(mem)) {
+        struct nslab_chunk *r = nslab__arena_rec(mem);
+        nslab_store_relaxed(&r->owner, NULL);
+        r->cache = c;
+        r->objs = s->objs;
+        r->oslot = NULL;
+    }
     s->nobjs = c->nobjs;
     s->nfree = c->nobjs;
     s->pub_free = c->nobjs;
@@ -186,6 +204,7 @@ void nslab__slab_destroy(struct numaslab_cache *c, struct nslab_slab *s, int kee
     nslab__count_inuse(c, nidx, (int64_t)s->pub_free - s->nobjs);
     nslab__debug_slab_fini(c, s->objs);
     nslab_store_release(&s->type, 0); /* no slab from here on (slab_init) */
+    rec_own(s, NULL);
     nslab__pages_put(nidx, s, c->slab_bytes, keep ? 0 : NSLAB_PG_UNMAP);
     nslab__pub_cache(c, nidx);
 }
@@ -262,6 +281,13 @@ static void slab_check(const struct numaslab_cache *c, const struct nslab_slab *
         nslab__report("numaslab: cache %s: slab %p is inconsistent (magic %#x, %u free in the map, "
                       "%u counted, %u objects); aborting",
                       c->name, (const void *)s, s->magic, nfree, s->nfree, s->nobjs);
+        abort();
+    }
+    const struct nslab_chunk *r = nslab__in_arena(s) ? nslab__arena_rec(s) : NULL;
+    if (r && (r->owner != s->owner ||
+              (s->owner && (r->cache != c || r->objs != s->objs || r->oslot != s->oslot)))) {
+        nslab__report("numaslab: cache %s: slab %p disagrees with its arena record; aborting",
+                      c->name, (const void *)s);
         abort();
     }
 }
@@ -398,6 +424,7 @@ static void adopt(struct numaslab_cache *c, struct nslab_slab *s, struct nslab_t
         c->cnode[s->nidx].nr_empty--;
     s->where = NSLAB_W_NONE;
     nslab_store_release(&s->owner, ts);
+    rec_own(s, ts);
     nslab__slab_collect(c, s);
     SLAB_CHECK(c, s);
 }
@@ -424,6 +451,7 @@ struct nslab_slab *nslab__node_take(struct numaslab_cache *c, int nidx, struct n
     if (s) {
         s->oslot = &ts->cc[c->id]->slot[nidx];
         s->owner = ts; /* not published yet: nobody else knows it */
+        rec_own(s, ts);
         s->where = NSLAB_W_NONE;
     }
     return s;
@@ -438,6 +466,7 @@ void nslab__node_give(struct numaslab_cache *c, struct nslab_slab *s)
      * lock; one that read the old owner and ORs after the collect below
      * leaves its bit for list_sweep or the next adopter. */
     nslab_store_release(&s->owner, NULL);
+    rec_own(s, NULL);
     nslab__slab_collect(c, s);
     s->trip = s->nobjs - 2;
     s->where = NSLAB_W_NONE;

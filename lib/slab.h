@@ -217,12 +217,17 @@ int nslab__slab_is_free(const struct nslab_slab *s, const void *p);
  * when off is a multiple of size it is the quotient off / size, with no
  * divide instruction; when it is not, it exceeds divmax = (2^64 - 1) / size.
  */
+static inline uint64_t nslab__quot_at(const char *objs, const struct numaslab_cache *c,
+                                      const void *p)
+{
+    uint64_t off = (uint64_t)(uintptr_t)p - (uint64_t)(uintptr_t)objs;
+    uint64_t x = off * c->inv;
+    return (x >> c->rot) | (x << ((64 - c->rot) & 63));
+}
 static inline uint64_t nslab__obj_quot(const struct nslab_slab *s, const struct numaslab_cache *c,
                                        const void *p)
 {
-    uint64_t off = (uint64_t)(uintptr_t)p - (uint64_t)(uintptr_t)s->objs;
-    uint64_t x = off * c->inv;
-    return (x >> c->rot) | (x << ((64 - c->rot) & 63));
+    return nslab__quot_at(s->objs, c, p);
 }
 
 /* Is p the start of an object of slab s (of cache c)?  The quotient above

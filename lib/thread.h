@@ -268,14 +268,14 @@ void *nslab__alloc_miss(struct numaslab_cache *c, unsigned flags, int node,
                         struct nslab_thread_node *sl);
 
 /* Free obj (validated: an object of s, of cache c), s a slab the calling
- * thread owns, with no lock and no atomic read-modify-write: onto the
- * thread's free list for the node while it has room, else into the free
- * map.  0 on a miss: a double free, or a free that changes the state of
- * a slab other than the current one. */
-static inline int nslab__own_push_mine(struct nslab_slab *s, struct numaslab_cache *c, void *obj)
+ * thread owns and sl its list there (s->oslot, or the arena record's
+ * copy), with no lock and no atomic read-modify-write: onto the thread's
+ * free list for the node while it has room, else into the free map.  0
+ * on a miss: a double free, or a free that changes the state of a slab
+ * other than the current one. */
+static inline int nslab__own_push_to(struct nslab_slab *s, struct nslab_thread_node *sl,
+                                     struct numaslab_cache *c, void *obj)
 {
-    /* The slab is the thread's: oslot is its list, set when it took it. */
-    struct nslab_thread_node *sl = s->oslot;
     void **o = obj;
     if (likely(sl->room != 0)) { /* a cache with a list (mag != 0), and room on it */
         uintptr_t cookie = nslab_cookie;
@@ -331,7 +331,8 @@ static inline int nslab__own_push(struct nslab_slab *s, struct numaslab_cache *c
 {
     if (unlikely(nslab_load_relaxed(&s->owner) != nslab_tls))
         return 0;
-    return nslab__own_push_mine(s, c, obj);
+    /* The slab is the thread's: oslot is its list, set when it took it. */
+    return nslab__own_push_to(s, s->oslot, c, obj);
 }
 
 #endif /* NSLAB_THREAD_H */
