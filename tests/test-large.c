@@ -215,10 +215,12 @@ static void test_reuse_thread(void)
 }
 
 /* The thread's cache serves a request with the most recent object of its
- * length, else with the shortest at most an eighth longer, else not. */
+ * length, else with the shortest at most an eighth or a page longer
+ * (whichever is more), else not. */
 static void test_reuse_fit(void)
 {
-    tu_case("the thread's cache serves a request from an object at most an eighth longer");
+    tu_case("the thread's cache serves a request from an object at most an eighth or a page "
+            "longer");
     int node = nodes[0];
     size_t big = 72 * 1024, fits = 68 * 1024, far = 40 * 1024;
     char *a = numaslab_alloc_node(big, NUMASLAB_THISNODE, node);
@@ -240,9 +242,23 @@ static void test_reuse_fit(void)
           (void *)r);
     char *s2 = numaslab_alloc_node(far, NUMASLAB_THISNODE, node);
     CHECK(s2 == c, "40 KiB again takes its own object back (%p, want %p)", (void *)s2, (void *)c);
+    /* A few pages: one page longer fits, two do not. */
+    char *d = numaslab_alloc_node(16 * 1024, NUMASLAB_THISNODE, node);
+    char *e = numaslab_alloc_node(28 * 1024, NUMASLAB_THISNODE, node);
+    REQUIRE(d && e, "two more large objects on node %d", node);
+    numaslab_free(d);
+    numaslab_free(e);
+    char *f = numaslab_alloc_node(12 * 1024, NUMASLAB_THISNODE, node);
+    CHECK(f == d, "12 KiB takes the freed 16 KiB object, one page longer (%p, want %p)", (void *)f,
+          (void *)d);
+    char *g = numaslab_alloc_node(16 * 1024 + 1, NUMASLAB_THISNODE, node);
+    CHECK(g && g != e, "16 KiB and a byte (5 pages) does not take the 28 KiB object (%p)",
+          (void *)g);
     numaslab_free(q);
     numaslab_free(r);
     numaslab_free(s2);
+    numaslab_free(f);
+    numaslab_free(g);
     numaslab_thread_flush();
 }
 
