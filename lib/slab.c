@@ -101,6 +101,14 @@ static inline void rec_own(struct nslab_slab *s, struct nslab_tstate *ts)
     }
 }
 
+/* s's owner becomes ts (NULL: none), s->oslot set before: in the header,
+ * a release store that remote freers read, and in the record. */
+static inline void set_owner(struct nslab_slab *s, struct nslab_tstate *ts)
+{
+    nslab_store_release(&s->owner, ts);
+    rec_own(s, ts);
+}
+
 /* Lay a slab of c out in mem (c->slab_bytes bound to node nidx) and enter
  * it in the page map and the statistics.  NULL/ENOMEM when the page map
  * cannot grow. */
@@ -121,12 +129,10 @@ struct nslab_slab *nslab__slab_init(struct numaslab_cache *c, int nidx, char *me
     s->oslot = NULL;
     s->lfree = NULL;
     if (nslab__in_arena(mem)) {
-        struct nslab_chunk *r = nslab__arena_rec(mem);
-        nslab_store_relaxed(&r->owner, NULL);
-        r->cache = c;
-        r->objs = s->objs;
-        r->oslot = NULL;
+        nslab__arena_rec(mem)->cache = c;
+        nslab__arena_rec(mem)->objs = s->objs;
     }
+    rec_own(s, NULL);
     s->nobjs = c->nobjs;
     s->nfree = c->nobjs;
     s->pub_free = c->nobjs;
@@ -423,8 +429,7 @@ static void adopt(struct numaslab_cache *c, struct nslab_slab *s, struct nslab_t
     if (s->state == NSLAB_L_EMPTY && s->where == NSLAB_W_NODE)
         c->cnode[s->nidx].nr_empty--;
     s->where = NSLAB_W_NONE;
-    nslab_store_release(&s->owner, ts);
-    rec_own(s, ts);
+    set_owner(s, ts);
     nslab__slab_collect(c, s);
     SLAB_CHECK(c, s);
 }
@@ -450,8 +455,7 @@ struct nslab_slab *nslab__node_take(struct numaslab_cache *c, int nidx, struct n
     s = nslab__slab_new(c, nidx);
     if (s) {
         s->oslot = &ts->cc[c->id]->slot[nidx];
-        s->owner = ts; /* not published yet: nobody else knows it */
-        rec_own(s, ts);
+        set_owner(s, ts); /* not published yet: nobody else knows it */
         s->where = NSLAB_W_NONE;
     }
     return s;
@@ -465,8 +469,7 @@ void nslab__node_give(struct numaslab_cache *c, struct nslab_slab *s)
     /* No owner from here on: a remote freer that reads NULL takes this
      * lock; one that read the old owner and ORs after the collect below
      * leaves its bit for list_sweep or the next adopter. */
-    nslab_store_release(&s->owner, NULL);
-    rec_own(s, NULL);
+    set_owner(s, NULL);
     nslab__slab_collect(c, s);
     s->trip = s->nobjs - 2;
     s->where = NSLAB_W_NONE;
