@@ -573,17 +573,22 @@ static int fill_test(int node)
     numaslab_thread_flush();
     struct objs again = {0};
     size_t there = 0;
+    int off_kernel = node, off_lib = node;
     for (size_t i = 0; i < 16 * MiB / OBJ; i++) {
         if (!(p = numaslab_alloc_node(OBJ, NUMASLAB_THISNODE, node)))
             break;
         memset(p, 1, OBJ);
         objs_push(&again, p);
-        there += kernel_node_of(p) == node;
+        int k = kernel_node_of(p);
+        there += k == node;
+        if (k != node && off_kernel == node)
+            off_kernel = k, off_lib = numaslab_ptr_node(p);
     }
     CHECK(there == 16 * MiB / OBJ,
           "after the frees, 16 MiB of ordinary THISNODE objects on "
-          "node %d: %zu of %zu there",
-          node, there, 16 * MiB / OBJ);
+          "node %d: %zu of %zu there (the first other: the kernel says %d, "
+          "the library %d)",
+          node, there, 16 * MiB / OBJ, off_kernel, off_lib);
     big = numaslab_alloc_node(8 * MiB, NUMASLAB_THISNODE, node);
     CHECK(big && (memset(big, 1, 8 * MiB), kernel_on_node(big, 8 * MiB, node)),
           "and an 8 MiB object");

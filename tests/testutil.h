@@ -455,6 +455,31 @@ static inline int tu_simulated(void)
     return x && *x && !(t && !strcmp(t, "1"));
 }
 
+/*
+ * The kernel's answer for pages the caller has written: move_pages'
+ * statuses, asked again (up to 50 times, 1 ms apart) for a page that has
+ * no node at that moment.  A written page can answer -ENOENT or -EBUSY
+ * for a while when the kernel is migrating it, as compaction does after a
+ * node was filled; that is not a placement.
+ */
+static inline void tu_pages_status(void **pages, size_t n, int *status)
+{
+    if (move_pages(0, (unsigned long)n, pages, NULL, status, 0) != 0) {
+        int e = -errno;
+        for (size_t j = 0; j < n; j++)
+            status[j] = e;
+        return;
+    }
+    for (size_t j = 0; j < n; j++)
+        for (int tries = 0; tries < 50 && (status[j] == -ENOENT || status[j] == -EBUSY);
+             tries++) {
+            struct timespec ms = {0, 1000000};
+            nanosleep(&ms, NULL);
+            if (move_pages(0, 1, &pages[j], NULL, &status[j], 0) != 0)
+                status[j] = -errno;
+        }
+}
+
 /* The node the kernel has the page holding p on, or a negative errno
  * (-ENOENT: the page was never touched). */
 static inline int kernel_node_of(const void *p)
@@ -463,8 +488,7 @@ static inline int kernel_node_of(const void *p)
     int status = -1;
     if (tu_simulated())
         return numaslab_ptr_node(p);
-    if (move_pages(0, 1, &page, NULL, &status, 0) != 0)
-        return -errno;
+    tu_pages_status(&page, 1, &status);
     return status;
 }
 
@@ -498,11 +522,8 @@ static inline size_t kernel_pages_off_node(const void *p, size_t len, int node, 
             if (simulated) /* the first page may begin before p */
                 status[j] = numaslab_ptr_node(i + j ? pages[j] : p);
         }
-        if (!simulated && move_pages(0, (unsigned long)k, pages, NULL, status, 0) != 0) {
-            int e = -errno;
-            for (size_t j = 0; j < k; j++)
-                status[j] = e;
-        }
+        if (!simulated)
+            tu_pages_status(pages, k, status);
         for (size_t j = 0; j < k; j++) {
             if (status[j] != node) {
                 if (off == 0 && first_bad)
