@@ -517,6 +517,145 @@ void nslab__free_miss(struct nslab_slab *s, void *obj, const char *call)
     free_miss_slow(s, obj, call);
 }
 
+/* ------------------------------------------------------------------------
+ * Sending frees home
+ *
+ * free() of another thread's object (lib/malloc.c) does not go into its
+ * slab's remote map.  It goes into the freeing thread's outbox for the
+ * slab's owner, which the arena's chunk record names, and every
+ * NSLAB_OUTBOX_MAX of them go onto the owner's inbox with one CAS.  The
+ * owner takes its inbox whole (one exchange) when an allocation misses
+ * its lists, and puts each object on its free list as its own free
+ * would.  So such a free costs about what a local one does, plus an
+ * atomic operation per batch, where the remote map costs one per map
+ * word, its count and its statistics.
+ *
+ * An object in an outbox or an inbox is live in its slab's maps, so the
+ * slab stays, and it carries the free cookie, so a second free of it is
+ * refused as a double free.  The record may name an owner that has given
+ * the slab back since, or has exited: whoever takes an object frees it
+ * the usual way (nslab__free_miss) unless its slab is its own.  A
+ * thread's state is never freed, only used again by a later thread
+ * (lib/core.c), so a sender that holds a stale owner pushes into a live
+ * inbox, or finds it shut (NSLAB_INBOX_SHUT) and frees the batch itself.
+ *
+ * Ordering: the sender's writes to the objects come before its CAS
+ * (release), the owner's exchange (acquire) before it reads them.  An
+ * outbox is emptied before its CAS and an inbox exchanged before it is
+ * walked, so a thread caught in between (as a fork child finds the other
+ * threads) loses what it held and never hands it out twice.
+ * ---------------------------------------------------------------------- */
+
+/* o, an object sent home and now ts's to free: onto ts's list if its slab
+ * is ts's, else freed as any free is.  The thread is busy. */
+static void take_one(struct nslab_tstate *ts, void **o)
+{
+    struct nslab_slab *s = nslab__arena_chunk(o);
+    struct nslab_chunk *r = nslab__arena_rec(o);
+    NSLAB_MAG_OPEN(o);
+    o[1] = NULL; /* the free below writes the cookie again */
+    NSLAB_MAG_SHUT(o);
+    if (nslab_load_relaxed(&r->owner) == ts && nslab__own_push_to(s, r->oslot, r->cache, o))
+        return;
+    nslab__free_miss(s, o, "free");
+}
+
+/* A chain of objects sent home, from its head, taken by the calling
+ * thread.  check: each is checked first, and the walk stops at the first
+ * that is not an object of an ordinary slab in the arena (a fork child
+ * reads what a thread that is gone may have left halfway). */
+static void take_chain(void **o, int check)
+{
+    struct nslab_tstate *ts = nslab_tls;
+    while (o) {
+        if (check) {
+            struct nslab_slab *s = nslab__in_arena(o) ? nslab__arena_chunk(o) : NULL;
+            if (!s || s->type != NSLAB_T_SLAB || !nslab__obj_ok(s, s->cache, o))
+                return;
+        }
+        NSLAB_MAG_OPEN(o);
+        void **next = (void **)o[0];
+        NSLAB_MAG_SHUT(o);
+        take_one(ts, o);
+        o = next;
+    }
+}
+
+/* b's objects onto its owner's inbox, or, shut, freed by the caller.  b
+ * is left with no owner: the next object for it starts it again. */
+void nslab__outbox_send(struct nslab_outbox *b)
+{
+    void **head = b->head, **tail = b->tail;
+    struct nslab_tstate *to = b->to;
+    b->head = b->tail = NULL;
+    b->n = 0;
+    b->to = NULL;
+    if (!head)
+        return;
+    void *old = nslab_load_relaxed(&to->inbox);
+    do {
+        if (old == NSLAB_INBOX_SHUT) {
+            int saved = errno;
+            NSLAB_BUSY_ENTER();
+            take_chain(head, 0);
+            NSLAB_BUSY_LEAVE();
+            errno = saved;
+            return;
+        }
+        NSLAB_MAG_OPEN(tail);
+        nslab_store_relaxed(&tail[0], old);
+        NSLAB_MAG_SHUT(tail);
+    } while (!__atomic_compare_exchange_n(&to->inbox, &old, (void *)head, 1, __ATOMIC_RELEASE,
+                                          __ATOMIC_RELAXED));
+}
+
+void nslab__outbox_restart(struct nslab_outbox *b, struct nslab_tstate *to, void **o)
+{
+    nslab__outbox_send(b);
+    NSLAB_MAG_OPEN(o);
+    nslab_store_relaxed(&o[0], NULL);
+    o[1] = (void *)nslab_cookie;
+    NSLAB_MAG_SHUT(o);
+    __atomic_signal_fence(__ATOMIC_RELEASE); /* as in nslab__send_home */
+    b->head = b->tail = o;
+    b->n = 1;
+    b->to = to;
+}
+
+void nslab__outbox_flush_all(struct nslab_tstate *ts)
+{
+    for (int i = 0; i < NSLAB_OUTBOXES; i++)
+        nslab__outbox_send(&ts->out[i]);
+}
+
+/* What another thread's outbox held (ts's, a thread that is gone, in a
+ * fork child): taken by the caller, each object checked.  Its inbox too,
+ * shut. */
+void nslab__home_take_dead(struct nslab_tstate *ts)
+{
+    for (int i = 0; i < NSLAB_OUTBOXES; i++) {
+        void **head = ts->out[i].head;
+        ts->out[i].head = ts->out[i].tail = NULL;
+        ts->out[i].n = 0;
+        take_chain(head, 1);
+    }
+    void **o = __atomic_exchange_n(&ts->inbox, NSLAB_INBOX_SHUT, __ATOMIC_ACQUIRE);
+    if (o != NSLAB_INBOX_SHUT)
+        take_chain(o, 1);
+}
+
+void nslab__inbox_take(struct nslab_tstate *ts, void *shut)
+{
+    if (nslab_load_relaxed(&ts->inbox) == shut)
+        return;
+    void **o = __atomic_exchange_n(&ts->inbox, shut, __ATOMIC_ACQUIRE);
+    if (o == NSLAB_INBOX_SHUT)
+        return;
+    NSLAB_BUSY_ENTER();
+    take_chain(o, 0);
+    NSLAB_BUSY_LEAVE();
+}
+
 /*
  * Everything the fast free does not: it validates obj in full (call names
  * the API call for messages).
