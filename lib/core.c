@@ -19,7 +19,6 @@ struct nslab_global nslab_g = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .caches = {&nslab_g.caches, &nslab_g.caches},
     .threads = {&nslab_g.threads, &nslab_g.threads},
-    .spare_ts = {&nslab_g.spare_ts, &nslab_g.spare_ts},
 };
 
 /* Every thread starts on this state: no array caches, so every fast path
@@ -102,25 +101,12 @@ static void tstate_exit(void *p)
     nslab_busy = 1;
     nslab_dts = &nslab_empty_ts;
     nslab_exited = 1; /* no new state for it: its later frees go straight to their slabs */
-    /* What it sends home goes first; then what was sent to it comes onto
-     * its lists, which the drain gives back, and no more comes. */
-    nslab__outbox_flush_all(ts);
-    nslab__inbox_take(ts, NSLAB_INBOX_SHUT);
     nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     nslab__tstate_drain(ts);
-    nslab__tstate_retire(ts);
+    nslab_list_del(&ts->link);
     nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     nslab_tls = &nslab_empty_ts;
-}
-
-/* ts, whose thread is gone and which the drain emptied, leaves the thread
- * list for the spare states: never freed, because a thread sending frees
- * home may still hold its address (lib/owner.c).  nslab_g.lock held. */
-void nslab__tstate_retire(struct nslab_tstate *ts)
-{
-    NSLAB_ASSERT_HELD(&nslab_g.lock);
-    nslab_list_del(&ts->link);
-    nslab_list_add(&nslab_g.spare_ts, &ts->link);
+    free(ts);
 }
 
 /* The local node, and its slot's offset in a thread cache (the fast
@@ -139,25 +125,15 @@ struct nslab_tstate *nslab__tstate(void)
 {
     struct nslab_tstate *ts = nslab_tls;
     if (ts == &nslab_empty_ts) {
-        nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
-        if (!nslab_list_empty(&nslab_g.spare_ts)) {
-            /* A gone thread's: all but its inbox (shut, and empty) is
-             * made new; the inbox opens last. */
-            ts = nslab_container_of(nslab_g.spare_ts.next, struct nslab_tstate, link);
-            nslab_list_del(&ts->link);
-            memset(ts, 0, offsetof(struct nslab_tstate, inbox));
-        } else if ((ts = aligned_alloc(64, sizeof(*ts)))) { /* sizeof: a multiple of 64 */
-            memset(ts, 0, sizeof(*ts));
-        } else {
-            nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
+        ts = calloc(1, sizeof(*ts));
+        if (!ts)
             return NULL;
-        }
         for (uint32_t id = 0; id <= NSLAB_MAX_CACHES; id++)
             nslab__tc_set(ts, id, &nslab_no_tc);
-        ts->sid = nslab_g.next_sid++;
+        nslab_list_init(&ts->link);
+        nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
         nslab_list_add(&nslab_g.threads, &ts->link);
         ts->registered = 1;
-        nslab_store_release(&ts->inbox, NULL);
         nslab__unlock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
         pthread_setspecific(nslab_g.key, ts);
         nslab_tls = ts;
@@ -179,8 +155,6 @@ void numaslab_thread_flush(void)
     struct nslab_tstate *ts = nslab_tls;
     if (ts == &nslab_empty_ts)
         return;
-    nslab__outbox_flush_all(ts);
-    nslab__inbox_take(ts, NULL);
     nslab__lock(&nslab_g.lock, NSLAB_RANK_GLOBAL);
     nslab__large_cache_flush(ts);
     for (int id = 0; id < NSLAB_MAX_CACHES; id++)

@@ -82,14 +82,10 @@ static void fork_child(void)
         l = l->next;
         if (ts == nslab_tls)
             continue;
-        nslab__home_take_dead(ts); /* while its slabs are still its own */
         nslab__tstate_drain(ts);
-        nslab__tstate_retire(ts);
+        nslab_list_del(&ts->link);
+        free(ts);
     }
-    /* What this thread gathered for the threads that are gone: their
-     * inboxes are shut, so it frees that itself. */
-    if (nslab_tls != &nslab_empty_ts)
-        nslab__outbox_flush_all(nslab_tls);
     /* A lease another thread was taking at the fork is not in any cache
      * of the child: the nodes' leases are what this thread holds. */
     if (nslab_g.ready) {

@@ -124,8 +124,6 @@ struct nslab_global {
     nslab_bitmap_t ids[NSLAB_BITMAP_WORDS(NSLAB_MAX_CACHES)]; /* cache ids in use */
     struct nslab_list caches;
     struct nslab_list threads;
-    struct nslab_list spare_ts; /* states of threads that are gone (lib/core.c) */
-    unsigned next_sid;          /* the next state's sid (lib/thread.h) */
     pthread_key_t key;
     int key_made;
     int pinned; /* 1: the drop-in malloc serves the process (lib/malloc.c):
@@ -157,7 +155,6 @@ int nslab__init(void); /* lazy init; 0 or -errno */
 #define NSLAB_INIT_OR_NULL() NSLAB_INIT_OR((errno = -nslab_init_rc, NULL))
 struct nslab_tstate *nslab__tstate(void);               /* the caller's, made on first use */
 void nslab__tstate_drain(struct nslab_tstate *ts);      /* nslab_g.lock held: give all back */
-void nslab__tstate_retire(struct nslab_tstate *ts);     /* nslab_g.lock held: to the spares */
 extern NSLAB_HIDDEN struct nslab_tstate nslab_empty_ts; /* every thread's state until it has one */
 void nslab__refresh_local(struct nslab_tstate *ts);
 int nslab__local_nidx_slow(struct nslab_tstate *ts, int rotate);

@@ -111,9 +111,6 @@ __attribute__((noinline)) static void *alloc_slow(size_t size, unsigned flags)
         return (flags & NUMASLAB_ZERO) ? __libc_calloc(1, size) : __libc_malloc(size);
     int saved = errno;
     NSLAB_BUSY_ENTER();
-    /* What other threads sent home first: it refills the lists. */
-    if (unlikely(nslab_load_relaxed(&nslab_tls->inbox) != NULL))
-        nslab__inbox_take(nslab_tls, NULL);
     void *p = numaslab_alloc(size, flags);
     NSLAB_BUSY_LEAVE();
     if (p) {
@@ -181,14 +178,8 @@ __attribute__((noinline)) static void free_miss(struct nslab_slab *s, void *ptr)
 __attribute__((noinline)) static void free_not_mine(struct nslab_slab *s, void *ptr)
 {
     if (likely(s->type == NSLAB_T_SLAB && !nslab_busy && nslab__obj_ok(s, s->cache, ptr))) {
-        if (unlikely(!nslab__take_back(s->cache, ptr, "free")))
-            return;
-        /* Another thread's: sent home (lib/owner.c), or freed into the
-         * slab where it cannot be (no owner, no list, a double free). */
-        struct nslab_tstate *to = nslab_load_relaxed(&nslab__arena_rec(ptr)->owner);
-        if (likely(to != NULL && nslab__send_home(to, s->cache, ptr)))
-            return;
-        free_miss(s, ptr);
+        if (likely(nslab__take_back(s->cache, ptr, "free")))
+            free_miss(s, ptr); /* not the thread's: no list to push onto */
         return;
     }
     free_slow(ptr, s);

@@ -20,23 +20,6 @@
 struct nslab_large_cache;
 
 /*
- * Frees sent home (lib/owner.c, "Sending frees home"): what one thread
- * freed into another's slabs with free(), gathered for that owner, up to
- * NSLAB_OUTBOX_MAX objects chained through their first words (most
- * recent first), then pushed onto the owner's inbox at once.  They count
- * as in use, like the objects on a thread's free list, until the owner
- * takes them.
- */
-#define NSLAB_OUTBOXES   8 /* owners a thread gathers for at once (by their sid) */
-#define NSLAB_OUTBOX_MAX 16
-#define NSLAB_INBOX_SHUT ((void *)1)
-struct nslab_outbox {
-    struct nslab_tstate *to; /* the owner; NULL: none */
-    void **head, **tail;
-    uint32_t n;
-};
-
-/*
  * A thread's slabs of one cache (lib/owner.c): for each active node, the
  * slab it allocates from and the others it owns.  Only its thread touches
  * it (numaslab_cache_destroy, numaslab_fini and fork excepted, which
@@ -97,9 +80,6 @@ struct nslab_thread_cache {
 };
 
 struct nslab_tstate {
-    /* Which of a sender's outboxes its frees to this thread take: written
-     * once, read by other threads, so with what its own thread only reads. */
-    unsigned sid;
     /* By cache id; &nslab_no_tc until used.  The last, the id of the
      * size-class fast path's empty cache (lib/sizeclass.c), always is. */
     struct nslab_thread_cache *cc[NSLAB_MAX_CACHES + 1];
@@ -120,16 +100,6 @@ struct nslab_tstate {
     unsigned pub_n;         /* those frees, counted: the clock is read every eighth */
     /* By cache id, a bit set: some of those frees were not written since. */
     uint64_t pub_ids[NSLAB_MAX_CACHES / 64];
-    /* Objects of other threads' slabs this thread freed with free() and
-     * sends home, by owner (lib/owner.c, nslab__send_home). */
-    struct nslab_outbox out[NSLAB_OUTBOXES];
-    /* Last, on a line of its own that other threads write, and kept when
-     * the state is used again (lib/core.c): the objects of its slabs that
-     * other threads sent home, a chain through their first words pushed
-     * whole with one CAS; NSLAB_INBOX_SHUT from its thread's exit until
-     * the state is used again. */
-    _Alignas(64) void *inbox;
-    char inbox_pad[64 - sizeof(void *)];
 };
 
 /* nslab_tls, the calling thread's state: numa/numa.h. */
@@ -168,22 +138,6 @@ void nslab__cache_free_slow(struct numaslab_cache *expect, void *obj, const char
 void nslab__free_miss(struct nslab_slab *s, void *obj, const char *call);
 struct nslab_thread_cache *nslab__thread_cache_make(struct numaslab_cache *c,
                                                     struct nslab_tstate *ts);
-/* Sending frees home (lib/owner.c).  nslab__send_home: obj, an object of
- * slab s of cache c, validated and taken back, whose chunk's record names
- * owner `to`, another live thread, goes into the calling thread's outbox
- * for `to`: 1, or 0 when it cannot (the caller frees it the usual way).
- * The others, with the thread busy: its outboxes go to their owners; the
- * objects other threads sent it go onto its lists (NSLAB_INBOX_SHUT
- * as well: no more come, until the state is used again). */
-void nslab__outbox_flush_all(struct nslab_tstate *ts);
-void nslab__inbox_take(struct nslab_tstate *ts, void *shut);
-/* In a fork child: what ts, a thread that is gone, held in its outboxes
- * and its inbox, checked and taken by the caller; its inbox is shut. */
-void nslab__home_take_dead(struct nslab_tstate *ts);
-/* Out of line for nslab__send_home: b's objects go to their owner, and
- * b starts again for `to` with o (whose cookie the caller checked). */
-void nslab__outbox_restart(struct nslab_outbox *b, struct nslab_tstate *to, void **o);
-void nslab__outbox_send(struct nslab_outbox *b);
 /* The remote frees tc counted (its slots' rfreed) into c's statistics:
  * 1 when there were some. */
 int nslab__rfreed_apply(struct numaslab_cache *c, struct nslab_thread_cache *tc);
@@ -379,43 +333,6 @@ static inline int nslab__own_push(struct nslab_slab *s, struct numaslab_cache *c
         return 0;
     /* The slab is the thread's: oslot is its list, set when it took it. */
     return nslab__own_push_to(s, s->oslot, c, obj);
-}
-
-/* Sending frees home (lib/owner.c): obj, an object of cache c validated
- * and taken back, whose chunk's record names owner `to`, another thread,
- * goes into the calling thread's outbox for `to`, with no lock and no
- * atomic read-modify-write but the CAS of every NSLAB_OUTBOX_MAX-th.  1,
- * or 0 when it cannot: a cache without a list, a thread with no state of
- * its own, a double free (the caller frees it the usual way, which says
- * so). */
-static inline int nslab__send_home(struct nslab_tstate *to, struct numaslab_cache *c, void *obj)
-{
-    struct nslab_tstate *ts = nslab_tls;
-    void **o = obj;
-    if (unlikely(!c->mag || ts == &nslab_empty_ts || ts == to))
-        return 0;
-    uintptr_t cookie = nslab_cookie;
-    NSLAB_MAG_OPEN(o);
-    if (unlikely(o[1] == (void *)cookie)) {
-        NSLAB_MAG_SHUT(o);
-        return 0;
-    }
-    struct nslab_outbox *b = &ts->out[to->sid % NSLAB_OUTBOXES];
-    if (unlikely(b->to != to)) {
-        NSLAB_MAG_SHUT(o);
-        nslab__outbox_restart(b, to, o);
-        return 1;
-    }
-    nslab_store_relaxed(&o[0], (void *)b->head);
-    o[1] = (void *)cookie;
-    NSLAB_MAG_SHUT(o);
-    /* The link before the head, in program order: what a fork child
-     * finds of a thread caught here (lib/owner.c). */
-    __atomic_signal_fence(__ATOMIC_RELEASE);
-    b->head = o;
-    if (unlikely(++b->n >= NSLAB_OUTBOX_MAX))
-        nslab__outbox_send(b);
-    return 1;
 }
 
 #endif /* NSLAB_THREAD_H */
