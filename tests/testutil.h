@@ -471,8 +471,7 @@ static inline void tu_pages_status(void **pages, size_t n, int *status)
         return;
     }
     for (size_t j = 0; j < n; j++)
-        for (int tries = 0; tries < 50 && (status[j] == -ENOENT || status[j] == -EBUSY);
-             tries++) {
+        for (int tries = 0; tries < 50 && (status[j] == -ENOENT || status[j] == -EBUSY); tries++) {
             struct timespec ms = {0, 1000000};
             nanosleep(&ms, NULL);
             if (move_pages(0, 1, &pages[j], NULL, &status[j], 0) != 0)
