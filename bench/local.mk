@@ -33,7 +33,8 @@ NSB_LIBS = $(BENCHMARK_LIBS) -ldl -lpthread
 # of its library's file name, which it checks `malloc` resolves to.
 EXTRA_PROGRAMS += bench/bench-numaslab bench/bench-glibc bench/bench-jemalloc \
 	bench/bench-tcmalloc bench/bench-mimalloc
-dist_noinst_SCRIPTS += bench/run-numactl.sh bench/report bench/guest-bench.sh bench/ab-compare.sh
+dist_noinst_SCRIPTS += bench/run-numactl.sh bench/report bench/guest-bench.sh bench/ab-compare.sh \
+	bench/ab-malloc.sh
 # The plots bench/RESULTS.md shows (bench/report makes them).
 EXTRA_DIST += bench/plots/pair.png bench/plots/live.png bench/plots/batch.png \
 	bench/plots/xfree.png bench/plots/scaling.png bench/plots/node.png \

@@ -33,8 +33,9 @@
  * reported on stderr and the program exits with status 3.
  *
  * Output, one line on stdout:
- *   WORKLOAD threads=N seconds=X.XXX checksum=HEX ops=N maxrss_kb=N malloc=LIB
- * where ops counts the malloc, calloc and realloc calls, maxrss_kb is the
+ *   WORKLOAD threads=N seconds=X.XXX cpu=X.XXX checksum=HEX ops=N maxrss_kb=N malloc=LIB
+ * where cpu is the process's user and system time (getrusage), ops counts
+ * the malloc, calloc and realloc calls, maxrss_kb is the
  * process's peak resident set (getrusage) and LIB the file that `malloc`
  * resolved to.
  */
@@ -820,8 +821,10 @@ int main(int argc, char **argv)
              " freed (tags %016" PRIx64 ")",
              nalloc, alloc_sum, nfree, free_sum);
     getrusage(RUSAGE_SELF, &ru);
-    printf("%s threads=%d seconds=%.3f checksum=%016" PRIx64 " ops=%" PRIu64
+    double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+                 (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+    printf("%s threads=%d seconds=%.3f cpu=%.3f checksum=%016" PRIx64 " ops=%" PRIu64
            " maxrss_kb=%ld malloc=%s\n",
-           w->name, g_threads, secs, alloc_sum, ops, ru.ru_maxrss, malloc_library());
+           w->name, g_threads, secs, cpu, alloc_sum, ops, ru.ru_maxrss, malloc_library());
     return 0;
 }
