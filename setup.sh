@@ -18,7 +18,7 @@ fail() {
 }
 trap 'fail "command \"$BASH_COMMAND\" exited with status $?"' ERR
 
-packages=(build-essential autoconf automake libtool pkg-config libnuma-dev libhwloc-dev
+packages=(build-essential autoconf automake libtool pkg-config libnuma-dev libhwloc-dev libhwloc-plugins
           numactl hwloc-nox libbenchmark-dev valgrind
           qemu-system-x86 busybox-static cpio xz-utils
           openmpi-bin libopenmpi-dev cmake

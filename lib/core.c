@@ -301,7 +301,7 @@ static int init_locked(const struct numaslab_config *cfg)
     int rc = nslab__options_load(&nslab_g.opt, cfg);
     if (rc)
         return rc;
-    rc = nslab__topo_discover(t, nslab_g.opt.nodes, cfg && cfg->nodes);
+    rc = nslab__topo_discover(t, nslab_g.opt.nodes, cfg && cfg->nodes, nslab_g.opt.hwloc_quiet);
     if (rc == -EINVAL && !(cfg && cfg->nodes))
         rc = 0; /* a malformed NUMASLAB_NODES was reported and ignored */
     if (rc)

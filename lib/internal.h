@@ -84,6 +84,8 @@ struct nslab_options {
     int stats_asked;             /* NUMASLAB_STATS=1 given: a failure to make it is reported */
     unsigned stats_interval;     /* NUMASLAB_STATS_INTERVAL (checked; no effect) */
     int stats_print;             /* NUMASLAB_STATS_PRINT: print the tables at exit */
+    int hwloc_quiet;             /* none of hwloc's plugin, component and topology variables is set:
+                                    hwloc's plugins may be left closed (numa/topology.c) */
 };
 /* The i-th entry of the options table (lib/options.c): its variable's
  * name, or NULL past the end; *dflt and *doc get its default and its one

@@ -257,6 +257,12 @@ int nslab__options_load(struct nslab_options *o, const struct numaslab_config *c
     if (o->arena == NSLAB_ARENA_AUTO && under_memcheck())
         o->arena = 0;
 
+    /* hwloc's own variables that choose its plugins, its components or
+     * the topology: with one set, hwloc's plugins are left to hwloc
+     * (numaslab(7), TOPOLOGY; numa/topology.c). */
+    o->hwloc_quiet = !getenv("HWLOC_PLUGINS_BLACKLIST") && !getenv("HWLOC_PLUGINS_PATH") &&
+                     !getenv("HWLOC_COMPONENTS") && !getenv("HWLOC_XMLFILE");
+
     if (o->fail_pages && nslab__fail_parse(o->fail_pages))
         nslab__report("numaslab: NUMASLAB_FAIL_PAGES=\"%s\": not a fault setting (after=N or "
                       "prob=P[,seed=S], with an optional ,node=K); fault injection stays off",

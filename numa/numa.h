@@ -172,15 +172,16 @@ struct nslab_topo {
  *
  * nslab__topo_discover: this machine, through hwloc (node table, CPUs,
  * distances) and libnuma (mems_allowed, the start policy).  nodes is
- * NUMASLAB_NODES or NULL.  0, or a negative errno with a message on stderr
- * (-EINVAL: nodes is malformed; the message names the value).
+ * NUMASLAB_NODES or NULL.  quiet_plugins: hwloc's plugins may be left
+ * closed (numa/topology.c).  0, or a negative errno with a message on
+ * stderr (-EINVAL: nodes is malformed; the message names the value).
  *
  * nslab__topo_from_xml: the same from an hwloc XML file and a given
  * allow set, for tests of the topology rules.
  *
  * nslab__topo_free: release what either one allocated.
  */
-int nslab__topo_discover(struct nslab_topo *t, const char *nodes, int nodes_cfg);
+int nslab__topo_discover(struct nslab_topo *t, const char *nodes, int nodes_cfg, int quiet_plugins);
 int nslab__topo_from_xml(struct nslab_topo *t, const char *xml_path,
                          const struct nslab_allow *allow);
 void nslab__topo_free(struct nslab_topo *t);

@@ -110,7 +110,64 @@ int nslab__parse_nodelist(const char *s, uint64_t mask[NSLAB_MASK_WORDS])
  * (-ENOSYS: the hwloc library at run time is not the ABI we were built
  * against; anything else: hwloc could not load the topology).
  */
-static int hwloc_open(hwloc_topology_t *out, const char *xml)
+/*
+ * hwloc's plugins.  hwloc opens every plugin of its plugin directory at the
+ * first hwloc_topology_init of a process and closes them at the last
+ * hwloc_topology_destroy.  Those a distribution ships are I/O discovery
+ * (PCI, OpenCL, OpenGL, CUDA, NVML, ROCm SMI, Level Zero), which numaslab
+ * filters out, and the libxml2 XML backend, whose work hwloc's own parser
+ * does; opening them loads libxml2, ICU, libstdc++, libX11, libOpenCL and
+ * more: on Debian 12 about 7.5 M instructions at the start of every
+ * process numaslab serves, three quarters of what the drop-in adds to
+ * the start of ls(1) (bench/RESULTS.md).  So numaslab names them in
+ * hwloc's own HWLOC_PLUGINS_BLACKLIST while it loads its topology, and
+ * removes the variable again at once, but only
+ *   - when the user set none of hwloc's variables that choose plugins or
+ *     components (HWLOC_PLUGINS_BLACKLIST, HWLOC_PLUGINS_PATH,
+ *     HWLOC_COMPONENTS) or a topology (HWLOC_XMLFILE): those are theirs
+ *     (lib/options.c reads them: nslab_options.hwloc_quiet);
+ *   - when the process has one thread (/proc/self/status): the environment
+ *     is not for changing while another thread may read it.
+ * A program that uses hwloc itself is not affected: its own first
+ * topology opens the plugins again, the variable gone by then (or they
+ * are open already, and numaslab's topology changes nothing).
+ */
+static char quiet_plugins[] = "HWLOC_PLUGINS_BLACKLIST=hwloc_pci.so,hwloc_opencl.so,hwloc_gl.so,"
+                              "hwloc_cuda.so,hwloc_nvml.so,hwloc_rsmi.so,hwloc_levelzero.so,"
+                              "hwloc_xml_libxml.so";
+
+/* 1 when /proc/self/status says the process has one thread. */
+static int single_threaded(void)
+{
+    char buf[4096];
+    FILE *f = fopen("/proc/self/status", "re");
+    int one = 0;
+    if (!f)
+        return 0;
+    while (fgets(buf, sizeof(buf), f))
+        if (strncmp(buf, "Threads:", 8) == 0) {
+            one = strtol(buf + 8, NULL, 10) == 1;
+            break;
+        }
+    fclose(f);
+    return one;
+}
+
+/* hwloc_topology_init, with hwloc's plugins left closed when quiet (the
+ * user set none of hwloc's variables: lib/options.c) and the process has
+ * one thread (above). */
+static int topology_init_quiet(hwloc_topology_t *topo, int quiet)
+{
+    quiet = quiet && single_threaded() && putenv(quiet_plugins) == 0;
+    int rc = hwloc_topology_init(topo);
+    int e = errno;
+    if (quiet)
+        unsetenv("HWLOC_PLUGINS_BLACKLIST");
+    errno = e;
+    return rc;
+}
+
+static int hwloc_open(hwloc_topology_t *out, const char *xml, int quiet)
 {
     hwloc_topology_t topo;
     int rc;
@@ -121,7 +178,7 @@ static int hwloc_open(hwloc_topology_t *out, const char *xml)
                 hwloc_get_api_version(), (unsigned)HWLOC_API_VERSION);
         return -ENOSYS;
     }
-    if (hwloc_topology_init(&topo) != 0) {
+    if (topology_init_quiet(&topo, quiet && !xml) != 0) {
         rc = errno > 0 ? -errno : -ENOMEM;
         fprintf(stderr, "numaslab: hwloc_topology_init failed\n");
         return rc;
@@ -586,7 +643,7 @@ static void simulated_allow(struct nslab_allow *a, hwloc_topology_t topo, const 
  * nslab__topo_free(t) is safe.  Not thread-safe with itself (hwloc and
  * libnuma are, but t is written).
  */
-int nslab__topo_discover(struct nslab_topo *t, const char *nodes, int nodes_cfg)
+int nslab__topo_discover(struct nslab_topo *t, const char *nodes, int nodes_cfg, int quiet_plugins)
 {
     struct nslab_allow allow;
     hwloc_topology_t topo = NULL;
@@ -595,7 +652,7 @@ int nslab__topo_discover(struct nslab_topo *t, const char *nodes, int nodes_cfg)
     memset(t, 0, sizeof(*t));
     /* hwloc itself honours HWLOC_XMLFILE (and its other backends'
      * variables): the topology may be another machine's. */
-    rc = hwloc_open(&topo, NULL);
+    rc = hwloc_open(&topo, NULL, quiet_plugins);
     if (rc)
         return rc;
     int simulated = !hwloc_topology_is_thissystem(topo);
@@ -625,7 +682,7 @@ int nslab__topo_from_xml(struct nslab_topo *t, const char *xml_path,
     memset(t, 0, sizeof(*t));
     if (!xml_path || !allow)
         return -EINVAL;
-    rc = hwloc_open(&topo, xml_path);
+    rc = hwloc_open(&topo, xml_path, 0);
     if (rc)
         return rc;
     rc = topo_build(t, topo, allow);

@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/wait.h>
 
 #define MIB (1024 * 1024)
@@ -218,6 +219,38 @@ static int child_tcache(void)
     return tu_exit();
 }
 
+/* A thread that waits until the child is done with numaslab_init. */
+static int plug_pipe[2];
+static void *plug_waiter(void *arg)
+{
+    char c;
+    (void)arg;
+    while (read(plug_pipe[0], &c, 1) < 0 && errno == EINTR)
+        ;
+    return NULL;
+}
+
+/* numaslab_init, another thread alive meanwhile or not; what
+ * HWLOC_PLUGINS_BLACKLIST is afterwards goes to stdout (hwloc itself
+ * writes what it does with its plugins to stderr: HWLOC_PLUGINS_VERBOSE). */
+static int child_plugins(int threaded)
+{
+    pthread_t t;
+    if (threaded) {
+        REQUIRE(pipe(plug_pipe) == 0, "pipe: %s", strerror(errno));
+        REQUIRE(pthread_create(&t, NULL, plug_waiter, NULL) == 0, "pthread_create");
+    }
+    CHECK(numaslab_init(NULL) == 0, "numaslab_init: %s", strerror(errno));
+    const char *v = getenv("HWLOC_PLUGINS_BLACKLIST");
+    printf("blacklist-after [%s]\n", v ? v : "(unset)");
+    if (threaded) {
+        REQUIRE(write(plug_pipe[1], "x", 1) == 1, "write: %s", strerror(errno));
+        pthread_join(t, NULL);
+    }
+    child_alloc_works();
+    return tu_exit();
+}
+
 static int run_child(const char *scenario)
 {
     tu_init(scenario);
@@ -234,6 +267,10 @@ static int run_child(const char *scenario)
         return child_badcfg();
     if (!strcmp(scenario, "tcache"))
         return child_tcache();
+    if (!strcmp(scenario, "plugins"))
+        return child_plugins(0);
+    if (!strcmp(scenario, "plugins-thread"))
+        return child_plugins(1);
     tu_hard("unknown scenario %s", scenario);
 }
 
@@ -276,6 +313,86 @@ static const char *status_str(const struct tu_child *r, char *buf, size_t n)
     else
         snprintf(buf, n, "status %#x", r->status);
     return buf;
+}
+
+/* What hwloc's verbose plugin messages (stderr) say of plugin name:
+ * 'L' loaded, 'B' left out by HWLOC_PLUGINS_BLACKLIST, 0 not found. */
+static char plugin_fate(const char *err, const char *name)
+{
+    char loaded[128], left[128];
+    snprintf(loaded, sizeof(loaded), "Plugin descriptor `%s' ready", name);
+    snprintf(left, sizeof(left), "Plugin `%s' is blacklisted", name);
+    return strstr(err, loaded) ? 'L' : strstr(err, left) ? 'B' : 0;
+}
+
+/* The plugins a distribution ships whose loading numaslab spares a
+ * process (numa/topology.c). */
+static const char *const spared[] = {"hwloc_pci", "hwloc_opencl", "hwloc_gl", "hwloc_xml_libxml"};
+#define NSPARED (sizeof(spared) / sizeof(spared[0]))
+
+/* hwloc's plugins while numaslab loads its topology (numaslab(7), hwloc's
+ * plugins): left closed when the process has one thread and the user set
+ * no hwloc variable of theirs; opened as hwloc does by itself otherwise;
+ * the environment as it was, either way. */
+static void hwloc_plugins(void)
+{
+    char buf[64];
+    struct tu_child r;
+
+    tu_case("hwloc's plugins left closed");
+    const char *plain[] = {"HWLOC_PLUGINS_VERBOSE=1", NULL};
+    r = spawn("plugins", plain);
+    show_child(&r);
+    CHECK(exited0(&r), "child passed (%s)", status_str(&r, buf, sizeof(buf)));
+    CHECK(strstr(r.out, "blacklist-after [(unset)]") != NULL,
+          "HWLOC_PLUGINS_BLACKLIST is unset again after numaslab_init");
+    int found = 0, loaded = 0;
+    for (size_t i = 0; i < NSPARED; i++) {
+        char f = plugin_fate(r.err, spared[i]);
+        found += f != 0;
+        loaded += f == 'L';
+        if (f == 'L')
+            tu_info("%s was loaded", spared[i]);
+    }
+    if (!found)
+        tu_info("hwloc found none of its plugins here (%s ...): the cases below check the "
+                "environment only",
+                spared[0]);
+    CHECK(loaded == 0, "none of the %d plugins hwloc found was loaded (%d were)", found, loaded);
+    free(r.out);
+    free(r.err);
+
+    tu_case("hwloc's plugins: the user's HWLOC_PLUGINS_BLACKLIST");
+    const char *user[] = {"HWLOC_PLUGINS_VERBOSE=1", "HWLOC_PLUGINS_BLACKLIST=hwloc_gl", NULL};
+    r = spawn("plugins", user);
+    show_child(&r);
+    CHECK(exited0(&r), "child passed (%s)", status_str(&r, buf, sizeof(buf)));
+    CHECK(strstr(r.out, "blacklist-after [hwloc_gl]") != NULL,
+          "the user's HWLOC_PLUGINS_BLACKLIST is left as it was");
+    if (plugin_fate(r.err, "hwloc_pci"))
+        CHECK(plugin_fate(r.err, "hwloc_pci") == 'L' && plugin_fate(r.err, "hwloc_gl") != 'L',
+              "only the plugin the user named is left out (hwloc_pci %c, hwloc_gl %c)",
+              plugin_fate(r.err, "hwloc_pci"), plugin_fate(r.err, "hwloc_gl") ?: '-');
+    free(r.out);
+    free(r.err);
+
+    tu_case("hwloc's plugins: a second thread");
+    r = spawn("plugins-thread", plain);
+    show_child(&r);
+    CHECK(exited0(&r), "child passed (%s)", status_str(&r, buf, sizeof(buf)));
+    CHECK(strstr(r.out, "blacklist-after [(unset)]") != NULL,
+          "HWLOC_PLUGINS_BLACKLIST was never set");
+    if (found) {
+        int now = 0;
+        for (size_t i = 0; i < NSPARED; i++)
+            now += plugin_fate(r.err, spared[i]) == 'L';
+        CHECK(now == found,
+              "with another thread alive the environment is not changed: hwloc "
+              "loads its %d plugins (%d loaded)",
+              found, now);
+    }
+    free(r.out);
+    free(r.err);
 }
 
 /* 1 when a line of text contains var and, elsewhere on it, value as a
@@ -423,6 +540,8 @@ int main(int argc, char **argv)
     CHECK(tu_line_has_all(r.err, "zz", (char *)NULL), "a message on stderr names \"zz\"");
     free(r.out);
     free(r.err);
+
+    hwloc_plugins();
 
     return tu_exit();
 }

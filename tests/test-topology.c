@@ -598,7 +598,7 @@ static void test_host_policies(int a0)
     int rc;
 
     if (set_policy(MPOL_BIND, a0) == 0) {
-        rc = nslab__topo_discover(&t, NULL, 0);
+        rc = nslab__topo_discover(&t, NULL, 0, 0);
         set_policy(MPOL_DEFAULT, -1);
         check(rc == 0 && t.policy == NSLAB_POL_BIND && t.nactive == 1 && t.active[0] == a0,
               "host, membind=%d: policy BIND, node %d the only active one", a0, a0);
@@ -608,7 +608,7 @@ static void test_host_policies(int a0)
     }
 
     if (set_policy(MPOL_PREFERRED, a0) == 0) {
-        rc = nslab__topo_discover(&t, NULL, 0);
+        rc = nslab__topo_discover(&t, NULL, 0, 0);
         set_policy(MPOL_DEFAULT, -1);
         check(rc == 0 && t.policy == NSLAB_POL_PREFERRED && t.preferred == a0,
               "host, preferred=%d: policy PREFERRED, preferred %d (got %d)", a0, a0, t.preferred);
@@ -618,7 +618,7 @@ static void test_host_policies(int a0)
     }
 
     if (set_policy(MPOL_INTERLEAVE, a0) == 0) {
-        rc = nslab__topo_discover(&t, NULL, 0);
+        rc = nslab__topo_discover(&t, NULL, 0, 0);
         set_policy(MPOL_DEFAULT, -1);
         check(rc == 0 && t.policy == NSLAB_POL_INTERLEAVE && t.nlocal == 1 &&
                   t.active[t.local_set[0]] == a0,
@@ -629,7 +629,7 @@ static void test_host_policies(int a0)
     }
 
     if (set_policy(MPOL_LOCAL, -1) == 0) {
-        rc = nslab__topo_discover(&t, NULL, 0);
+        rc = nslab__topo_discover(&t, NULL, 0, 0);
         set_policy(MPOL_DEFAULT, -1);
         check(rc == 0 && t.policy == NSLAB_POL_DEFAULT && t.preferred == -1,
               "host, localalloc: policy DEFAULT");
@@ -641,7 +641,7 @@ static void test_host_policies(int a0)
     /* A cpuset-relative bind: the kernel maps bit 1 to an allowed node; a
      * page faulted under the policy says which, and so must we. */
     if (set_policy(MPOL_BIND | (1 << 14) /* MPOL_F_RELATIVE_NODES */, 1) == 0) {
-        rc = nslab__topo_discover(&t, NULL, 0);
+        rc = nslab__topo_discover(&t, NULL, 0, 0);
         char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         int where = -1;
         if (p != MAP_FAILED) {
@@ -671,7 +671,7 @@ static void test_host(void)
         return;
     }
     cap_begin();
-    rc = nslab__topo_discover(&t, NULL, 0);
+    rc = nslab__topo_discover(&t, NULL, 0, 0);
     msg = cap_end();
     check(rc == 0 && msg[0] == '\0', "host: discover rc 0, silent (rc %d, \"%s\")", rc, shown(msg));
     if (rc != 0)
@@ -733,7 +733,7 @@ static void test_host(void)
     nslab__topo_free(&t);
 
     cap_begin();
-    rc = nslab__topo_discover(&t, "x", 0);
+    rc = nslab__topo_discover(&t, "x", 0, 0);
     msg = cap_end();
     check(rc == -EINVAL && strstr(msg, MSG_BAD("x")) && t.nactive >= 1,
           "host: NUMASLAB_NODES=x is -EINVAL, reported, table built (rc %d)", rc);
@@ -741,7 +741,7 @@ static void test_host(void)
 
     if (numa_max_node() < 1023) {
         cap_begin();
-        rc = nslab__topo_discover(&t, "1023", 0);
+        rc = nslab__topo_discover(&t, "1023", 0, 0);
         msg = cap_end();
         check(rc == 0 && strstr(msg, MSG_NONE("1023")) && t.nactive >= 1,
               "host: NUMASLAB_NODES=1023 (absent) is reported and ignored (rc %d)", rc);
@@ -750,7 +750,7 @@ static void test_host(void)
 
     char one[16];
     snprintf(one, sizeof(one), "%d", a0);
-    rc = nslab__topo_discover(&t, one, 0);
+    rc = nslab__topo_discover(&t, one, 0, 0);
     check(rc == 0 && t.nactive == 1 && t.active[0] == a0,
           "host: NUMASLAB_NODES=%d leaves node %d only", a0, a0);
     nslab__topo_free(&t);
