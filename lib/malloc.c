@@ -178,8 +178,12 @@ __attribute__((noinline)) static void free_miss(struct nslab_slab *s, void *ptr)
 __attribute__((noinline)) static void free_not_mine(struct nslab_slab *s, void *ptr)
 {
     if (likely(s->type == NSLAB_T_SLAB && !nslab_busy && nslab__obj_ok(s, s->cache, ptr))) {
-        if (likely(nslab__take_back(s->cache, ptr, "free")))
-            free_miss(s, ptr); /* not the thread's: no list to push onto */
+        /* Not the thread's: no list to push onto.  A free into the
+         * remote-map word the thread gathers makes no call: it needs
+         * neither errno saved nor the busy marks (it allocates nothing). */
+        if (likely(nslab__take_back(s->cache, ptr, "free")) &&
+            !nslab__remote_gather(nslab_dts, s, s->cache, ptr))
+            free_miss(s, ptr);
         return;
     }
     free_slow(ptr, s);

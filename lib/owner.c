@@ -501,11 +501,8 @@ void nslab__free_miss(struct nslab_slab *s, void *obj, const char *call)
         uint32_t idx = nslab__obj_index(s, c, obj), w = idx / 64;
         uint64_t bit = 1ull << (idx % 64);
         if (tc->rb_s == s && tc->rb_w == w) {
-            if (!(tc->rb_bits & bit) && !nslab__cookie_is(c, obj)) {
-                nslab__cookie_set(obj); /* the object is the freer's until its bit is ORed */
-                tc->rb_bits |= bit;
+            if (nslab__remote_gather(ts, s, c, obj))
                 return;
-            }
         } else if (tc != &nslab_no_tc && !nslab__cookie_is(c, obj)) {
             /* Another word, and the thread has its cache of c: what
              * free_remote does, with what is known already. */

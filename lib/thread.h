@@ -207,6 +207,35 @@ static inline int nslab__cookie_is(const struct numaslab_cache *c, void *obj)
     return is;
 }
 
+/* A free of obj, validated as an object of s of cache c, into another
+ * thread's slab s, taken by ts's gathered remote-map word (tc->rb_*) when
+ * it falls in that word: the bit set there, no atomic operation, no call
+ * (lib/owner.c, free_remote).  0 when it does not (another word, an
+ * unowned slab, a cache without a list) or obj is free already (its
+ * cookie, or its bit gathered): the caller's miss path takes it. */
+static inline int nslab__remote_gather(struct nslab_tstate *ts, struct nslab_slab *s,
+                                       struct numaslab_cache *c, void *obj)
+{
+    struct nslab_thread_cache *tc = ts->cc[c->id]; /* nslab_no_tc: rb_s is NULL */
+    if (tc->rb_s != s || !c->mag || nslab_load_relaxed(&s->owner) == NULL)
+        return 0;
+    uint32_t idx = nslab__obj_index(s, c, obj);
+    uint64_t bit = 1ull << (idx % 64);
+    if (tc->rb_w != idx / 64 || (tc->rb_bits & bit))
+        return 0;
+    void **o = obj;
+    uintptr_t cookie = nslab_cookie;
+    NSLAB_MAG_OPEN(o);
+    int is_free = o[1] == (void *)cookie;
+    if (!is_free)
+        o[1] = (void *)cookie; /* the object is the freer's until its bit is ORed */
+    NSLAB_MAG_SHUT(o);
+    if (is_free)
+        return 0;
+    tc->rb_bits |= bit;
+    return 1;
+}
+
 /* The thread's free list of sl was empty: refilled from its current slab
  * (lib/owner.c), one object handed back; NULL on a miss. */
 void *nslab__own_fill(struct numaslab_cache *c, struct nslab_thread_node *sl);

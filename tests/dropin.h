@@ -61,9 +61,11 @@ static inline int dropin_needs_sanitizer(const char *path)
 }
 
 /* Run this program as "--child" under the drop-in; after: libraries to
- * preload after it (or NULL).  Its output is passed on; the result is
- * its wait status and output, to judge. */
-static inline struct tu_child dropin_run_child(const char *name, const char *arg, const char *after)
+ * preload after it (or NULL); extra: one more "VAR=VALUE" for its
+ * environment (or NULL).  Its output is passed on; the result is its wait
+ * status and output, to judge. */
+static inline struct tu_child dropin_run_child_env(const char *name, const char *arg,
+                                                   const char *after, const char *extra)
 {
 #if TU_SANITIZED
     /* The sanitizers interpose malloc themselves, and their runtime must
@@ -77,12 +79,17 @@ static inline struct tu_child dropin_run_child(const char *name, const char *arg
                 so);
     dropin_absolute(so, lib, sizeof(lib));
     snprintf(pre, sizeof(pre), "LD_PRELOAD=%s%s%s", lib, after ? " " : "", after ? after : "");
-    const char *vars[] = {pre, NULL};
-    struct tu_child ch = tu_spawn_self(name, arg, vars, 1);
+    const char *vars[] = {pre, extra, NULL};
+    struct tu_child ch = tu_spawn_self(name, arg, vars, extra ? 2 : 1);
     fputs(ch.out, stdout);
     if (ch.err[0])
         printf("# child's stderr:\n%s", ch.err);
     return ch;
+}
+
+static inline struct tu_child dropin_run_child(const char *name, const char *arg, const char *after)
+{
+    return dropin_run_child_env(name, arg, after, NULL);
 }
 
 /* The verdict on a child of dropin_run_child: it exited 0, numaslab said

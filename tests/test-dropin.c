@@ -21,7 +21,9 @@
  *     library's own one ran;
  *   - fork while other threads allocate (the child allocates, frees the
  *     parent's objects, exits cleanly), fork + exec, dlopen/dlclose,
- *     allocation in an atexit handler.
+ *     allocation in an atexit handler;
+ *   - in a child of its own: a second free of another thread's object is
+ *     refused and reported, its neighbour freed after it with no word.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -374,6 +376,71 @@ static void threads(void)
     CHECK(fine, "200 threads one after the other, each with a destructor that allocates late");
 }
 
+/* ---- a double free of another thread's object --------------------------- */
+
+/* The owner of the objects: alive until the main thread is done with them. */
+static void *dbl_obj[2];
+static pthread_mutex_t dbl_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t dbl_cond = PTHREAD_COND_INITIALIZER;
+static int dbl_stage;
+
+static void *dbl_owner(void *arg)
+{
+    (void)arg;
+    dbl_obj[0] = malloc(48);
+    dbl_obj[1] = malloc(48);
+    pthread_mutex_lock(&dbl_lock);
+    dbl_stage = 1;
+    pthread_cond_broadcast(&dbl_cond);
+    while (dbl_stage != 2)
+        pthread_cond_wait(&dbl_cond, &dbl_lock);
+    pthread_mutex_unlock(&dbl_lock);
+    return NULL;
+}
+
+static void free_second(void *p)
+{
+    free(p);
+}
+
+/* Run as its own child, with NUMASLAB_ABORT=0: a free of another thread's
+ * object goes into the remote-map word the freeing thread gathers; a
+ * second free of it there is refused and reported, naming the call and
+ * the pointer, and the object's neighbour still goes in after it. */
+static int child_remote_double(void)
+{
+    tu_case("a double free of another thread's object");
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, dbl_owner, NULL) == 0, "pthread_create");
+    pthread_mutex_lock(&dbl_lock);
+    while (dbl_stage != 1)
+        pthread_cond_wait(&dbl_cond, &dbl_lock);
+    pthread_mutex_unlock(&dbl_lock);
+    REQUIRE(dbl_obj[0] && dbl_obj[1], "malloc(48) in the owner");
+    char ptr[32];
+    void *volatile again = dbl_obj[0]; /* the compiler would warn of the use after free */
+    snprintf(ptr, sizeof(ptr), "%p", dbl_obj[0]);
+    free(dbl_obj[0]);
+    char *err = tu_capture_stderr(free_second, again);
+    err[strcspn(err, "\n")] = '\0';
+    CHECK(tu_line_has_all(err, "double free", "free", ptr, (char *)NULL),
+          "the second free of %s is reported as a double free of free(): \"%s\"", ptr, err);
+    free(err);
+    err = tu_capture_stderr(free_second, dbl_obj[1]);
+    CHECK(err[0] == '\0', "its neighbour is freed after it with no message (\"%s\")", err);
+    free(err);
+    /* Both go home; the owner's next objects are each handed out once. */
+    void (*flush)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "numaslab_thread_flush");
+    REQUIRE(flush, "numaslab_thread_flush");
+    flush();
+    pthread_mutex_lock(&dbl_lock);
+    dbl_stage = 2;
+    pthread_cond_broadcast(&dbl_cond);
+    pthread_mutex_unlock(&dbl_lock);
+    pthread_join(t, NULL);
+    return tu_exit();
+}
+
 /* ---- fork, exec, dlopen, exit ----------------------------------------- */
 
 static volatile int spin_stop;
@@ -476,11 +543,19 @@ static int child(void)
 int main(int argc, char **argv)
 {
     tu_init("test-dropin");
+    if (argc > 2 && strcmp(argv[1], "--child") == 0 && strcmp(argv[2], "remote-double") == 0)
+        return child_remote_double();
     if (argc > 1 && strcmp(argv[1], "--child") == 0)
         return child();
     tu_case("the program under the drop-in");
     struct tu_child ch = dropin_run_child("test-dropin", NULL, NULL);
     dropin_judge(&ch, "atexit: allocated by numaslab",
                  "an atexit handler allocates and reallocates, from numaslab");
+    tu_case("a double free of another thread's object, in a child");
+    ch = dropin_run_child_env("test-dropin", "remote-double", NULL, "NUMASLAB_ABORT=0");
+    CHECK(WIFEXITED(ch.status) && WEXITSTATUS(ch.status) == 0,
+          "the child's checks passed (status %#x)", ch.status);
+    free(ch.out);
+    free(ch.err);
     return tu_exit();
 }
