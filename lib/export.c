@@ -376,13 +376,20 @@ void nslab__pub_cache_counts(struct numaslab_cache *c, int nidx)
  * freeing thread's pace: counting and writing each would cost more than
  * the free (two atomic additions on lines every thread shares, and a
  * record).  A thread counts and writes them at most once per tick of the
- * coarse clock (a few milliseconds), looking at the clock every eighth
- * time, and what it left at its next flush or exit (nslab__pub_dirty). */
+ * coarse clock (a few milliseconds), looking at the clock every
+ * NSLAB_PUB_EVERY-th time (lib/thread.h), and what it left at its next
+ * flush or exit (nslab__pub_dirty). */
 void nslab__pub_remote(struct nslab_tstate *ts, struct numaslab_cache *c)
 {
     nslab__pub_wait(ts, c->id);
-    uint64_t now;
-    if ((++ts->pub_n & 7) != 0 || (now = coarse_ns()) == ts->pub_tick)
+    if (++ts->pub_n % NSLAB_PUB_EVERY == 0)
+        nslab__pub_tick(ts);
+}
+
+void nslab__pub_tick(struct nslab_tstate *ts)
+{
+    uint64_t now = coarse_ns();
+    if (now == ts->pub_tick)
         return;
     ts->pub_tick = now;
     nslab__pub_dirty(ts);

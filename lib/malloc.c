@@ -172,6 +172,15 @@ __attribute__((noinline)) static void free_miss(struct nslab_slab *s, void *ptr)
     errno = saved;
 }
 
+/* A remote free outside the word the thread gathers (free_not_mine): a
+ * function of its own, so that the gathered word's free saves no
+ * register. */
+__attribute__((noinline)) static void free_switch(struct nslab_slab *s, void *ptr)
+{
+    if (!nslab__remote_switch(nslab_dts, s, s->cache, ptr))
+        free_miss(s, ptr);
+}
+
 /* free of ptr in the arena's chunk s, which the thread does not own or
  * while it is busy: another thread's slab (the remote free), an unowned
  * one, a chunk that is no slab, a bad pointer. */
@@ -179,11 +188,13 @@ __attribute__((noinline)) static void free_not_mine(struct nslab_slab *s, void *
 {
     if (likely(s->type == NSLAB_T_SLAB && !nslab_busy && nslab__obj_ok(s, s->cache, ptr))) {
         /* Not the thread's: no list to push onto.  A free into the
-         * remote-map word the thread gathers makes no call: it needs
-         * neither errno saved nor the busy marks (it allocates nothing). */
+         * remote-map word the thread gathers makes no call, one into
+         * another word of an owned slab one: neither needs errno saved
+         * nor the busy marks (they allocate nothing; what might is
+         * marked, lib/owner.c). */
         if (likely(nslab__take_back(s->cache, ptr, "free")) &&
             !nslab__remote_gather(nslab_dts, s, s->cache, ptr))
-            free_miss(s, ptr);
+            free_switch(s, ptr);
         return;
     }
     free_slow(ptr, s);

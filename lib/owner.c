@@ -352,6 +352,19 @@ static void rb_restart(struct numaslab_cache *c, struct nslab_tstate *ts,
     tc->rb_bits = bit;
 }
 
+void nslab__remote_switch_rare(struct nslab_tstate *ts, struct numaslab_cache *c, char *first,
+                               uint64_t dup, int tick)
+{
+    int saved = errno;
+    NSLAB_BUSY_ENTER();
+    if (dup)
+        nslab__report_doubles(c, "numaslab_free", first, dup);
+    if (tick)
+        nslab__pub_tick(ts);
+    NSLAB_BUSY_LEAVE();
+    errno = saved;
+}
+
 int nslab__rfreed_apply(struct numaslab_cache *c, struct nslab_thread_cache *tc)
 {
     int any = 0;
@@ -503,6 +516,8 @@ void nslab__free_miss(struct nslab_slab *s, void *obj, const char *call)
         if (tc->rb_s == s && tc->rb_w == w) {
             if (nslab__remote_gather(ts, s, c, obj))
                 return;
+        } else if (nslab__remote_switch(ts, s, c, obj)) {
+            return;
         } else if (tc != &nslab_no_tc && !nslab__cookie_is(c, obj)) {
             /* Another word, and the thread has its cache of c: what
              * free_remote does, with what is known already. */

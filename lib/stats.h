@@ -65,6 +65,9 @@ static inline void nslab__pub_wait(struct nslab_tstate *ts, uint32_t id)
     ts->pub_ids[id / 64] |= 1ull << (id % 64);
 }
 void nslab__pub_dirty(struct nslab_tstate *ts); /* what pub_remote left, counted and written now */
+/* Every NSLAB_PUB_EVERY-th remote free's look at the coarse clock: a new tick writes
+ * what pub_remote left (nslab__pub_dirty). */
+void nslab__pub_tick(struct nslab_tstate *ts);
 void nslab__pub_reserve(struct numaslab_mempool *pool);
 void nslab__pub_process(void);
 void nslab__pub_cache_new(struct numaslab_cache *c);

@@ -97,7 +97,7 @@ struct nslab_tstate {
     struct nslab_list link; /* in nslab_g.threads */
     uint64_t pub_tick;      /* when its frees into other threads' slabs were last
                                written to the statistics segment (lib/export.c) */
-    unsigned pub_n;         /* those frees, counted: the clock is read every eighth */
+    unsigned pub_n;         /* those frees, counted: the clock is read every NSLAB_PUB_EVERY-th */
     /* By cache id, a bit set: some of those frees were not written since. */
     uint64_t pub_ids[NSLAB_MAX_CACHES / 64];
 };
@@ -130,6 +130,12 @@ static inline void nslab__tc_free(struct nslab_tstate *ts, uint32_t id)
 }
 
 /* lib/owner.c: thread-owned slabs */
+/* What nslab__remote_switch leaves for a call of its own, once in a while
+ * (marked busy, errno kept: the report and the statistics segment may
+ * allocate and make system calls): the double frees its OR found, and the
+ * statistics' tick (nslab__pub_tick). */
+void nslab__remote_switch_rare(struct nslab_tstate *ts, struct numaslab_cache *c, char *first,
+                               uint64_t dup, int tick);
 void *nslab__cache_alloc_slow(struct numaslab_cache *c, unsigned flags, int node);
 void nslab__cache_free_slow(struct numaslab_cache *expect, void *obj, const char *call);
 /* The fast free's miss for an object already validated as one of s's
@@ -233,6 +239,56 @@ static inline int nslab__remote_gather(struct nslab_tstate *ts, struct nslab_sla
     if (is_free)
         return 0;
     tc->rb_bits |= bit;
+    return 1;
+}
+
+/* Remote frees between two looks at the coarse clock (nslab__pub_tick). */
+#define NSLAB_PUB_EVERY 32
+
+/* A free of obj (validated, of s of cache c) into another thread's slab s
+ * outside the remote-map word ts gathers: that word ORed into its slab
+ * (rb_flush and nslab__pub_remote, for the owned slab they find), obj's
+ * word begun, with no lock and one atomic operation.  0, nothing done,
+ * where free_remote's longer way is needed: no thread cache yet, an
+ * unowned slab (either one), a cache without a list, or obj free already
+ * (its cookie; its bit gathered).  errno is kept. */
+static inline int nslab__remote_switch(struct nslab_tstate *ts, struct nslab_slab *s,
+                                       struct numaslab_cache *c, void *obj)
+{
+    struct nslab_thread_cache *tc = ts->cc[c->id];
+    struct nslab_tstate *owner = nslab_load_relaxed(&s->owner);
+    struct nslab_slab *old = tc->rb_s;
+    if (tc == &nslab_no_tc || !c->mag || owner == NULL || owner == ts ||
+        (old && nslab_load_acquire(&old->owner) == NULL))
+        return 0;
+    uint32_t idx = nslab__obj_index(s, c, obj), w = idx / 64;
+    if (old == s && tc->rb_w == w)
+        return 0; /* its bit is gathered already (nslab__remote_gather): a double free */
+    void **o = obj;
+    uintptr_t cookie = nslab_cookie;
+    NSLAB_MAG_OPEN(o);
+    int is_free = o[1] == (void *)cookie;
+    if (!is_free)
+        o[1] = (void *)cookie; /* the object is the freer's until its bit is ORed */
+    NSLAB_MAG_SHUT(o);
+    if (is_free)
+        return 0;
+    if (old) {
+        uint32_t ow = tc->rb_w;
+        uint64_t bits = tc->rb_bits;
+        int nidx = old->nidx; /* everything read of old before the OR */
+        char *first = old->objs + (size_t)ow * 64 * c->size;
+        uint64_t dup = __atomic_fetch_or(&old->rmap[ow], bits, __ATOMIC_RELEASE) & bits;
+        bits &= ~dup;
+        tc->slot[nidx].rfreed += (bits & (bits - 1)) ? nslab_popcount64(bits) : bits != 0;
+        ts->pub_ids[c->id / 64] |= 1ull << (c->id % 64); /* nslab__pub_wait */
+        int tick = ++ts->pub_n % NSLAB_PUB_EVERY == 0;
+        if (unlikely(dup != 0 || tick))
+            nslab__remote_switch_rare(ts, c, first, dup, tick);
+    }
+    tc->rb_s = s;
+    tc->rb_w = w;
+    tc->rb_bits = 1ull << (idx % 64);
     return 1;
 }
 
