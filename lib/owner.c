@@ -14,7 +14,9 @@
  *   free by the owner, fast: onto that list while it has room, else a
  *         bit set in the free map, the same
  *   free by another thread: one atomic OR into the slab's remote map
- *         (gathered per map word in the freeing thread: see free_remote),
+ *         (gathered per map word in the freeing thread: see free_remote,
+ *         and the drop-in's inline nslab__remote_gather and
+ *         nslab__remote_switch, lib/thread.h),
  *         which the owner collects when its slab runs dry (and when it
  *         looks for a slab among its full ones: a few each time, oldest
  *         first, so a producer's slabs come back as its consumer frees)

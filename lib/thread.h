@@ -6,8 +6,10 @@
  * an allocation from the thread's free list or current slab, and a free
  * into a slab the thread owns, take no lock and no atomic
  * read-modify-write, because the slab's free map and the lists belong to
- * the thread (lib/owner.c).  A free into another thread's slab is one
- * atomic OR, out of line.
+ * the thread (lib/owner.c).  A free into another thread's slab sets a
+ * bit of the remote-map word the thread gathers (nslab__remote_gather),
+ * or ORs that word in, one atomic operation, and begins another
+ * (nslab__remote_switch); the rest of it is out of line (lib/owner.c).
  */
 #ifndef NSLAB_THREAD_H
 #define NSLAB_THREAD_H
@@ -61,8 +63,9 @@ struct nslab_thread_node {
                       (what nslab__own_fill put there takes none) */
     /* Objects of other threads' slabs of this node this thread freed and
      * ORed in, not yet taken off the objects in use (lib/owner.c): the
-     * count waits, at most a tick of the coarse clock, so that such a
-     * free makes one atomic operation, not three. */
+     * count waits for the first tick of the coarse clock seen after
+     * NSLAB_PUB_EVERY such ORs, or the thread's flush or exit, so that
+     * such a free makes one atomic operation, not three. */
     uint32_t rfreed;
     struct nslab_slab *cur; /* the node's current slab (NSLAB_W_CUR), or NULL */
     uint64_t pad2;
@@ -250,8 +253,8 @@ static inline int nslab__remote_gather(struct nslab_tstate *ts, struct nslab_sla
  * (rb_flush and nslab__pub_remote, for the owned slab they find), obj's
  * word begun, with no lock and one atomic operation.  0, nothing done,
  * where free_remote's longer way is needed: no thread cache yet, an
- * unowned slab (either one), a cache without a list, or obj free already
- * (its cookie; its bit gathered).  errno is kept. */
+ * unowned slab (either one), s the thread's own, a cache without a list,
+ * or obj free already (its cookie; its bit gathered).  errno is kept. */
 static inline int nslab__remote_switch(struct nslab_tstate *ts, struct nslab_slab *s,
                                        struct numaslab_cache *c, void *obj)
 {
@@ -263,7 +266,7 @@ static inline int nslab__remote_switch(struct nslab_tstate *ts, struct nslab_sla
         return 0;
     uint32_t idx = nslab__obj_index(s, c, obj), w = idx / 64;
     if (old == s && tc->rb_w == w)
-        return 0; /* its bit is gathered already (nslab__remote_gather): a double free */
+        return 0; /* the gathered word, which nslab__remote_gather refused: a double free */
     void **o = obj;
     uintptr_t cookie = nslab_cookie;
     NSLAB_MAG_OPEN(o);
@@ -273,9 +276,14 @@ static inline int nslab__remote_switch(struct nslab_tstate *ts, struct nslab_sla
     NSLAB_MAG_SHUT(o);
     if (is_free)
         return 0;
+    uint32_t ow = tc->rb_w;
+    uint64_t bits = tc->rb_bits;
+    /* The new word first: whatever runs below (a report) finds the old
+     * one gone from the thread cache. */
+    tc->rb_s = s;
+    tc->rb_w = w;
+    tc->rb_bits = 1ull << (idx % 64);
     if (old) {
-        uint32_t ow = tc->rb_w;
-        uint64_t bits = tc->rb_bits;
         int nidx = old->nidx; /* everything read of old before the OR */
         char *first = old->objs + (size_t)ow * 64 * c->size;
         uint64_t dup = __atomic_fetch_or(&old->rmap[ow], bits, __ATOMIC_RELEASE) & bits;
@@ -286,9 +294,6 @@ static inline int nslab__remote_switch(struct nslab_tstate *ts, struct nslab_sla
         if (unlikely(dup != 0 || tick))
             nslab__remote_switch_rare(ts, c, first, dup, tick);
     }
-    tc->rb_s = s;
-    tc->rb_w = w;
-    tc->rb_bits = 1ull << (idx % 64);
     return 1;
 }
 

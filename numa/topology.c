@@ -120,21 +120,21 @@ int nslab__parse_nodelist(const char *s, uint64_t mask[NSLAB_MASK_WORDS])
  * more: on Debian 12 about 7.5 M instructions at the start of every
  * process numaslab serves, three quarters of what the drop-in adds to
  * the start of ls(1) (bench/RESULTS.md).  So numaslab names them in
- * hwloc's own HWLOC_PLUGINS_BLACKLIST while it loads its topology, and
- * removes the variable again at once, but only
+ * hwloc's own HWLOC_PLUGINS_BLACKLIST, in the environment hwloc reads
+ * while it loads numaslab's topology (topology_init_quiet), but only
  *   - when the user set none of hwloc's variables that choose plugins or
  *     components (HWLOC_PLUGINS_BLACKLIST, HWLOC_PLUGINS_PATH,
  *     HWLOC_COMPONENTS) or a topology (HWLOC_XMLFILE): those are theirs
  *     (lib/options.c reads them: nslab_options.hwloc_quiet);
- *   - when the process has one thread (/proc/self/status): the environment
- *     is not for changing while another thread may read it.
+ *   - when the process has one thread (/proc/self/status): environ is not
+ *     for swapping while another thread may read or change it.
  * A program that uses hwloc itself is not affected: its own first
  * topology opens the plugins again, the variable gone by then (or they
  * are open already, and numaslab's topology changes nothing).
  */
-static char quiet_plugins[] = "HWLOC_PLUGINS_BLACKLIST=hwloc_pci.so,hwloc_opencl.so,hwloc_gl.so,"
-                              "hwloc_cuda.so,hwloc_nvml.so,hwloc_rsmi.so,hwloc_levelzero.so,"
-                              "hwloc_xml_libxml.so";
+static const char quiet_plugins[] =
+    "HWLOC_PLUGINS_BLACKLIST=hwloc_pci.so,hwloc_opencl.so,hwloc_gl.so,hwloc_cuda.so,"
+    "hwloc_nvml.so,hwloc_rsmi.so,hwloc_levelzero.so,hwloc_xml_libxml.so";
 
 /* 1 when /proc/self/status says the process has one thread. */
 static int single_threaded(void)
@@ -153,16 +153,38 @@ static int single_threaded(void)
     return one;
 }
 
+extern char **environ;
+
 /* hwloc_topology_init, with hwloc's plugins left closed when quiet (the
  * user set none of hwloc's variables: lib/options.c) and the process has
- * one thread (above). */
+ * one thread (above).  The variable goes into a copy of the environment
+ * that environ points to for the call, and environ is put back after it:
+ * setenv and putenv are not used, because they take the C library's
+ * environment lock, which the calling thread may hold already (the
+ * drop-in starts numaslab inside whatever allocates first, setenv
+ * included), and because they would leave environ a new array. */
 static int topology_init_quiet(hwloc_topology_t *topo, int quiet)
 {
-    quiet = quiet && single_threaded() && putenv(quiet_plugins) == 0;
+    char **saved = environ, **env = NULL;
+    if (quiet && single_threaded()) {
+        size_t n = 0;
+        while (saved && saved[n])
+            n++;
+        env = malloc((n + 2) * sizeof(*env));
+        if (env) {
+            env[0] = (char *)quiet_plugins; /* hwloc only reads it */
+            if (n)
+                memcpy(env + 1, saved, n * sizeof(*env));
+            env[n + 1] = NULL;
+            environ = env;
+        }
+    }
     int rc = hwloc_topology_init(topo);
     int e = errno;
-    if (quiet)
-        unsetenv("HWLOC_PLUGINS_BLACKLIST");
+    if (env) {
+        environ = saved;
+        free(env);
+    }
     errno = e;
     return rc;
 }

@@ -22,8 +22,10 @@
  *   - fork while other threads allocate (the child allocates, frees the
  *     parent's objects, exits cleanly), fork + exec, dlopen/dlclose,
  *     allocation in an atexit handler;
- *   - in a child of its own: a second free of another thread's object is
- *     refused and reported, its neighbour freed after it with no word.
+ *   - in children of their own: a second free of another thread's object
+ *     is refused and reported, its neighbour freed after it with no word;
+ *     numaslab started inside setenv (the program's first allocation)
+ *     returns.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -376,6 +378,37 @@ static void threads(void)
     CHECK(fine, "200 threads one after the other, each with a destructor that allocates late");
 }
 
+/* ---- numaslab started inside setenv ------------------------------------ */
+
+/* As "--child setenv-first": the program's first allocation is setenv's,
+ * made in this constructor (the drop-in's ran before it), so that
+ * numaslab starts inside setenv, which holds the C library's environment
+ * lock meanwhile; numaslab must not take it again (numa/topology.c).  A
+ * hang is ended by the alarm and fails the parent's check. */
+static char **setenv_environ_before;
+static int setenv_rc = -1;
+__attribute__((constructor)) static void setenv_first(int argc, char **argv)
+{
+    extern char **environ;
+    if (argc < 3 || strcmp(argv[1], "--child") != 0 || strcmp(argv[2], "setenv-first") != 0)
+        return;
+    alarm(30);
+    setenv_environ_before = environ;
+    setenv_rc = setenv("NUMASLAB_TEST_SETENV_FIRST", "yes", 1);
+}
+
+static int child_setenv_first(void)
+{
+    tu_case("numaslab started inside setenv");
+    const char *v = getenv("NUMASLAB_TEST_SETENV_FIRST");
+    CHECK(setenv_rc == 0 && v && strcmp(v, "yes") == 0,
+          "setenv as the program's first allocation returned (%d) and set the variable", setenv_rc);
+    void *p = malloc(100);
+    CHECK(dropin_serves(p), "malloc is numaslab's after it");
+    free(p);
+    return tu_exit();
+}
+
 /* ---- a double free of another thread's object --------------------------- */
 
 /* The owner of the objects: alive until the main thread is done with them. */
@@ -545,12 +578,21 @@ int main(int argc, char **argv)
     tu_init("test-dropin");
     if (argc > 2 && strcmp(argv[1], "--child") == 0 && strcmp(argv[2], "remote-double") == 0)
         return child_remote_double();
+    if (argc > 2 && strcmp(argv[1], "--child") == 0 && strcmp(argv[2], "setenv-first") == 0)
+        return child_setenv_first();
     if (argc > 1 && strcmp(argv[1], "--child") == 0)
         return child();
     tu_case("the program under the drop-in");
     struct tu_child ch = dropin_run_child("test-dropin", NULL, NULL);
     dropin_judge(&ch, "atexit: allocated by numaslab",
                  "an atexit handler allocates and reallocates, from numaslab");
+    tu_case("numaslab started inside setenv, in a child");
+    ch = dropin_run_child("test-dropin", "setenv-first", NULL);
+    CHECK(WIFEXITED(ch.status) && WEXITSTATUS(ch.status) == 0,
+          "the child's checks passed (status %#x%s)", ch.status,
+          WIFSIGNALED(ch.status) && WTERMSIG(ch.status) == SIGALRM ? ": it hung" : "");
+    free(ch.out);
+    free(ch.err);
     tu_case("a double free of another thread's object, in a child");
     ch = dropin_run_child_env("test-dropin", "remote-double", NULL, "NUMASLAB_ABORT=0");
     CHECK(WIFEXITED(ch.status) && WEXITSTATUS(ch.status) == 0,

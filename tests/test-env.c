@@ -240,7 +240,10 @@ static int child_plugins(int threaded)
         REQUIRE(pipe(plug_pipe) == 0, "pipe: %s", strerror(errno));
         REQUIRE(pthread_create(&t, NULL, plug_waiter, NULL) == 0, "pthread_create");
     }
+    extern char **environ;
+    char **before = environ;
     CHECK(numaslab_init(NULL) == 0, "numaslab_init: %s", strerror(errno));
+    CHECK(environ == before, "environ is the array it was before numaslab_init");
     const char *v = getenv("HWLOC_PLUGINS_BLACKLIST");
     printf("blacklist-after [%s]\n", v ? v : "(unset)");
     if (threaded) {
