@@ -216,6 +216,21 @@ static inline int nslab__cookie_is(const struct numaslab_cache *c, void *obj)
     return is;
 }
 
+/* A remote free's mark on obj (a cache with a list): 1 with the cookie
+ * written, the object the freer's until its bit is ORed; 0 when obj
+ * carries it already (free: a double free, for the caller's slow path). */
+static inline int nslab__cookie_claim(void *obj)
+{
+    void **o = obj;
+    uintptr_t cookie = nslab_cookie;
+    NSLAB_MAG_OPEN(o);
+    int is_free = o[1] == (void *)cookie;
+    if (!is_free)
+        o[1] = (void *)cookie;
+    NSLAB_MAG_SHUT(o);
+    return !is_free;
+}
+
 /* A free of obj, validated as an object of s of cache c, into another
  * thread's slab s, taken by ts's gathered remote-map word (tc->rb_*) when
  * it falls in that word: the bit set there, no atomic operation, no call
@@ -232,14 +247,7 @@ static inline int nslab__remote_gather(struct nslab_tstate *ts, struct nslab_sla
     uint64_t bit = 1ull << (idx % 64);
     if (tc->rb_w != idx / 64 || (tc->rb_bits & bit))
         return 0;
-    void **o = obj;
-    uintptr_t cookie = nslab_cookie;
-    NSLAB_MAG_OPEN(o);
-    int is_free = o[1] == (void *)cookie;
-    if (!is_free)
-        o[1] = (void *)cookie; /* the object is the freer's until its bit is ORed */
-    NSLAB_MAG_SHUT(o);
-    if (is_free)
+    if (!nslab__cookie_claim(obj))
         return 0;
     tc->rb_bits |= bit;
     return 1;
@@ -267,14 +275,7 @@ static inline int nslab__remote_switch(struct nslab_tstate *ts, struct nslab_sla
     uint32_t idx = nslab__obj_index(s, c, obj), w = idx / 64;
     if (old == s && tc->rb_w == w)
         return 0; /* the gathered word, which nslab__remote_gather refused: a double free */
-    void **o = obj;
-    uintptr_t cookie = nslab_cookie;
-    NSLAB_MAG_OPEN(o);
-    int is_free = o[1] == (void *)cookie;
-    if (!is_free)
-        o[1] = (void *)cookie; /* the object is the freer's until its bit is ORed */
-    NSLAB_MAG_SHUT(o);
-    if (is_free)
+    if (!nslab__cookie_claim(obj))
         return 0;
     uint32_t ow = tc->rb_w;
     uint64_t bits = tc->rb_bits;

@@ -97,20 +97,6 @@ int nslab__parse_nodelist(const char *s, uint64_t mask[NSLAB_MASK_WORDS])
  * ---------------------------------------------------------------------- */
 
 /*
- * A loaded hwloc topology of this system (xml == NULL) or of an XML file.
- * Disallowed nodes and PUs are kept (INCLUDE_DISALLOWED) because the allowed
- * set is ours to compute from libnuma: hwloc's own view of the cpuset would
- * otherwise drop nodes silently, and node ids must mean the same thing to
- * both.  Caches and I/O objects are filtered out: we read nodes, PUs and
- * distances only, and skipping caches saves reading them for every CPU.
- * The x86 backend is left out for the same reason and a better one: it runs
- * CPUID on every CPU by binding the calling thread to each in turn, and the
- * calling thread is the application's.
- * Returns 0 with *out loaded, or a negative errno with a message on stderr
- * (-ENOSYS: the hwloc library at run time is not the ABI we were built
- * against; anything else: hwloc could not load the topology).
- */
-/*
  * hwloc's plugins.  hwloc opens every plugin of its plugin directory at the
  * first hwloc_topology_init of a process and closes them at the last
  * hwloc_topology_destroy.  Those a distribution ships are I/O discovery
@@ -189,6 +175,21 @@ static int topology_init_quiet(hwloc_topology_t *topo, int quiet)
     return rc;
 }
 
+/*
+ * A loaded hwloc topology of this system (xml == NULL) or of an XML file.
+ * Disallowed nodes and PUs are kept (INCLUDE_DISALLOWED) because the allowed
+ * set is ours to compute from libnuma: hwloc's own view of the cpuset would
+ * otherwise drop nodes silently, and node ids must mean the same thing to
+ * both.  Caches and I/O objects are filtered out: we read nodes, PUs and
+ * distances only, and skipping caches saves reading them for every CPU.
+ * The x86 backend is left out for the same reason and a better one: it runs
+ * CPUID on every CPU by binding the calling thread to each in turn, and the
+ * calling thread is the application's.  quiet: hwloc's plugins may be
+ * left closed (above).
+ * Returns 0 with *out loaded, or a negative errno with a message on stderr
+ * (-ENOSYS: the hwloc library at run time is not the ABI we were built
+ * against; anything else: hwloc could not load the topology).
+ */
 static int hwloc_open(hwloc_topology_t *out, const char *xml, int quiet)
 {
     hwloc_topology_t topo;
