@@ -99,7 +99,7 @@ static void fill_identity(struct numaslab_stats_header *h)
     struct stat st;
     h->pid = (int32_t)getpid();
     h->interval_ms = 0; /* live: written by the slow paths, not refreshed */
-    if (nslab_proc_stat(0, NULL, &h->start_time)) /* lib/statproc.c */
+    if (nslab_proc_stat(0, NULL, NULL, &h->start_time)) /* lib/statproc.c */
         h->start_time = 0;
     if (stat("/proc/self/exe", &st) == 0) {
         h->exe_dev = (uint64_t)st.st_dev;

@@ -2,7 +2,8 @@
  * lib/statproc.c - the process behind a statistics segment, from /proc:
  * the one parser of /proc/PID/stat, which the library uses for its own
  * start time (written into its segment's header, lib/export.c) and
- * numaslab-stat(1) for another process's, and the staleness check of
+ * thread count (numa/topology.c, hwloc's plugins), and numaslab-stat(1)
+ * for another process's start time, and the staleness check of
  * include/numaslab-stats.h ("Staleness"): is the segment's process alive,
  * and is it still the one that made the segment (same start time, same
  * program)?
@@ -26,7 +27,7 @@
 
 /* The command name (field 2) may hold spaces and parentheses: the fields
  * are counted from the last ')'. */
-int nslab_proc_stat(long pid, char *state, uint64_t *start)
+int nslab_proc_stat(long pid, char *state, long *threads, uint64_t *start)
 {
     char path[64], buf[1024];
     if (pid)
@@ -51,6 +52,8 @@ int nslab_proc_stat(long pid, char *state, uint64_t *start)
             return -1;
         if (field == 3 && state)
             *state = *p;
+        else if (field == 20 && threads)
+            *threads = strtol(p, NULL, 10);
         else if (field == 22 && start)
             *start = strtoull(p, NULL, 10);
         while (*p && *p != ' ')
@@ -74,7 +77,7 @@ enum nslab_life nslab_process_life(long pid, const struct numaslab_stats_header 
 
     if (pid <= 0 || pid > INT_MAX || !pid_exists(pid))
         return NSLAB_GONE;
-    if (nslab_proc_stat(pid, &state, &start) != 0)
+    if (nslab_proc_stat(pid, &state, NULL, &start) != 0)
         return pid_exists(pid) ? NSLAB_ALIVE : NSLAB_GONE; /* hidden /proc: trust kill() */
     if (state == 'Z' || state == 'X')
         return NSLAB_GONE; /* killed, not yet reaped */

@@ -83,9 +83,10 @@ const char *nslab_stat_plain(char *buf, size_t n, const char *s);
  * lib/statproc.c: the process behind a segment (/proc)
  * ---------------------------------------------------------------------- */
 
-/* /proc/PID/stat (pid 0: /proc/self/stat): *state gets field 3 and
- * *start field 22 (starttime), either pointer may be NULL.  0 or -1. */
-int nslab_proc_stat(long pid, char *state, uint64_t *start);
+/* /proc/PID/stat (pid 0: /proc/self/stat): *state gets field 3,
+ * *threads field 20 (num_threads) and *start field 22 (starttime); any
+ * pointer may be NULL.  0 or -1. */
+int nslab_proc_stat(long pid, char *state, long *threads, uint64_t *start);
 
 enum nslab_life { NSLAB_ALIVE, NSLAB_GONE, NSLAB_REUSED, NSLAB_EXECED };
 

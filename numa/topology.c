@@ -27,6 +27,7 @@
 #include "numa/numa.h"
 #include "lib/bitmap.h"
 #include "lib/parse.h"
+#include "lib/statread.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -112,7 +113,7 @@ int nslab__parse_nodelist(const char *s, uint64_t mask[NSLAB_MASK_WORDS])
  *     components (HWLOC_PLUGINS_BLACKLIST, HWLOC_PLUGINS_PATH,
  *     HWLOC_COMPONENTS) or a topology (HWLOC_XMLFILE): those are theirs
  *     (lib/options.c reads them: nslab_options.hwloc_quiet);
- *   - when the process has one thread (/proc/self/status): environ is not
+ *   - when the process has one thread (/proc/self/stat): environ is not
  *     for swapping while another thread may read or change it.
  * A program that uses hwloc itself is not affected: its own first
  * topology opens the plugins again, the variable gone by then (or they
@@ -122,21 +123,11 @@ static const char quiet_plugins[] =
     "HWLOC_PLUGINS_BLACKLIST=hwloc_pci.so,hwloc_opencl.so,hwloc_gl.so,hwloc_cuda.so,"
     "hwloc_nvml.so,hwloc_rsmi.so,hwloc_levelzero.so,hwloc_xml_libxml.so";
 
-/* 1 when /proc/self/status says the process has one thread. */
+/* 1 when /proc/self/stat says the process has one thread. */
 static int single_threaded(void)
 {
-    char buf[4096];
-    FILE *f = fopen("/proc/self/status", "re");
-    int one = 0;
-    if (!f)
-        return 0;
-    while (fgets(buf, sizeof(buf), f))
-        if (strncmp(buf, "Threads:", 8) == 0) {
-            one = strtol(buf + 8, NULL, 10) == 1;
-            break;
-        }
-    fclose(f);
-    return one;
+    long threads = 0;
+    return nslab_proc_stat(0, NULL, &threads, NULL) == 0 && threads == 1;
 }
 
 extern char **environ;
