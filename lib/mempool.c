@@ -113,6 +113,16 @@ int nslab__mempool_fill(struct numaslab_mempool *p)
     }
 }
 
+int nslab__mempool_add(struct numaslab_mempool *p, void *elem)
+{
+    nslab__lock(&p->lock, NSLAB_RANK_POOL);
+    int took = p->curr_nr < p->min_nr && p->curr_nr < p->cap;
+    if (took)
+        push(p, elem);
+    pool_unlock(p);
+    return took;
+}
+
 struct numaslab_mempool *nslab__mempool_new(int min_nr, numaslab_pool_alloc_fn alloc_fn,
                                             numaslab_pool_free_fn free_fn, void *pool_data,
                                             int node)

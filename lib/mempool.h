@@ -41,6 +41,8 @@ struct numaslab_mempool *nslab__mempool_new(int min_nr, numaslab_pool_alloc_fn a
                                             int node);
 /* Fill p up to min_nr with its allocator; returns the number still missing. */
 int nslab__mempool_fill(struct numaslab_mempool *p);
+/* elem into p when p holds fewer than min_nr: 1; else 0, elem the caller's. */
+int nslab__mempool_add(struct numaslab_mempool *p, void *elem);
 /* p filled, or NULL with errno ENOMEM and p released. */
 struct numaslab_mempool *nslab__mempool_create_filled(struct numaslab_mempool *p);
 /* Give every element p holds back to its allocator, and free p. */
@@ -53,6 +55,9 @@ void nslab__mempool_poison_check(struct numaslab_mempool *p, void *elem);
 int nslab__pool_node(int node, int bad);
 /* An empty pool of chunks of elem_bytes on node nidx (filled by the caller). */
 struct numaslab_mempool *nslab__page_pool_new(int nidx, size_t elem_bytes, int min_nr);
+/* The chunks p lacks made as one run of the page layer, put in p: the
+ * number put there, 0 when no such run could be had. */
+int nslab__page_pool_fill_run(struct numaslab_mempool *p);
 
 /* lib/nodereserve.c: the node reserves */
 int nslab__reserves_init(void);  /* nslab_g.lock held */

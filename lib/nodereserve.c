@@ -2,7 +2,9 @@
  * lib/nodereserve.c - the reserve every active node owns: a page pool of
  * NSLAB_MIN_SLAB chunks on that node, NUMASLAB_RESERVE bytes (2 MiB by
  * default, or per node as "NODE:SIZE,..."), made and faulted in when the
- * library initialises, past the node limit and the low watermark.
+ * library initialises, past the node limit and the low watermark: as one
+ * run of the page layer where the node can give it (lib/pagepool.c),
+ * chunk by chunk for what it cannot.
  * Critical and mempool requests grow their cache from it once ordinary
  * memory has failed (lib/reserve.c); numaslab_node_reserve hands it out.
  * Its full size is counted as the node's reserve allowance, on top of the
@@ -90,7 +92,8 @@ int nslab__reserves_init(void)
         if (!p)
             continue;
         nslab_g.node_counters[node].reserve_allowance = (uint64_t)min_nr * elem;
-        int missing = nslab__mempool_fill(p);
+        nslab__page_pool_fill_run(p);         /* one run where it can be had, */
+        int missing = nslab__mempool_fill(p); /* chunk by chunk for the rest */
         if (missing)
             nslab__report("numaslab: the reserve of node %d holds %d of %d elements of %zu bytes "
                           "(no more memory there)",

@@ -16,35 +16,90 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 
-/* A chunk of 2^order pages on the pool's node, faulted in, with its page
- * map leaves made now so that a slab laid in it later needs no memory. */
-static void *page_alloc(unsigned flags, int node, void *data)
+static void page_free(void *elem, void *data);
+
+/* [mem, mem+bytes), chunks of p just made, ready for a pool: their page
+ * map leaves made, locked when NUMASLAB_RESERVE_MLOCK=1.  -1 (nothing
+ * changed) when a leaf cannot be made. */
+static int chunks_ready(struct numaslab_mempool *p, void *mem, size_t bytes)
 {
-    struct numaslab_mempool *p = data;
-    /* Filling the reserve is not ordinary allocation: fault injection
-     * leaves it alone, so that reserves exist to be tested. */
-    void *mem =
-        nslab__pages_get(p->page_nidx, p->elem_bytes,
-                         (flags & NSLAB_F_FILL) ? NSLAB_PG_NOFAULT | NSLAB_PG_NOLIMIT : 0, NULL);
-    if (!mem)
-        return NULL;
-    if (nslab__pagemap_set(mem, p->elem_bytes, NULL)) {
-        nslab__pages_put(p->page_nidx, mem, p->elem_bytes, NSLAB_PG_UNMAP);
-        return NULL;
-    }
-    if (nslab_g.opt.reserve_mlock && mlock(mem, p->elem_bytes) != 0) {
+    if (nslab__pagemap_set(mem, bytes, NULL))
+        return -1;
+    if (nslab_g.opt.reserve_mlock && mlock(mem, bytes) != 0) {
         static int told;
         if (!__atomic_exchange_n(&told, 1, __ATOMIC_RELAXED)) {
             struct rlimit rl = {0, 0};
             getrlimit(RLIMIT_MEMLOCK, &rl);
             nslab__report("numaslab: NUMASLAB_RESERVE_MLOCK=1, but mlock of %zu bytes failed "
                           "(%s; RLIMIT_MEMLOCK is %llu bytes): the reserve stays unlocked",
-                          p->elem_bytes, strerror(errno), (unsigned long long)rl.rlim_cur);
+                          bytes, strerror(errno), (unsigned long long)rl.rlim_cur);
         }
     }
-    (void)flags;
+    (void)p;
+    return 0;
+}
+
+/* Filling the reserve is not ordinary allocation: fault injection leaves
+ * it alone, so that reserves exist to be tested. */
+static unsigned fill_flags(unsigned flags)
+{
+    return (flags & NSLAB_F_FILL) ? NSLAB_PG_NOFAULT | NSLAB_PG_NOLIMIT : 0;
+}
+
+/* A chunk of 2^order pages on the pool's node, faulted in, with its page
+ * map leaves made now so that a slab laid in it later needs no memory. */
+static void *page_alloc(unsigned flags, int node, void *data)
+{
+    struct numaslab_mempool *p = data;
+    void *mem = nslab__pages_get(p->page_nidx, p->elem_bytes, fill_flags(flags), NULL);
+    if (!mem)
+        return NULL;
+    if (chunks_ready(p, mem, p->elem_bytes)) {
+        nslab__pages_put(p->page_nidx, mem, p->elem_bytes, NSLAB_PG_UNMAP);
+        return NULL;
+    }
     (void)node;
     return mem;
+}
+
+/*
+ * A pool filled chunk by chunk makes a mapping, a binding and a populate
+ * for every chunk: 32 of each for a node's default reserve, most of what
+ * starting numaslab costs a small program.  Here the chunks the pool
+ * lacks come as one run: one of each.  A run of whole huge pages is
+ * 2 MiB-aligned and advised for them (unless NUMASLAB_THP=0), so that it
+ * is faulted in with one fault per 2 MiB where the kernel has huge pages
+ * to give, not one per page.  The chunks are the pool's as they would be
+ * one by one: each goes back to the page layer alone, which takes a run
+ * of one mapping back piece by piece as it takes neighbouring mappings.
+ */
+int nslab__page_pool_fill_run(struct numaslab_mempool *p)
+{
+    nslab__lock(&p->lock, NSLAB_RANK_POOL);
+    int n = p->min_nr - p->curr_nr;
+    nslab__unlock(&p->lock, NSLAB_RANK_POOL);
+    if (n < 2)
+        return 0; /* nothing to gain */
+    size_t bytes = (size_t)n * p->elem_bytes;
+    unsigned flags = fill_flags(NSLAB_F_FILL);
+    if (nslab_g.opt.thp && bytes % NSLAB_HUGE_PAGE == 0)
+        flags |= NSLAB_PG_HUGE;
+    char *mem = nslab__pages_get(p->page_nidx, bytes, flags, NULL);
+    if (!mem)
+        return 0;
+    if (chunks_ready(p, mem, bytes)) {
+        nslab__pages_put(p->page_nidx, mem, bytes, NSLAB_PG_UNMAP);
+        return 0;
+    }
+    int put = 0;
+    for (int i = 0; i < n; i++) {
+        char *elem = mem + (size_t)i * p->elem_bytes;
+        if (nslab__mempool_add(p, elem))
+            put++;
+        else
+            page_free(elem, p); /* filled meanwhile */
+    }
+    return put;
 }
 
 static void page_free(void *elem, void *data)
@@ -93,5 +148,6 @@ numaslab_mempool_t *numaslab_page_pool_create(int node, unsigned order, int min_
         errno = ENOMEM;
         return NULL;
     }
+    nslab__page_pool_fill_run(p); /* one run where it can be had */
     return nslab__mempool_create_filled(p);
 }

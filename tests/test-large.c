@@ -436,43 +436,6 @@ static void test_bounded(void)
     unsetenv("NUMASLAB_RETAIN_BYTES");
 }
 
-/* 1 when the mapping holding p has flag (e.g. "hg") in its VmFlags. */
-static int vma_flag(const void *p, const char *flag)
-{
-    FILE *f = fopen("/proc/self/smaps", "r");
-    char line[512];
-    int in = 0, has = 0;
-    uintptr_t a = (uintptr_t)p;
-    while (f && fgets(line, sizeof(line), f)) {
-        unsigned long lo, hi;
-        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
-            in = a >= lo && a < hi;
-            continue;
-        }
-        if (in && !strncmp(line, "VmFlags:", 8)) {
-            char want[8];
-            snprintf(want, sizeof(want), " %s", flag);
-            has = strstr(line, want) != NULL;
-            break;
-        }
-    }
-    if (f)
-        fclose(f);
-    return has;
-}
-
-static int thp_kernel(void)
-{
-    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
-    char buf[128] = "";
-    if (!f)
-        return 0;
-    if (!fgets(buf, sizeof(buf), f))
-        buf[0] = 0;
-    fclose(f);
-    return strstr(buf, "[never]") == NULL && buf[0];
-}
-
 static void test_thp(int on)
 {
     tu_case("transparent huge pages");
@@ -491,10 +454,11 @@ static void test_thp(int on)
             uint64_t hb = nstats(node).huge_bytes;
             CHECK(hb >= sizes[i] / HUGE_SZ * HUGE_SZ, "huge_bytes counts it (%llu)",
                   (unsigned long long)hb);
-            if (thp_kernel())
-                CHECK(vma_flag(p, "hg"), "the kernel has it advised for huge pages (VmFlags hg)");
+            if (tu_thp_kernel())
+                CHECK(tu_vma_flag(p, "hg"),
+                      "the kernel has it advised for huge pages (VmFlags hg)");
         } else {
-            CHECK(!vma_flag(p, "hg") && nstats(node).huge_bytes == 0,
+            CHECK(!tu_vma_flag(p, "hg") && nstats(node).huge_bytes == 0,
                   "NUMASLAB_THP=0: an object of %zu bytes is not advised (huge_bytes %llu)",
                   sizes[i], (unsigned long long)nstats(node).huge_bytes);
         }
@@ -503,7 +467,7 @@ static void test_thp(int on)
         p = numaslab_alloc_node(sizes[i], NUMASLAB_THISNODE, node);
         REQUIRE(p, "the same again");
         if (on)
-            CHECK(((uintptr_t)p & (HUGE_SZ - 1)) == 0 && (!thp_kernel() || vma_flag(p, "hg")),
+            CHECK(((uintptr_t)p & (HUGE_SZ - 1)) == 0 && (!tu_thp_kernel() || tu_vma_flag(p, "hg")),
                   "again, from the cache: 2 MiB-aligned and advised (%p)", (void *)p);
         numaslab_free(p);
         numaslab_free(junk);

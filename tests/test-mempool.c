@@ -223,6 +223,36 @@ int main(void)
           "page pool on node -5: EINVAL");
     CHECK(numaslab_page_pool_create(node, 40, 1) == NULL && errno == EINVAL,
           "page pool of order 40: EINVAL");
+    /* Made as one run of pages: whole 2 MiB units of it 2 MiB-aligned
+     * and advised for huge pages (lib/pagepool.c). */
+    tu_case("a page pool is made as one run");
+    {
+        const size_t huge = (size_t)2 << 20, elem = (size_t)tu_pagesize() << 4;
+        enum { N = 64 };
+        int n = (int)(huge / elem);
+        void *hp_els[N];
+        numaslab_mempool_t *hp = n <= N ? numaslab_page_pool_create(node, 4, n) : NULL;
+        if (CHECK(hp && numaslab_mempool_alloc_bulk(hp, hp_els, n) == 0,
+                  "a page pool of %d chunks of %zu bytes, all taken (%s)", n, elem,
+                  hp ? "made" : strerror(errno))) {
+            uintptr_t start = (uintptr_t)hp_els[0] & ~(uintptr_t)(huge - 1);
+            int inside = 1, advised = 1;
+            for (int i = 0; i < n; i++) {
+                uintptr_t a = (uintptr_t)hp_els[i];
+                inside &= a >= start && a + elem <= start + huge;
+                advised &= tu_vma_flag(hp_els[i], "hg");
+            }
+            CHECK(inside, "its %d chunks fill the 2 MiB-aligned run from %#lx", n,
+                  (unsigned long)start);
+            if (tu_thp_kernel())
+                CHECK(advised, "the run is advised for huge pages (VmFlags hg)");
+            for (int i = 0; i < n; i++)
+                numaslab_mempool_free(hp_els[i], hp);
+        }
+        if (hp)
+            numaslab_mempool_destroy(hp);
+    }
+
     /* Its elements go back to the page layer: unmapped, or kept in its
      * cache of free runs for the next request of the node. */
     tu_case("its elements go back to the page layer");

@@ -4,7 +4,8 @@
  * fail and take nothing from it; objects of reserve slabs never go to an
  * ordinary request; emptied slabs give their pages back to their pool;
  * slabs of order 0, 1 and 3; a mismatched pool is skipped; NUMASLAB_WAIT
- * through a cache; an inactive node uses the local reserve; nothing lost.
+ * through a cache; an inactive node uses the local reserve; nothing lost;
+ * the reserve is one run of pages, advised for huge pages.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -149,6 +150,40 @@ int main(void)
               cs.slabs_full + cs.slabs_partial + cs.slabs_empty == 0,
           "the cache has %llu reserve slabs, %llu reserve objects, no ordinary slab",
           (unsigned long long)cs.slabs_reserve, (unsigned long long)cs.objects_reserve);
+
+    /* The reserve was made as one run of pages, not element by element
+     * (lib/pagepool.c): a reserve of whole 2 MiB units is 2 MiB-aligned
+     * and advised for huge pages. */
+    tu_case("the reserve is one run, 2 MiB-aligned and advised for huge pages");
+    {
+        const size_t huge = (size_t)2 << 20;
+        size_t run = (size_t)r0.min_nr * r0.elem_bytes;
+        uintptr_t lo = UINTPTR_MAX, hi = 0;
+        int advised = 1;
+        for (long i = 0; i < got; i++) {
+            uintptr_t a = (uintptr_t)objs[i];
+            lo = a < lo ? a : lo;
+            hi = a > hi ? a : hi;
+            if (i % per_slab == 0)
+                advised &= tu_vma_flag(objs[i], "hg");
+        }
+        CHECK(got > 0 && hi - lo < run,
+              "the %ld objects of the reserve's %d slabs lie within its %zu bytes (%#lx..%#lx)",
+              got, r0.min_nr, run, (unsigned long)lo, (unsigned long)hi);
+        if (run % huge == 0 && run > 0) {
+            uintptr_t start = lo & ~(uintptr_t)(huge - 1);
+            CHECK(got > 0 && hi < start + run,
+                  "they lie within the 2 MiB-aligned run of %zu bytes from %#lx (last at %#lx)",
+                  run, (unsigned long)start, (unsigned long)hi);
+            if (tu_thp_kernel())
+                CHECK(advised,
+                      "every reserve slab's mapping is advised for huge pages (VmFlags hg)");
+            else
+                tu_info("the kernel's transparent huge pages are off: advice not checked");
+        } else {
+            tu_info("a reserve of %zu bytes is not whole 2 MiB units: alignment not checked", run);
+        }
+    }
 
     /* A freed critical object is never handed to an ordinary request. */
     tu_case("a freed critical object is never handed to an ordinary request");

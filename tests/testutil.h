@@ -840,4 +840,42 @@ static inline long long tu_cache_inuse(numaslab_cache_t *c)
     return sum;
 }
 
+/* 1 when the mapping holding p has flag (e.g. "hg") in its VmFlags. */
+static inline int tu_vma_flag(const void *p, const char *flag)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    char line[512];
+    int in = 0, has = 0;
+    uintptr_t a = (uintptr_t)p;
+    while (f && fgets(line, sizeof(line), f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            in = a >= lo && a < hi;
+            continue;
+        }
+        if (in && !strncmp(line, "VmFlags:", 8)) {
+            char want[8];
+            snprintf(want, sizeof(want), " %s", flag);
+            has = strstr(line, want) != NULL;
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+    return has;
+}
+
+/* 1 when the kernel has transparent huge pages and they are not off. */
+static inline int tu_thp_kernel(void)
+{
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    char buf[128] = "";
+    if (!f)
+        return 0;
+    if (!fgets(buf, sizeof(buf), f))
+        buf[0] = 0;
+    fclose(f);
+    return strstr(buf, "[never]") == NULL && buf[0];
+}
+
 #endif /* NUMASLAB_TESTUTIL_H */
