@@ -135,6 +135,18 @@ int nslab__node_mem_read(int node, struct nslab_node_mem *m)
     return nslab__node_meminfo_parse(buf, m);
 }
 
+/* At s, a line's first word past its blanks: when that word is key and
+ * a number follows it, 1 with the number in *v; else 0. */
+static int zone_field(const char *s, const char *key, unsigned long long *v)
+{
+    size_t n = strlen(key);
+    if (strncmp(s, key, n) != 0 || (s[n] != ' ' && s[n] != '\t'))
+        return 0;
+    char *end;
+    *v = strtoull(s + n, &end, 10);
+    return end != s + n;
+}
+
 int nslab__zoneinfo_parse(FILE *f, int max_node, struct nslab_node_wmark *w)
 {
     char line[512];
@@ -143,11 +155,13 @@ int nslab__zoneinfo_parse(FILE *f, int max_node, struct nslab_node_wmark *w)
     if (page <= 0)
         page = 4096;
     memset(w, 0, sizeof(*w) * (size_t)(max_node + 1));
+    /* A few hundred lines per node, three of them wanted per zone: each
+     * line is looked at by its first word, not through sscanf (which made
+     * this most of what starting the library costs in instructions). */
     while (fgets(line, sizeof(line), f)) {
         int n;
         char zone[32];
-        unsigned long long v;
-        if (sscanf(line, "Node %d, zone %31s", &n, zone) == 2) {
+        if (!strncmp(line, "Node ", 5) && sscanf(line, "Node %d, zone %31s", &n, zone) == 2) {
             node = n >= 0 && n <= max_node ? n : -1;
             continue;
         }
@@ -155,16 +169,17 @@ int nslab__zoneinfo_parse(FILE *f, int max_node, struct nslab_node_wmark *w)
             continue;
         /* "        min      1234": the zone's watermarks in pages; other
          * lines ("pages free", "nr_*", protection) are skipped. */
-        char key[16];
-        if (sscanf(line, " %15s %llu", key, &v) != 2)
-            continue;
-        uint64_t bytes = (uint64_t)v * (uint64_t)page;
-        if (!strcmp(key, "min"))
-            w[node].min += bytes, found = 1;
-        else if (!strcmp(key, "low"))
-            w[node].low += bytes;
-        else if (!strcmp(key, "high"))
-            w[node].high += bytes;
+        const char *s = line + strspn(line, " \t");
+        unsigned long long v;
+        uint64_t *sum = NULL;
+        if (zone_field(s, "min", &v))
+            sum = &w[node].min, found = 1;
+        else if (zone_field(s, "low", &v))
+            sum = &w[node].low;
+        else if (zone_field(s, "high", &v))
+            sum = &w[node].high;
+        if (sum)
+            *sum += (uint64_t)v * (uint64_t)page;
     }
     return found ? 0 : -EINVAL;
 }
