@@ -35,6 +35,9 @@ EXTRA_PROGRAMS += bench/bench-numaslab bench/bench-glibc bench/bench-jemalloc \
 	bench/bench-tcmalloc bench/bench-mimalloc
 dist_noinst_SCRIPTS += bench/run-numactl.sh bench/report bench/guest-bench.sh bench/ab-compare.sh \
 	bench/ab-malloc.sh
+# What starting a small program costs (bench/RESULTS.md; built by hand,
+# the command is in its header).
+EXTRA_DIST += bench/spawn-time.c
 # The plots bench/RESULTS.md shows (bench/report makes them).
 EXTRA_DIST += bench/plots/pair.png bench/plots/live.png bench/plots/batch.png \
 	bench/plots/xfree.png bench/plots/scaling.png bench/plots/node.png \
