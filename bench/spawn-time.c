@@ -7,8 +7,9 @@
  *   cc -O2 -o spawn-time bench/spawn-time.c
  *   ./spawn-time 400 /bin/ls / -- LD_PRELOAD=/tmp/old.so LD_PRELOAD=/tmp/new.so X=1
  *
- * Each environment after "--" is one variable (X=1: none that matters,
- * the C library's malloc).  The program gets only that variable.
+ * Each environment after "--" is one argument: its variables separated
+ * by blanks ("LD_PRELOAD=/tmp/new.so NUMASLAB_THP=0"; X=1: none that
+ * matters, the C library's malloc).  The program gets only those.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -54,18 +55,30 @@ int main(int argc, char **argv)
         return 1;
     for (int i = 2; i < sep; i++)
         args[i - 2] = argv[i];
+    char ***envs = calloc((size_t)k, sizeof(char **));
+    if (!envs)
+        return 1;
+    for (int j = 0; j < k; j++) {
+        char *copy = strdup(argv[sep + 1 + j]), *save = NULL;
+        int m = 0;
+        envs[j] = calloc(strlen(copy) / 2 + 2, sizeof(char *));
+        if (!envs[j])
+            return 1;
+        for (char *v = strtok_r(copy, " ", &save); v; v = strtok_r(NULL, " ", &save))
+            envs[j][m++] = v;
+    }
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     for (long i = 0; i < n; i++)
         for (int j = 0; j < k; j++) {
-            char *env[] = {argv[sep + 1 + j], NULL};
+            char **env = envs[j];
             pid_t pid;
             int st;
             double a = now();
             if (posix_spawn(&pid, args[0], &fa, NULL, args, env) != 0 ||
                 waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-                fprintf(stderr, "spawn-time: %s with %s failed\n", args[0], env[0]);
+                fprintf(stderr, "spawn-time: %s with %s failed\n", args[0], argv[sep + 1 + j]);
                 return 1;
             }
             t[j * n + i] = now() - a;

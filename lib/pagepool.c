@@ -21,21 +21,26 @@ static void page_free(void *elem, void *data);
 /* [mem, mem+bytes), chunks of p just made, ready for a pool: their page
  * map leaves made, locked when NUMASLAB_RESERVE_MLOCK=1.  -1 (nothing
  * changed) when a leaf cannot be made. */
-static int chunks_ready(struct numaslab_mempool *p, void *mem, size_t bytes)
+static int chunks_ready(struct numaslab_mempool *p, char *mem, size_t bytes)
 {
     if (nslab__pagemap_set(mem, bytes, NULL))
         return -1;
-    if (nslab_g.opt.reserve_mlock && mlock(mem, bytes) != 0) {
-        static int told;
-        if (!__atomic_exchange_n(&told, 1, __ATOMIC_RELAXED)) {
-            struct rlimit rl = {0, 0};
-            getrlimit(RLIMIT_MEMLOCK, &rl);
-            nslab__report("numaslab: NUMASLAB_RESERVE_MLOCK=1, but mlock of %zu bytes failed "
-                          "(%s; RLIMIT_MEMLOCK is %llu bytes): the reserve stays unlocked",
-                          bytes, strerror(errno), (unsigned long long)rl.rlim_cur);
-        }
+    if (!nslab_g.opt.reserve_mlock || mlock(mem, bytes) == 0)
+        return 0;
+    /* One lock for a run is all or nothing: chunk by chunk then, as far
+     * as RLIMIT_MEMLOCK goes, as if they had been made one by one. */
+    size_t locked = 0;
+    if (bytes > p->elem_bytes)
+        while (locked < bytes && mlock(mem + locked, p->elem_bytes) == 0)
+            locked += p->elem_bytes;
+    static int told;
+    if (locked < bytes && !__atomic_exchange_n(&told, 1, __ATOMIC_RELAXED)) {
+        struct rlimit rl = {0, 0};
+        getrlimit(RLIMIT_MEMLOCK, &rl);
+        nslab__report("numaslab: NUMASLAB_RESERVE_MLOCK=1, but mlock of %zu bytes failed "
+                      "(%s; RLIMIT_MEMLOCK is %llu bytes): the chunks past the limit stay unlocked",
+                      p->elem_bytes, strerror(errno), (unsigned long long)rl.rlim_cur);
     }
-    (void)p;
     return 0;
 }
 

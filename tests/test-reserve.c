@@ -5,14 +5,21 @@
  * ordinary request; emptied slabs give their pages back to their pool;
  * slabs of order 0, 1 and 3; a mismatched pool is skipped; NUMASLAB_WAIT
  * through a cache; an inactive node uses the local reserve; nothing lost;
- * the reserve is one run of pages, advised for huge pages.
+ * the reserve is one run of pages, advised for huge pages, and locked
+ * chunk by chunk as far as RLIMIT_MEMLOCK goes when the run cannot be.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
 #include "testutil.h"
 
+#include <linux/capability.h>
 #include <pthread.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+
+#include "tools-asan.h"
 
 static struct numaslab_mempool_stats pstats(numaslab_mempool_t *p)
 {
@@ -93,8 +100,102 @@ static void inactive_critical(void *arg)
     *out = numaslab_alloc_node(64, NUMASLAB_CRITICAL, numaslab_max_node() + 1);
 }
 
-int main(void)
+/* The locked bytes of this process (VmLck), -1 when unknown. */
+static long long locked_bytes(void)
 {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long long lck = -1;
+    while (f && fgets(line, sizeof(line), f))
+        if (!strncmp(line, "VmLck:", 6))
+            lck = strtoll(line + 6, NULL, 10) << 10;
+    if (f)
+        fclose(f);
+    return lck;
+}
+
+#define MLOCK_LIMIT ((rlim_t)1 << 20)
+
+/* Re-executed with NUMASLAB_RESERVE_MLOCK=1 under an RLIMIT_MEMLOCK of
+ * MLOCK_LIMIT, below the reserves: they are locked as far as the limit
+ * goes, chunk by chunk.  Exit 0 when so. */
+static int mlock_child(void)
+{
+    if (numaslab_init(NULL) != 0)
+        return 2;
+    unsigned long long reserve = 0;
+    for (int n = 0; n <= numaslab_max_node(); n++) {
+        numaslab_mempool_t *p = numaslab_node_reserve(n);
+        if (p) {
+            struct numaslab_mempool_stats st = pstats(p);
+            reserve += (unsigned long long)st.curr_nr * st.elem_bytes;
+        }
+    }
+    unsigned long long want = reserve < MLOCK_LIMIT ? reserve : MLOCK_LIMIT;
+    long long lck = locked_bytes();
+    printf("mlock-child: %lld bytes locked of reserves of %llu bytes, %llu wanted\n", lck, reserve,
+           want);
+    return lck == (long long)want ? 0 : 1;
+}
+
+/* NUMASLAB_RESERVE_MLOCK=1 with RLIMIT_MEMLOCK below the reserves, in a
+ * child that cannot lock past it (root drops CAP_IPC_LOCK first). */
+static void mlock_partial(void)
+{
+    tu_case("a reserve is locked as far as RLIMIT_MEMLOCK goes");
+    if (UNDER_ASAN) {
+        tu_info("AddressSanitizer's mlock() locks nothing: not checked");
+        return;
+    }
+    char errpath[] = "/tmp/test-reserve-mlock.XXXXXX";
+    int errfd = mkstemp(errpath);
+    REQUIRE(errfd >= 0, "mkstemp: %s", strerror(errno));
+    unlink(errpath);
+    fflush(NULL);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        if (dup2(errfd, 2) < 0)
+            _exit(3);
+        if (geteuid() == 0) {
+            struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+            struct __user_cap_data_struct d[2];
+            uint32_t bit = 1u << (CAP_IPC_LOCK % 32);
+            if (prctl(PR_CAPBSET_DROP, CAP_IPC_LOCK, 0, 0, 0) != 0 ||
+                syscall(SYS_capget, &h, d) != 0)
+                _exit(3);
+            d[CAP_IPC_LOCK / 32].effective &= ~bit;
+            d[CAP_IPC_LOCK / 32].permitted &= ~bit;
+            d[CAP_IPC_LOCK / 32].inheritable &= ~bit;
+            if (syscall(SYS_capset, &h, d) != 0)
+                _exit(3);
+        }
+        struct rlimit rl = {MLOCK_LIMIT, MLOCK_LIMIT};
+        if (setrlimit(RLIMIT_MEMLOCK, &rl) != 0 || setenv("NUMASLAB_RESERVE_MLOCK", "1", 1) != 0)
+            _exit(3);
+        execl("/proc/self/exe", "test-reserve", "--mlock-child", (char *)NULL);
+        _exit(4);
+    }
+    int st = 0;
+    REQUIRE(waitpid(pid, &st, 0) == pid, "waitpid: %s", strerror(errno));
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+          "with RLIMIT_MEMLOCK at %llu bytes the reserves' chunks are locked up to it "
+          "(child status %d: 1 wrong amount, 3 no limit could be set, 4 no exec)",
+          (unsigned long long)MLOCK_LIMIT, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    char err[1024] = "", want[64];
+    ssize_t got = pread(errfd, err, sizeof(err) - 1, 0);
+    err[got > 0 ? got : 0] = '\0';
+    close(errfd);
+    fputs(err, stdout);
+    snprintf(want, sizeof(want), "RLIMIT_MEMLOCK is %llu bytes", (unsigned long long)MLOCK_LIMIT);
+    CHECK(strstr(err, "NUMASLAB_RESERVE_MLOCK=1") && strstr(err, want),
+          "one message names NUMASLAB_RESERVE_MLOCK and the limit");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && !strcmp(argv[1], "--mlock-child"))
+        return mlock_child();
     tu_init("test-reserve");
     tu_pin_self(); /* "local" must not change under the checks */
     int node = numaslab_local_node();
@@ -170,7 +271,7 @@ int main(void)
         CHECK(got > 0 && hi - lo < run,
               "the %ld objects of the reserve's %d slabs lie within its %zu bytes (%#lx..%#lx)",
               got, r0.min_nr, run, (unsigned long)lo, (unsigned long)hi);
-        if (run % huge == 0 && run > 0) {
+        if (run % huge == 0 && run > 0 && tu_thp_library()) {
             uintptr_t start = lo & ~(uintptr_t)(huge - 1);
             CHECK(got > 0 && hi < start + run,
                   "they lie within the 2 MiB-aligned run of %zu bytes from %#lx (last at %#lx)",
@@ -181,7 +282,9 @@ int main(void)
             else
                 tu_info("the kernel's transparent huge pages are off: advice not checked");
         } else {
-            tu_info("a reserve of %zu bytes is not whole 2 MiB units: alignment not checked", run);
+            tu_info("a reserve of %zu bytes, not whole 2 MiB units or NUMASLAB_THP=0: alignment "
+                    "not checked",
+                    run);
         }
     }
 
@@ -320,5 +423,6 @@ int main(void)
     numaslab_fini();
     CHECK(numaslab_bytes_mapped() == 0, "after numaslab_fini nothing is mapped");
     tu_check_kernel_mapped("after numaslab_fini");
+    mlock_partial();
     return tu_exit();
 }

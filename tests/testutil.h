@@ -865,6 +865,13 @@ static inline int tu_vma_flag(const void *p, const char *flag)
     return has;
 }
 
+/* 0 when NUMASLAB_THP=0 asks the library not to advise huge pages. */
+static inline int tu_thp_library(void)
+{
+    const char *v = getenv("NUMASLAB_THP");
+    return !(v && !strcmp(v, "0"));
+}
+
 /* 1 when the kernel has transparent huge pages and they are not off. */
 static inline int tu_thp_kernel(void)
 {
