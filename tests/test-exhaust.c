@@ -312,14 +312,7 @@ static int cgroup_test(void)
         /* AddressSanitizer's mlock() does nothing: nothing to check. */
         tu_info("NUMASLAB_RESERVE_MLOCK=1 under AddressSanitizer, whose mlock() locks nothing");
     } else if (ml && !strcmp(ml, "1")) {
-        FILE *f = fopen("/proc/self/status", "r");
-        char line[256];
-        long long lck = -1;
-        while (f && fgets(line, sizeof(line), f))
-            if (!strncmp(line, "VmLck:", 6))
-                lck = strtoll(line + 6, NULL, 10) << 10;
-        if (f)
-            fclose(f);
+        long long lck = tu_locked_bytes();
         CHECK(lck >= (long long)reserve,
               "NUMASLAB_RESERVE_MLOCK=1: %lld bytes locked, the "
               "reserves hold %llu",

@@ -100,20 +100,6 @@ static void inactive_critical(void *arg)
     *out = numaslab_alloc_node(64, NUMASLAB_CRITICAL, numaslab_max_node() + 1);
 }
 
-/* The locked bytes of this process (VmLck), -1 when unknown. */
-static long long locked_bytes(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long long lck = -1;
-    while (f && fgets(line, sizeof(line), f))
-        if (!strncmp(line, "VmLck:", 6))
-            lck = strtoll(line + 6, NULL, 10) << 10;
-    if (f)
-        fclose(f);
-    return lck;
-}
-
 #define MLOCK_LIMIT ((rlim_t)1 << 20)
 
 /* Re-executed with NUMASLAB_RESERVE_MLOCK=1 under an RLIMIT_MEMLOCK of
@@ -132,7 +118,7 @@ static int mlock_child(void)
         }
     }
     unsigned long long want = reserve < MLOCK_LIMIT ? reserve : MLOCK_LIMIT;
-    long long lck = locked_bytes();
+    long long lck = tu_locked_bytes();
     printf("mlock-child: %lld bytes locked of reserves of %llu bytes, %llu wanted\n", lck, reserve,
            want);
     return lck == (long long)want ? 0 : 1;

@@ -885,4 +885,18 @@ static inline int tu_thp_kernel(void)
     return strstr(buf, "[never]") == NULL && buf[0];
 }
 
+/* The locked bytes of this process (VmLck), -1 when unknown. */
+static inline long long tu_locked_bytes(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long long lck = -1;
+    while (f && fgets(line, sizeof(line), f))
+        if (!strncmp(line, "VmLck:", 6))
+            lck = strtoll(line + 6, NULL, 10) << 10;
+    if (f)
+        fclose(f);
+    return lck;
+}
+
 #endif /* NUMASLAB_TESTUTIL_H */
