@@ -32,6 +32,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 #include <numa.h>
@@ -897,6 +898,17 @@ static inline long long tu_locked_bytes(void)
     if (f)
         fclose(f);
     return lck;
+}
+
+/* 1 when mlock() really locks here: the sanitizers' locks nothing and
+ * returns 0. */
+static inline int tu_mlock_locks(void)
+{
+    static char probe[1 << 14] __attribute__((aligned(4096)));
+    long long before = tu_locked_bytes();
+    int works = mlock(probe, sizeof(probe)) == 0 && tu_locked_bytes() > before;
+    munlock(probe, sizeof(probe));
+    return works;
 }
 
 #endif /* NUMASLAB_TESTUTIL_H */
