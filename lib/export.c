@@ -21,6 +21,9 @@
  *   nslab__pub_node    one node record but its reserve fields: the page
  *                      layer, large objects, fallback, inactive requests,
  *                      headroom, and with every cache record
+ *   nslab__pub_node_pages  only its page-layer and large-object fields and
+ *                      its object counts: a request of the page layer that
+ *                      made no charge (lib/pages.c), a large object counted
  *   nslab__pub_reserve a node reserve's fields, by lib/mempool.c under the
  *                      pool's own lock
  *   nslab__pub_process the header's cgroup fields: lib/headroom.c
@@ -61,8 +64,13 @@
 struct pubflag {
     int busy;
     unsigned want;
-    int full; /* node records: a request for the whole record came (else objects only) */
+    unsigned parts; /* PUB_* asked for beyond the object counts, not yet written */
 };
+/* What a request asks to be written of a record besides its object
+ * counts, which every write writes: a node record's page-layer fields
+ * (nslab__stats_write_node_pages), or all of it. */
+#define PUB_PAGES 1u
+#define PUB_WHOLE 2u
 
 static struct {
     /* under nslab_g.lock */
@@ -306,34 +314,36 @@ static struct numaslab_stats_node_rec *node_rec(struct numaslab_stats_header *h,
 }
 
 /*
- * Write a record through its flag: all of it (full) or only its object
- * counts, the fields a free or an allocation counted by another thread
- * changes.  A request for the whole record that reaches the writer holding
- * the flag makes that writer's next round a whole one.  Node records:
- * node set, c NULL; cache records: c and nidx.
+ * Write a record through its flag: its object counts, the fields a free
+ * or an allocation counted by another thread changes, and the parts asked
+ * for (PUB_*).  The parts of a request that reaches the writer holding
+ * the flag are written in that writer's next round.  Node records: node
+ * set, c NULL; cache records (whole or counts): c and nidx.
  */
-static void pub_rec(struct pubflag *f, int full, void *r, int node, struct numaslab_cache *c,
+static void pub_rec(struct pubflag *f, unsigned parts, void *r, int node, struct numaslab_cache *c,
                     int nidx)
 {
     unsigned t;
-    if (full) /* before the request (pub_enter); pairs with the exchange below */
-        __atomic_store_n(&f->full, 1, __ATOMIC_RELEASE);
+    if (parts) /* before the request (pub_enter); pairs with the exchange below */
+        __atomic_fetch_or(&f->parts, parts, __ATOMIC_RELEASE);
     if (!pub_enter(f, &t))
         return;
     do {
-        int whole = __atomic_exchange_n(&f->full, 0, __ATOMIC_ACQUIRE);
-        if (!c && whole)
+        unsigned ask = __atomic_exchange_n(&f->parts, 0, __ATOMIC_ACQUIRE);
+        if (!c && (ask & PUB_WHOLE))
             nslab__stats_write_node(r, node);
+        else if (!c && ask)
+            nslab__stats_write_node_pages(r, node);
         else if (!c)
             nslab__stats_write_node_objects(r, node);
-        else if (whole)
+        else if (ask)
             nslab__stats_write_cache(r, c, nidx);
         else
             nslab__stats_write_cache_objects(r, c, nidx);
     } while (pub_again(f, &t));
 }
 
-static void pub_node_rec(int node, int full)
+static void pub_node_rec(int node, unsigned parts)
 {
     struct numaslab_stats_header *h = live();
     if (!h || node < 0 || node >= nslab_g.possible)
@@ -341,30 +351,35 @@ static void pub_node_rec(int node, int full)
     struct numaslab_stats_node_rec *r = node_rec(h, node);
     if (!r)
         return;
-    pub_rec(&ex.flags[r - (struct numaslab_stats_node_rec *)((char *)h + h->node_off)], full, r,
+    pub_rec(&ex.flags[r - (struct numaslab_stats_node_rec *)((char *)h + h->node_off)], parts, r,
             node, NULL, 0);
     touched(h);
 }
 
 void nslab__pub_node(int node)
 {
-    pub_node_rec(node, 1);
+    pub_node_rec(node, PUB_WHOLE);
 }
 
-static void pub_cache_rec(struct numaslab_cache *c, int nidx, int full)
+void nslab__pub_node_pages(int node)
+{
+    pub_node_rec(node, PUB_PAGES);
+}
+
+static void pub_cache_rec(struct numaslab_cache *c, int nidx, unsigned parts)
 {
     struct numaslab_stats_header *h = live();
     if (!h)
         return;
     uint32_t i = c->id * (uint32_t)nslab_g.nactive + (uint32_t)nidx;
-    pub_rec(&ex.flags[h->node_cap + i], full,
+    pub_rec(&ex.flags[h->node_cap + i], parts,
             (struct numaslab_stats_cache_rec *)((char *)h + h->cache_off) + i, 0, c, nidx);
     pub_node_rec(nslab_g.topo.active[nidx], 0);
 }
 
 void nslab__pub_cache(struct numaslab_cache *c, int nidx)
 {
-    pub_cache_rec(c, nidx, 1);
+    pub_cache_rec(c, nidx, PUB_WHOLE);
 }
 
 void nslab__pub_cache_counts(struct numaslab_cache *c, int nidx)

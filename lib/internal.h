@@ -120,6 +120,11 @@ struct nslab_global {
     int cg_state;                              /* NSLAB_CG_* (atomic) */
     uint64_t cg_limit, cg_usage; /* at the last reading (atomics); UINT64_MAX: no limit */
     uint64_t drains;             /* times cached memory was given back for a short cgroup */
+    /* Calls of the page layer's charge and uncharge (lib/pagesys.c), the
+     * only code that changes the headroom's figures (atomic): a request
+     * that saw it unchanged changed no figure of the process record and
+     * of its node's record but the page layer's own (lib/pages.c). */
+    uint64_t charges;
     struct numaslab_cache *sc[NSLAB_NCLASSES];
     struct numaslab_cache *by_id[NSLAB_MAX_CACHES];           /* under lock */
     nslab_bitmap_t large_warned[NSLAB_MASK_WORDS];            /* inactive nodes reported (atomic) */

@@ -47,7 +47,7 @@ void nslab__large_count(int nidx, const struct nslab_large *l, int sign, int pub
             nslab_sub_relaxed(&st->huge_bytes, huge);
     }
     if (publish)
-        nslab__pub_node(nslab_g.topo.active[nidx]);
+        nslab__pub_node_pages(nslab_g.topo.active[nidx]);
 }
 
 static void large_release(struct nslab_large *l, unsigned pflags);

@@ -850,24 +850,36 @@ void *nslab__pages_get(int nidx, size_t bytes, unsigned flags, int *zeroed)
     return nslab__pages_get_aligned(nidx, bytes, 0, flags, zeroed);
 }
 
+/* The records a request of the page layer changed, written: the node's
+ * whole record and the process's when the headroom's figures may have
+ * changed (a charge or an uncharge was made since charges0, by this
+ * request or another thread's), else only the node's page-layer fields. */
+static void pages_publish(int nidx, uint64_t charges0)
+{
+    if (nslab_load_relaxed(&nslab_g.charges) != charges0) {
+        nslab__pub_node(nslab_g.topo.active[nidx]);
+        nslab__pub_process(); /* the memory cgroup's headroom */
+    } else {
+        nslab__pub_node_pages(nslab_g.topo.active[nidx]);
+    }
+}
+
 void *nslab__pages_get_aligned(int nidx, size_t bytes, size_t align, unsigned flags, int *zeroed)
 {
     /* A failure that changed nothing (fault injection, a node limit)
      * writes nothing: the reserve's callers come here on every request. */
-    uint64_t before = failure_marks(nidx);
+    uint64_t before = failure_marks(nidx), charges0 = nslab_load_relaxed(&nslab_g.charges);
     void *p = pages_get(nidx, bytes, align, flags, zeroed);
-    if (p || before != failure_marks(nidx)) {
-        nslab__pub_node(nslab_g.topo.active[nidx]);
-        nslab__pub_process(); /* the memory cgroup's headroom */
-    }
+    if (p || before != failure_marks(nidx))
+        pages_publish(nidx, charges0);
     return p;
 }
 
 void nslab__pages_put(int nidx, void *mem, size_t bytes, unsigned flags)
 {
+    uint64_t charges0 = nslab_load_relaxed(&nslab_g.charges);
     pages_put(nidx, mem, bytes, flags);
-    nslab__pub_node(nslab_g.topo.active[nidx]);
-    nslab__pub_process();
+    pages_publish(nidx, charges0);
 }
 
 /*
@@ -902,7 +914,7 @@ int nslab__pages_grow(int nidx, void *mem, size_t bytes, size_t more)
     nslab__unlock(&pn->lock, NSLAB_RANK_PAGES);
     if (done) {
         run_show(end, more);
-        nslab__pub_node(nslab_g.topo.active[nidx]);
+        nslab__pub_node_pages(nslab_g.topo.active[nidx]);
     }
     return done;
 }

@@ -25,6 +25,7 @@ static int charge(int nidx, size_t bytes, int floor)
 {
     int node = nslab_g.topo.active[nidx];
     uint64_t *mapped = &nslab_g.node_counters[node].bytes_mapped;
+    nslab_add_relaxed(&nslab_g.charges, 1);
     uint64_t old = nslab_add_relaxed(mapped, bytes);
     int why = NSLAB_SHORT_NODE;
     /* The node's reserve is mapped too, but the limit is for ordinary
@@ -39,6 +40,7 @@ static int charge(int nidx, size_t bytes, int floor)
 
 static void uncharge(int nidx, size_t bytes)
 {
+    nslab_add_relaxed(&nslab_g.charges, 1);
     nslab__headroom_give(nidx, bytes);
     nslab_sub_relaxed(&nslab_g.node_counters[nslab_g.topo.active[nidx]].bytes_mapped, bytes);
 }

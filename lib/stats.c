@@ -241,6 +241,18 @@ void nslab__stats_write_node_objects(struct numaslab_stats_node_rec *r, int node
     r->objects_inuse = inuse_shown(nslab_load_relaxed(&n->objects_inuse), r->objects_total);
 }
 
+void nslab__stats_write_node_pages(struct numaslab_stats_node_rec *r, int node)
+{
+    const struct nslab_node_counters *n = &nslab_g.node_counters[node];
+    int nidx = nslab_g.node_nidx[node];
+    r->bytes_mapped = nslab_load_relaxed(&n->bytes_mapped);
+    r->large_objects = nslab_load_relaxed(&n->large);
+    r->large_bytes = nslab_load_relaxed(&n->large_bytes);
+    r->huge_bytes = nslab_load_relaxed(&n->huge_bytes);
+    r->page_cached = nidx >= 0 ? nslab__pages_cached(nidx) : 0;
+    nslab__stats_write_node_objects(r, node);
+}
+
 /* r's reserve fields from pool, a node's reserve; its lock held. */
 void nslab__stats_write_reserve(struct numaslab_stats_node_rec *r, const struct numaslab_mempool *p)
 {

@@ -33,6 +33,10 @@ struct numaslab_stats_cache_rec;
  * both, from zero. */
 void nslab__stats_write_node(struct numaslab_stats_node_rec *r, int node);
 void nslab__stats_write_node_objects(struct numaslab_stats_node_rec *r, int node);
+/* The object counts and the fields of the page layer and large objects
+ * (mapped, cached, large objects and their bytes): what a request the
+ * page layer serves without a charge changes. */
+void nslab__stats_write_node_pages(struct numaslab_stats_node_rec *r, int node);
 void nslab__stats_write_cache_objects(struct numaslab_stats_cache_rec *r, struct numaslab_cache *c,
                                       int nidx);
 void nslab__stats_write_reserve(struct numaslab_stats_node_rec *r,
@@ -54,6 +58,7 @@ void nslab__export_fork_child(void); /* the fork child handler, nslab_g.lock NOT
  * fields (its pool's lock held), the process's cgroup fields; a cache's
  * records made or cleared (nslab_g.lock held). */
 void nslab__pub_node(int node);
+void nslab__pub_node_pages(int node); /* only nslab__stats_write_node_pages's fields changed */
 void nslab__pub_cache(struct numaslab_cache *c, int nidx);
 void nslab__pub_cache_counts(struct numaslab_cache *c, int nidx); /* its object counts changed */
 /* ts counted frees into other threads' slabs of c (its thread cache's

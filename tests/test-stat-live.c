@@ -721,6 +721,38 @@ int main(int argc, char **argv)
               proc_threads(me));
     }
 
+    /* A large object the page layer serves from its cache of freed runs,
+     * and its run given back there, map nothing: those writes carry the
+     * page layer's fields only (lib/pages.c).  Every figure of every node
+     * and of the cgroup must still be the library's, read at once. */
+    tu_case("the segment is live: large objects through the page layer's cache");
+    {
+        static void *lo[MAXN];
+        for (int i = 0; i < nact; i++) {
+            void *p = numaslab_alloc_node(SMALL, NUMASLAB_THISNODE, nodes[i]);
+            REQUIRE(p != NULL, "a large object on node %d", nodes[i]);
+            numaslab_free(p);
+            numaslab_thread_flush(); /* its run goes back to the page layer */
+            lo[i] = numaslab_alloc_node(SMALL, NUMASLAB_THISNODE, nodes[i]);
+            REQUIRE(lo[i] != NULL, "a large object on node %d, again", nodes[i]);
+        }
+        char *j = stat_json(me, &code);
+        CHECK(code == 0, "numaslab-stat -p %ld --json exits 0 (got %d)", me, code);
+        for (int n = 0; n <= maxnode; n++)
+            compare_node(j, n);
+        compare_cgroup(j);
+        free(j);
+        for (int i = 0; i < nact; i++)
+            numaslab_free(lo[i]);
+        numaslab_thread_flush();
+        j = stat_json(me, &code);
+        CHECK(code == 0, "numaslab-stat -p %ld --json exits 0 (got %d)", me, code);
+        for (int n = 0; n <= maxnode; n++)
+            compare_node(j, n);
+        compare_cgroup(j);
+        free(j);
+    }
+
     /* Fork: the child publishes under its own pid; the parent's segment
      * is left alone by the child's exit. */
     tu_case("fork: the child publishes under its own pid");
