@@ -166,13 +166,28 @@ static int topology_init_quiet(hwloc_topology_t *topo, int quiet)
     return rc;
 }
 
+/* hwloc_open's flags: INCLUDE_DISALLOWED (below), and what hwloc need not
+ * read, since numaslab reads nodes, PUs and distances only: memory
+ * attributes and CPU kinds (hwloc 2.8 and later), which cost four reads
+ * per node (its initiators' bandwidths and latencies) and three per CPU
+ * (its frequencies and capacity). */
+#if HWLOC_API_VERSION >= 0x00020800
+#define OPEN_FLAGS                                                                                 \
+    (HWLOC_TOPOLOGY_FLAG_INCLUDE_DISALLOWED | HWLOC_TOPOLOGY_FLAG_NO_MEMATTRS |                    \
+     HWLOC_TOPOLOGY_FLAG_NO_CPUKINDS)
+#else
+#define OPEN_FLAGS HWLOC_TOPOLOGY_FLAG_INCLUDE_DISALLOWED
+#endif
+
 /*
  * A loaded hwloc topology of this system (xml == NULL) or of an XML file.
  * Disallowed nodes and PUs are kept (INCLUDE_DISALLOWED) because the allowed
  * set is ours to compute from libnuma: hwloc's own view of the cpuset would
  * otherwise drop nodes silently, and node ids must mean the same thing to
  * both.  Caches and I/O objects are filtered out: we read nodes, PUs and
- * distances only, and skipping caches saves reading them for every CPU.
+ * distances only.  Cores, packages and groups stay: a node's cpuset is
+ * that of the object it hangs from, and filtering those out moves a
+ * memory-less or CPU-less node's memory up to a larger one.
  * The x86 backend is left out for the same reason and a better one: it runs
  * CPUID on every CPU by binding the calling thread to each in turn, and the
  * calling thread is the application's.  quiet: hwloc's plugins may be
@@ -203,8 +218,7 @@ static int hwloc_open(hwloc_topology_t *out, const char *xml, int quiet)
     (void)hwloc_topology_set_components(topo, HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST, "x86");
 #endif
     errno = 0;
-    if (hwloc_topology_set_flags(topo, hwloc_topology_get_flags(topo) |
-                                           HWLOC_TOPOLOGY_FLAG_INCLUDE_DISALLOWED) != 0 ||
+    if (hwloc_topology_set_flags(topo, hwloc_topology_get_flags(topo) | OPEN_FLAGS) != 0 ||
         hwloc_topology_set_cache_types_filter(topo, HWLOC_TYPE_FILTER_KEEP_NONE) != 0 ||
         hwloc_topology_set_icache_types_filter(topo, HWLOC_TYPE_FILTER_KEEP_NONE) != 0 ||
         hwloc_topology_set_io_types_filter(topo, HWLOC_TYPE_FILTER_KEEP_NONE) != 0 ||
