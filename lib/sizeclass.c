@@ -60,8 +60,14 @@ int nslab__size_class(size_t size)
 int nslab__sizeclass_init(void)
 {
     NSLAB_ASSERT_HELD(&nslab_g.lock);
-    for (size_t i = 0; i < sizeof(nslab_class_by8); i++)
-        nslab_class_by8[i] = (uint8_t)nslab__size_class(i * 8);
+    /* One pass: the classes are sorted by size, the last is
+     * NUMASLAB_MAX_SMALL.  (A search of the classes for each entry cost
+     * about 100 K instructions at the start of every process.) */
+    for (size_t i = 0, k = 0; i < sizeof(nslab_class_by8); i++) {
+        while (nslab_class_size[k] < i * 8)
+            k++;
+        nslab_class_by8[i] = (uint8_t)k;
+    }
     for (int i = 0; i < NSLAB_NCLASSES; i++) {
         char name[NSLAB_NAME_MAX];
         snprintf(name, sizeof(name), "numaslab-%u", nslab_class_size[i]);
