@@ -96,14 +96,16 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#define NBINS       184   /* enough for a run of 2^47 bytes (bin_of) */
-#define SCAN_MAX    32    /* runs looked at per bin before the next bin */
-#define EVICT_BATCH 16    /* ranges unmapped after one unlock */
-#define ARENA_BIN   NBINS /* the bin field of a cached arena chunk: in no bin */
-#define ARENA_MIN   ((size_t)1 << 30)
-#define ARENA_MAX   ((size_t)64 << 30)
-#define ARENA_FLOOR ((size_t)256 << 20) /* the smallest span tried */
-#define ARENA_STEP  ((size_t)2 << 20)   /* made writable at a time */
+#define NBINS        184   /* enough for a run of 2^47 bytes (bin_of) */
+#define SCAN_MAX     32    /* runs looked at per bin before the next bin */
+#define EVICT_BATCH  16    /* ranges unmapped after one unlock */
+#define ARENA_BIN    NBINS /* the bin field of a cached arena chunk: in no bin */
+#define ARENA_MIN    ((size_t)1 << 30)
+#define ARENA_MAX    ((size_t)64 << 30)
+#define ARENA_FLOOR  ((size_t)256 << 20) /* the smallest span tried */
+#define ARENA_STEP   ((size_t)2 << 20)   /* made writable at a time */
+#define REGION_BYTES ((size_t)64 << 20)  /* one node region's address space */
+#define REGION_MAX   ((size_t)256 << 10) /* the largest run a region serves */
 
 /* A free run's header, at its first byte. */
 struct nslab_run {
@@ -146,6 +148,9 @@ struct nslab_page_node {
     uint32_t *clean;  /* [nclean]: indexes from lo of chunks given back */
     uint32_t nclean;
     struct nslab_list arena_free; /* cached chunks (their runs' bin_link), newest first */
+    /* The node's region for fresh runs (region_carve); bump NULL: none
+     * yet.  Used below bump, writable below open, read-only up to hi. */
+    char *reg_bump, *reg_open, *reg_hi;
 } __attribute__((aligned(64)));
 
 static struct nslab_page_node *pnode; /* [nactive] */
@@ -670,6 +675,91 @@ static int could_fit(int nidx, size_t bytes, int why)
 
 static void *pages_get(int nidx, size_t bytes, size_t align, unsigned flags, int *zeroed);
 
+/*
+ * Each node's region for fresh runs.  A run that no cached one serves
+ * used to be a mapping of its own: mmap, mbind and a populate, the first
+ * two under the write side of the process's mmap lock, which every other
+ * thread's populate and page fault then waits for (with more threads
+ * than CPUs, for as long as the writer is not running: rptest with eight
+ * threads blocked on it 440 times a run).  Runs of up to REGION_MAX
+ * bytes, page-aligned and not for huge pages, are cut instead from a
+ * region of REGION_BYTES reserved and bound once, made writable
+ * ARENA_STEP at a time as the arena's spans are (MADV_NOHUGEPAGE: only
+ * what is populated is memory, and counted), and only populated, the
+ * mmap lock's read side, when cut.  A run cut from it is an ordinary run
+ * from then on: cached, coalesced with its neighbours, unmapped alone.
+ * The region is used only where there is an arena: the same overcommit
+ * and address-space limits decide both.
+ *
+ * region_carve: bytes of node nidx's region, not populated, or NULL when
+ * no region serves them.  Takes the node's lock; the few system calls
+ * that reserve, bind and open a region run under it, as the arena's do.
+ */
+static char *region_carve(int nidx, size_t bytes)
+{
+    struct nslab_page_node *pn = &pnode[nidx];
+    char *p = NULL;
+    nslab__lock(&pn->lock, NSLAB_RANK_PAGES);
+    if (!pn->reg_bump || bytes > (size_t)(pn->reg_hi - pn->reg_bump)) {
+        char *r = nslab__pages_reserve_lazy(REGION_BYTES, page_bytes);
+        if (r && nslab__pages_bind(nslab_g.topo.active[nidx], r, REGION_BYTES) != 0) {
+            nslab__pages_unmap(r, REGION_BYTES);
+            r = NULL;
+        }
+        if (!r)
+            goto out;
+        if (pn->reg_bump && pn->reg_bump < pn->reg_hi) /* the old one's tail: never used */
+            nslab__pages_unmap(pn->reg_bump, (size_t)(pn->reg_hi - pn->reg_bump));
+        pn->reg_bump = pn->reg_open = r;
+        pn->reg_hi = r + REGION_BYTES;
+    }
+    if (bytes > (size_t)(pn->reg_open - pn->reg_bump)) {
+        size_t need = round_up((size_t)(pn->reg_bump + bytes - pn->reg_open), ARENA_STEP);
+        size_t left = (size_t)(pn->reg_hi - pn->reg_open);
+        if (need > left)
+            need = left;
+        if (nslab__pages_open(pn->reg_open, need) != 0)
+            goto out;
+        pn->reg_open += need;
+    }
+    p = pn->reg_bump;
+    pn->reg_bump += bytes;
+out:
+    nslab__unlock(&pn->lock, NSLAB_RANK_PAGES);
+    return p;
+}
+
+/* A fresh run of bytes on node nidx, bound and faulted in, once charged:
+ * from the node's region where it serves them, else mapped alone.  NULL
+ * with errno ENOMEM and *why when the node or the cgroup is short. */
+static void *fresh_run(int nidx, size_t bytes, size_t align, unsigned flags, int *why)
+{
+    if (!(flags & NSLAB_PG_HUGE) && align <= page_bytes && bytes <= REGION_MAX &&
+        nslab_load_relaxed(&nslab_arena.bytes) != 0) {
+        char *p = region_carve(nidx, bytes);
+        if (p) {
+            if (nslab__pages_arena_fill(nidx, p, bytes, flags, why) == 0)
+                return p;
+            /* Refused: the cut goes back unless another was made since. */
+            struct nslab_page_node *pn = &pnode[nidx];
+            nslab__lock(&pn->lock, NSLAB_RANK_PAGES);
+            if (pn->reg_bump == p + bytes)
+                pn->reg_bump = p;
+            nslab__unlock(&pn->lock, NSLAB_RANK_PAGES);
+            return NULL;
+        }
+    }
+    return nslab__pages_map_fresh(nidx, bytes, align, flags, why);
+}
+
+/* The node's region's part never cut, back to the system (fini). */
+static void region_fini(struct nslab_page_node *pn)
+{
+    if (pn->reg_bump && pn->reg_bump < pn->reg_hi)
+        nslab__pages_unmap(pn->reg_bump, (size_t)(pn->reg_hi - pn->reg_bump));
+    pn->reg_bump = pn->reg_open = pn->reg_hi = NULL;
+}
+
 /* Give back what the layer keeps after a mapping was refused (why), so
  * that one more try may succeed: 0, or -ENOMEM when that cannot help. */
 static int make_room(int nidx, size_t bytes, int why)
@@ -742,13 +832,13 @@ static void *pages_get(int nidx, size_t bytes, size_t align, unsigned flags, int
         }
     }
     int why;
-    void *p = nslab__pages_map_fresh(nidx, bytes, align, flags, &why);
+    void *p = fresh_run(nidx, bytes, align, flags, &why);
     if (!p) {
         if (make_room(nidx, bytes, why)) {
             errno = ENOMEM;
             return NULL;
         }
-        p = nslab__pages_map_fresh(nidx, bytes, align, flags, &why);
+        p = fresh_run(nidx, bytes, align, flags, &why);
     }
     if (p && zeroed)
         *zeroed = 1; /* fresh anonymous memory */
@@ -963,8 +1053,10 @@ void nslab__pages_fini(void)
     NSLAB_ASSERT_HELD(&nslab_g.lock);
     if (!pnode)
         return;
-    for (int i = 0; i < nslab_g.nactive; i++)
+    for (int i = 0; i < nslab_g.nactive; i++) {
         nslab__pages_drain(i);
+        region_fini(&pnode[i]);
+    }
     arena_fini();
     for (int i = 0; i < nslab_g.nactive; i++)
         pthread_mutex_destroy(&pnode[i].lock);

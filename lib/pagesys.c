@@ -73,8 +73,9 @@ void *nslab__pages_map_fresh(int nidx, size_t bytes, size_t align, unsigned flag
 }
 
 /*
- * The slab arena's chunk [p, p+bytes) of node nidx (bound already)
- * faulted in, once charge() allows it.  0; or -ENOMEM with errno ENOMEM,
+ * [p, p+bytes) of node nidx, a chunk of the slab arena or a cut of the
+ * node's region for fresh runs (lib/pages.c), bound already, faulted in
+ * once charge() allows it.  0; or -ENOMEM with errno ENOMEM,
  * nothing counted and nothing left faulted in, *why saying whether it was
  * the cgroup (NSLAB_SHORT_CGROUP) or the node.
  */

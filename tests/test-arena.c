@@ -413,6 +413,60 @@ int main(void)
         }
     }
 
+    /* Fresh large runs of up to 256 KiB: cut from the node's region, one
+     * after another, no mapping of their own (lib/pages.c). */
+    tu_case(
+        "fresh large objects of up to 256 KiB are cut one after another from the node's region");
+    restart(NULL);
+    {
+        static const size_t rsz[] = {12 << 10,  20 << 10, 64 << 10, 9 << 10,  256 << 10,
+                                     100 << 10, 16 << 10, 8200,     40 << 10, 200 << 10};
+        enum { NR = sizeof(rsz) / sizeof(rsz[0]) };
+        size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+        for (int i = 0; i < nn; i++) {
+            int node = nodes[i];
+            /* The large objects' headers' first slab, made now. */
+            void *w = numaslab_alloc_node(300 << 10, NUMASLAB_THISNODE, node);
+            REQUIRE(w, "a 300 KiB object on node %d: %s", node, strerror(errno));
+            struct numaslab_node_stats st0, st1;
+            numaslab_stats_node(node, &st0);
+            void *q[NR];
+            size_t want = 0;
+            for (int k = 0; k < NR; k++) {
+                q[k] = numaslab_alloc_node(rsz[k], NUMASLAB_THISNODE, node);
+                REQUIRE(q[k], "%zu bytes on node %d: %s", rsz[k], node, strerror(errno));
+                memset(q[k], 0x5a, rsz[k]);
+                want += (rsz[k] + pg - 1) / pg * pg;
+            }
+            numaslab_stats_node(node, &st1);
+            int adjacent = 0, on_node = 0;
+            for (int k = 1; k < NR; k++)
+                adjacent += (char *)q[k] == (char *)q[k - 1] + (rsz[k - 1] + pg - 1) / pg * pg;
+            CHECK(adjacent == NR - 1,
+                  "node %d: each of %d fresh objects starts where the one before ends (%d do)",
+                  node, NR, adjacent + 1);
+            for (int k = 0; k < NR; k++)
+                on_node += kernel_pages_off_node(q[k], rsz[k], node, NULL, NULL) == 0;
+            CHECK(on_node == NR, "node %d: the kernel has every page of all %d on the node (%d)",
+                  node, NR, on_node);
+            uintptr_t lo, hi;
+            CHECK(vma_of(q[0], &lo, &hi) == 0 && hi - lo > want,
+                  "node %d: they lie in one mapping larger than they are (%lu KiB for %zu KiB)",
+                  node, (unsigned long)((hi - lo) >> 10), want >> 10);
+            policy_of(lo, pol, sizeof(pol));
+            char bound[32];
+            snprintf(bound, sizeof(bound), "bind:%d", node);
+            CHECK(!strcmp(pol, bound), "node %d: that mapping is bound to it (numa_maps: %s)", node,
+                  pol);
+            CHECK(st1.bytes_mapped - st0.bytes_mapped == want,
+                  "node %d: only what they use is counted as mapped (%llu bytes, want %zu)", node,
+                  (unsigned long long)(st1.bytes_mapped - st0.bytes_mapped), want);
+            for (int k = 0; k < NR; k++)
+                numaslab_free(q[k]);
+            numaslab_free(w);
+        }
+    }
+
     /* No arena. */
     tu_case("NUMASLAB_ARENA=0: no arena, slabs mapped one by one");
     restart("0");
