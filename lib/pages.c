@@ -60,7 +60,8 @@
  * the page map's entries are written and, should a leaf be missing, the
  * page map's lock taken (a run's pages were entered before, so in
  * practice never).  The mapping and unmapping system calls run outside
- * it.
+ * it, but those that open the arena's spans and the regions for fresh
+ * runs (a few per 2 MiB or 64 MiB: arena_carve, region_carve).
  *
  * Huge pages: a request with NSLAB_PG_HUGE gets a 2 MiB-aligned run and
  * MADV_HUGEPAGE on it (a cached run that was not advised is advised when
@@ -149,13 +150,17 @@ struct nslab_page_node {
     uint32_t nclean;
     struct nslab_list arena_free; /* cached chunks (their runs' bin_link), newest first */
     /* The node's region for fresh runs (region_carve); bump NULL: none
-     * yet.  Used below bump, writable below open, read-only up to hi. */
+     * yet.  Used below bump, writable below open, read-only up to hi.
+     * reg_off: the system refused one (reserving, binding or opening),
+     * and fresh runs are mapped alone from then on. */
     char *reg_bump, *reg_open, *reg_hi;
+    int reg_off;
 } __attribute__((aligned(64)));
 
 static struct nslab_page_node *pnode; /* [nactive] */
 struct nslab_arena nslab_arena;
-static size_t arena_span; /* bytes of one node's span */
+static size_t arena_span;   /* bytes of one node's span */
+static size_t region_bytes; /* one region's, fitted to the span (arena_init) */
 static size_t page_bytes;
 static unsigned page_shift;
 
@@ -628,6 +633,9 @@ static void arena_init(void)
             (char *)((uintptr_t)(chunks + (size_t)i * nchunks) & ~(uintptr_t)(page_bytes - 1));
     }
     arena_span = span;
+    /* A region is no larger than a span: NUMASLAB_ARENA and the limits
+     * that fit the span bound the regions' address space too. */
+    region_bytes = span < REGION_BYTES ? span : REGION_BYTES;
     nslab_arena.chunks = chunks;
     nslab_arena.base = (uintptr_t)base;
     /* bytes last: a free racing with initialisation sees no arena, or
@@ -688,8 +696,11 @@ static void *pages_get(int nidx, size_t bytes, size_t align, unsigned flags, int
  * what is populated is memory, and counted), and only populated, the
  * mmap lock's read side, when cut.  A run cut from it is an ordinary run
  * from then on: cached, coalesced with its neighbours, unmapped alone.
- * The region is used only where there is an arena: the same overcommit
- * and address-space limits decide both.
+ * A node has a region only where it has a span of the arena: the same
+ * overcommit and address-space limits decide both, and a region is no
+ * larger than a span.  One the system refuses (reserving, binding,
+ * opening) is not asked for again: the node's fresh runs are then
+ * mapped alone.
  *
  * region_carve: bytes of node nidx's region, not populated, or NULL when
  * no region serves them.  Takes the node's lock; the few system calls
@@ -698,28 +709,35 @@ static void *pages_get(int nidx, size_t bytes, size_t align, unsigned flags, int
 static char *region_carve(int nidx, size_t bytes)
 {
     struct nslab_page_node *pn = &pnode[nidx];
+    size_t size = region_bytes;
     char *p = NULL;
     nslab__lock(&pn->lock, NSLAB_RANK_PAGES);
+    if (pn->reg_off)
+        goto out;
     if (!pn->reg_bump || bytes > (size_t)(pn->reg_hi - pn->reg_bump)) {
-        char *r = nslab__pages_reserve_lazy(REGION_BYTES, page_bytes);
-        if (r && nslab__pages_bind(nslab_g.topo.active[nidx], r, REGION_BYTES) != 0) {
-            nslab__pages_unmap(r, REGION_BYTES);
+        char *r = nslab__pages_reserve_lazy(size, page_bytes);
+        if (r && nslab__pages_bind(nslab_g.topo.active[nidx], r, size) != 0) {
+            nslab__pages_unmap(r, size);
             r = NULL;
         }
-        if (!r)
+        if (!r) {
+            pn->reg_off = 1;
             goto out;
+        }
         if (pn->reg_bump && pn->reg_bump < pn->reg_hi) /* the old one's tail: never used */
             nslab__pages_unmap(pn->reg_bump, (size_t)(pn->reg_hi - pn->reg_bump));
         pn->reg_bump = pn->reg_open = r;
-        pn->reg_hi = r + REGION_BYTES;
+        pn->reg_hi = r + size;
     }
     if (bytes > (size_t)(pn->reg_open - pn->reg_bump)) {
         size_t need = round_up((size_t)(pn->reg_bump + bytes - pn->reg_open), ARENA_STEP);
         size_t left = (size_t)(pn->reg_hi - pn->reg_open);
         if (need > left)
             need = left;
-        if (nslab__pages_open(pn->reg_open, need) != 0)
+        if (nslab__pages_open(pn->reg_open, need) != 0) {
+            pn->reg_off = 1;
             goto out;
+        }
         pn->reg_open += need;
     }
     p = pn->reg_bump;
@@ -735,17 +753,22 @@ out:
 static void *fresh_run(int nidx, size_t bytes, size_t align, unsigned flags, int *why)
 {
     if (!(flags & NSLAB_PG_HUGE) && align <= page_bytes && bytes <= REGION_MAX &&
-        nslab_load_relaxed(&nslab_arena.bytes) != 0) {
+        bytes <= region_bytes && pnode[nidx].arena_lo) {
         char *p = region_carve(nidx, bytes);
         if (p) {
             if (nslab__pages_arena_fill(nidx, p, bytes, flags, why) == 0)
                 return p;
-            /* Refused: the cut goes back unless another was made since. */
+            /* Refused: the cut goes back, or, when another was made
+             * since, is unmapped (it holds nothing, but under mlockall
+             * its pages were written to zero and stay resident). */
             struct nslab_page_node *pn = &pnode[nidx];
             nslab__lock(&pn->lock, NSLAB_RANK_PAGES);
-            if (pn->reg_bump == p + bytes)
+            int undone = pn->reg_bump == p + bytes;
+            if (undone)
                 pn->reg_bump = p;
             nslab__unlock(&pn->lock, NSLAB_RANK_PAGES);
+            if (!undone)
+                nslab__pages_unmap(p, bytes);
             return NULL;
         }
     }

@@ -91,6 +91,7 @@ void *nslab__reserve_take(struct numaslab_cache *c, unsigned flags, int node,
         nslab_add_relaxed(&nslab_g.node_counters[nslab_g.topo.active[nidx]].fallback_out, 1);
         nslab_add_relaxed(&nslab_g.node_counters[nslab_g.topo.active[at]].fallback_in, 1);
         nslab__pub_node(nslab_g.topo.active[nidx]);
+        nslab__pub_node(nslab_g.topo.active[at]); /* its fallback_in */
     }
     nslab__pub_cache(c, at);
     return nslab__hand_out(c, obj, flags);

@@ -467,6 +467,32 @@ int main(void)
         }
     }
 
+    /* A span smaller than a region: the region is the span's size, and
+     * runs larger than that are mapped alone. */
+    tu_case("NUMASLAB_ARENA=128K: regions of 128 KiB, larger fresh runs mapped alone");
+    restart("128K");
+    {
+        enum { NQ = 24 };
+        void *q[NQ];
+        int good = 0;
+        for (int k = 0; k < NQ; k++) {
+            size_t sz = k % 2 ? 200 << 10 : 100 << 10;
+            q[k] = numaslab_alloc_node(sz, NUMASLAB_THISNODE, nodes[0]);
+            REQUIRE(q[k], "%zu bytes on node %d: %s", sz, nodes[0], strerror(errno));
+            memset(q[k], k + 1, sz);
+        }
+        for (int k = 0; k < NQ; k++) {
+            size_t sz = k % 2 ? 200 << 10 : 100 << 10;
+            const unsigned char *b = q[k];
+            good += b[0] == k + 1 && b[sz - 1] == k + 1 && numaslab_usable_size(q[k]) >= sz &&
+                    kernel_pages_off_node(q[k], sz, nodes[0], NULL, NULL) == 0;
+        }
+        CHECK(good == NQ, "%d objects of 100 and 200 KiB keep their bytes, on node %d (%d do)", NQ,
+              nodes[0], good);
+        for (int k = 0; k < NQ; k++)
+            numaslab_free(q[k]);
+    }
+
     /* No arena. */
     tu_case("NUMASLAB_ARENA=0: no arena, slabs mapped one by one");
     restart("0");
