@@ -33,6 +33,7 @@
 #include "lib/debug.h"
 
 #include <dlfcn.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -68,6 +69,15 @@ __attribute__((constructor)) static void dropin_start(void)
 {
     /* Our dependencies, libnuma and hwloc, have run their constructors. */
     libc_usable_fn();
+#ifdef M_ARENA_MAX
+    /* Once numaslab serves, the C library's malloc serves only what is
+     * allocated while a thread is inside numaslab (its state, its thread
+     * caches, hwloc's discovery): one arena.  Else a thread's first such
+     * allocation makes the C library map an arena of its own, 64 MiB of
+     * address space and three system calls under the write side of the
+     * mmap lock, which every other thread's populate then waits for. */
+    mallopt(M_ARENA_MAX, 1);
+#endif
     nslab_g.pinned = 1;
     nslab_store_release(&state, DROPIN_LIVE);
 }
@@ -84,6 +94,9 @@ static void give_up(int err)
     if (nslab_load_relaxed(&state) == DROPIN_OFF)
         return;
     nslab_store_relaxed(&state, DROPIN_OFF);
+#ifdef M_ARENA_MAX
+    mallopt(M_ARENA_MAX, 0); /* the C library serves everything: its default arenas */
+#endif
     NSLAB_BUSY_ENTER();
     nslab__report("numaslab-malloc: numaslab could not start (%s); the C library's malloc serves "
                   "this process",

@@ -347,6 +347,23 @@ static void *churner(void *arg)
     return keep[1]; /* freed by the main thread */
 }
 
+/* Threads alive at once, each allocating: numaslab makes each one's state
+ * while inside its own code, with the C library's malloc. */
+static pthread_barrier_t arena_bar;
+static void *arena_thread(void *arg)
+{
+    void *p = malloc(100 + (size_t)(intptr_t)arg);
+    pthread_barrier_wait(&arena_bar);
+    free(p);
+    return NULL;
+}
+
+static void print_arenas(void *arg)
+{
+    (void)arg;
+    malloc_stats(); /* the C library's: one block per arena, on stderr */
+}
+
 static void threads(void)
 {
     tu_case("threads");
@@ -376,6 +393,25 @@ static void threads(void)
         free(late_kept[i]);
     }
     CHECK(fine, "200 threads one after the other, each with a destructor that allocates late");
+
+    /* What numaslab allocates with the C library's malloc stays in one of
+     * its arenas (numaslab-malloc(3)): new threads make none of their own. */
+    enum { NT = 4 };
+    pthread_t at[NT];
+    REQUIRE(pthread_barrier_init(&arena_bar, NULL, NT) == 0, "pthread_barrier_init");
+    for (intptr_t i = 0; i < NT; i++)
+        REQUIRE(pthread_create(&at[i], NULL, arena_thread, (void *)i) == 0, "pthread_create");
+    for (int i = 0; i < NT; i++)
+        pthread_join(at[i], NULL);
+    pthread_barrier_destroy(&arena_bar);
+    char *st = tu_capture_stderr(print_arenas, NULL);
+    int arenas = 0;
+    for (const char *q = st; (q = strstr(q, "Arena ")) != NULL; q++)
+        arenas++;
+    CHECK(arenas == 1, "%d threads alive at once leave the C library's malloc one arena (%d)", NT,
+          arenas);
+    tu_show("malloc_stats", st);
+    free(st);
 }
 
 /* ---- numaslab started inside setenv ------------------------------------ */
