@@ -702,10 +702,20 @@ static void *pages_get(int nidx, size_t bytes, size_t align, unsigned flags, int
  * opening) is not asked for again: the node's fresh runs are then
  * mapped alone.
  *
+ * region_drop: the part of pn's region never cut goes back to the
+ * system, and pn has no region (before a new one, and at fini).
+ *
  * region_carve: bytes of node nidx's region, not populated, or NULL when
  * no region serves them.  Takes the node's lock; the few system calls
  * that reserve, bind and open a region run under it, as the arena's do.
  */
+static void region_drop(struct nslab_page_node *pn)
+{
+    if (pn->reg_bump && pn->reg_bump < pn->reg_hi)
+        nslab__pages_unmap(pn->reg_bump, (size_t)(pn->reg_hi - pn->reg_bump));
+    pn->reg_bump = pn->reg_open = pn->reg_hi = NULL;
+}
+
 static char *region_carve(int nidx, size_t bytes)
 {
     struct nslab_page_node *pn = &pnode[nidx];
@@ -724,8 +734,7 @@ static char *region_carve(int nidx, size_t bytes)
             pn->reg_off = 1;
             goto out;
         }
-        if (pn->reg_bump && pn->reg_bump < pn->reg_hi) /* the old one's tail: never used */
-            nslab__pages_unmap(pn->reg_bump, (size_t)(pn->reg_hi - pn->reg_bump));
+        region_drop(pn); /* the old one's tail: never used */
         pn->reg_bump = pn->reg_open = r;
         pn->reg_hi = r + size;
     }
@@ -773,14 +782,6 @@ static void *fresh_run(int nidx, size_t bytes, size_t align, unsigned flags, int
         }
     }
     return nslab__pages_map_fresh(nidx, bytes, align, flags, why);
-}
-
-/* The node's region's part never cut, back to the system (fini). */
-static void region_fini(struct nslab_page_node *pn)
-{
-    if (pn->reg_bump && pn->reg_bump < pn->reg_hi)
-        nslab__pages_unmap(pn->reg_bump, (size_t)(pn->reg_hi - pn->reg_bump));
-    pn->reg_bump = pn->reg_open = pn->reg_hi = NULL;
 }
 
 /* Give back what the layer keeps after a mapping was refused (why), so
@@ -1078,7 +1079,7 @@ void nslab__pages_fini(void)
         return;
     for (int i = 0; i < nslab_g.nactive; i++) {
         nslab__pages_drain(i);
-        region_fini(&pnode[i]);
+        region_drop(&pnode[i]);
     }
     arena_fini();
     for (int i = 0; i < nslab_g.nactive; i++)

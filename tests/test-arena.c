@@ -422,7 +422,9 @@ int main(void)
         static const size_t rsz[] = {12 << 10,  20 << 10, 64 << 10, 9 << 10,  256 << 10,
                                      100 << 10, 16 << 10, 8200,     40 << 10, 200 << 10};
         enum { NR = sizeof(rsz) / sizeof(rsz[0]) };
-        size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+        size_t pg = (size_t)tu_pagesize(), run[NR]; /* each one's run: whole pages */
+        for (int k = 0; k < NR; k++)
+            run[k] = (rsz[k] + pg - 1) / pg * pg;
         for (int i = 0; i < nn; i++) {
             int node = nodes[i];
             /* The large objects' headers' first slab, made now. */
@@ -436,12 +438,12 @@ int main(void)
                 q[k] = numaslab_alloc_node(rsz[k], NUMASLAB_THISNODE, node);
                 REQUIRE(q[k], "%zu bytes on node %d: %s", rsz[k], node, strerror(errno));
                 memset(q[k], 0x5a, rsz[k]);
-                want += (rsz[k] + pg - 1) / pg * pg;
+                want += run[k];
             }
             numaslab_stats_node(node, &st1);
             int adjacent = 0, on_node = 0;
             for (int k = 1; k < NR; k++)
-                adjacent += (char *)q[k] == (char *)q[k - 1] + (rsz[k - 1] + pg - 1) / pg * pg;
+                adjacent += (char *)q[k] == (char *)q[k - 1] + run[k - 1];
             CHECK(adjacent == NR - 1,
                   "node %d: each of %d fresh objects starts where the one before ends (%d do)",
                   node, NR, adjacent + 1);
