@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "numaslab.h"
@@ -100,5 +101,25 @@ static inline unsigned nslab_popcount64(uint64_t x)
 /* 1 when *p held *expect and now holds v; else *expect is what *p holds. */
 #define nslab_cas_relaxed(p, expect, v)                                                            \
     __atomic_compare_exchange_n((p), (expect), (v), 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)
+
+/*
+ * n bytes, zeroed, on whole cache lines of their own (NULL when there is no
+ * memory): for what one thread writes on its fast paths, its state and its
+ * thread caches.  The C library's allocator packs small blocks of
+ * different threads side by side, often in one arena, so that two
+ * threads' free lists would share lines and every allocation of one would
+ * take the line from the other's core.  Freed with free().
+ */
+#define NSLAB_LINE 64
+static inline void *nslab__calloc_lines(size_t n)
+{
+    size_t bytes = (n + NSLAB_LINE - 1) & ~(size_t)(NSLAB_LINE - 1);
+    if (bytes < n)
+        return NULL;
+    void *p = aligned_alloc(NSLAB_LINE, bytes ? bytes : NSLAB_LINE);
+    if (p)
+        memset(p, 0, bytes);
+    return p;
+}
 
 #endif /* NSLAB_BASE_H */

@@ -125,7 +125,7 @@ struct nslab_tstate *nslab__tstate(void)
 {
     struct nslab_tstate *ts = nslab_tls;
     if (ts == &nslab_empty_ts) {
-        ts = calloc(1, sizeof(*ts));
+        ts = nslab__calloc_lines(sizeof(*ts));
         if (!ts)
             return NULL;
         for (uint32_t id = 0; id <= NSLAB_MAX_CACHES; id++)

@@ -122,7 +122,7 @@ static int large_cache_put(struct nslab_large *l)
     struct nslab_tstate *ts = nslab_tls;
     if (l->bytes > NSLAB_LARGE_CACHE_MAX || l->huge || ts == &nslab_empty_ts)
         return 0;
-    if (!ts->tlc && !(ts->tlc = calloc((size_t)nslab_g.nactive, sizeof(*ts->tlc))))
+    if (!ts->tlc && !(ts->tlc = nslab__calloc_lines((size_t)nslab_g.nactive * sizeof(*ts->tlc))))
         return 0;
     struct nslab_large_cache *t = &ts->tlc[l->nidx];
     if (NSLAB_LARGE_CACHE_N(t) == NSLAB_LARGE_CACHE_SLOTS) {

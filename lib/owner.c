@@ -64,7 +64,8 @@ static struct nslab_thread_cache *thread_cache_new(struct numaslab_cache *c,
     /* A slot per active node, and the spare one of inactive nodes
      * (nslab_g.node_soff), all zero: it never holds an object. */
     size_t owns = sizeof(struct nslab_thread_cache) + (n + 1) * sizeof(struct nslab_thread_node);
-    struct nslab_thread_cache *tc = calloc(1, owns + n * sizeof(struct nslab_owned_slabs));
+    struct nslab_thread_cache *tc =
+        nslab__calloc_lines(owns + n * sizeof(struct nslab_owned_slabs));
     if (!tc)
         return NULL;
     tc->own = (struct nslab_owned_slabs *)((char *)tc + owns);
