@@ -111,6 +111,7 @@ static inline unsigned nslab_popcount64(uint64_t x)
  * take the line from the other's core.  Freed with free().
  */
 #define NSLAB_LINE 64
+#ifndef NSLAB_NO_SYS_ALLOC /* aligned_alloc: the C library's, marked busy (numa/numa.h) */
 static inline void *nslab__calloc_lines(size_t n)
 {
     size_t bytes = (n + NSLAB_LINE - 1) & ~(size_t)(NSLAB_LINE - 1);
@@ -121,5 +122,6 @@ static inline void *nslab__calloc_lines(size_t n)
         memset(p, 0, bytes);
     return p;
 }
+#endif
 
 #endif /* NSLAB_BASE_H */

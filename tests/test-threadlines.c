@@ -1,7 +1,7 @@
 /*
  * tests/test-threadlines.c - what each thread writes on its fast paths
  * shares no cache line with another thread's (doc/design.md, "Thread
- * state"): its state (struct nslab_tstate), its thread cache of every
+ * state and the local node"): its state (struct nslab_tstate), its thread cache of every
  * cache it used (free lists, current slabs, owned slabs) and its cache of
  * large objects.  The C library's allocator packs such small blocks of
  * two threads side by side; a line holding both threads' free lists moves
@@ -41,8 +41,14 @@ static int turn;         /* the thread whose turn it is, step * NTHREADS + threa
 static int done, failed; /* threads that recorded their blocks; that failed */
 static pthread_barrier_t leave;
 
+static int overflow; /* blocks that did not fit in blocks[] */
+
 static void record(int thread, const void *p, size_t bytes, const char *what)
 {
+    if (nblocks == (int)(sizeof(blocks) / sizeof(blocks[0]))) {
+        overflow++;
+        return;
+    }
     struct block *b = &blocks[nblocks++];
     b->start = (uintptr_t)p;
     b->end = (uintptr_t)p + bytes;
@@ -90,8 +96,13 @@ static void *worker(void *arg)
     if (ok) {
         record(me, ts, sizeof(*ts), "state");
         for (uint32_t id = 0; id < NSLAB_MAX_CACHES; id++)
-            if (nslab__tc(ts, id) && nblocks < (int)(sizeof(blocks) / sizeof(blocks[0])) - 1)
+            if (nslab__tc(ts, id))
                 record(me, ts->cc[id], tc_bytes, "thread cache");
+        /* Every size class it used has its thread cache; a large free
+         * made the large cache. */
+        for (int k = 0; k < NSIZES; k++)
+            ok &= nslab__tc(ts, nslab__class_cache(sizes[k])->id) != NULL;
+        ok &= ts->tlc != NULL;
         if (ts->tlc)
             record(me, ts->tlc, n * sizeof(*ts->tlc), "large cache");
     }
@@ -121,7 +132,10 @@ int main(void)
     pthread_mutex_unlock(&mu);
 
     tu_case("each thread has its state, its thread caches and its large cache");
-    CHECK(failed == 0, "%d of %d threads had no state", failed, NTHREADS);
+    CHECK(failed == 0,
+          "%d of %d threads lacked their state, a size class's thread cache or the large cache",
+          failed, NTHREADS);
+    CHECK(overflow == 0, "%d blocks more than the test holds", overflow);
     int per[NTHREADS] = {0};
     for (int i = 0; i < nblocks; i++)
         per[blocks[i].thread]++;
