@@ -63,12 +63,10 @@ static struct nslab_thread_cache *thread_cache_new(struct numaslab_cache *c,
     size_t n = (size_t)nslab_g.nactive;
     /* A slot per active node, and the spare one of inactive nodes
      * (nslab_g.node_soff), all zero: it never holds an object. */
-    size_t owns = sizeof(struct nslab_thread_cache) + (n + 1) * sizeof(struct nslab_thread_node);
-    struct nslab_thread_cache *tc =
-        nslab__calloc_lines(owns + n * sizeof(struct nslab_owned_slabs));
+    struct nslab_thread_cache *tc = nslab__calloc_lines(nslab__tc_bytes(n));
     if (!tc)
         return NULL;
-    tc->own = (struct nslab_owned_slabs *)((char *)tc + owns);
+    tc->own = (struct nslab_owned_slabs *)((char *)tc + nslab__tc_own_offset(n));
     for (size_t i = 0; i < n; i++) {
         tc->slot[i].room = c->mag;
         nslab_list_init(&tc->own[i].partial);

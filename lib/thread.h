@@ -105,6 +105,17 @@ struct nslab_tstate {
     uint64_t pub_ids[NSLAB_MAX_CACHES / 64];
 };
 
+/* Where a thread cache's owned-slab lists begin (after its slots: one per
+ * active node and the spare), and its whole size, for n active nodes. */
+static inline size_t nslab__tc_own_offset(size_t n)
+{
+    return sizeof(struct nslab_thread_cache) + (n + 1) * sizeof(struct nslab_thread_node);
+}
+static inline size_t nslab__tc_bytes(size_t n)
+{
+    return nslab__tc_own_offset(n) + n * sizeof(struct nslab_owned_slabs);
+}
+
 /* nslab_tls, the calling thread's state: numa/numa.h. */
 
 /* The thread cache of every (thread, cache) that has none yet (lib/owner.c):

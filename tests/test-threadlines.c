@@ -1,9 +1,9 @@
 /*
  * tests/test-threadlines.c - what each thread writes on its fast paths
  * shares no cache line with another thread's (doc/design.md, "Thread
- * state and the local node"): its state (struct nslab_tstate), its thread cache of every
- * cache it used (free lists, current slabs, owned slabs) and its cache of
- * large objects.  The C library's allocator packs such small blocks of
+ * state and the local node"): its state (struct nslab_tstate), its
+ * thread cache of every cache it used (free lists, current slabs, owned
+ * slabs) and its cache of large objects.  The C library's allocator packs such small blocks of
  * two threads side by side; a line holding both threads' free lists moves
  * between their cores at every allocation.  The threads here make their
  * thread caches by turns, one cache each in a row, so that the blocks of
@@ -88,9 +88,7 @@ static void *worker(void *arg)
     numaslab_free(numaslab_alloc(LARGE, 0)); /* the large cache */
     struct nslab_tstate *ts = nslab_tls;
     size_t n = (size_t)nslab_g.nactive;
-    size_t tc_bytes = sizeof(struct nslab_thread_cache) +
-                      (n + 1) * sizeof(struct nslab_thread_node) +
-                      n * sizeof(struct nslab_owned_slabs);
+    size_t tc_bytes = nslab__tc_bytes(n);
     pthread_mutex_lock(&mu);
     int ok = ts != &nslab_empty_ts;
     if (ok) {
@@ -146,7 +144,7 @@ int main(void)
     tu_case("every block starts on a cache line");
     int misaligned = 0;
     for (int i = 0; i < nblocks; i++)
-        if (blocks[i].start % 64 && misaligned++ < 5)
+        if (blocks[i].start % NSLAB_LINE && misaligned++ < 5)
             tu_info("thread %d's %s at %#lx", blocks[i].thread, blocks[i].what,
                     (unsigned long)blocks[i].start);
     CHECK(misaligned == 0, "%d of %d blocks start inside a line", misaligned, nblocks);
@@ -158,11 +156,11 @@ int main(void)
             const struct block *a = &blocks[i], *b = &blocks[j];
             if (a->thread == b->thread)
                 continue;
-            uintptr_t a0 = a->start / 64, a1 = (a->end - 1) / 64;
-            uintptr_t b0 = b->start / 64, b1 = (b->end - 1) / 64;
+            uintptr_t a0 = a->start / NSLAB_LINE, a1 = (a->end - 1) / NSLAB_LINE;
+            uintptr_t b0 = b->start / NSLAB_LINE, b1 = (b->end - 1) / NSLAB_LINE;
             if (a0 <= b1 && b0 <= a1 && shared++ < 5)
                 tu_info("line %#lx: thread %d's %s [%#lx, %#lx) and thread %d's %s [%#lx, %#lx)",
-                        (unsigned long)((a0 > b0 ? a0 : b0) * 64), a->thread, a->what,
+                        (unsigned long)((a0 > b0 ? a0 : b0) * NSLAB_LINE), a->thread, a->what,
                         (unsigned long)a->start, (unsigned long)a->end, b->thread, b->what,
                         (unsigned long)b->start, (unsigned long)b->end);
         }
